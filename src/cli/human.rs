@@ -1,0 +1,91 @@
+//! The summary as a person reads it on a terminal in five seconds: verdict and rate first,
+//! then failing seeds and the line that reproduces one.
+
+use std::fmt::Write;
+
+use crate::analysis::Verdict;
+use crate::summary::Summary;
+
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let headline = match summary.verdict {
+        Verdict::Stable => format!(
+            "STABLE: 0 of {} runs failed (95% CI: failure rate below {})",
+            summary.total_runs,
+            pct(summary.ci_high)
+        ),
+        Verdict::Flaky => format!(
+            "FLAKY: {} of {} runs failed ({}, 95% CI {}-{}), severity {}",
+            summary.failures,
+            summary.total_runs,
+            pct(summary.repro_rate),
+            pct(summary.ci_low),
+            pct(summary.ci_high),
+            summary.severity
+        ),
+        Verdict::AlwaysFailing => format!(
+            "ALWAYS FAILING: all {} runs failed; this is a real failure, not a flake",
+            summary.total_runs
+        ),
+        Verdict::Inconclusive => "INCONCLUSIVE: no run finished".to_string(),
+    };
+    let _ = writeln!(out, "{headline}");
+    let commit = summary
+        .commit
+        .as_deref()
+        .map(|c| format!(" @ {}", c.get(..12).unwrap_or(c)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  repo:       {}{commit}", summary.repo);
+    let _ = writeln!(
+        out,
+        "  command:    {}  ({}, {} at once)",
+        summary.test_command, summary.framework, summary.parallelism
+    );
+    let install = &summary.install;
+    let mut install_line = format!("{}", install.status);
+    if let Some(detail) = &install.detail {
+        let _ = write!(install_line, ": {detail}");
+    }
+    let _ = writeln!(out, "  install:    {install_line}");
+    if summary.timeouts > 0 {
+        let _ = writeln!(
+            out,
+            "  timeouts:   {} run(s) hit the timeout",
+            summary.timeouts
+        );
+    }
+    if !summary.failing_seeds.is_empty() {
+        let shown: Vec<String> = summary
+            .failing_seeds
+            .iter()
+            .take(10)
+            .map(u64::to_string)
+            .collect();
+        let more = summary.failing_seeds.len().saturating_sub(10);
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  failing seeds: {}{more}", shown.join(", "));
+    }
+    if let Some(reproduce) = &summary.reproduce {
+        let _ = writeln!(out, "  reproduce:  {reproduce}");
+    }
+    if summary.verdict == Verdict::Stable {
+        let _ = writeln!(
+            out,
+            "  note:       {} runs catch a flake at the `low` severity threshold with 95% probability",
+            summary.runs_needed
+        );
+    }
+    if summary.cancelled {
+        let _ = writeln!(out, "  cancelled:  figures cover the runs that finished");
+    }
+    for warning in &summary.warnings {
+        let _ = writeln!(out, "  warning:    {warning}");
+    }
+    let _ = writeln!(out, "  took {:.1} s", summary.duration_seconds);
+    out
+}

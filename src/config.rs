@@ -1,0 +1,397 @@
+//! `.flaky-detector.yml` ([`FileConfig`]) and the effective [`Settings`] of a job.
+//! Precedence: job input > repository file > defaults. Keys are those of the seed project plus
+//! ours; an unknown key is a warning (a newer file must still run on an older worker), an
+//! invalid value is an error naming the key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::job::{Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+
+pub const FILE_NAME: &str = ".flaky-detector.yml";
+
+/// How much each run is kept apart from the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Every run in its own copy of the prepared checkout.
+    #[default]
+    Run,
+    /// One copy per parallel slot, reset between runs.
+    Slot,
+    /// Every run in the one checkout, as the seed project does.
+    Shared,
+}
+
+/// Failure-rate thresholds that map a rate to a severity (the seed project's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub critical: f64,
+    pub high: f64,
+    pub medium: f64,
+    pub low: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            critical: 0.9,
+            high: 0.5,
+            medium: 0.1,
+            low: 0.01,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialThresholds {
+    critical: Option<f64>,
+    high: Option<f64>,
+    medium: Option<f64>,
+    low: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedRange {
+    min: u64,
+    max: u64,
+}
+
+/// Why the repository's config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {FILE_NAME}")]
+    Read(#[source] std::io::Error),
+    #[error("{FILE_NAME} is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("{FILE_NAME} must be a mapping of keys to values")]
+    NotAMapping,
+    #[error("{FILE_NAME}: `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error(
+        "no test command: give `test_command` in the job input or in the repository's {FILE_NAME}"
+    )]
+    NoTestCommand,
+    #[error("`test_command` has an unbalanced quote or is empty")]
+    BadTestCommand,
+}
+
+/// The keys of `.flaky-detector.yml`, each `None` when absent.
+#[derive(Debug, Clone, Default)]
+pub struct FileConfig {
+    pub runs: Option<u32>,
+    pub parallelism: Option<u32>,
+    pub timeout: Option<f64>,
+    pub test_command: Option<String>,
+    pub ignore_patterns: Option<Vec<String>>,
+    thresholds: PartialThresholds,
+    pub auto_install_dependencies: Option<bool>,
+    pub pip_install_timeout: Option<f64>,
+    pub cleanup_on_failure: Option<bool>,
+    pub preserve_temp_dir: Option<bool>,
+    pub save_full_output: Option<bool>,
+    pub max_error_length: Option<usize>,
+    seed_range: Option<SeedRange>,
+    pub junit_paths: Option<Vec<String>>,
+    pub isolation: Option<Isolation>,
+    pub shuffle: Option<bool>,
+    pub confirm: Option<bool>,
+    pub stop_early: Option<bool>,
+    pub output_limit_bytes: Option<usize>,
+    /// Unknown keys, reported as warnings in the summary.
+    pub warnings: Vec<String>,
+}
+
+impl FileConfig {
+    /// Reads `.flaky-detector.yml` from the checkout root; a missing file is an empty config.
+    pub fn load(checkout: &Path) -> Result<FileConfig, ConfigError> {
+        match std::fs::read_to_string(checkout.join(FILE_NAME)) {
+            Ok(text) => FileConfig::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) => Err(ConfigError::Read(e)),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        let doc: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| ConfigError::Yaml(one_line(&e)))?;
+        let mapping = match doc {
+            serde_norway::Value::Null => return Ok(FileConfig::default()),
+            serde_norway::Value::Mapping(mapping) => mapping,
+            _ => return Err(ConfigError::NotAMapping),
+        };
+        let mut config = FileConfig::default();
+        for (key, value) in mapping {
+            let Some(key) = key.as_str().map(str::to_owned) else {
+                return Err(ConfigError::NotAMapping);
+            };
+            // A key with no value (`ignore_patterns:` followed by comments only) means unset.
+            if value.is_null() {
+                continue;
+            }
+            match key.as_str() {
+                "runs" => config.runs = Some(field(&key, value)?),
+                "parallelism" => config.parallelism = Some(field(&key, value)?),
+                "timeout" => config.timeout = Some(field(&key, value)?),
+                "test_command" => config.test_command = Some(field(&key, value)?),
+                "ignore_patterns" => config.ignore_patterns = Some(field(&key, value)?),
+                "severity_thresholds" => config.thresholds = field(&key, value)?,
+                "auto_install_dependencies" => {
+                    config.auto_install_dependencies = Some(field(&key, value)?)
+                }
+                "pip_install_timeout" => config.pip_install_timeout = Some(field(&key, value)?),
+                "cleanup_on_failure" => config.cleanup_on_failure = Some(field(&key, value)?),
+                "preserve_temp_dir" => config.preserve_temp_dir = Some(field(&key, value)?),
+                "save_full_output" => config.save_full_output = Some(field(&key, value)?),
+                "max_error_length" => config.max_error_length = Some(field(&key, value)?),
+                "random_seed_range" => config.seed_range = Some(field(&key, value)?),
+                "junit_paths" => config.junit_paths = Some(field(&key, value)?),
+                "isolation" => config.isolation = Some(field(&key, value)?),
+                "shuffle" => config.shuffle = Some(field(&key, value)?),
+                "confirm" => config.confirm = Some(field(&key, value)?),
+                "stop_early" => config.stop_early = Some(field(&key, value)?),
+                "output_limit_bytes" => config.output_limit_bytes = Some(field(&key, value)?),
+                // Read by the seed project's CI workflow: valid here, checked, not used.
+                "auto_trigger_on_failure" => {
+                    let _: bool = field(&key, value)?;
+                }
+                "auto_trigger_runs" | "auto_trigger_parallelism" => {
+                    let _: u32 = field(&key, value)?;
+                }
+                _ => config
+                    .warnings
+                    .push(format!("{FILE_NAME}: unknown key `{key}` was ignored")),
+            }
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Range and consistency checks that a type alone cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+        };
+        if let Some(runs) = self.runs
+            && !(1..=MAX_RUNS).contains(&runs)
+        {
+            return Err(invalid(
+                "runs",
+                format!("must be between 1 and {MAX_RUNS}, got {runs}"),
+            ));
+        }
+        if let Some(p) = self.parallelism
+            && !(1..=MAX_PARALLELISM).contains(&p)
+        {
+            return Err(invalid(
+                "parallelism",
+                format!("must be between 1 and {MAX_PARALLELISM}, got {p}"),
+            ));
+        }
+        for (key, value) in [
+            ("timeout", self.timeout),
+            ("pip_install_timeout", self.pip_install_timeout),
+        ] {
+            if let Some(t) = value
+                && !(t > 0.0 && t <= MAX_TIMEOUT_SECONDS)
+            {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {t}"
+                    ),
+                ));
+            }
+        }
+        if let Some(command) = &self.test_command
+            && shlex::split(command).is_none_or(|w| w.is_empty())
+        {
+            return Err(invalid(
+                "test_command",
+                "is empty or has an unbalanced quote".into(),
+            ));
+        }
+        if let Some(range) = self.seed_range
+            && range.min > range.max
+        {
+            return Err(invalid(
+                "random_seed_range",
+                format!("`min` ({}) is above `max` ({})", range.min, range.max),
+            ));
+        }
+        for (key, patterns) in [
+            ("ignore_patterns", &self.ignore_patterns),
+            ("junit_paths", &self.junit_paths),
+        ] {
+            for pattern in patterns.iter().flatten() {
+                globset::Glob::new(pattern)
+                    .map_err(|e| invalid(key, format!("`{pattern}` is not a valid glob: {e}")))?;
+            }
+        }
+        if let Some(limit) = self.output_limit_bytes
+            && !(1024..=16 * 1024 * 1024).contains(&limit)
+        {
+            return Err(invalid(
+                "output_limit_bytes",
+                format!("must be between 1024 and 16777216, got {limit}"),
+            ));
+        }
+        self.thresholds().map(|_| ())
+    }
+
+    fn thresholds(&self) -> Result<Thresholds, ConfigError> {
+        let d = Thresholds::default();
+        let t = Thresholds {
+            critical: self.thresholds.critical.unwrap_or(d.critical),
+            high: self.thresholds.high.unwrap_or(d.high),
+            medium: self.thresholds.medium.unwrap_or(d.medium),
+            low: self.thresholds.low.unwrap_or(d.low),
+        };
+        let in_unit = [t.critical, t.high, t.medium, t.low]
+            .iter()
+            .all(|v| (0.0..=1.0).contains(v));
+        let ordered = t.low <= t.medium && t.medium <= t.high && t.high <= t.critical;
+        if !in_unit || !ordered {
+            return Err(ConfigError::Invalid {
+                key: "severity_thresholds".into(),
+                message: format!(
+                    "must lie in 0..1 with low <= medium <= high <= critical, got low {} medium {} high {} critical {}",
+                    t.low, t.medium, t.high, t.critical
+                ),
+            });
+        }
+        Ok(t)
+    }
+}
+
+fn field<T: DeserializeOwned>(key: &str, value: serde_norway::Value) -> Result<T, ConfigError> {
+    serde_norway::from_value(value).map_err(|e| ConfigError::Invalid {
+        key: key.into(),
+        message: one_line(&e),
+    })
+}
+
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    error.to_string().replace('\n', " ")
+}
+
+/// Everything a job runs with, after job input, repository file and defaults are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The command as the user wrote it, for reports and reproduce lines.
+    pub command_line: String,
+    /// The command split with shell rules; run without a shell.
+    pub argv: Vec<String>,
+    pub runs: u32,
+    pub parallelism: u32,
+    pub timeout: Duration,
+    pub seeds: Option<Vec<u64>>,
+    pub seed_range: (u64, u64),
+    pub thresholds: Thresholds,
+    pub ignore_patterns: Vec<String>,
+    pub junit_paths: Vec<String>,
+    pub auto_install: bool,
+    pub install_timeout: Duration,
+    pub cleanup_on_failure: bool,
+    pub preserve_temp_dir: bool,
+    pub save_full_output: bool,
+    pub max_error_length: usize,
+    pub output_limit_bytes: usize,
+    pub isolation: Isolation,
+    pub shuffle: bool,
+    pub confirm: bool,
+    pub stop_early: bool,
+}
+
+impl Settings {
+    pub const DEFAULT_RUNS: u32 = 10;
+    pub const DEFAULT_PARALLELISM: u32 = 4;
+    pub const DEFAULT_TIMEOUT: f64 = 300.0;
+
+    /// Merges job input over the file over defaults. With explicit `seeds` and no `runs`,
+    /// one run per seed.
+    pub fn resolve(job: &Job, file: &FileConfig) -> Result<Settings, ConfigError> {
+        let o = &job.overrides;
+        let command_line = o
+            .test_command
+            .clone()
+            .or_else(|| file.test_command.clone())
+            .ok_or(ConfigError::NoTestCommand)?;
+        let argv = shlex::split(&command_line)
+            .filter(|w| !w.is_empty())
+            .ok_or(ConfigError::BadTestCommand)?;
+        let seeds = o.seeds.clone();
+        let runs = o
+            .runs
+            .or_else(|| seeds.as_ref().map(|s| s.len() as u32))
+            .or(file.runs)
+            .unwrap_or(Self::DEFAULT_RUNS);
+        let seed_range = file
+            .seed_range
+            .map(|r| (r.min, r.max))
+            .unwrap_or((1, 1_000_000));
+        Ok(Settings {
+            command_line,
+            argv,
+            runs,
+            parallelism: o
+                .parallelism
+                .or(file.parallelism)
+                .unwrap_or(Self::DEFAULT_PARALLELISM),
+            timeout: Duration::from_secs_f64(
+                o.timeout.or(file.timeout).unwrap_or(Self::DEFAULT_TIMEOUT),
+            ),
+            seeds,
+            seed_range,
+            thresholds: file.thresholds()?,
+            ignore_patterns: file.ignore_patterns.clone().unwrap_or_default(),
+            junit_paths: file.junit_paths.clone().unwrap_or_default(),
+            auto_install: file.auto_install_dependencies.unwrap_or(true),
+            install_timeout: Duration::from_secs_f64(file.pip_install_timeout.unwrap_or(300.0)),
+            cleanup_on_failure: file.cleanup_on_failure.unwrap_or(true),
+            preserve_temp_dir: file.preserve_temp_dir.unwrap_or(false),
+            save_full_output: file.save_full_output.unwrap_or(false),
+            max_error_length: file.max_error_length.unwrap_or(200),
+            output_limit_bytes: file.output_limit_bytes.unwrap_or(16 * 1024),
+            isolation: o.isolation.or(file.isolation).unwrap_or_default(),
+            shuffle: o.shuffle.or(file.shuffle).unwrap_or(false),
+            confirm: o.confirm.or(file.confirm).unwrap_or(true),
+            stop_early: o.stop_early.or(file.stop_early).unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_projects_own_file_parses() {
+        let text = "runs: 100\nparallelism: 10\ntimeout: 600\nignore_patterns:\n  # - x\nseverity_thresholds:\n  critical: 0.9\n  high: 0.5\n  medium: 0.1\n  low: 0.01\nauto_install_dependencies: true\npip_install_timeout: 300\ncleanup_on_failure: true\npreserve_temp_dir: false\nauto_trigger_on_failure: true\nauto_trigger_runs: 20\nauto_trigger_parallelism: 5\nsave_full_output: false\nmax_error_length: 200\nrandom_seed_range:\n  min: 1\n  max: 1000000\n";
+        let config = FileConfig::parse(text).expect("seed config parses");
+        assert_eq!(config.runs, Some(100));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn unknown_key_is_a_warning_and_bad_value_names_its_key() {
+        let config = FileConfig::parse("runz: 5\n").expect("parses");
+        assert_eq!(config.warnings.len(), 1);
+        let err = FileConfig::parse("runs: lots\n").expect_err("bad value");
+        assert!(err.to_string().contains("`runs`"), "{err}");
+    }
+
+    #[test]
+    fn partial_thresholds_merge_with_defaults() {
+        let config = FileConfig::parse("severity_thresholds:\n  low: 0.05\n").expect("parses");
+        let t = config.thresholds().expect("valid");
+        assert_eq!((t.low, t.critical), (0.05, 0.9));
+    }
+}

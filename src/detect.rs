@@ -1,0 +1,231 @@
+//! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
+//! install, runs, summary, in that order; progress goes out as [`Event`]s.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{FileConfig, Settings};
+use crate::errors::DetectError;
+use crate::events::{Event, Events};
+use crate::framework::Framework;
+use crate::framework::install::{InstallContext, install};
+use crate::framework::seed::plan_seeds;
+use crate::job::Job;
+use crate::runner::env::{EnvBuilder, inherited};
+use crate::runner::{RunRequest, RunTemplate, run_all};
+use crate::summary::{JobFacts, Summary};
+use crate::workspace::{FetchSettings, Workspace};
+
+/// What the operator decides, as opposed to the job: where scratch and cache directories
+/// live, git credentials, and process limits.
+#[derive(Clone)]
+pub struct Deps {
+    /// Parent of each job's scratch directory.
+    pub work_dir: PathBuf,
+    /// Dependency cache shared by jobs (`FLAKY_CACHE_DIR`).
+    pub cache_dir: PathBuf,
+    pub git_token: Option<SecretString>,
+    pub clone_timeout: Duration,
+    /// Time between SIGTERM and SIGKILL for a run that timed out.
+    pub kill_grace: Duration,
+}
+
+impl Deps {
+    /// Defaults from the environment: `FLAKY_WORK_DIR` (else the system temp dir),
+    /// `FLAKY_CACHE_DIR` (else the RunPod volume, else the XDG cache dir), and `GIT_TOKEN` or
+    /// `GITHUB_TOKEN` for https clones.
+    pub fn from_env() -> Deps {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let cache_dir = var("FLAKY_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let volume = PathBuf::from("/runpod-volume");
+                volume.is_dir().then(|| volume.join("flaky-detector-cache"))
+            })
+            .or_else(|| dirs::cache_dir().map(|d| d.join("flaky-detector")))
+            .unwrap_or_else(|| std::env::temp_dir().join("flaky-detector-cache"));
+        Deps {
+            work_dir: var("FLAKY_WORK_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
+            cache_dir,
+            git_token: var("GIT_TOKEN")
+                .or_else(|| var("GITHUB_TOKEN"))
+                .map(SecretString::from),
+            clone_timeout: Duration::from_secs(300),
+            kill_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Runs one job end to end. Returns a summary whenever the runs happened, even if every one
+/// failed; an `Err` means the job could not run at all. On `cancel`, runs in flight are
+/// killed and the summary covers the runs that finished (or `Cancelled` if none could start).
+pub async fn detect(
+    job: Job,
+    deps: &Deps,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Summary, DetectError> {
+    let started = Instant::now();
+    events.emit(Event::Fetching {
+        repo: job.repo.display(),
+    });
+    let fetch = FetchSettings {
+        token: deps.git_token.clone(),
+        timeout: deps.clone_timeout,
+    };
+    let workspace = tokio::select! {
+        ws = Workspace::prepare(&job.repo, job.git_ref.as_deref(), &deps.work_dir, &fetch) => ws?,
+        () = cancel.cancelled() => return Err(DetectError::Cancelled),
+    };
+    events.emit(Event::Fetched {
+        commit: workspace.commit.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+
+    let file = FileConfig::load(workspace.checkout())?;
+    let settings = match Settings::resolve(&job, &file) {
+        Ok(settings) => settings,
+        Err(error) => {
+            keep_on_failure(workspace, file.cleanup_on_failure.unwrap_or(true));
+            return Err(error.into());
+        }
+    };
+    match run_pipeline(
+        &job,
+        deps,
+        events,
+        cancel,
+        &workspace,
+        &settings,
+        file.warnings,
+    )
+    .await
+    {
+        Ok(mut summary) => {
+            summary.duration_seconds =
+                crate::analysis::stats::round3(started.elapsed().as_secs_f64());
+            summary.cancelled = cancel.is_cancelled();
+            if settings.preserve_temp_dir {
+                summary.temp_dir = Some(workspace.keep().display().to_string());
+            }
+            Ok(summary)
+        }
+        Err(error) => {
+            keep_on_failure(workspace, settings.cleanup_on_failure);
+            Err(error)
+        }
+    }
+}
+
+async fn run_pipeline(
+    job: &Job,
+    deps: &Deps,
+    events: &Events,
+    cancel: &CancellationToken,
+    workspace: &Workspace,
+    settings: &Settings,
+    warnings: Vec<String>,
+) -> Result<Summary, DetectError> {
+    let started = Instant::now();
+    let checkout = workspace.checkout();
+    let framework = job
+        .overrides
+        .framework
+        .unwrap_or_else(|| Framework::detect(checkout, &settings.argv));
+    let base_env = inherited();
+
+    events.emit(Event::Installing { framework });
+    let prepared = install(&InstallContext {
+        framework,
+        checkout,
+        cache_dir: &deps.cache_dir,
+        env: &base_env,
+        timeout: settings.install_timeout,
+        enabled: settings.auto_install,
+        cancel,
+    })
+    .await;
+    events.emit(Event::Installed {
+        install: prepared.report.clone(),
+    });
+    if cancel.is_cancelled() {
+        return Err(DetectError::Cancelled);
+    }
+
+    let mut env = EnvBuilder::new(base_env);
+    prepared.apply(&mut env);
+    for (name, value) in &job.env {
+        env.set(name.clone(), value.clone());
+    }
+    let template = Arc::new(RunTemplate {
+        argv: settings.argv.clone(),
+        checkout: checkout.to_path_buf(),
+        scratch: workspace.scratch().join("runs"),
+        env: env.build(),
+        framework,
+        timeout: settings.timeout,
+        kill_grace: deps.kill_grace,
+        output_limit: settings.output_limit_bytes,
+        keep_passing_output: settings.save_full_output,
+        isolation: settings.isolation,
+        preserve: settings.preserve_temp_dir,
+    });
+    let requests: Vec<RunRequest> = plan_seeds(
+        settings.runs,
+        settings.seed_range,
+        settings.seeds.as_deref(),
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(attempt, seed)| RunRequest {
+        attempt: attempt as u32,
+        seed,
+    })
+    .collect();
+    events.emit(Event::Running {
+        runs: settings.runs,
+        parallelism: settings.parallelism,
+        command: settings.command_line.clone(),
+    });
+    let records = run_all(
+        template,
+        requests,
+        settings.parallelism,
+        events,
+        cancel,
+        &mut |_| false,
+    )
+    .await?;
+    if records.is_empty() && cancel.is_cancelled() {
+        return Err(DetectError::Cancelled);
+    }
+
+    let facts = JobFacts {
+        settings,
+        framework,
+        install: prepared.report,
+        repo: job.repo.display(),
+        git_ref: job.git_ref.clone(),
+        commit: workspace.commit.clone(),
+        meta: &job.meta,
+        env: &job.env,
+        warnings,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Summary::build(facts, records))
+}
+
+/// With `cleanup_on_failure: false`, a job that failed leaves its scratch directory for
+/// inspection; the path goes to the log.
+fn keep_on_failure(workspace: Workspace, cleanup: bool) {
+    if !cleanup {
+        let path = workspace.keep();
+        tracing::warn!(path = %path.display(), "kept the scratch directory of a failed job");
+    }
+}

@@ -1,0 +1,519 @@
+//! Dependency installation per framework, cached across jobs in the cache directory and keyed
+//! by a hash of the dependency files, so a second job on the same repository skips it.
+//! Python goes into a virtualenv of its own, never into the worker's interpreter. A failed
+//! install is reported ([`InstallReport`]) and the runs still happen, as in the seed project.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::Framework;
+use crate::runner::env::EnvBuilder;
+use crate::runner::{ProcessSpec, RunOutcome, run_process};
+use crate::workspace::copy::link_tree;
+
+/// Bytes of install output kept in the report.
+const OUTPUT_TAIL: usize = 2048;
+
+/// What happened to the dependencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallStatus {
+    /// Nothing to install (no dependency file for this framework).
+    Skipped,
+    /// `auto_install_dependencies: false`.
+    Disabled,
+    /// Restored from the cache.
+    Cached,
+    Installed,
+    Failed,
+}
+
+impl fmt::Display for InstallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InstallStatus::Skipped => "skipped",
+            InstallStatus::Disabled => "disabled",
+            InstallStatus::Cached => "cached",
+            InstallStatus::Installed => "installed",
+            InstallStatus::Failed => "failed",
+        })
+    }
+}
+
+/// The install step as it appears in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallReport {
+    pub status: InstallStatus,
+    pub framework: Framework,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
+}
+
+/// What the runs need from the install: PATH entries and variables.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub report: InstallReport,
+    pub path_prefix: Vec<PathBuf>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// Adds this install's PATH entries and variables to a run environment.
+    pub fn apply(&self, env: &mut EnvBuilder) {
+        env.prepend_path(self.path_prefix.iter().map(|p| p.display().to_string()));
+        for (name, value) in &self.env {
+            env.set(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Where and how installs happen.
+#[derive(Debug, Clone)]
+pub struct InstallContext<'a> {
+    pub framework: Framework,
+    pub checkout: &'a Path,
+    pub cache_dir: &'a Path,
+    /// Environment for install commands (the worker's, minus secrets).
+    pub env: &'a [(String, String)],
+    pub timeout: Duration,
+    pub enabled: bool,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Installs (or restores) the dependencies of `ctx.checkout`.
+pub async fn install(ctx: &InstallContext<'_>) -> Prepared {
+    let started = Instant::now();
+    let mut prepared = if !ctx.enabled {
+        skipped(ctx.framework, InstallStatus::Disabled, None)
+    } else {
+        match ctx.framework {
+            Framework::Python => python(ctx).await,
+            Framework::TypescriptJest
+            | Framework::TypescriptVitest
+            | Framework::JavascriptMocha => node(ctx).await,
+            Framework::Go => go(ctx).await,
+            Framework::Rust => rust(ctx).await,
+            Framework::Unknown => skipped(
+                ctx.framework,
+                InstallStatus::Skipped,
+                Some("no known dependency files".into()),
+            ),
+        }
+    };
+    prepared.report.duration_ms = started.elapsed().as_millis() as u64;
+    prepared
+}
+
+fn skipped(framework: Framework, status: InstallStatus, detail: Option<String>) -> Prepared {
+    Prepared {
+        report: InstallReport {
+            status,
+            framework,
+            command: None,
+            duration_ms: 0,
+            cache_key: None,
+            detail,
+            output_tail: None,
+        },
+        path_prefix: Vec::new(),
+        env: Vec::new(),
+    }
+}
+
+const PYTHON_REQUIREMENTS: [&str; 5] = [
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-test.txt",
+    "dev-requirements.txt",
+    "test-requirements.txt",
+];
+const PYTHON_PROJECT: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
+
+/// A virtualenv per dependency-file hash, with access to the worker's site-packages (where
+/// the image ships pytest). For a packaged project, `.` and `src` lead `PYTHONPATH`, so the
+/// checkout's code shadows the copy installed with the cached dependencies.
+async fn python(ctx: &InstallContext<'_>) -> Prepared {
+    let requirements = present(ctx.checkout, &PYTHON_REQUIREMENTS);
+    let project = present(ctx.checkout, &PYTHON_PROJECT);
+    let (files, installs_project) = match (requirements.is_empty(), project.is_empty()) {
+        (false, _) => (requirements, false),
+        (true, false) => (project, true),
+        (true, true) => {
+            return skipped(
+                Framework::Python,
+                InstallStatus::Skipped,
+                Some("no requirements.txt, pyproject.toml or setup.py".into()),
+            );
+        }
+    };
+    let uv = find_on_path(ctx.env, "uv");
+    let key = cache_key(ctx.checkout, "python-v1", &files, uv.is_some());
+    let venv = ctx.cache_dir.join("python").join(&key);
+    let bin = venv.join("bin");
+    let python = bin.join("python");
+    let mut steps: Vec<Vec<String>> = Vec::new();
+    let venv_arg = venv.display().to_string();
+    match &uv {
+        Some(uv) => {
+            steps.push(vec![
+                uv.clone(),
+                "venv".into(),
+                "--system-site-packages".into(),
+                venv_arg,
+            ]);
+            let mut pip = vec![
+                uv.clone(),
+                "pip".into(),
+                "install".into(),
+                "--python".into(),
+            ];
+            pip.push(python.display().to_string());
+            steps.push(pip);
+        }
+        None => {
+            let host = find_on_path(ctx.env, "python3").unwrap_or_else(|| "python3".into());
+            steps.push(vec![
+                host,
+                "-m".into(),
+                "venv".into(),
+                "--system-site-packages".into(),
+                venv_arg,
+            ]);
+            steps.push(vec![
+                python.display().to_string(),
+                "-m".into(),
+                "pip".into(),
+                "install".into(),
+                "--disable-pip-version-check".into(),
+                "--no-input".into(),
+                "--quiet".into(),
+            ]);
+        }
+    }
+    let last = steps.last_mut().expect("two steps were pushed");
+    if installs_project {
+        last.push(".".into());
+    } else {
+        for file in &files {
+            last.extend(["-r".into(), file.clone()]);
+        }
+    }
+    let mut env = vec![("VIRTUAL_ENV".to_string(), venv.display().to_string())];
+    if installs_project {
+        let mut pythonpath = vec![".".to_string()];
+        if ctx.checkout.join("src").is_dir() {
+            pythonpath.push("src".into());
+        }
+        env.push(("PYTHONPATH".into(), pythonpath.join(":")));
+    }
+    cached_install(ctx, &key, &venv, &steps, None, vec![bin], env).await
+}
+
+/// `npm ci` (or `npm install` without a lockfile) once per lockfile; later jobs get the cached
+/// `node_modules` hard-linked into their checkout.
+async fn node(ctx: &InstallContext<'_>) -> Prepared {
+    if !ctx.checkout.join("package.json").exists() {
+        return skipped(
+            ctx.framework,
+            InstallStatus::Skipped,
+            Some("no package.json".into()),
+        );
+    }
+    let lockfile = ctx.checkout.join("package-lock.json").exists();
+    let files = present(ctx.checkout, &["package.json", "package-lock.json"]);
+    let key = cache_key(ctx.checkout, "node-v1", &files, false);
+    let store = ctx.cache_dir.join("node").join(&key);
+    let npm = find_on_path(ctx.env, "npm").unwrap_or_else(|| "npm".into());
+    let verb = if lockfile { "ci" } else { "install" };
+    let steps = vec![vec![
+        npm,
+        verb.into(),
+        "--no-audit".into(),
+        "--no-fund".into(),
+        "--loglevel=error".into(),
+    ]];
+    let bin = ctx.checkout.join("node_modules").join(".bin");
+    cached_install(
+        ctx,
+        &key,
+        &store,
+        &steps,
+        Some("node_modules"),
+        vec![bin],
+        Vec::new(),
+    )
+    .await
+}
+
+/// `go mod download` into a module cache shared by every job (Go's cache is safe for
+/// concurrent use and content-addressed).
+async fn go(ctx: &InstallContext<'_>) -> Prepared {
+    let go_root = ctx.cache_dir.join("go");
+    let env = vec![
+        (
+            "GOMODCACHE".to_string(),
+            go_root.join("mod").display().to_string(),
+        ),
+        (
+            "GOCACHE".to_string(),
+            go_root.join("build").display().to_string(),
+        ),
+        ("GOFLAGS".to_string(), "-modcacherw".to_string()),
+    ];
+    if !ctx.checkout.join("go.mod").exists() {
+        return skipped(
+            Framework::Go,
+            InstallStatus::Skipped,
+            Some("no go.mod".into()),
+        );
+    }
+    let files = present(ctx.checkout, &["go.mod", "go.sum"]);
+    let key = cache_key(ctx.checkout, "go-v1", &files, false);
+    let marker_dir = go_root.join("downloaded").join(&key);
+    let go = find_on_path(ctx.env, "go").unwrap_or_else(|| "go".into());
+    let steps = vec![vec![go, "mod".into(), "download".into()]];
+    cached_install(ctx, &key, &marker_dir, &steps, None, Vec::new(), env).await
+}
+
+/// `cargo fetch` once per lockfile into a target directory kept per lockfile, so the runs'
+/// `cargo test` only rebuilds the crate under test.
+async fn rust(ctx: &InstallContext<'_>) -> Prepared {
+    let files = present(ctx.checkout, &["Cargo.toml", "Cargo.lock"]);
+    if files.is_empty() {
+        return skipped(
+            Framework::Rust,
+            InstallStatus::Skipped,
+            Some("no Cargo.toml".into()),
+        );
+    }
+    let key = cache_key(ctx.checkout, "rust-v1", &files, false);
+    let store = ctx.cache_dir.join("rust").join(&key);
+    let env = vec![(
+        "CARGO_TARGET_DIR".to_string(),
+        store.join("target").display().to_string(),
+    )];
+    let cargo = find_on_path(ctx.env, "cargo").unwrap_or_else(|| "cargo".into());
+    let steps = vec![vec![cargo, "fetch".into()]];
+    cached_install(ctx, &key, &store, &steps, None, Vec::new(), env).await
+}
+
+/// Runs `steps` once per `key` under a file lock, so two jobs on the same repository install
+/// once; `store` gets a `.complete` marker only after every step succeeded. With
+/// `link_back`, the named folder of the checkout is saved into `store` after the install and
+/// hard-linked back into the checkout of later jobs.
+async fn cached_install(
+    ctx: &InstallContext<'_>,
+    key: &str,
+    store: &Path,
+    steps: &[Vec<String>],
+    link_back: Option<&str>,
+    path_prefix: Vec<PathBuf>,
+    env: Vec<(String, String)>,
+) -> Prepared {
+    let command = steps
+        .iter()
+        .map(|s| shlex::try_join(s.iter().map(String::as_str)).unwrap_or_else(|_| s.join(" ")))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let mut report = InstallReport {
+        status: InstallStatus::Installed,
+        framework: ctx.framework,
+        command: Some(command),
+        duration_ms: 0,
+        cache_key: Some(key.to_string()),
+        detail: None,
+        output_tail: None,
+    };
+    let fail = |mut report: InstallReport, detail: String, tail: Option<String>| {
+        report.status = InstallStatus::Failed;
+        report.detail = Some(detail);
+        report.output_tail = tail;
+        Prepared {
+            report,
+            path_prefix: Vec::new(),
+            env: Vec::new(),
+        }
+    };
+    let lock = match lock_key(store).await {
+        Ok(lock) => lock,
+        Err(e) => return fail(report, format!("cannot lock the install cache: {e}"), None),
+    };
+    let marker = store.join(".complete");
+    if marker.exists() {
+        if let Some(folder) = link_back
+            && let Err(e) = link_folder(&store.join(folder), &ctx.checkout.join(folder)).await
+        {
+            return fail(report, format!("cannot restore cached {folder}: {e}"), None);
+        }
+        report.status = InstallStatus::Cached;
+        drop(lock);
+        return Prepared {
+            report,
+            path_prefix,
+            env,
+        };
+    }
+    let _ = tokio::fs::remove_dir_all(store).await;
+    if let Err(e) = tokio::fs::create_dir_all(store).await {
+        return fail(
+            report,
+            format!("cannot create {}: {e}", store.display()),
+            None,
+        );
+    }
+    let mut run_env = EnvBuilder::new(ctx.env.to_vec());
+    for (name, value) in &env {
+        run_env.set(name.clone(), value.clone());
+    }
+    let run_env = run_env.build();
+    let deadline = Instant::now() + ctx.timeout;
+    for step in steps {
+        let spec = ProcessSpec {
+            program: step[0].clone(),
+            args: step[1..].to_vec(),
+            cwd: ctx.checkout.to_path_buf(),
+            env: run_env.clone(),
+            timeout: deadline.saturating_duration_since(Instant::now()),
+            kill_grace: Duration::from_secs(2),
+            output_limit: OUTPUT_TAIL * 2,
+        };
+        let output = match run_process(&spec, ctx.cancel).await {
+            Ok(output) => output,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(store).await;
+                return fail(report, crate::errors::one_line(&e), None);
+            }
+        };
+        if output.outcome != RunOutcome::Passed {
+            let _ = tokio::fs::remove_dir_all(store).await;
+            let detail = match output.outcome {
+                RunOutcome::TimedOut => format!("timed out after {} s", ctx.timeout.as_secs()),
+                RunOutcome::Cancelled => "cancelled".to_string(),
+                other => format!("`{}` ended with {other:?}", step[0]),
+            };
+            let tail = format!("{}{}", output.stdout.text, output.stderr.text);
+            let tail = crate::runner::Captured {
+                text: tail,
+                truncated_bytes: 0,
+            }
+            .tail(OUTPUT_TAIL);
+            return fail(report, detail, Some(tail.text));
+        }
+    }
+    if let Some(folder) = link_back
+        && let Err(e) = save_folder(&ctx.checkout.join(folder), &store.join(folder)).await
+    {
+        let _ = tokio::fs::remove_dir_all(store).await;
+        return fail(report, format!("cannot cache {folder}: {e}"), None);
+    }
+    if let Err(e) = tokio::fs::write(&marker, b"").await {
+        return fail(
+            report,
+            format!("cannot mark the install complete: {e}"),
+            None,
+        );
+    }
+    drop(lock);
+    Prepared {
+        report,
+        path_prefix,
+        env,
+    }
+}
+
+/// Holds an exclusive lock on `<store>.lock` until dropped.
+async fn lock_key(store: &Path) -> std::io::Result<std::fs::File> {
+    let lock_path = store.with_extension("lock");
+    tokio::task::spawn_blocking(move || {
+        if let Some(parent) = lock_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::File::create(&lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+async fn save_folder(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        if from.is_dir() {
+            link_tree(&from, &to)
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+async fn link_folder(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        if to.exists() {
+            std::fs::remove_dir_all(&to)?;
+        }
+        if from.is_dir() {
+            link_tree(&from, &to)
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The files of `names` that exist in `dir`, in the order given.
+fn present(dir: &Path, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| dir.join(name).is_file())
+        .map(|name| name.to_string())
+        .collect()
+}
+
+/// A short hash of the dependency files' names and contents (and of how they are installed).
+fn cache_key(dir: &Path, kind: &str, files: &[String], variant: bool) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(kind.as_bytes());
+    hasher.update([u8::from(variant)]);
+    for file in files {
+        hasher.update(file.as_bytes());
+        hasher.update([0]);
+        hasher.update(std::fs::read(dir.join(file)).unwrap_or_default());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(10).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The full path of `program` on the PATH of `env`, if any.
+pub fn find_on_path(env: &[(String, String)], program: &str) -> Option<String> {
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())?;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+        .map(|p| p.display().to_string())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

@@ -1,0 +1,498 @@
+//! The job input schema ([`JobInput`], seed-compatible and extended) and its validation into a
+//! [`Job`], after which no stage has to ask "was this given?" about the repository or command.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Isolation;
+use crate::framework::Framework;
+
+/// Bounds shared by the job input, the repo config file and the JSON Schema.
+pub const MAX_RUNS: u32 = 1000;
+pub const MAX_PARALLELISM: u32 = 50;
+pub const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+
+/// The `input` of a job, exactly as a user sends it. Unknown fields are an error: a typo such
+/// as `parallelsim` must not silently fall back to a default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobInput {
+    pub repo: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<Framework>,
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// Seconds per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// Explicit seeds, to replay: run `i` uses `seeds[i % seeds.len()]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_early: Option<bool>,
+}
+
+/// Where a front end stands on local repository paths: the CLI allows them, the worker and
+/// the server refuse them unless the operator says otherwise, since a remote caller must not
+/// read the server's disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoPolicy {
+    pub allow_local: bool,
+}
+
+/// Why a job input was refused. Each message is one sentence naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("invalid job input: {0}")]
+    Parse(String),
+    #[error("invalid job input: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// A validated job: what to fetch, what overrides the repository's config, and what the runs
+/// get in their environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub repo: RepoSource,
+    pub git_ref: Option<String>,
+    pub overrides: Overrides,
+    pub env: BTreeMap<String, String>,
+    pub meta: JobMeta,
+}
+
+/// The job input fields that take precedence over `.flaky-detector.yml`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub test_command: Option<String>,
+    pub runs: Option<u32>,
+    pub parallelism: Option<u32>,
+    pub timeout: Option<f64>,
+    pub framework: Option<Framework>,
+    pub seeds: Option<Vec<u64>>,
+    pub isolation: Option<Isolation>,
+    pub shuffle: Option<bool>,
+    pub confirm: Option<bool>,
+    pub stop_early: Option<bool>,
+}
+
+/// Where the job came from, for history and reports; never used to pick what is tested
+/// (`ref` does that).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobMeta {
+    pub pr_number: Option<u64>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+}
+
+/// The repository to test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepoSource {
+    Remote(RemoteUrl),
+    Local(PathBuf),
+}
+
+impl RepoSource {
+    /// The repository as it may be shown in a summary or log: credentials removed.
+    pub fn display(&self) -> String {
+        match self {
+            RepoSource::Remote(url) => url.to_string(),
+            RepoSource::Local(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// A remote repository URL that was checked to be `https://` or `git@host:path`. Its
+/// `Display` hides any password or token a user put in the URL.
+#[derive(Clone, PartialEq)]
+pub struct RemoteUrl(String);
+
+impl RemoteUrl {
+    /// The URL handed to git, credentials included. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
+impl fmt::Display for RemoteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if self.is_https() => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    // Both calls only fail for URLs that cannot have credentials.
+                    let _ = url.set_username("");
+                    let _ = url.set_password(None);
+                }
+                f.write_str(url.as_str())
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for RemoteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RemoteUrl({self})")
+    }
+}
+
+impl JobInput {
+    /// Parses a JSON job input, naming the field at fault in the error.
+    pub fn from_json(text: &str) -> Result<JobInput, JobError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| parse_error(e.path(), e.inner()))
+    }
+
+    /// Same as [`JobInput::from_json`] for an already parsed value (a RunPod job's `input`).
+    pub fn from_value(value: serde_json::Value) -> Result<JobInput, JobError> {
+        if !value.is_object() {
+            return Err(JobError::Parse(
+                "the input must be a JSON object with at least `repo` and `test_command`".into(),
+            ));
+        }
+        serde_path_to_error::deserialize(value).map_err(|e| parse_error(e.path(), e.inner()))
+    }
+
+    /// Checks every field and returns the job, or every problem found, one sentence each.
+    pub fn validate(self, policy: RepoPolicy) -> Result<Job, JobError> {
+        let mut problems = Vec::new();
+        let repo = match RepoSource::parse(&self.repo, policy) {
+            Ok(repo) => Some(repo),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        if let Some(git_ref) = &self.git_ref
+            && let Err(problem) = check_ref(git_ref)
+        {
+            problems.push(problem);
+        }
+        if let Some(command) = &self.test_command
+            && let Err(problem) = check_command(command)
+        {
+            problems.push(problem);
+        }
+        check_range(&mut problems, "runs", self.runs, 1, MAX_RUNS);
+        check_range(
+            &mut problems,
+            "parallelism",
+            self.parallelism,
+            1,
+            MAX_PARALLELISM,
+        );
+        if let Some(timeout) = self.timeout
+            && !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECONDS)
+        {
+            problems.push(format!(
+                "`timeout` must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {timeout}"
+            ));
+        }
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                problems.push("`seeds` must not be empty; leave it out to draw seeds".into());
+            } else if seeds.len() > MAX_RUNS as usize {
+                problems.push(format!("`seeds` may hold at most {MAX_RUNS} seeds"));
+            }
+        }
+        for (name, value) in self.env.iter().flatten() {
+            if let Err(problem) = check_env(name, value) {
+                problems.push(problem);
+            }
+        }
+        if let Some(sha) = &self.commit_sha
+            && !is_hex_sha(sha)
+        {
+            problems.push(format!(
+                "`commit_sha` must be 7 to 40 hexadecimal characters, got `{}`",
+                printable(sha)
+            ));
+        }
+        if let Some(branch) = &self.branch
+            && (branch.is_empty() || branch.chars().any(char::is_control))
+        {
+            problems.push("`branch` must be a non-empty name without control characters".into());
+        }
+        if self.pr_number == Some(0) {
+            problems.push("`pr_number` must be a positive number".into());
+        }
+        match repo {
+            Some(repo) if problems.is_empty() => Ok(Job {
+                repo,
+                git_ref: self.git_ref,
+                overrides: Overrides {
+                    test_command: self.test_command,
+                    runs: self.runs,
+                    parallelism: self.parallelism,
+                    timeout: self.timeout,
+                    framework: self.framework,
+                    seeds: self.seeds,
+                    isolation: self.isolation,
+                    shuffle: self.shuffle,
+                    confirm: self.confirm,
+                    stop_early: self.stop_early,
+                },
+                env: self.env.unwrap_or_default(),
+                meta: JobMeta {
+                    pr_number: self.pr_number,
+                    branch: self.branch,
+                    commit_sha: self.commit_sha,
+                },
+            }),
+            _ => Err(JobError::Invalid(problems)),
+        }
+    }
+}
+
+fn parse_error(path: &serde_path_to_error::Path, inner: &serde_json::Error) -> JobError {
+    let path = path.to_string();
+    // serde_json appends " at line 1 column 7", which says nothing to someone who sent JSON
+    // built by a program; the field path says where.
+    let message = inner.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    };
+    if path == "." || path.is_empty() {
+        JobError::Parse(message)
+    } else {
+        JobError::Parse(format!("field `{path}`: {message}"))
+    }
+}
+
+impl RepoSource {
+    /// Accepts `https://` and `git@host:path` URLs, and a local directory where `policy`
+    /// allows it. Everything that git would treat as an option or a transport helper is
+    /// refused before git ever sees it.
+    pub fn parse(repo: &str, policy: RepoPolicy) -> Result<RepoSource, String> {
+        if repo.is_empty() {
+            return Err("`repo` is empty".into());
+        }
+        if repo.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "`repo` must not contain whitespace or control characters, got `{}`",
+                printable(repo)
+            ));
+        }
+        if repo.starts_with('-') {
+            return Err(format!(
+                "`repo` must not start with `-` (git would read it as an option), got `{repo}`"
+            ));
+        }
+        let lower = repo.to_ascii_lowercase();
+        if lower.starts_with("file:") {
+            return Err(
+                "`repo` must not be a file:// URL; give the directory path itself where local repositories are allowed"
+                    .into(),
+            );
+        }
+        if repo.contains("::") {
+            return Err(format!(
+                "`repo` must not use a git transport helper such as `ext::`, got `{repo}`"
+            ));
+        }
+        if lower.starts_with("https://") {
+            return parse_https(repo);
+        }
+        if repo.starts_with("git@") {
+            return parse_scp(repo);
+        }
+        if lower.contains("://") {
+            return Err(format!(
+                "`repo` must be an https:// or git@host:path URL, got `{}`",
+                RemoteUrl(repo.to_string())
+            ));
+        }
+        let path = Path::new(repo);
+        if !policy.allow_local {
+            return Err(format!(
+                "`repo` `{repo}` is not an https:// or git@host:path URL, and local repository paths are not allowed here (start with --allow-local-repos to allow them)"
+            ));
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let path = std::fs::canonicalize(path)
+                    .map_err(|e| format!("`repo` directory `{repo}` cannot be resolved: {e}"))?;
+                Ok(RepoSource::Local(path))
+            }
+            Ok(_) => Err(format!("`repo` `{repo}` is a file, not a directory")),
+            Err(_) => Err(format!(
+                "`repo` `{repo}` is not an https:// or git@host:path URL, and no such directory exists"
+            )),
+        }
+    }
+}
+
+fn parse_https(repo: &str) -> Result<RepoSource, String> {
+    let url = url::Url::parse(repo).map_err(|e| {
+        format!(
+            "`repo` `{}` is not a valid URL: {e}",
+            RemoteUrl(repo.to_string())
+        )
+    })?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("`repo` URL has no host".into());
+    }
+    if url.path().trim_matches('/').is_empty() {
+        return Err(format!(
+            "`repo` URL `{}` names no repository path",
+            RemoteUrl(repo.to_string())
+        ));
+    }
+    Ok(RepoSource::Remote(RemoteUrl(repo.to_string())))
+}
+
+fn parse_scp(repo: &str) -> Result<RepoSource, String> {
+    let rest = &repo["git@".len()..];
+    let Some((host, path)) = rest.split_once(':') else {
+        return Err(format!(
+            "`repo` `{repo}` must look like git@host:owner/name.git"
+        ));
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && !host.starts_with('-');
+    if !host_ok {
+        return Err(format!("`repo` `{repo}` has an invalid host `{host}`"));
+    }
+    if path.is_empty() || path.starts_with('-') || path.starts_with('/') && path.len() == 1 {
+        return Err(format!("`repo` `{repo}` names no repository path"));
+    }
+    Ok(RepoSource::Remote(RemoteUrl(repo.to_string())))
+}
+
+fn check_ref(git_ref: &str) -> Result<(), String> {
+    if git_ref.is_empty() {
+        return Err("`ref` is empty; leave it out to test the default branch".into());
+    }
+    if git_ref.starts_with('-') {
+        return Err(format!("`ref` must not start with `-`, got `{git_ref}`"));
+    }
+    let valid = is_hex_sha(git_ref)
+        || git2::Reference::is_valid_name(git_ref)
+        || git2::Reference::is_valid_name(&format!("refs/heads/{git_ref}"));
+    if !valid {
+        return Err(format!(
+            "`ref` `{}` is not a valid branch, tag or commit name",
+            printable(git_ref)
+        ));
+    }
+    Ok(())
+}
+
+fn check_command(command: &str) -> Result<(), String> {
+    match shlex::split(command) {
+        None => Err(format!(
+            "`test_command` has an unbalanced quote or a trailing backslash: `{}`",
+            printable(command)
+        )),
+        Some(words) if words.is_empty() => Err("`test_command` is empty".into()),
+        Some(_) if command.contains('\0') => Err("`test_command` contains a NUL byte".into()),
+        Some(_) => Ok(()),
+    }
+}
+
+fn check_range(problems: &mut Vec<String>, field: &str, value: Option<u32>, min: u32, max: u32) {
+    if let Some(value) = value
+        && !(min..=max).contains(&value)
+    {
+        problems.push(format!(
+            "`{field}` must be between {min} and {max}, got {value}"
+        ));
+    }
+}
+
+fn check_env(name: &str, value: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid_name = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "`env` name `{}` must be letters, digits and `_`, not starting with a digit",
+            printable(name)
+        ));
+    }
+    if value.contains('\0') {
+        return Err(format!("`env` value of `{name}` contains a NUL byte"));
+    }
+    Ok(())
+}
+
+/// True for an abbreviated or full hexadecimal commit id.
+pub fn is_hex_sha(text: &str) -> bool {
+    (7..=40).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// User text as it may appear inside a one-line error: control characters escaped, length
+/// capped so a pasted file cannot flood a log.
+fn printable(text: &str) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() > 120 {
+        let cut: String = escaped.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        escaped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REMOTE_ONLY: RepoPolicy = RepoPolicy { allow_local: false };
+
+    #[test]
+    fn redacts_credentials_in_display() {
+        let url = RemoteUrl("https://user:s3cret@example.com/a/b.git".into());
+        assert_eq!(url.to_string(), "https://example.com/a/b.git");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.expose(), "https://user:s3cret@example.com/a/b.git");
+    }
+
+    #[test]
+    fn accepts_scp_and_https() {
+        for repo in ["git@github.com:a/b.git", "https://github.com/a/b"] {
+            assert!(RepoSource::parse(repo, REMOTE_ONLY).is_ok(), "{repo}");
+        }
+    }
+
+    #[test]
+    fn a_seed_project_input_validates() {
+        let input = JobInput::from_json(
+            r#"{"repo": "https://github.com/runpod/testflake", "test_command": "pytest tests/test_flaky.py", "runs": 50, "parallelism": 5}"#,
+        )
+        .expect("seed input parses");
+        let job = input.validate(REMOTE_ONLY).expect("seed input is valid");
+        assert_eq!(job.overrides.runs, Some(50));
+    }
+}

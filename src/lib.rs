@@ -1,0 +1,34 @@
+//! flaky-detector: runs a test command many times in parallel, one seed per run, and says
+//! with numbers whether it is flaky.
+//!
+//! One pipeline, thin front ends. Data flows in this order:
+//!
+//! - [`job`]: the input schema ([`JobInput`]) validated into a [`Job`].
+//! - [`workspace`]: the repository fetched (git2) or copied into a scratch directory.
+//! - [`config`]: `.flaky-detector.yml` merged under the job input into [`config::Settings`].
+//! - [`framework`]: which test framework, its dependencies installed (cached), how a seed
+//!   reaches a run.
+//! - [`runner`]: seeded runs on a semaphore, each in its own process group with a deadline and
+//!   bounded output.
+//! - [`analysis`]: pure functions from run records to rates, intervals and verdicts.
+//! - [`summary`]: the output schema ([`Summary`]).
+//! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
+//!   and observes it through [`Event`]s.
+
+pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod errors;
+pub mod events;
+pub mod framework;
+pub mod job;
+pub mod runner;
+pub mod summary;
+pub mod workspace;
+
+pub use detect::{Deps, detect};
+pub use errors::DetectError;
+pub use events::{Event, Events};
+pub use job::{Job, JobInput, RepoPolicy};
+pub use summary::Summary;

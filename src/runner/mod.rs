@@ -1,0 +1,13 @@
+//! Seeded runs of the test command: one process per run ([`process`]), at most `parallelism`
+//! at once ([`fan_out`]), each with its own directory and environment ([`run`]).
+
+pub mod capture;
+pub mod env;
+pub mod fan_out;
+pub mod process;
+pub mod run;
+
+pub use capture::Captured;
+pub use fan_out::run_all;
+pub use process::{ProcessOutput, ProcessSpec, RunOutcome, RunnerError, run_process};
+pub use run::{RunRecord, RunRequest, RunTemplate};

@@ -1,0 +1,236 @@
+//! A repository fetched with git2 at one ref: shallow for a branch, a tag or the default
+//! branch, and exactly the commit for a SHA. Blocking; call it from `spawn_blocking`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use git2::{
+    AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository,
+    build::CheckoutBuilder,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::WorkspaceError;
+use crate::job::is_hex_sha;
+
+/// Where the fetched commit is kept locally.
+const TARGET_REF: &str = "refs/flaky-detector/target";
+
+/// What to fetch and how.
+pub struct FetchRequest<'a> {
+    /// The URL or local path given to git; may carry credentials.
+    pub url: &'a str,
+    /// Shown in errors instead of `url`.
+    pub shown: &'a str,
+    pub git_ref: Option<&'a str>,
+    pub token: Option<&'a SecretString>,
+    /// Shallow fetches need a smart transport; a local path is fetched whole, which is cheap.
+    pub shallow: bool,
+    pub deadline: Instant,
+}
+
+/// Fetches `request` into a new repository at `dest` and checks the commit out (detached).
+/// Returns the commit's full SHA.
+pub fn fetch_into(request: &FetchRequest<'_>, dest: &Path) -> Result<String, WorkspaceError> {
+    let repo = Repository::init(dest).map_err(|source| WorkspaceError::Init {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    let mut remote = repo
+        .remote_anonymous(request.url)
+        .map_err(|source| clone_error(request, source))?;
+
+    let (target, advertised) = {
+        let connection = remote
+            .connect_auth(git2::Direction::Fetch, Some(callbacks(request)), None)
+            .map_err(|source| clone_error(request, source))?;
+        let heads: Vec<(String, Oid)> = connection
+            .list()
+            .map_err(|source| clone_error(request, source))?
+            .iter()
+            .map(|head| (head.name().to_string(), head.oid()))
+            .collect();
+        let default = connection
+            .default_branch()
+            .ok()
+            .and_then(|name| name.as_str().map(str::to_owned));
+        resolve(request.git_ref, &heads, default)?
+    };
+
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(callbacks(request))
+        .download_tags(AutotagOption::None);
+    if request.shallow && !matches!(target, Target::ShortSha(_)) {
+        options.depth(1);
+    }
+    let refspec = match &target {
+        Target::Ref(name) => format!("+{name}:{TARGET_REF}"),
+        Target::Sha(sha) => format!("+{sha}:{TARGET_REF}"),
+        Target::ShortSha(_) => "+refs/heads/*:refs/remotes/origin/*".to_string(),
+    };
+    remote
+        .fetch(&[refspec.as_str()], Some(&mut options), None)
+        .map_err(|source| match (&target, advertised) {
+            (Target::Sha(sha), false) => WorkspaceError::RefNotFound {
+                git_ref: sha.clone(),
+                detail: one_line(&source),
+            },
+            _ => clone_error(request, source),
+        })?;
+
+    let object = match &target {
+        Target::ShortSha(short) => {
+            repo.revparse_single(short)
+                .map_err(|_| WorkspaceError::RefNotFound {
+                    git_ref: short.clone(),
+                    detail: "no commit on any branch starts with it".into(),
+                })?
+        }
+        _ => repo
+            .revparse_single(TARGET_REF)
+            .map_err(|source| clone_error(request, source))?,
+    };
+    let commit = object
+        .peel_to_commit()
+        .map_err(|source| clone_error(request, source))?;
+    repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().force()))
+        .map_err(|source| WorkspaceError::Checkout { source })?;
+    repo.set_head_detached(commit.id())
+        .map_err(|source| WorkspaceError::Checkout { source })?;
+    Ok(commit.id().to_string())
+}
+
+enum Target {
+    Ref(String),
+    Sha(String),
+    ShortSha(String),
+}
+
+/// Maps the user's ref to what to fetch, using the refs the remote advertised. The `bool`
+/// says whether a SHA was among the advertised tips (if not, the server may still serve it).
+fn resolve(
+    git_ref: Option<&str>,
+    heads: &[(String, Oid)],
+    default: Option<String>,
+) -> Result<(Target, bool), WorkspaceError> {
+    let Some(wanted) = git_ref else {
+        let name = default
+            .or_else(|| {
+                heads
+                    .iter()
+                    .any(|(n, _)| n == "HEAD")
+                    .then(|| "HEAD".into())
+            })
+            .ok_or_else(|| WorkspaceError::RefNotFound {
+                git_ref: "HEAD".into(),
+                detail: "the repository is empty".into(),
+            })?;
+        return Ok((Target::Ref(name), true));
+    };
+    for candidate in [
+        wanted.to_string(),
+        format!("refs/heads/{wanted}"),
+        format!("refs/tags/{wanted}"),
+    ] {
+        if candidate.starts_with("refs/") && heads.iter().any(|(n, _)| *n == candidate) {
+            return Ok((Target::Ref(candidate), true));
+        }
+    }
+    if is_hex_sha(wanted) {
+        let lower = wanted.to_ascii_lowercase();
+        if lower.len() == 40 {
+            let advertised = heads.iter().any(|(_, oid)| oid.to_string() == lower);
+            return Ok((Target::Sha(lower), advertised));
+        }
+        return Ok((Target::ShortSha(lower), false));
+    }
+    Err(WorkspaceError::RefNotFound {
+        git_ref: wanted.to_string(),
+        detail: "no branch or tag has that name".into(),
+    })
+}
+
+/// Credentials, and the deadline checked on every progress tick. libgit2 asks for
+/// credentials again after each rejection, so the attempts are counted and capped.
+fn callbacks<'a>(request: &'a FetchRequest<'a>) -> RemoteCallbacks<'a> {
+    let mut callbacks = RemoteCallbacks::new();
+    let mut attempts = 0;
+    let token = request.token;
+    callbacks.credentials(move |_url, username, allowed| {
+        attempts += 1;
+        if attempts > 3 {
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Some(token) = token
+        {
+            return Cred::userpass_plaintext("x-access-token", token.expose_secret());
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        Err(git2::Error::from_str(
+            "authentication required (set GIT_TOKEN or GITHUB_TOKEN for https)",
+        ))
+    });
+    let deadline = request.deadline;
+    callbacks.transfer_progress(move |_| Instant::now() < deadline);
+    callbacks.sideband_progress(move |_| Instant::now() < deadline);
+    callbacks
+}
+
+fn clone_error(request: &FetchRequest<'_>, source: git2::Error) -> WorkspaceError {
+    if Instant::now() >= request.deadline {
+        return WorkspaceError::Timeout {
+            url: request.shown.to_string(),
+        };
+    }
+    WorkspaceError::Clone {
+        url: request.shown.to_string(),
+        git_ref: request.git_ref.unwrap_or("default branch").to_string(),
+        detail: one_line(&source),
+    }
+}
+
+/// libgit2's message without its class and code suffixes, with any credential in a URL it
+/// quotes removed.
+fn one_line(error: &git2::Error) -> String {
+    let message = error.message().replace('\n', " ");
+    scrub_userinfo(&message)
+}
+
+/// Removes `user:password@` from anything that looks like a URL in `text`.
+pub(crate) fn scrub_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(after.len());
+        let authority_end = after[..end].find('/').unwrap_or(end);
+        match after[..authority_end].rfind('@') {
+            Some(at) => out.push_str(&after[at + 1..end]),
+            None => out.push_str(&after[..end]),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_credentials_from_messages() {
+        assert_eq!(
+            scrub_userinfo("failed to reach 'https://x:tok@github.com/a/b' now"),
+            "failed to reach 'https://github.com/a/b' now"
+        );
+        assert_eq!(scrub_userinfo("no url here"), "no url here");
+    }
+}

@@ -1,0 +1,183 @@
+//! The job's scratch directory ([`Workspace`]): the checkout (fetched with git2 or copied
+//! from a local path) plus room for per-run directories. Removed when dropped unless kept.
+
+pub mod copy;
+pub mod fetch;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use tempfile::TempDir;
+
+use crate::job::RepoSource;
+
+/// Why a workspace could not be prepared. Every variant names what the user gave us; none
+/// carries a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("cannot create a scratch directory in {}", path.display())]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create a repository in {}", path.display())]
+    Init {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot clone {url} at {git_ref}: {detail}")]
+    Clone {
+        url: String,
+        git_ref: String,
+        detail: String,
+    },
+    #[error("ref `{git_ref}` not found in the repository: {detail}")]
+    RefNotFound { git_ref: String, detail: String },
+    #[error("cloning {url} took longer than the clone timeout")]
+    Timeout { url: String },
+    #[error("cannot check out the fetched commit")]
+    Checkout {
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot copy local repository {}", path.display())]
+    Copy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl WorkspaceError {
+    /// True when the user's input is at fault (a 4xx), false for our own or the network's.
+    pub fn is_input_error(&self) -> bool {
+        matches!(self, WorkspaceError::RefNotFound { .. })
+    }
+}
+
+/// How to fetch: credentials and limits that come from the operator, not the job.
+#[derive(Clone)]
+pub struct FetchSettings {
+    pub token: Option<SecretString>,
+    pub timeout: Duration,
+}
+
+/// A job's scratch directory and the checkout inside it.
+#[derive(Debug)]
+pub struct Workspace {
+    scratch: TempDir,
+    checkout: PathBuf,
+    /// The commit that was checked out, when the source is a git repository.
+    pub commit: Option<String>,
+}
+
+impl Workspace {
+    /// Fetches or copies `repo` into a new scratch directory under `parent`.
+    pub async fn prepare(
+        repo: &RepoSource,
+        git_ref: Option<&str>,
+        parent: &Path,
+        settings: &FetchSettings,
+    ) -> Result<Workspace, WorkspaceError> {
+        std::fs::create_dir_all(parent).map_err(|source| WorkspaceError::Scratch {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        let scratch = tempfile::Builder::new()
+            .prefix("flaky-job-")
+            .tempdir_in(parent)
+            .map_err(|source| WorkspaceError::Scratch {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        let checkout = scratch.path().join("checkout");
+        let deadline = Instant::now() + settings.timeout;
+        let shown = repo.display();
+        let work = {
+            let (repo, settings, dest) = (repo.clone(), settings.clone(), checkout.clone());
+            let git_ref = git_ref.map(str::to_owned);
+            tokio::task::spawn_blocking(move || {
+                fill(&repo, git_ref.as_deref(), &dest, &settings, deadline)
+            })
+        };
+        // The deadline inside the transfer callbacks stops libgit2 itself; this outer bound
+        // covers a connect that never makes progress. The blocking thread then ends on its own.
+        let commit =
+            match tokio::time::timeout(settings.timeout + Duration::from_secs(2), work).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(join)) => std::panic::resume_unwind(join.into_panic()),
+                Err(_) => return Err(WorkspaceError::Timeout { url: shown }),
+            };
+        Ok(Workspace {
+            scratch,
+            checkout,
+            commit,
+        })
+    }
+
+    pub fn checkout(&self) -> &Path {
+        &self.checkout
+    }
+
+    /// Room for per-run directories and reports, next to the checkout.
+    pub fn scratch(&self) -> &Path {
+        self.scratch.path()
+    }
+
+    /// Leaves the scratch directory on disk and returns its path (`preserve_temp_dir`).
+    pub fn keep(self) -> PathBuf {
+        self.scratch.keep()
+    }
+}
+
+fn fill(
+    repo: &RepoSource,
+    git_ref: Option<&str>,
+    dest: &Path,
+    settings: &FetchSettings,
+    deadline: Instant,
+) -> Result<Option<String>, WorkspaceError> {
+    match repo {
+        RepoSource::Remote(url) => {
+            let shown = url.to_string();
+            let request = fetch::FetchRequest {
+                url: url.expose(),
+                shown: &shown,
+                git_ref,
+                token: settings.token.as_ref().filter(|_| url.is_https()),
+                shallow: true,
+                deadline,
+            };
+            fetch::fetch_into(&request, dest).map(Some)
+        }
+        RepoSource::Local(path) if git_ref.is_some() => {
+            let shown = path.display().to_string();
+            let request = fetch::FetchRequest {
+                url: &shown,
+                shown: &shown,
+                git_ref,
+                token: None,
+                shallow: false,
+                deadline,
+            };
+            fetch::fetch_into(&request, dest).map(Some)
+        }
+        RepoSource::Local(path) => {
+            copy::copy_tree(path, dest).map_err(|source| WorkspaceError::Copy {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(head_commit(path))
+        }
+    }
+}
+
+/// The HEAD commit of a local directory that is a git repository, for reports.
+fn head_commit(path: &Path) -> Option<String> {
+    let repo = git2::Repository::open(path).ok()?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    Some(commit.id().to_string())
+}
