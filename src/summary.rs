@@ -35,6 +35,44 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Why something failed, as told by the confirmation phase (failing seeds replayed alone and
+/// under load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Classification {
+    /// Every replay of a failing seed failed again: the seed decides.
+    SeedDependent,
+    /// Replays of the same seed both passed and failed: timing, concurrency, environment.
+    Nondeterministic,
+    /// Fails under parallel load, never when replayed alone.
+    ContentionDependent,
+    /// Failed in every run: a real bug, not a flake.
+    AlwaysFailing,
+}
+
+/// Figures for one test case across the runs (per-test attribution from JUnit and the like).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCaseStats {
+    /// `classname::name` (or the runner's own full name).
+    pub name: String,
+    pub runs: u32,
+    pub failures: u32,
+    pub failure_rate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub failing_seeds: Vec<u64>,
+    pub verdict: Verdict,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+    /// First line of its first failure message, cut to `max_error_length`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
+    /// Set when the interval spans more than one severity band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_note: Option<String>,
+}
+
 /// A job's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -52,8 +90,16 @@ pub struct Summary {
     pub ci_low: f64,
     pub ci_high: f64,
     pub runs_requested: u32,
+    /// Runs not started because the verdict could no longer change (`stop_early`).
+    #[serde(default)]
+    pub runs_saved: u32,
     pub timeouts: u32,
     pub failing_seeds: Vec<u64>,
+    /// Per test case, flakiest first; empty when the runner gave no per-test report.
+    #[serde(default)]
+    pub tests: Vec<TestCaseStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     /// A shell line that replays the first failing run in a checkout of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
@@ -140,8 +186,11 @@ impl Summary {
             ci_low: stats::round3(interval.low),
             ci_high: stats::round3(interval.high),
             runs_requested: settings.runs,
+            runs_saved: 0,
             timeouts,
             failing_seeds,
+            tests: Vec::new(),
+            classification: None,
             reproduce,
             runs_needed: stats::runs_needed(settings.thresholds.low),
             install: facts.install,

@@ -34,8 +34,16 @@ pub fn wilson_z(failures: u32, runs: u32, z: f64) -> Interval {
     let margin = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
     // At 0 and n failures the bound is exactly 0 or 1; rounding must not say otherwise.
     Interval {
-        low: if failures == 0 { 0.0 } else { (centre - margin).max(0.0) },
-        high: if failures >= runs { 1.0 } else { (centre + margin).min(1.0) },
+        low: if failures == 0 {
+            0.0
+        } else {
+            (centre - margin).max(0.0)
+        },
+        high: if failures >= runs {
+            1.0
+        } else {
+            (centre + margin).min(1.0)
+        },
     }
 }
 
