@@ -3,7 +3,9 @@
 
 pub mod detect;
 pub mod install;
+pub mod report;
 pub mod seed;
+pub mod shuffle;
 
 pub use detect::Framework;
 pub use install::{InstallReport, InstallStatus, Prepared};

@@ -1,0 +1,534 @@
+//! How a run is told to write a machine-readable report of its test cases, and how that
+//! report is read back before the run's directory is removed ([`ReportPlan`]).
+//!
+//! Runners we recognise in the command (pytest, `go test`, Jest, Vitest, Mocha,
+//! `cargo nextest run`) get their own report option pointing into the run's directory, so
+//! concurrent runs never share a file. Other commands (`make test`, `npm test`) are read
+//! through the config's `junit_paths` globs; with neither, the whole command is the unit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::shuffle::Shuffle;
+use crate::analysis::test_result::{TestReport, TestResult};
+use crate::analysis::{go_test, jest, junit};
+use crate::errors::one_line;
+use crate::runner::capture::{Capture, Captured};
+
+/// A test runner whose report option we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    Pytest,
+    GoTest,
+    Jest,
+    Vitest,
+    Mocha,
+    Nextest,
+}
+
+/// Where in a command a runner sits: flags for it are inserted at `insert_at`, right after
+/// its name (and subcommand), so they never land after a `--` meant for something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerAt {
+    pub runner: Runner,
+    pub insert_at: usize,
+}
+
+/// Words that may come before the runner's name: package-manager launchers and wrappers.
+const LAUNCHERS: [&str; 15] = [
+    "npx", "pnpm", "yarn", "bunx", "npm", "exec", "run", "--", "poetry", "uv", "pipenv", "pdm",
+    "hatch", "node", "-m",
+];
+
+impl RunnerAt {
+    /// Finds the runner in `argv`, looking past launchers such as `npx`, `poetry run` or
+    /// `python -m`. `make test` or `sh -c '…'` are not recognised: we cannot know where
+    /// flags would go.
+    pub fn find(argv: &[String]) -> Option<RunnerAt> {
+        let words: Vec<&str> = argv
+            .iter()
+            .map(|w| w.rsplit('/').next().unwrap_or(w))
+            .collect();
+        let next = |i: usize| words.get(i + 1).copied();
+        for (i, word) in words.iter().enumerate().take(6) {
+            let found = match *word {
+                "pytest" | "py.test" => Some((Runner::Pytest, i + 1)),
+                "go" if next(i) == Some("test") => Some((Runner::GoTest, i + 2)),
+                "jest" => Some((Runner::Jest, i + 1)),
+                "vitest" if next(i) == Some("run") => Some((Runner::Vitest, i + 2)),
+                "vitest" => Some((Runner::Vitest, i + 1)),
+                "mocha" | "_mocha" => Some((Runner::Mocha, i + 1)),
+                "cargo" | "cargo-nextest"
+                    if next(i) == Some("nextest") && words.get(i + 2) == Some(&"run") =>
+                {
+                    Some((Runner::Nextest, i + 3))
+                }
+                _ => None,
+            };
+            if let Some((runner, insert_at)) = found {
+                return Some(RunnerAt { runner, insert_at });
+            }
+            if !(LAUNCHERS.contains(word) || word.starts_with("python")) {
+                return None;
+            }
+        }
+        None
+    }
+}
+
+/// How every run of a job reports its test cases.
+#[derive(Debug, Clone, Default)]
+pub enum ReportPlan {
+    /// The whole command is the unit.
+    #[default]
+    None,
+    Runner(RunnerAt),
+    /// JUnit files the command writes itself, found by globs relative to its working
+    /// directory.
+    Junit(JunitGlobs),
+}
+
+/// The config's `junit_paths`, compiled.
+#[derive(Debug, Clone)]
+pub struct JunitGlobs {
+    set: GlobSet,
+    /// Literal leading directories of each pattern: only these are walked.
+    roots: Vec<PathBuf>,
+}
+
+impl ReportPlan {
+    /// The runner's own report when the command is one we recognise, else `junit_paths`
+    /// when given. The patterns were checked when the config was read, so a pattern that
+    /// still fails to compile is dropped rather than failing the job.
+    pub fn for_command(argv: &[String], junit_paths: &[String]) -> ReportPlan {
+        if let Some(at) = RunnerAt::find(argv) {
+            return ReportPlan::Runner(at);
+        }
+        if junit_paths.is_empty() {
+            return ReportPlan::None;
+        }
+        let mut builder = GlobSetBuilder::new();
+        let mut roots = Vec::new();
+        for pattern in junit_paths {
+            if let Ok(glob) = Glob::new(pattern) {
+                builder.add(glob);
+                roots.push(literal_root(pattern));
+            }
+        }
+        match builder.build() {
+            Ok(set) => ReportPlan::Junit(JunitGlobs { set, roots }),
+            Err(_) => ReportPlan::None,
+        }
+    }
+
+    /// The runner this plan asks for a report, if any.
+    pub fn runner(&self) -> Option<RunnerAt> {
+        match self {
+            ReportPlan::Runner(at) => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// Sets up one run: the report flags to insert, files the runner needs (nextest's tool
+    /// config) written into `run_dir`, and for globs a snapshot of the files already there.
+    /// Blocking file work; call it from `spawn_blocking`.
+    pub fn prepare(&self, run_dir: &Path, cwd: &Path) -> std::io::Result<PreparedReport> {
+        let mut flags = Vec::new();
+        let mut stdout_copy = None;
+        let mut snapshot = HashMap::new();
+        let file = |name: &str| run_dir.join(name).display().to_string();
+        match self {
+            ReportPlan::None => {}
+            ReportPlan::Runner(at) => match at.runner {
+                Runner::Pytest => flags.push(format!("--junitxml={}", file("junit.xml"))),
+                Runner::GoTest => {
+                    flags.push("-json".into());
+                    stdout_copy = Some(run_dir.join("go-test.jsonl"));
+                }
+                Runner::Jest => {
+                    flags.push("--json".into());
+                    flags.push(format!("--outputFile={}", file("jest.json")));
+                }
+                Runner::Vitest => {
+                    // The default reporter keeps the run's output readable.
+                    flags.push("--reporter=default".into());
+                    flags.push("--reporter=junit".into());
+                    flags.push(format!("--outputFile.junit={}", file("junit.xml")));
+                }
+                Runner::Mocha => {
+                    flags.push("--reporter".into());
+                    flags.push("xunit".into());
+                    flags.push("--reporter-option".into());
+                    flags.push(format!("output={}", file("junit.xml")));
+                }
+                Runner::Nextest => {
+                    let config = run_dir.join("nextest.toml");
+                    std::fs::write(&config, nextest_config(&run_dir.join("junit.xml")))?;
+                    flags.push("--tool-config-file".into());
+                    flags.push(format!("flaky-detector:{}", config.display()));
+                }
+            },
+            ReportPlan::Junit(globs) => snapshot = globs.scan(cwd),
+        }
+        Ok(PreparedReport {
+            plan: self.clone(),
+            run_dir: run_dir.to_path_buf(),
+            flags,
+            stdout_copy,
+            snapshot,
+        })
+    }
+}
+
+/// Nextest's tool config: the JUnit report of the default profile (which custom profiles
+/// inherit) goes into the run's directory, and a failure does not cancel the other tests,
+/// so every test case gets a result. The repository's own config still wins over both.
+fn nextest_config(junit: &Path) -> String {
+    let path = junit
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!("[profile.default]\nfail-fast = false\n\n[profile.default.junit]\npath = \"{path}\"\n")
+}
+
+/// One run's report, set up and waiting to be read.
+#[derive(Debug)]
+pub struct PreparedReport {
+    plan: ReportPlan,
+    run_dir: PathBuf,
+    /// Flags to insert at the runner's position.
+    pub flags: Vec<String>,
+    /// Where the run's stdout must be copied in full (`go test -json`).
+    pub stdout_copy: Option<PathBuf>,
+    snapshot: HashMap<PathBuf, Stamp>,
+}
+
+/// A file's identity as far as "did the run write it?" goes.
+type Stamp = (Option<SystemTime>, u64);
+
+impl PreparedReport {
+    /// Reads what the run reported. For `go test -json`, also returns the run's readable
+    /// stdout rebuilt from the events (the JSON itself says little to a person), bounded by
+    /// `output_limit`. Blocking file work; call it from `spawn_blocking`.
+    pub fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+        let read = |name: &str| std::fs::read_to_string(self.run_dir.join(name));
+        match &self.plan {
+            ReportPlan::None => (TestReport::NotRequested, None),
+            ReportPlan::Runner(at) => match at.runner {
+                Runner::GoTest => {
+                    let Some(path) = &self.stdout_copy else {
+                        return (TestReport::Missing, None);
+                    };
+                    let Ok(file) = std::fs::File::open(path) else {
+                        return (TestReport::Missing, None);
+                    };
+                    let mut text = Capture::new(output_limit);
+                    let parsed =
+                        go_test::parse(std::io::BufReader::new(file), |t| text.push(t.as_bytes()));
+                    (report_of(parsed), Some(text.finish()))
+                }
+                Runner::Jest => match read("jest.json") {
+                    Ok(json) => (report_of(jest::parse(&json, cwd)), None),
+                    Err(_) => (TestReport::Missing, None),
+                },
+                _ => match read("junit.xml") {
+                    Ok(xml) => (report_of(junit::parse(&xml)), None),
+                    Err(_) => (TestReport::Missing, None),
+                },
+            },
+            ReportPlan::Junit(globs) => (globs.collect(cwd, &self.snapshot), None),
+        }
+    }
+}
+
+fn report_of<E: std::error::Error + 'static>(parsed: Result<Vec<TestResult>, E>) -> TestReport {
+    match parsed {
+        Ok(results) => TestReport::Parsed(results),
+        Err(error) => TestReport::Unreadable(one_line(&error)),
+    }
+}
+
+/// Directories never walked for `junit_paths` unless a pattern names them literally.
+const NOT_WALKED: [&str; 3] = [".git", "node_modules", "__pycache__"];
+
+impl JunitGlobs {
+    /// Matching files under `cwd` with their modification stamps.
+    fn scan(&self, cwd: &Path) -> HashMap<PathBuf, Stamp> {
+        let mut found = HashMap::new();
+        for root in &self.roots {
+            self.walk(cwd, &cwd.join(root), 0, &mut found);
+        }
+        found
+    }
+
+    fn walk(&self, cwd: &Path, dir: &Path, depth: usize, found: &mut HashMap<PathBuf, Stamp>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if depth < 12 && !NOT_WALKED.iter().any(|n| name == *n) {
+                    self.walk(cwd, &path, depth + 1, found);
+                }
+            } else if let Ok(relative) = path.strip_prefix(cwd)
+                && self.set.is_match(relative)
+                && let Ok(meta) = entry.metadata()
+            {
+                found.insert(path, (meta.modified().ok(), meta.len()));
+            }
+        }
+    }
+
+    /// Parses the matching files the run wrote or changed (a file left from before the run
+    /// is not this run's report).
+    fn collect(&self, cwd: &Path, before: &HashMap<PathBuf, Stamp>) -> TestReport {
+        let mut written: Vec<(PathBuf, Stamp)> = self
+            .scan(cwd)
+            .into_iter()
+            .filter(|(path, stamp)| before.get(path) != Some(stamp))
+            .collect();
+        if written.is_empty() {
+            return TestReport::Missing;
+        }
+        written.sort();
+        let mut results = Vec::new();
+        for (path, _) in written {
+            let parsed = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|xml| junit::parse(&xml).map_err(|e| one_line(&e)));
+            match parsed {
+                Ok(mut more) => results.append(&mut more),
+                Err(reason) => {
+                    let shown = path.strip_prefix(cwd).unwrap_or(&path).display();
+                    return TestReport::Unreadable(format!("{shown}: {reason}"));
+                }
+            }
+        }
+        TestReport::Parsed(results)
+    }
+}
+
+/// The leading components of `pattern` that hold no glob syntax: `reports/junit/*.xml`
+/// only needs `reports/junit` walked.
+fn literal_root(pattern: &str) -> PathBuf {
+    let mut root = PathBuf::new();
+    let parts: Vec<&str> = pattern.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        if part.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        root.push(part);
+    }
+    root
+}
+
+/// What a job adds to each run's command: a report option and seeded order shuffling.
+/// The default adds nothing.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerOptions {
+    pub report: ReportPlan,
+    pub shuffle: Option<Shuffle>,
+}
+
+/// One run's command and report, ready to start.
+#[derive(Debug)]
+pub struct PreparedRun {
+    pub argv: Vec<String>,
+    pub report: PreparedReport,
+}
+
+impl RunnerOptions {
+    /// The options for a job: the report plan for its command, and with `shuffle` the
+    /// runner's seeded shuffle (probing for pytest-randomly in the runs' environment when
+    /// the runner is pytest). When shuffling was asked for but cannot be done, the second
+    /// value says why, for the summary's warnings.
+    pub async fn resolve(
+        argv: &[String],
+        junit_paths: &[String],
+        shuffle: bool,
+        env: &[(String, String)],
+        cwd: &Path,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> (RunnerOptions, Option<String>) {
+        let report = ReportPlan::for_command(argv, junit_paths);
+        let runner = RunnerAt::find(argv);
+        let mut warning = None;
+        let shuffle = if shuffle {
+            let randomly = match runner {
+                Some(at) if at.runner == Runner::Pytest => {
+                    super::shuffle::pytest_randomly_installed(argv, env, cwd, cancel).await
+                }
+                _ => false,
+            };
+            Shuffle::plan(runner, randomly)
+                .map_err(|reason| warning = Some(reason))
+                .ok()
+        } else {
+            None
+        };
+        (RunnerOptions { report, shuffle }, warning)
+    }
+
+    /// The command a person runs to replay `seed`: the shuffle flags, not the report flags.
+    pub fn replay_argv(&self, argv: &[String], seed: u64) -> Vec<String> {
+        match &self.shuffle {
+            Some(shuffle) => insert_flags(argv, shuffle.insert_at(), &shuffle.flags(seed, argv)),
+            None => argv.to_vec(),
+        }
+    }
+
+    /// The run's command (report and shuffle flags inserted) and its report, set up in
+    /// `run_dir`.
+    pub async fn prepare_run(
+        &self,
+        argv: &[String],
+        seed: u64,
+        run_dir: &Path,
+        cwd: &Path,
+    ) -> std::io::Result<PreparedRun> {
+        let plan = self.report.clone();
+        let (run_dir, cwd_owned) = (run_dir.to_path_buf(), cwd.to_path_buf());
+        let report = tokio::task::spawn_blocking(move || plan.prepare(&run_dir, &cwd_owned))
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut argv = argv.to_vec();
+        if let Some(shuffle) = &self.shuffle {
+            argv = insert_flags(&argv, shuffle.insert_at(), &shuffle.flags(seed, &argv));
+        }
+        if let Some(at) = self.report.runner() {
+            argv = insert_flags(&argv, at.insert_at, &report.flags);
+        }
+        Ok(PreparedRun { argv, report })
+    }
+}
+
+impl PreparedRun {
+    /// Reads the run's report off the blocking pool; see [`PreparedReport::collect`].
+    pub async fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+        let cwd = cwd.to_path_buf();
+        let report = self.report;
+        tokio::task::spawn_blocking(move || report.collect(&cwd, output_limit))
+            .await
+            .unwrap_or_else(|e| {
+                (
+                    TestReport::Unreadable(format!("report reader failed: {e}")),
+                    None,
+                )
+            })
+    }
+}
+
+/// `argv` with `flags` inserted at `at` (clamped to the end).
+pub fn insert_flags(argv: &[String], at: usize, flags: &[String]) -> Vec<String> {
+    let at = at.min(argv.len());
+    let mut out = Vec::with_capacity(argv.len() + flags.len());
+    out.extend_from_slice(&argv[..at]);
+    out.extend_from_slice(flags);
+    out.extend_from_slice(&argv[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(command: &str) -> Vec<String> {
+        shlex::split(command).expect("test command splits")
+    }
+
+    fn found(command: &str) -> Option<(Runner, usize)> {
+        RunnerAt::find(&argv(command)).map(|at| (at.runner, at.insert_at))
+    }
+
+    #[test]
+    fn recognises_runners_behind_launchers() {
+        assert_eq!(found("pytest -q"), Some((Runner::Pytest, 1)));
+        assert_eq!(found("python3 -m pytest tests"), Some((Runner::Pytest, 3)));
+        assert_eq!(found("poetry run pytest"), Some((Runner::Pytest, 3)));
+        assert_eq!(found(".venv/bin/pytest"), Some((Runner::Pytest, 1)));
+        assert_eq!(found("go test ./..."), Some((Runner::GoTest, 2)));
+        assert_eq!(found("npx jest --ci"), Some((Runner::Jest, 2)));
+        assert_eq!(found("npx vitest run"), Some((Runner::Vitest, 3)));
+        assert_eq!(found("pnpm vitest"), Some((Runner::Vitest, 2)));
+        assert_eq!(
+            found("node_modules/.bin/mocha test"),
+            Some((Runner::Mocha, 1))
+        );
+        assert_eq!(found("cargo nextest run -E x"), Some((Runner::Nextest, 3)));
+    }
+
+    #[test]
+    fn does_not_guess_inside_other_commands() {
+        assert_eq!(found("make test"), None);
+        assert_eq!(found("npm test"), None);
+        assert_eq!(found("sh -c 'pytest -q'"), None);
+        assert_eq!(found("cargo test"), None);
+        assert_eq!(found("go vet ./..."), None);
+        assert_eq!(found("./run-tests.sh pytest"), None);
+    }
+
+    #[test]
+    fn flags_go_right_after_the_runner() {
+        let words = argv("npx vitest run -- --foo");
+        let at = RunnerAt::find(&words).expect("vitest found");
+        let out = insert_flags(&words, at.insert_at, &["--x".to_string()]);
+        assert_eq!(out, argv("npx vitest run --x -- --foo"));
+    }
+
+    #[test]
+    fn junit_globs_only_walk_their_literal_root() {
+        assert_eq!(
+            literal_root("reports/junit/*.xml"),
+            PathBuf::from("reports/junit")
+        );
+        assert_eq!(literal_root("**/TEST-*.xml"), PathBuf::new());
+        assert_eq!(literal_root("junit.xml"), PathBuf::new());
+    }
+
+    #[test]
+    fn junit_globs_read_only_files_the_run_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cwd = dir.path();
+        let run_dir = cwd.join("run");
+        std::fs::create_dir_all(cwd.join("out")).expect("mkdir");
+        std::fs::create_dir_all(&run_dir).expect("mkdir");
+        let stale = "<testsuite><testcase name='old'/></testsuite>";
+        std::fs::write(cwd.join("out/stale.xml"), stale).expect("write");
+        let plan = ReportPlan::for_command(&argv("make test"), &["out/*.xml".to_string()]);
+        let prepared = plan.prepare(&run_dir, cwd).expect("prepare");
+        assert!(prepared.flags.is_empty());
+        std::fs::write(
+            cwd.join("out/new.xml"),
+            "<testsuite><testcase classname='c' name='fresh'><failure message='no'/></testcase></testsuite>",
+        )
+        .expect("write");
+        let (report, _) = prepared.collect(cwd, 1024);
+        let results = report.results().expect("parsed").to_vec();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].name, "c::fresh");
+        assert_eq!(results[0].message.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn a_missing_report_is_missing_and_garbage_is_unreadable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = ReportPlan::for_command(&argv("pytest"), &[]);
+        let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
+        assert_eq!(prepared.flags.len(), 1);
+        let (report, _) = prepared.collect(dir.path(), 1024);
+        assert_eq!(report, TestReport::Missing);
+        let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
+        std::fs::write(dir.path().join("junit.xml"), "<<<").expect("write");
+        let (report, _) = prepared.collect(dir.path(), 1024);
+        assert!(matches!(report, TestReport::Unreadable(_)), "{report:?}");
+    }
+}
