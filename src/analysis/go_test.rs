@@ -44,7 +44,8 @@ struct Entry {
 /// line that is not JSON (old toolchains print build errors raw). Tests that started and
 /// never ended (the run was killed, or the test binary crashed) count as failed; a package
 /// that failed with no failed test (a build error, a panic in `init`) becomes one failed
-/// case named after the package.
+/// case named after the package. A parent test whose subtest failed leaves the failure to
+/// the subtest.
 pub fn parse<R: BufRead>(
     reader: R,
     mut output: impl FnMut(&str),
@@ -130,7 +131,29 @@ fn results(
             }
         }
     }
+    attribute_to_subtests(&mut results);
     results
+}
+
+/// A parent test fails whenever one of its subtests fails; counting both would report one
+/// flake twice. Such a parent's failure is left to its subtests (the parent counts as
+/// skipped in that run); a parent that failed with no failed subtest keeps its failure.
+fn attribute_to_subtests(results: &mut [TestResult]) {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == TestStatus::Failed)
+        .map(|r| r.name.clone())
+        .collect();
+    for result in results.iter_mut() {
+        if result.status != TestStatus::Failed {
+            continue;
+        }
+        let prefix = format!("{}/", result.name);
+        if failed.iter().any(|name| name.starts_with(&prefix)) {
+            result.status = TestStatus::Skipped;
+            result.message = None;
+        }
+    }
 }
 
 /// Lines `go test` prints around a test's own output.
@@ -174,7 +197,7 @@ mod tests {
             vec![
                 ("example.com/sample/other::TestOther", Passed, None),
                 ("example.com/sample::TestSkipped", Skipped, None),
-                ("example.com/sample::TestGroup", Failed, None),
+                ("example.com/sample::TestGroup", Skipped, None),
                 ("example.com/sample::TestGroup/ok", Passed, None),
                 (
                     "example.com/sample::TestGroup/bad_case",
