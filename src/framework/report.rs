@@ -8,76 +8,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-
+pub use super::command::{Runner, RunnerAt, insert_flags};
+use super::junit_paths::{JunitGlobs, Stamp};
 use super::shuffle::Shuffle;
 use crate::analysis::test_result::{TestReport, TestResult};
 use crate::analysis::{go_test, jest, junit};
 use crate::errors::one_line;
 use crate::runner::capture::{Capture, Captured};
-
-/// A test runner whose report option we know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runner {
-    Pytest,
-    GoTest,
-    Jest,
-    Vitest,
-    Mocha,
-    Nextest,
-}
-
-/// Where in a command a runner sits: flags for it are inserted at `insert_at`, right after
-/// its name (and subcommand), so they never land after a `--` meant for something else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunnerAt {
-    pub runner: Runner,
-    pub insert_at: usize,
-}
-
-/// Words that may come before the runner's name: package-manager launchers and wrappers.
-const LAUNCHERS: [&str; 15] = [
-    "npx", "pnpm", "yarn", "bunx", "npm", "exec", "run", "--", "poetry", "uv", "pipenv", "pdm",
-    "hatch", "node", "-m",
-];
-
-impl RunnerAt {
-    /// Finds the runner in `argv`, looking past launchers such as `npx`, `poetry run` or
-    /// `python -m`. `make test` or `sh -c '…'` are not recognised: we cannot know where
-    /// flags would go.
-    pub fn find(argv: &[String]) -> Option<RunnerAt> {
-        let words: Vec<&str> = argv
-            .iter()
-            .map(|w| w.rsplit('/').next().unwrap_or(w))
-            .collect();
-        let next = |i: usize| words.get(i + 1).copied();
-        for (i, word) in words.iter().enumerate().take(6) {
-            let found = match *word {
-                "pytest" | "py.test" => Some((Runner::Pytest, i + 1)),
-                "go" if next(i) == Some("test") => Some((Runner::GoTest, i + 2)),
-                "jest" => Some((Runner::Jest, i + 1)),
-                "vitest" if next(i) == Some("run") => Some((Runner::Vitest, i + 2)),
-                "vitest" => Some((Runner::Vitest, i + 1)),
-                "mocha" | "_mocha" => Some((Runner::Mocha, i + 1)),
-                "cargo" | "cargo-nextest"
-                    if next(i) == Some("nextest") && words.get(i + 2) == Some(&"run") =>
-                {
-                    Some((Runner::Nextest, i + 3))
-                }
-                _ => None,
-            };
-            if let Some((runner, insert_at)) = found {
-                return Some(RunnerAt { runner, insert_at });
-            }
-            if !(LAUNCHERS.contains(word) || word.starts_with("python")) {
-                return None;
-            }
-        }
-        None
-    }
-}
 
 /// How every run of a job reports its test cases.
 #[derive(Debug, Clone, Default)]
@@ -91,36 +29,16 @@ pub enum ReportPlan {
     Junit(JunitGlobs),
 }
 
-/// The config's `junit_paths`, compiled.
-#[derive(Debug, Clone)]
-pub struct JunitGlobs {
-    set: GlobSet,
-    /// Literal leading directories of each pattern: only these are walked.
-    roots: Vec<PathBuf>,
-}
-
 impl ReportPlan {
     /// The runner's own report when the command is one we recognise, else `junit_paths`
-    /// when given. The patterns were checked when the config was read, so a pattern that
-    /// still fails to compile is dropped rather than failing the job.
+    /// when given.
     pub fn for_command(argv: &[String], junit_paths: &[String]) -> ReportPlan {
         if let Some(at) = RunnerAt::find(argv) {
             return ReportPlan::Runner(at);
         }
-        if junit_paths.is_empty() {
-            return ReportPlan::None;
-        }
-        let mut builder = GlobSetBuilder::new();
-        let mut roots = Vec::new();
-        for pattern in junit_paths {
-            if let Ok(glob) = Glob::new(pattern) {
-                builder.add(glob);
-                roots.push(literal_root(pattern));
-            }
-        }
-        match builder.build() {
-            Ok(set) => ReportPlan::Junit(JunitGlobs { set, roots }),
-            Err(_) => ReportPlan::None,
+        match JunitGlobs::new(junit_paths) {
+            Some(globs) => ReportPlan::Junit(globs),
+            None => ReportPlan::None,
         }
     }
 
@@ -207,9 +125,6 @@ pub struct PreparedReport {
     snapshot: HashMap<PathBuf, Stamp>,
 }
 
-/// A file's identity as far as "did the run write it?" goes.
-type Stamp = (Option<SystemTime>, u64);
-
 impl PreparedReport {
     /// Reads what the run reported. For `go test -json`, also returns the run's readable
     /// stdout rebuilt from the events (the JSON itself says little to a person), bounded by
@@ -250,85 +165,6 @@ fn report_of<E: std::error::Error + 'static>(parsed: Result<Vec<TestResult>, E>)
         Ok(results) => TestReport::Parsed(results),
         Err(error) => TestReport::Unreadable(one_line(&error)),
     }
-}
-
-/// Directories never walked for `junit_paths` unless a pattern names them literally.
-const NOT_WALKED: [&str; 3] = [".git", "node_modules", "__pycache__"];
-
-impl JunitGlobs {
-    /// Matching files under `cwd` with their modification stamps.
-    fn scan(&self, cwd: &Path) -> HashMap<PathBuf, Stamp> {
-        let mut found = HashMap::new();
-        for root in &self.roots {
-            self.walk(cwd, &cwd.join(root), 0, &mut found);
-        }
-        found
-    }
-
-    fn walk(&self, cwd: &Path, dir: &Path, depth: usize, found: &mut HashMap<PathBuf, Stamp>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                let name = entry.file_name();
-                if depth < 12 && !NOT_WALKED.iter().any(|n| name == *n) {
-                    self.walk(cwd, &path, depth + 1, found);
-                }
-            } else if let Ok(relative) = path.strip_prefix(cwd)
-                && self.set.is_match(relative)
-                && let Ok(meta) = entry.metadata()
-            {
-                found.insert(path, (meta.modified().ok(), meta.len()));
-            }
-        }
-    }
-
-    /// Parses the matching files the run wrote or changed (a file left from before the run
-    /// is not this run's report).
-    fn collect(&self, cwd: &Path, before: &HashMap<PathBuf, Stamp>) -> TestReport {
-        let mut written: Vec<(PathBuf, Stamp)> = self
-            .scan(cwd)
-            .into_iter()
-            .filter(|(path, stamp)| before.get(path) != Some(stamp))
-            .collect();
-        if written.is_empty() {
-            return TestReport::Missing;
-        }
-        written.sort();
-        let mut results = Vec::new();
-        for (path, _) in written {
-            let parsed = std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|xml| junit::parse(&xml).map_err(|e| one_line(&e)));
-            match parsed {
-                Ok(mut more) => results.append(&mut more),
-                Err(reason) => {
-                    let shown = path.strip_prefix(cwd).unwrap_or(&path).display();
-                    return TestReport::Unreadable(format!("{shown}: {reason}"));
-                }
-            }
-        }
-        TestReport::Parsed(results)
-    }
-}
-
-/// The leading components of `pattern` that hold no glob syntax: `reports/junit/*.xml`
-/// only needs `reports/junit` walked.
-fn literal_root(pattern: &str) -> PathBuf {
-    let mut root = PathBuf::new();
-    let parts: Vec<&str> = pattern.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        if part.contains(['*', '?', '[', '{']) {
-            break;
-        }
-        root.push(part);
-    }
-    root
 }
 
 /// What a job adds to each run's command: a report option and seeded order shuffling.
@@ -405,7 +241,14 @@ impl RunnerOptions {
             argv = insert_flags(&argv, shuffle.insert_at(), &shuffle.flags(seed, &argv));
         }
         if let Some(at) = self.report.runner() {
-            argv = insert_flags(&argv, at.insert_at, &report.flags);
+            // A report option the command already gives would win over ours if ours came
+            // first; last wins for these runners, so ours then goes last.
+            let position = if at.runner.sets_own_report(&argv) {
+                argv.len()
+            } else {
+                at.insert_at
+            };
+            argv = insert_flags(&argv, position, &report.flags);
         }
         Ok(PreparedRun { argv, report })
     }
@@ -427,16 +270,6 @@ impl PreparedRun {
     }
 }
 
-/// `argv` with `flags` inserted at `at` (clamped to the end).
-pub fn insert_flags(argv: &[String], at: usize, flags: &[String]) -> Vec<String> {
-    let at = at.min(argv.len());
-    let mut out = Vec::with_capacity(argv.len() + flags.len());
-    out.extend_from_slice(&argv[..at]);
-    out.extend_from_slice(flags);
-    out.extend_from_slice(&argv[at..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,53 +278,26 @@ mod tests {
         shlex::split(command).expect("test command splits")
     }
 
-    fn found(command: &str) -> Option<(Runner, usize)> {
-        RunnerAt::find(&argv(command)).map(|at| (at.runner, at.insert_at))
-    }
-
-    #[test]
-    fn recognises_runners_behind_launchers() {
-        assert_eq!(found("pytest -q"), Some((Runner::Pytest, 1)));
-        assert_eq!(found("python3 -m pytest tests"), Some((Runner::Pytest, 3)));
-        assert_eq!(found("poetry run pytest"), Some((Runner::Pytest, 3)));
-        assert_eq!(found(".venv/bin/pytest"), Some((Runner::Pytest, 1)));
-        assert_eq!(found("go test ./..."), Some((Runner::GoTest, 2)));
-        assert_eq!(found("npx jest --ci"), Some((Runner::Jest, 2)));
-        assert_eq!(found("npx vitest run"), Some((Runner::Vitest, 3)));
-        assert_eq!(found("pnpm vitest"), Some((Runner::Vitest, 2)));
-        assert_eq!(
-            found("node_modules/.bin/mocha test"),
-            Some((Runner::Mocha, 1))
-        );
-        assert_eq!(found("cargo nextest run -E x"), Some((Runner::Nextest, 3)));
-    }
-
-    #[test]
-    fn does_not_guess_inside_other_commands() {
-        assert_eq!(found("make test"), None);
-        assert_eq!(found("npm test"), None);
-        assert_eq!(found("sh -c 'pytest -q'"), None);
-        assert_eq!(found("cargo test"), None);
-        assert_eq!(found("go vet ./..."), None);
-        assert_eq!(found("./run-tests.sh pytest"), None);
-    }
-
-    #[test]
-    fn flags_go_right_after_the_runner() {
-        let words = argv("npx vitest run -- --foo");
-        let at = RunnerAt::find(&words).expect("vitest found");
-        let out = insert_flags(&words, at.insert_at, &["--x".to_string()]);
-        assert_eq!(out, argv("npx vitest run --x -- --foo"));
-    }
-
-    #[test]
-    fn junit_globs_only_walk_their_literal_root() {
-        assert_eq!(
-            literal_root("reports/junit/*.xml"),
-            PathBuf::from("reports/junit")
-        );
-        assert_eq!(literal_root("**/TEST-*.xml"), PathBuf::new());
-        assert_eq!(literal_root("junit.xml"), PathBuf::new());
+    #[tokio::test]
+    async fn the_commands_own_report_option_is_overridden_by_ours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let words = argv("pytest --junitxml=ci.xml -q");
+        let options = RunnerOptions {
+            report: ReportPlan::for_command(&words, &[]),
+            shuffle: None,
+        };
+        let run = options
+            .prepare_run(&words, 1, dir.path(), dir.path())
+            .await
+            .expect("prepare");
+        let ours = format!("--junitxml={}", dir.path().join("junit.xml").display());
+        assert_eq!(run.argv.last(), Some(&ours));
+        let words = argv("pytest -q");
+        let run = options
+            .prepare_run(&words, 1, dir.path(), dir.path())
+            .await
+            .expect("prepare");
+        assert_eq!(run.argv, vec!["pytest".to_string(), ours, "-q".into()]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::report::{Runner, RunnerAt};
+use super::command::{Runner, RunnerAt};
 use crate::runner::{ProcessSpec, run_process};
 
 /// Seeded order shuffling for one runner.
