@@ -194,6 +194,45 @@ async fn go_test_json_names_exactly_its_two_flaky_tests_and_keeps_output_readabl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nextest_junit_names_exactly_its_two_flaky_tests() {
+    if !tool_available("cargo-nextest", "cargo install cargo-nextest --locked") {
+        return;
+    }
+    let seeds: Vec<u64> = (1..=12).collect();
+    let summary = run_job(json!({
+        "repo": fixture("nextest20"),
+        "test_command": "cargo nextest run",
+        "seeds": seeds,
+        "parallelism": 3,
+        "confirm": false,
+    }))
+    .await;
+
+    // nextest stops at the first failure unless told otherwise; our tool config tells it,
+    // so every test has a result in every run.
+    assert_eq!(summary.tests.len(), 20, "{:#?}", summary.tests);
+    let flaky = flaky(&summary);
+    assert_eq!(flaky.len(), 2, "{flaky:#?}");
+    assert_flaky(
+        flaky[0],
+        "nextest20::tests::parse_05",
+        12,
+        &seeds_where(&seeds, |s| s % 2 == 1),
+    );
+    assert_flaky(
+        flaky[1],
+        "nextest20::tests::cache_14",
+        12,
+        &seeds_where(&seeds, |s| s % 3 == 1),
+    );
+    assert_eq!(
+        flaky[1].first_failure.as_deref(),
+        Some("cache entry lost at seed 1")
+    );
+    assert_rest_stable(&summary, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_patterns_keep_a_flaky_test_out_of_the_verdicts() {
     if !tool_available(
         "python3",

@@ -231,11 +231,17 @@ impl RunnerOptions {
         run_dir: &Path,
         cwd: &Path,
     ) -> std::io::Result<PreparedRun> {
-        let plan = self.report.clone();
-        let (run_dir, cwd_owned) = (run_dir.to_path_buf(), cwd.to_path_buf());
-        let report = tokio::task::spawn_blocking(move || plan.prepare(&run_dir, &cwd_owned))
-            .await
-            .map_err(std::io::Error::other)??;
+        let report = match &self.report {
+            // Nothing to write or scan: no trip through the blocking pool per run.
+            ReportPlan::None => self.report.prepare(run_dir, cwd)?,
+            plan => {
+                let plan = plan.clone();
+                let (run_dir, cwd) = (run_dir.to_path_buf(), cwd.to_path_buf());
+                tokio::task::spawn_blocking(move || plan.prepare(&run_dir, &cwd))
+                    .await
+                    .map_err(std::io::Error::other)??
+            }
+        };
         let mut argv = argv.to_vec();
         if let Some(shuffle) = &self.shuffle {
             argv = insert_flags(&argv, shuffle.insert_at(), &shuffle.flags(seed, &argv));
@@ -257,8 +263,11 @@ impl RunnerOptions {
 impl PreparedRun {
     /// Reads the run's report off the blocking pool; see [`PreparedReport::collect`].
     pub async fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
-        let cwd = cwd.to_path_buf();
         let report = self.report;
+        if matches!(report.plan, ReportPlan::None) {
+            return (TestReport::NotRequested, None);
+        }
+        let cwd = cwd.to_path_buf();
         tokio::task::spawn_blocking(move || report.collect(&cwd, output_limit))
             .await
             .unwrap_or_else(|e| {
