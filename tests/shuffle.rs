@@ -87,6 +87,63 @@ async fn without_shuffle_the_file_order_always_passes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pytest_randomly_shuffles_when_the_project_installs_it() {
+    if !tool_available(
+        "python3",
+        "apt-get install -y python3 && pip install pytest",
+    ) {
+        return;
+    }
+    // The fixture's requirements.txt brings pytest-randomly (installed from PyPI into the
+    // job's virtualenv); the detector finds it there and seeds it.
+    let summary = run_job(json!({
+        "repo": fixture("pytest-order"),
+        "test_command": "python3 -m pytest -q -p no:cacheprovider",
+        "seeds": (1..=16).collect::<Vec<u64>>(),
+        "parallelism": 4,
+        "shuffle": true,
+        "confirm": false,
+    }))
+    .await;
+    assert!(
+        summary.warnings.iter().all(|w| !w.starts_with("shuffle:")),
+        "{:?} {:?}",
+        summary.warnings,
+        summary.install
+    );
+    let flaky: Vec<&str> = summary
+        .tests
+        .iter()
+        .filter(|t| t.verdict == Verdict::Flaky)
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(flaky, ["test_order::test_uses_setup"], "{summary:#?}");
+    let seed = summary.failing_seeds[0];
+    let reproduce = summary.reproduce.as_deref().expect("a reproduce line");
+    let words = shlex::split(reproduce).expect("the reproduce line is shell words");
+    let command: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .skip_while(|w| w.contains('='))
+        .collect();
+    let seed_flag = format!("--randomly-seed={seed}");
+    assert_eq!(
+        command,
+        [
+            "python3",
+            "-m",
+            "pytest",
+            "-p",
+            "randomly",
+            &seed_flag,
+            "-q",
+            "-p",
+            "no:cacheprovider"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuffle_on_a_runner_without_seeded_order_is_a_warning() {
     if !tool_available("python3", "apt-get install -y python3") {
         return;
