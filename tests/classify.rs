@@ -5,9 +5,10 @@
 
 mod pertest_support;
 
+use flaky_detector::Event;
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::Classification;
-use pertest_support::{classify_fixture, run_job, tool_available};
+use pertest_support::{classify_fixture, run_job, run_job_with_events, tool_available};
 use serde_json::json;
 
 fn python() -> bool {
@@ -20,13 +21,24 @@ async fn a_seed_keyed_failure_is_seed_dependent() {
         return;
     }
     let repo = tempfile::tempdir().expect("repo dir");
-    let summary = run_job(json!({
+    let (summary, events) = run_job_with_events(json!({
         "repo": repo.path(),
         "test_command": format!("python3 {}", classify_fixture("seeded.py")),
         "seeds": (1..=12).collect::<Vec<u64>>(),
         "parallelism": 4,
     }))
     .await;
+    // The front ends hear that the confirmation phase started, and with which seeds, after
+    // the last run of the first phase.
+    let confirming = events
+        .iter()
+        .position(|e| matches!(e, Event::Confirming { seeds } if seeds == &[3, 6, 9, 12]))
+        .expect("a Confirming event");
+    let last_run = events
+        .iter()
+        .rposition(|e| matches!(e, Event::RunFinished { .. }))
+        .expect("run events");
+    assert!(last_run < confirming, "{events:?}");
     assert_eq!(summary.verdict, Verdict::Flaky);
     assert_eq!(summary.failing_seeds, vec![3, 6, 9, 12]);
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");

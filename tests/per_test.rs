@@ -92,6 +92,9 @@ async fn pytest_names_exactly_its_two_flaky_tests_and_confirms_them_seed_depende
     let either = seeds_where(&seeds, |s| s % 3 == 0 || s % 4 == 1);
     assert_eq!(summary.failing_seeds, either);
     assert_eq!(summary.verdict, Verdict::Flaky);
+    // 12 of 24: the interval reaches from the medium band into the high one.
+    let note = summary.severity_note.as_deref().expect("a severity note");
+    assert!(note.contains("spans medium to high"), "{note}");
 
     // Confirmation replayed failing seeds: both tests fail again on every replay.
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use flaky_detector::events::Events;
+use flaky_detector::events::{Event, Events};
 use flaky_detector::{Deps, JobInput, RepoPolicy, Summary, detect};
 use tokio_util::sync::CancellationToken;
 
@@ -53,18 +53,25 @@ impl Scratch {
 
 /// Runs one job from a JSON input and returns its summary.
 pub async fn run_job(input: serde_json::Value) -> Summary {
+    run_job_with_events(input).await.0
+}
+
+/// Runs one job and also returns every event it emitted, in order.
+pub async fn run_job_with_events(input: serde_json::Value) -> (Summary, Vec<Event>) {
     let scratch = Scratch::new();
     let job = JobInput::from_value(input)
         .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
         .expect("the test's job input is valid");
-    detect(
-        job,
-        &scratch.deps(),
-        &Events::none(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("the job runs")
+    let (events, mut receiver) = Events::channel();
+    let summary = detect(job, &scratch.deps(), &events, &CancellationToken::new())
+        .await
+        .expect("the job runs");
+    drop(events);
+    let mut seen = Vec::new();
+    while let Some(event) = receiver.recv().await {
+        seen.push(event);
+    }
+    (summary, seen)
 }
 
 /// True when `program` is on PATH. When it is not, the test fails with how to install it,
