@@ -225,9 +225,10 @@ async fn run_pipeline(
     if records.is_empty() && cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
-    let runs_saved = match settings.stop_early && !cancel.is_cancelled() {
-        true => settings.runs.saturating_sub(records.len() as u32),
-        false => 0,
+    let runs_saved = if settings.stop_early && !cancel.is_cancelled() {
+        settings.runs.saturating_sub(records.len() as u32)
+    } else {
+        0
     };
     let mut assessment = Assessment::new(&records, settings);
     if let Some(warning) = options_warning {
