@@ -1,5 +1,6 @@
 //! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
-//! install, runs, summary, in that order; progress goes out as [`Event`]s.
+//! install, runs (stopping early when asked), confirmation, summary, in that order; progress
+//! goes out as [`Event`]s.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,16 +9,21 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::assess::Assessment;
+use crate::analysis::early_stop;
+use crate::analysis::per_test::Ignore;
 use crate::config::{FileConfig, Settings};
 use crate::errors::DetectError;
 use crate::events::{Event, Events};
 use crate::framework::Framework;
 use crate::framework::install::{InstallContext, install};
+use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
 use crate::job::Job;
+use crate::runner::confirm::confirm;
 use crate::runner::env::{EnvBuilder, inherited};
 use crate::runner::{RunRequest, RunTemplate, run_all};
-use crate::summary::{JobFacts, Summary};
+use crate::summary::{JobFacts, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, Workspace};
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
@@ -163,11 +169,21 @@ async fn run_pipeline(
     for (name, value) in &job.env {
         env.set(name.clone(), value.clone());
     }
+    let env = env.build();
+    let (options, options_warning) = RunnerOptions::resolve(
+        &settings.argv,
+        &settings.junit_paths,
+        settings.shuffle,
+        &env,
+        checkout,
+        cancel,
+    )
+    .await;
     let template = Arc::new(RunTemplate {
         argv: settings.argv.clone(),
         checkout: checkout.to_path_buf(),
         scratch: workspace.scratch().join("runs"),
-        env: env.build(),
+        env,
         framework,
         timeout: settings.timeout,
         kill_grace: deps.kill_grace,
@@ -175,6 +191,7 @@ async fn run_pipeline(
         keep_passing_output: settings.save_full_output,
         isolation: settings.isolation,
         preserve: settings.preserve_temp_dir,
+        options: options.clone(),
     });
     let requests: Vec<RunRequest> = plan_seeds(
         settings.runs,
@@ -193,17 +210,41 @@ async fn run_pipeline(
         parallelism: settings.parallelism,
         command: settings.command_line.clone(),
     });
+    let ignore = Ignore::new(&settings.ignore_patterns);
     let records = run_all(
-        template,
+        template.clone(),
         requests,
         settings.parallelism,
         events,
         cancel,
-        &mut |_| false,
+        &mut |done| {
+            settings.stop_early && early_stop::settled_runs(done, &ignore, &settings.thresholds)
+        },
     )
     .await?;
     if records.is_empty() && cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
+    }
+    let runs_saved = if settings.stop_early && !cancel.is_cancelled() {
+        settings.runs.saturating_sub(records.len() as u32)
+    } else {
+        0
+    };
+    let mut assessment = Assessment::new(&records, settings);
+    if let Some(warning) = options_warning {
+        assessment.warn(warning);
+    }
+    if settings.confirm {
+        let first_attempt = settings.runs;
+        confirm(
+            &mut assessment,
+            template,
+            settings.parallelism,
+            first_attempt,
+            events,
+            cancel,
+        )
+        .await;
     }
 
     let facts = JobFacts {
@@ -218,7 +259,13 @@ async fn run_pipeline(
         warnings,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
-    Ok(Summary::build(facts, records))
+    let mut summary = Summary::build(facts, records);
+    summary.runs_saved = runs_saved;
+    assessment.apply(&mut summary, |seed| {
+        let argv = options.replay_argv(&settings.argv, seed);
+        reproduce_line(framework, seed, &job.env, &argv)
+    });
+    Ok(summary)
 }
 
 /// With `cleanup_on_failure: false`, a job that failed leaves its scratch directory for

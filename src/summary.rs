@@ -73,6 +73,20 @@ pub struct TestCaseStats {
     pub severity_note: Option<String>,
 }
 
+/// What the confirmation phase replayed and what happened: the evidence behind
+/// `classification`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmationReport {
+    /// Failing seeds replayed.
+    pub seeds: Vec<u64>,
+    /// Replays with nothing else running, and how many of them failed.
+    pub alone_runs: u32,
+    pub alone_failures: u32,
+    /// Replays among other runs at the job's parallelism, and how many of them failed.
+    pub load_runs: u32,
+    pub load_failures: u32,
+}
+
 /// A job's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -100,6 +114,15 @@ pub struct Summary {
     pub tests: Vec<TestCaseStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// Set when the interval spans more than one severity band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_note: Option<String>,
+    /// For an always-failing command: the first line of its first error, cut to
+    /// `max_error_length`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationReport>,
     /// A shell line that replays the first failing run in a checkout of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
@@ -191,6 +214,9 @@ impl Summary {
             failing_seeds,
             tests: Vec::new(),
             classification: None,
+            severity_note: None,
+            first_error: None,
+            confirmation: None,
             reproduce,
             runs_needed: stats::runs_needed(settings.thresholds.low),
             install: facts.install,

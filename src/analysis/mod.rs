@@ -1,8 +1,19 @@
 //! Pure, synchronous functions from run records to figures: rates with Wilson intervals
-//! ([`stats`]), severity bands ([`severity`]) and the verdict ([`verdict`]).
+//! ([`stats`]), severity bands ([`severity`]) and the verdict ([`verdict`]); per-test
+//! results read from the runners' reports ([`junit`], [`jest`], [`go_test`]) and counted
+//! per test case ([`per_test`]); the confirmation phase's judgement ([`classify`]), early
+//! stop ([`early_stop`]), and the whole job's [`assess::Assessment`].
 
+pub mod assess;
+pub mod classify;
+pub mod early_stop;
+pub mod go_test;
+pub mod jest;
+pub mod junit;
+pub mod per_test;
 pub mod severity;
 pub mod stats;
+pub mod test_result;
 pub mod verdict;
 
 pub use severity::Severity;

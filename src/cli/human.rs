@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::analysis::Verdict;
-use crate::summary::Summary;
+use crate::summary::{Classification, Summary};
 
 pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
@@ -31,6 +31,15 @@ pub fn render(summary: &Summary) -> String {
         Verdict::Inconclusive => "INCONCLUSIVE: no run finished".to_string(),
     };
     let _ = writeln!(out, "{headline}");
+    if let Some(note) = &summary.severity_note {
+        let _ = writeln!(out, "  note:       {note}");
+    }
+    if let Some(classification) = summary.classification {
+        let _ = writeln!(out, "  cause:      {}", cause(classification));
+    }
+    if let Some(error) = &summary.first_error {
+        let _ = writeln!(out, "  error:      {error}");
+    }
     let commit = summary
         .commit
         .as_deref()
@@ -70,6 +79,52 @@ pub fn render(summary: &Summary) -> String {
         };
         let _ = writeln!(out, "  failing seeds: {}{more}", shown.join(", "));
     }
+    let shown_tests: Vec<_> = summary
+        .tests
+        .iter()
+        .filter(|t| t.failures > 0)
+        .take(10)
+        .collect();
+    if !shown_tests.is_empty() {
+        let _ = writeln!(out, "  failing tests:");
+        for test in shown_tests {
+            let mut line = format!(
+                "    {} {}: {} of {} runs ({}, 95% CI {}-{})",
+                test.verdict,
+                test.name,
+                test.failures,
+                test.runs,
+                pct(test.failure_rate),
+                pct(test.ci_low),
+                pct(test.ci_high)
+            );
+            if let Some(classification) = test.classification {
+                let _ = write!(line, ", {}", name_of(classification));
+            }
+            let _ = writeln!(out, "{line}");
+            if let Some(message) = &test.first_failure {
+                let _ = writeln!(out, "      {message}");
+            }
+        }
+    }
+    if let Some(confirmation) = &summary.confirmation {
+        let _ = writeln!(
+            out,
+            "  confirmed:  {} seed(s) replayed: {} of {} failed alone, {} of {} under load",
+            confirmation.seeds.len(),
+            confirmation.alone_failures,
+            confirmation.alone_runs,
+            confirmation.load_failures,
+            confirmation.load_runs
+        );
+    }
+    if summary.runs_saved > 0 {
+        let _ = writeln!(
+            out,
+            "  early stop: {} of {} runs were enough; {} saved",
+            summary.total_runs, summary.runs_requested, summary.runs_saved
+        );
+    }
     if let Some(reproduce) = &summary.reproduce {
         let _ = writeln!(out, "  reproduce:  {reproduce}");
     }
@@ -88,4 +143,28 @@ pub fn render(summary: &Summary) -> String {
     }
     let _ = writeln!(out, "  took {:.1} s", summary.duration_seconds);
     out
+}
+
+fn name_of(classification: Classification) -> &'static str {
+    match classification {
+        Classification::SeedDependent => "seed-dependent",
+        Classification::Nondeterministic => "nondeterministic",
+        Classification::ContentionDependent => "contention-dependent",
+        Classification::AlwaysFailing => "always-failing",
+    }
+}
+
+/// What a classification means for the person reading, in one line.
+fn cause(classification: Classification) -> String {
+    let meaning = match classification {
+        Classification::SeedDependent => "the failing seeds fail again on every replay",
+        Classification::Nondeterministic => {
+            "replays of the same seed pass and fail: timing, concurrency or environment"
+        }
+        Classification::ContentionDependent => {
+            "fails only when other runs execute at the same time, never alone"
+        }
+        Classification::AlwaysFailing => "fails every run: a real bug, not a flake",
+    };
+    format!("{} ({meaning})", name_of(classification))
 }

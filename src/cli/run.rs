@@ -51,6 +51,15 @@ pub struct RunArgs {
     /// checkout (shared, the seed project's behaviour).
     #[arg(long, value_parser = parse_isolation)]
     pub isolation: Option<Isolation>,
+    /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
+    #[arg(long)]
+    pub shuffle: bool,
+    /// Stop starting runs once more runs cannot change the verdict or severity.
+    #[arg(long)]
+    pub stop_early: bool,
+    /// Skip the confirmation phase (replaying failing seeds alone and under load).
+    #[arg(long)]
+    pub no_confirm: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +129,9 @@ impl RunArgs {
             seeds: (!self.seeds.is_empty()).then_some(self.seeds),
             env: (!self.env.is_empty()).then(|| self.env.into_iter().collect::<BTreeMap<_, _>>()),
             isolation: self.isolation,
+            shuffle: self.shuffle.then_some(true),
+            stop_early: self.stop_early.then_some(true),
+            confirm: self.no_confirm.then_some(false),
             ..JobInput::default()
         }
     }

@@ -1,9 +1,14 @@
 //! Which test framework a repository uses ([`Framework`]), how its dependencies are
-//! installed and cached ([`install`]), and how a seed reaches a run ([`seed`]).
+//! installed and cached ([`install`]), how a seed reaches a run ([`seed`]), how a run is
+//! told to write a per-test report ([`report`]), and seeded order shuffling ([`shuffle`]).
 
+pub mod command;
 pub mod detect;
 pub mod install;
+pub mod junit_paths;
+pub mod report;
 pub mod seed;
+pub mod shuffle;
 
 pub use detect::Framework;
 pub use install::{InstallReport, InstallStatus, Prepared};

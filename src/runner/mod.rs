@@ -1,7 +1,9 @@
 //! Seeded runs of the test command: one process per run ([`process`]), at most `parallelism`
-//! at once ([`fan_out`]), each with its own directory and environment ([`run`]).
+//! at once ([`fan_out`]), each with its own directory and environment ([`run`]); failing
+//! seeds replayed alone and under load ([`confirm`]).
 
 pub mod capture;
+pub mod confirm;
 pub mod env;
 pub mod fan_out;
 pub mod process;
@@ -9,5 +11,7 @@ pub mod run;
 
 pub use capture::Captured;
 pub use fan_out::run_all;
-pub use process::{ProcessOutput, ProcessSpec, RunOutcome, RunnerError, run_process};
+pub use process::{
+    ProcessOutput, ProcessSpec, RunOutcome, RunnerError, run_process, run_process_teeing,
+};
 pub use run::{RunRecord, RunRequest, RunTemplate};

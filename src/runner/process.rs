@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -117,6 +117,24 @@ pub async fn run_process(
     spec: &ProcessSpec,
     cancel: &CancellationToken,
 ) -> Result<ProcessOutput, RunnerError> {
+    run_process_teeing(spec, cancel, None).await
+}
+
+/// [`run_process`], with every byte of stdout also written to `stdout_copy` when given:
+/// for runners whose report *is* their stdout (`go test -json`), which the bounded capture
+/// would cut. A copy that cannot be written is abandoned; the run goes on regardless.
+pub async fn run_process_teeing(
+    spec: &ProcessSpec,
+    cancel: &CancellationToken,
+    stdout_copy: Option<&std::path::Path>,
+) -> Result<ProcessOutput, RunnerError> {
+    let mut copy = match stdout_copy {
+        Some(path) => tokio::fs::File::create(path)
+            .await
+            .ok()
+            .map(tokio::io::BufWriter::new),
+        None => None,
+    };
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
@@ -154,7 +172,14 @@ pub async fn run_process(
     while status.is_none() || stdout.is_some() || stderr.is_some() {
         tokio::select! {
             n = read_some(&mut stdout, &mut out_buf) => match n {
-                Some(n) => out.push(&out_buf[..n]),
+                Some(n) => {
+                    out.push(&out_buf[..n]);
+                    if let Some(file) = &mut copy
+                        && file.write_all(&out_buf[..n]).await.is_err()
+                    {
+                        copy = None;
+                    }
+                }
                 None => stdout = None,
             },
             n = read_some(&mut stderr, &mut err_buf) => match n {
@@ -189,6 +214,9 @@ pub async fn run_process(
         }
     }
 
+    if let Some(mut file) = copy {
+        let _ = file.flush().await;
+    }
     let outcome = match (stopped, status) {
         (Some(stopped), _) => stopped,
         (None, Some(status)) => RunOutcome::from_status(status),

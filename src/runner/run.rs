@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::Captured;
-use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process};
+use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
+use crate::analysis::test_result::TestReport;
 use crate::config::Isolation;
+use crate::framework::report::RunnerOptions;
 use crate::framework::{Framework, seed::seed_env};
 
 /// Which run this is: its 0-based attempt number (the seed project's `attempt`) and its seed.
@@ -37,6 +39,8 @@ pub struct RunTemplate {
     pub isolation: Isolation,
     /// Leave per-run directories on disk (`preserve_temp_dir`).
     pub preserve: bool,
+    /// Report and shuffle flags added to each run's command.
+    pub options: RunnerOptions,
 }
 
 /// A finished run.
@@ -48,6 +52,8 @@ pub struct RunRecord {
     pub duration: Duration,
     pub stdout: Captured,
     pub stderr: Captured,
+    /// Per-test results from the run's own report, when there is one.
+    pub tests: TestReport,
 }
 
 impl RunTemplate {
@@ -68,16 +74,28 @@ impl RunTemplate {
                     source,
                 })?;
         }
+        let cwd = self.checkout.clone();
+        let prepared = self
+            .options
+            .prepare_run(&self.argv, request.seed, &run_dir, &cwd)
+            .await
+            .map_err(|source| RunnerError::RunDir {
+                path: run_dir.clone(),
+                source,
+            })?;
         let spec = ProcessSpec {
-            program: self.argv[0].clone(),
-            args: self.argv[1..].to_vec(),
-            cwd: self.checkout.clone(),
+            program: prepared.argv[0].clone(),
+            args: prepared.argv[1..].to_vec(),
+            cwd: cwd.clone(),
             env: self.env_for(request, &tmp, &cache),
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             output_limit: self.output_limit,
         };
-        let result = run_process(&spec, cancel).await;
+        let stdout_copy = prepared.report.stdout_copy.clone();
+        let result = run_process_teeing(&spec, cancel, stdout_copy.as_deref()).await;
+        // The report lives in the run directory: read it before the directory goes.
+        let (tests, readable_stdout) = prepared.collect(&cwd, self.output_limit).await;
         if !self.preserve {
             let _ = tokio::fs::remove_dir_all(&run_dir).await;
         }
@@ -88,8 +106,9 @@ impl RunTemplate {
             seed: request.seed,
             outcome: output.outcome,
             duration: output.duration,
+            tests,
             stdout: if keep {
-                output.stdout
+                readable_stdout.unwrap_or(output.stdout)
             } else {
                 Captured::default()
             },

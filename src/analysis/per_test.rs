@@ -1,0 +1,238 @@
+//! Per-test attribution: run records with their reports turned into one
+//! [`TestCaseStats`] per test case ([`test_case_stats`]), flakiest first, with the
+//! config's `ignore_patterns` ([`Ignore`]) kept out.
+
+use std::collections::BTreeMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::test_result::{TestStatus, cut};
+use super::{Severity, Verdict, severity, stats};
+use crate::config::Thresholds;
+use crate::runner::RunRecord;
+use crate::summary::TestCaseStats;
+
+/// Test cases whose results do not count (`ignore_patterns`, globs over test names).
+#[derive(Debug, Clone)]
+pub struct Ignore(Option<GlobSet>);
+
+impl Ignore {
+    /// Patterns were checked when the config was read; one that still fails to compile is
+    /// dropped rather than failing the job.
+    pub fn new(patterns: &[String]) -> Ignore {
+        if patterns.is_empty() {
+            return Ignore(None);
+        }
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            if let Ok(glob) = Glob::new(pattern) {
+                builder.add(glob);
+            }
+        }
+        Ignore(builder.build().ok())
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.0.as_ref().is_some_and(|set| set.is_match(name))
+    }
+}
+
+/// One run's verdict on each test case it reported: `Some(message)` for a failure. A name
+/// reported twice in one run (a retry, two files) failed if any report of it failed.
+/// Skipped and ignored cases are left out.
+pub fn outcomes<'a>(
+    record: &'a RunRecord,
+    ignore: &Ignore,
+) -> BTreeMap<&'a str, Option<Option<&'a str>>> {
+    let mut map: BTreeMap<&str, Option<Option<&str>>> = BTreeMap::new();
+    for result in record.tests.results().unwrap_or_default() {
+        if result.status == TestStatus::Skipped || ignore.matches(&result.name) {
+            continue;
+        }
+        let failure = (result.status == TestStatus::Failed).then_some(result.message.as_deref());
+        let slot = map.entry(result.name.as_str()).or_insert(None);
+        if slot.is_none() {
+            *slot = failure;
+        }
+    }
+    map
+}
+
+/// True when the run counts as failed: it did not pass, and its failure is not entirely
+/// explained by ignored test cases. A failed run whose report names no failed test (a
+/// crash outside the tests, a timeout) still counts.
+pub fn run_failed(record: &RunRecord, ignore: &Ignore) -> bool {
+    if record.outcome.passed() {
+        return false;
+    }
+    let Some(results) = record.tests.results() else {
+        return true;
+    };
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.status == TestStatus::Failed)
+        .map(|r| r.name.as_str())
+        .collect();
+    failed.is_empty() || failed.iter().any(|name| !ignore.matches(name))
+}
+
+#[derive(Default)]
+struct Tally<'a> {
+    runs: u32,
+    failures: u32,
+    failing_seeds: Vec<u64>,
+    first_failure: Option<&'a str>,
+}
+
+/// Figures per test case across `records` (in attempt order). Classification is left
+/// empty: the confirmation phase fills it.
+pub fn test_case_stats(
+    records: &[RunRecord],
+    ignore: &Ignore,
+    thresholds: &Thresholds,
+    max_error_length: usize,
+) -> Vec<TestCaseStats> {
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    for record in records {
+        for (name, failure) in outcomes(record, ignore) {
+            let tally = tallies.entry(name).or_default();
+            tally.runs += 1;
+            if let Some(message) = failure {
+                tally.failures += 1;
+                if !tally.failing_seeds.contains(&record.seed) {
+                    tally.failing_seeds.push(record.seed);
+                }
+                if tally.first_failure.is_none() {
+                    tally.first_failure = message;
+                }
+            }
+        }
+    }
+    let mut stats: Vec<TestCaseStats> = tallies
+        .into_iter()
+        .map(|(name, tally)| {
+            let rate = f64::from(tally.failures) / f64::from(tally.runs.max(1));
+            let interval = stats::wilson(tally.failures, tally.runs);
+            TestCaseStats {
+                name: name.to_string(),
+                runs: tally.runs,
+                failures: tally.failures,
+                failure_rate: stats::round3(rate),
+                ci_low: stats::round3(interval.low),
+                ci_high: stats::round3(interval.high),
+                failing_seeds: tally.failing_seeds,
+                verdict: Verdict::of(tally.failures, tally.runs),
+                severity: Severity::of(rate, thresholds),
+                classification: None,
+                first_failure: tally.first_failure.map(|m| cut(m, max_error_length)),
+                severity_note: (tally.failures > 0)
+                    .then(|| severity::note(interval, thresholds))
+                    .flatten(),
+            }
+        })
+        .collect();
+    stats.sort_by(flakiest_first);
+    stats
+}
+
+/// Flaky cases by falling failure rate, then always-failing ones, then the rest by name.
+fn flakiest_first(a: &TestCaseStats, b: &TestCaseStats) -> std::cmp::Ordering {
+    let rank = |t: &TestCaseStats| match t.verdict {
+        Verdict::Flaky => 0,
+        Verdict::AlwaysFailing => 1,
+        Verdict::Stable => 2,
+        Verdict::Inconclusive => 3,
+    };
+    rank(a)
+        .cmp(&rank(b))
+        .then(b.failure_rate.total_cmp(&a.failure_rate))
+        .then_with(|| a.name.cmp(&b.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::analysis::test_result::{TestReport, TestResult};
+    use crate::runner::{Captured, RunOutcome};
+
+    fn record(attempt: u32, seed: u64, tests: &[(&str, TestStatus)]) -> RunRecord {
+        let failed = tests.iter().any(|(_, s)| *s == TestStatus::Failed);
+        RunRecord {
+            attempt,
+            seed,
+            outcome: if failed {
+                RunOutcome::Failed { exit_code: 1 }
+            } else {
+                RunOutcome::Passed
+            },
+            duration: Duration::from_millis(1),
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            tests: TestReport::Parsed(
+                tests
+                    .iter()
+                    .map(|(name, status)| TestResult {
+                        name: name.to_string(),
+                        status: *status,
+                        message: (*status == TestStatus::Failed)
+                            .then(|| format!("{name} broke at seed {seed}")),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn counts_per_test_and_sorts_flakiest_first() {
+        use TestStatus::*;
+        let records = vec![
+            record(
+                0,
+                10,
+                &[("a", Passed), ("b", Failed), ("c", Failed), ("s", Skipped)],
+            ),
+            record(1, 11, &[("a", Passed), ("b", Passed), ("c", Failed)]),
+            record(
+                2,
+                12,
+                &[("a", Passed), ("b", Failed), ("c", Failed), ("b", Passed)],
+            ),
+            record(3, 13, &[("a", Passed), ("b", Passed), ("c", Failed)]),
+        ];
+        let stats = test_case_stats(&records, &Ignore::new(&[]), &Thresholds::default(), 12);
+        let names: Vec<&str> = stats.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "a"]);
+        let b = &stats[0];
+        assert_eq!((b.runs, b.failures, b.verdict), (4, 2, Verdict::Flaky));
+        assert_eq!(b.failing_seeds, vec![10, 12]);
+        assert_eq!(b.first_failure.as_deref(), Some("b broke at …"));
+        assert!(b.ci_low < 0.5 && 0.5 < b.ci_high);
+        assert_eq!(stats[1].verdict, Verdict::AlwaysFailing);
+        assert_eq!(stats[2].verdict, Verdict::Stable);
+    }
+
+    #[test]
+    fn ignored_tests_are_left_out_and_excuse_their_runs() {
+        use TestStatus::*;
+        let records = vec![
+            record(0, 1, &[("keep", Passed), ("known_bad::x", Failed)]),
+            record(1, 2, &[("keep", Failed), ("known_bad::x", Failed)]),
+        ];
+        let ignore = Ignore::new(&["known_bad::*".to_string()]);
+        let stats = test_case_stats(&records, &ignore, &Thresholds::default(), 200);
+        assert_eq!(stats.len(), 1);
+        assert_eq!(stats[0].name, "keep");
+        assert!(!run_failed(&records[0], &ignore));
+        assert!(run_failed(&records[1], &ignore));
+        assert!(run_failed(&records[0], &Ignore::new(&[])));
+    }
+
+    #[test]
+    fn a_failed_run_without_a_failed_test_still_counts() {
+        let mut crashed = record(0, 1, &[("a", TestStatus::Passed)]);
+        crashed.outcome = RunOutcome::TimedOut;
+        assert!(run_failed(&crashed, &Ignore::new(&["*".to_string()])));
+    }
+}

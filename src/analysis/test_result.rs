@@ -1,0 +1,96 @@
+//! One test case's result in one run ([`TestResult`]) and what a run's machine-readable
+//! report gave ([`TestReport`]): the common shape every report parser ([`super::junit`],
+//! [`super::jest`], [`super::go_test`]) produces.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest first line of a failure message kept per run. The summary cuts it again to
+/// `max_error_length`; this bound only keeps a runaway message from filling memory.
+pub const MESSAGE_LIMIT: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    Passed,
+    /// A failed assertion or an error (setup, teardown, crash) alike: both mean "did not pass".
+    Failed,
+    Skipped,
+}
+
+/// A test case as one run reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// A name that stays the same across runs: `classname::name` for JUnit, `file::a › b`
+    /// for Jest, `package::TestName` for Go. Never includes the run's own directory.
+    pub name: String,
+    pub status: TestStatus,
+    /// First line of the failure message, for failed tests.
+    pub message: Option<String>,
+}
+
+/// What a run's report said, or why there is none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TestReport {
+    /// The command is not one we can ask for a report, and no `junit_paths` were given:
+    /// the whole command is the unit.
+    #[default]
+    NotRequested,
+    /// A report was expected but the run wrote none (it crashed, timed out, or the runner
+    /// ignored the option).
+    Missing,
+    /// The report exists but could not be read; the text says why, in one line.
+    Unreadable(String),
+    Parsed(Vec<TestResult>),
+}
+
+impl TestReport {
+    /// The parsed results, if any.
+    pub fn results(&self) -> Option<&[TestResult]> {
+        match self {
+            TestReport::Parsed(results) => Some(results),
+            _ => None,
+        }
+    }
+}
+
+/// The first non-empty line of `text`, trimmed and bounded by [`MESSAGE_LIMIT`] characters.
+pub fn first_line(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(cut(line, MESSAGE_LIMIT))
+}
+
+/// `text` cut to at most `max` characters, with `…` marking the cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => {
+            let keep = text[..at]
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(at, |(i, _)| i);
+            format!("{}…", &text[..keep])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_skips_blank_lines_and_trims() {
+        assert_eq!(
+            first_line("\n   \n  boom: it broke  \nsecond"),
+            Some("boom: it broke".into())
+        );
+        assert_eq!(first_line(" \n\t\n"), None);
+    }
+
+    #[test]
+    fn cut_counts_characters_and_marks_the_cut() {
+        assert_eq!(cut("héllo", 10), "héllo");
+        assert_eq!(cut("héllo", 5), "héllo");
+        assert_eq!(cut("héllo wörld", 5), "héll…");
+        assert_eq!(cut("héllo wörld", 5).chars().count(), 5);
+    }
+}

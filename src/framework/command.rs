@@ -1,0 +1,142 @@
+//! Where a test runner sits in a command ([`RunnerAt`]): which runner it is, looking past
+//! launchers such as `npx` or `python -m`, and where flags for it can be inserted
+//! ([`insert_flags`]) without landing after a `--` meant for something else.
+
+/// A test runner whose report option we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    Pytest,
+    GoTest,
+    Jest,
+    Vitest,
+    Mocha,
+    Nextest,
+}
+
+impl Runner {
+    /// True when `argv` already chooses this runner's report file or reporter (a CI
+    /// command with `--junitxml=report.xml`, `--reporter spec`).
+    pub fn sets_own_report(self, argv: &[String]) -> bool {
+        let any = |options: &[&str]| {
+            argv.iter().any(|word| {
+                options
+                    .iter()
+                    .any(|o| word == o || word.starts_with(&format!("{o}=")))
+            })
+        };
+        match self {
+            Runner::Pytest => any(&["--junitxml", "--junit-xml"]),
+            Runner::Mocha => any(&["--reporter", "-R", "--reporter-option", "-O"]),
+            Runner::Jest => any(&["--json", "--outputFile"]),
+            Runner::GoTest | Runner::Vitest | Runner::Nextest => false,
+        }
+    }
+}
+
+/// Where in a command a runner sits: flags for it are inserted at `insert_at`, right after
+/// its name (and subcommand), so they never land after a `--` meant for something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerAt {
+    pub runner: Runner,
+    pub insert_at: usize,
+}
+
+/// Words that may come before the runner's name: package-manager launchers and wrappers.
+const LAUNCHERS: [&str; 15] = [
+    "npx", "pnpm", "yarn", "bunx", "npm", "exec", "run", "--", "poetry", "uv", "pipenv", "pdm",
+    "hatch", "node", "-m",
+];
+
+impl RunnerAt {
+    /// Finds the runner in `argv`, looking past launchers such as `npx`, `poetry run` or
+    /// `python -m`. `make test` or `sh -c '…'` are not recognised: we cannot know where
+    /// flags would go.
+    pub fn find(argv: &[String]) -> Option<RunnerAt> {
+        let words: Vec<&str> = argv
+            .iter()
+            .map(|w| w.rsplit('/').next().unwrap_or(w))
+            .collect();
+        let next = |i: usize| words.get(i + 1).copied();
+        for (i, word) in words.iter().enumerate().take(6) {
+            let found = match *word {
+                "pytest" | "py.test" => Some((Runner::Pytest, i + 1)),
+                "go" if next(i) == Some("test") => Some((Runner::GoTest, i + 2)),
+                "jest" => Some((Runner::Jest, i + 1)),
+                "vitest" if next(i) == Some("run") => Some((Runner::Vitest, i + 2)),
+                "vitest" => Some((Runner::Vitest, i + 1)),
+                "mocha" | "_mocha" => Some((Runner::Mocha, i + 1)),
+                "cargo" | "cargo-nextest"
+                    if next(i) == Some("nextest") && words.get(i + 2) == Some(&"run") =>
+                {
+                    Some((Runner::Nextest, i + 3))
+                }
+                _ => None,
+            };
+            if let Some((runner, insert_at)) = found {
+                return Some(RunnerAt { runner, insert_at });
+            }
+            if !(LAUNCHERS.contains(word) || word.starts_with("python")) {
+                return None;
+            }
+        }
+        None
+    }
+}
+
+/// `argv` with `flags` inserted at `at` (clamped to the end).
+pub fn insert_flags(argv: &[String], at: usize, flags: &[String]) -> Vec<String> {
+    let at = at.min(argv.len());
+    let mut out = Vec::with_capacity(argv.len() + flags.len());
+    out.extend_from_slice(&argv[..at]);
+    out.extend_from_slice(flags);
+    out.extend_from_slice(&argv[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(command: &str) -> Vec<String> {
+        shlex::split(command).expect("test command splits")
+    }
+
+    fn found(command: &str) -> Option<(Runner, usize)> {
+        RunnerAt::find(&argv(command)).map(|at| (at.runner, at.insert_at))
+    }
+
+    #[test]
+    fn recognises_runners_behind_launchers() {
+        assert_eq!(found("pytest -q"), Some((Runner::Pytest, 1)));
+        assert_eq!(found("python3 -m pytest tests"), Some((Runner::Pytest, 3)));
+        assert_eq!(found("poetry run pytest"), Some((Runner::Pytest, 3)));
+        assert_eq!(found(".venv/bin/pytest"), Some((Runner::Pytest, 1)));
+        assert_eq!(found("go test ./..."), Some((Runner::GoTest, 2)));
+        assert_eq!(found("npx jest --ci"), Some((Runner::Jest, 2)));
+        assert_eq!(found("npx vitest run"), Some((Runner::Vitest, 3)));
+        assert_eq!(found("pnpm vitest"), Some((Runner::Vitest, 2)));
+        assert_eq!(
+            found("node_modules/.bin/mocha test"),
+            Some((Runner::Mocha, 1))
+        );
+        assert_eq!(found("cargo nextest run -E x"), Some((Runner::Nextest, 3)));
+    }
+
+    #[test]
+    fn does_not_guess_inside_other_commands() {
+        assert_eq!(found("make test"), None);
+        assert_eq!(found("npm test"), None);
+        assert_eq!(found("sh -c 'pytest -q'"), None);
+        assert_eq!(found("cargo test"), None);
+        assert_eq!(found("go vet ./..."), None);
+        assert_eq!(found("./run-tests.sh pytest"), None);
+    }
+
+    #[test]
+    fn flags_go_right_after_the_runner() {
+        let words = argv("npx vitest run -- --foo");
+        let at = RunnerAt::find(&words).expect("vitest found");
+        let out = insert_flags(&words, at.insert_at, &["--x".to_string()]);
+        assert_eq!(out, argv("npx vitest run --x -- --foo"));
+    }
+}

@@ -1,0 +1,349 @@
+//! How a run is told to write a machine-readable report of its test cases, and how that
+//! report is read back before the run's directory is removed ([`ReportPlan`]).
+//!
+//! Runners we recognise in the command (pytest, `go test`, Jest, Vitest, Mocha,
+//! `cargo nextest run`) get their own report option pointing into the run's directory, so
+//! concurrent runs never share a file. Other commands (`make test`, `npm test`) are read
+//! through the config's `junit_paths` globs; with neither, the whole command is the unit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use super::command::{Runner, RunnerAt, insert_flags};
+use super::junit_paths::{JunitGlobs, Stamp};
+use super::shuffle::Shuffle;
+use crate::analysis::test_result::{TestReport, TestResult};
+use crate::analysis::{go_test, jest, junit};
+use crate::errors::one_line;
+use crate::runner::capture::{Capture, Captured};
+
+/// How every run of a job reports its test cases.
+#[derive(Debug, Clone, Default)]
+pub enum ReportPlan {
+    /// The whole command is the unit.
+    #[default]
+    None,
+    Runner(RunnerAt),
+    /// JUnit files the command writes itself, found by globs relative to its working
+    /// directory.
+    Junit(JunitGlobs),
+}
+
+impl ReportPlan {
+    /// The runner's own report when the command is one we recognise, else `junit_paths`
+    /// when given.
+    pub fn for_command(argv: &[String], junit_paths: &[String]) -> ReportPlan {
+        if let Some(at) = RunnerAt::find(argv) {
+            return ReportPlan::Runner(at);
+        }
+        match JunitGlobs::new(junit_paths) {
+            Some(globs) => ReportPlan::Junit(globs),
+            None => ReportPlan::None,
+        }
+    }
+
+    /// The runner this plan asks for a report, if any.
+    pub fn runner(&self) -> Option<RunnerAt> {
+        match self {
+            ReportPlan::Runner(at) => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// Sets up one run: the report flags to insert, files the runner needs (nextest's tool
+    /// config) written into `run_dir`, and for globs a snapshot of the files already there.
+    /// Blocking file work; call it from `spawn_blocking`.
+    pub fn prepare(&self, run_dir: &Path, cwd: &Path) -> std::io::Result<PreparedReport> {
+        let mut flags = Vec::new();
+        let mut stdout_copy = None;
+        let mut snapshot = HashMap::new();
+        let file = |name: &str| run_dir.join(name).display().to_string();
+        match self {
+            ReportPlan::None => {}
+            ReportPlan::Runner(at) => match at.runner {
+                Runner::Pytest => flags.push(format!("--junitxml={}", file("junit.xml"))),
+                Runner::GoTest => {
+                    flags.push("-json".into());
+                    stdout_copy = Some(run_dir.join("go-test.jsonl"));
+                }
+                Runner::Jest => {
+                    flags.push("--json".into());
+                    flags.push(format!("--outputFile={}", file("jest.json")));
+                }
+                Runner::Vitest => {
+                    // The default reporter keeps the run's output readable.
+                    flags.push("--reporter=default".into());
+                    flags.push("--reporter=junit".into());
+                    flags.push(format!("--outputFile.junit={}", file("junit.xml")));
+                }
+                Runner::Mocha => {
+                    flags.push("--reporter".into());
+                    flags.push("xunit".into());
+                    flags.push("--reporter-option".into());
+                    flags.push(format!("output={}", file("junit.xml")));
+                }
+                Runner::Nextest => {
+                    let config = run_dir.join("nextest.toml");
+                    std::fs::write(&config, nextest_config(&run_dir.join("junit.xml")))?;
+                    flags.push("--tool-config-file".into());
+                    flags.push(format!("flaky-detector:{}", config.display()));
+                }
+            },
+            ReportPlan::Junit(globs) => snapshot = globs.scan(cwd),
+        }
+        Ok(PreparedReport {
+            plan: self.clone(),
+            run_dir: run_dir.to_path_buf(),
+            flags,
+            stdout_copy,
+            snapshot,
+        })
+    }
+}
+
+/// Nextest's tool config: the JUnit report of the default profile (which custom profiles
+/// inherit) goes into the run's directory, and a failure does not cancel the other tests,
+/// so every test case gets a result. The repository's own config still wins over both.
+fn nextest_config(junit: &Path) -> String {
+    let path = junit
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    format!("[profile.default]\nfail-fast = false\n\n[profile.default.junit]\npath = \"{path}\"\n")
+}
+
+/// One run's report, set up and waiting to be read.
+#[derive(Debug)]
+pub struct PreparedReport {
+    plan: ReportPlan,
+    run_dir: PathBuf,
+    /// Flags to insert at the runner's position.
+    pub flags: Vec<String>,
+    /// Where the run's stdout must be copied in full (`go test -json`).
+    pub stdout_copy: Option<PathBuf>,
+    snapshot: HashMap<PathBuf, Stamp>,
+}
+
+impl PreparedReport {
+    /// Reads what the run reported. For `go test -json`, also returns the run's readable
+    /// stdout rebuilt from the events (the JSON itself says little to a person), bounded by
+    /// `output_limit`. Blocking file work; call it from `spawn_blocking`.
+    pub fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+        let read = |name: &str| std::fs::read_to_string(self.run_dir.join(name));
+        match &self.plan {
+            ReportPlan::None => (TestReport::NotRequested, None),
+            ReportPlan::Runner(at) => match at.runner {
+                Runner::GoTest => {
+                    let Some(path) = &self.stdout_copy else {
+                        return (TestReport::Missing, None);
+                    };
+                    let Ok(file) = std::fs::File::open(path) else {
+                        return (TestReport::Missing, None);
+                    };
+                    let mut text = Capture::new(output_limit);
+                    let parsed =
+                        go_test::parse(std::io::BufReader::new(file), |t| text.push(t.as_bytes()));
+                    (report_of(parsed), Some(text.finish()))
+                }
+                Runner::Jest => match read("jest.json") {
+                    Ok(json) => (report_of(jest::parse(&json, cwd)), None),
+                    Err(_) => (TestReport::Missing, None),
+                },
+                _ => match read("junit.xml") {
+                    Ok(xml) => (report_of(junit::parse(&xml)), None),
+                    Err(_) => (TestReport::Missing, None),
+                },
+            },
+            ReportPlan::Junit(globs) => (globs.collect(cwd, &self.snapshot), None),
+        }
+    }
+}
+
+fn report_of<E: std::error::Error + 'static>(parsed: Result<Vec<TestResult>, E>) -> TestReport {
+    match parsed {
+        Ok(results) => TestReport::Parsed(results),
+        Err(error) => TestReport::Unreadable(one_line(&error)),
+    }
+}
+
+/// What a job adds to each run's command: a report option and seeded order shuffling.
+/// The default adds nothing.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerOptions {
+    pub report: ReportPlan,
+    pub shuffle: Option<Shuffle>,
+}
+
+/// One run's command and report, ready to start.
+#[derive(Debug)]
+pub struct PreparedRun {
+    pub argv: Vec<String>,
+    pub report: PreparedReport,
+}
+
+impl RunnerOptions {
+    /// The options for a job: the report plan for its command, and with `shuffle` the
+    /// runner's seeded shuffle (probing for pytest-randomly in the runs' environment when
+    /// the runner is pytest). When shuffling was asked for but cannot be done, the second
+    /// value says why, for the summary's warnings.
+    pub async fn resolve(
+        argv: &[String],
+        junit_paths: &[String],
+        shuffle: bool,
+        env: &[(String, String)],
+        cwd: &Path,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> (RunnerOptions, Option<String>) {
+        let report = ReportPlan::for_command(argv, junit_paths);
+        let runner = RunnerAt::find(argv);
+        let mut warning = None;
+        let shuffle = if shuffle {
+            let randomly = match runner {
+                Some(at) if at.runner == Runner::Pytest => {
+                    super::shuffle::pytest_randomly_installed(argv, env, cwd, cancel).await
+                }
+                _ => false,
+            };
+            Shuffle::plan(runner, randomly)
+                .map_err(|reason| warning = Some(reason))
+                .ok()
+        } else {
+            None
+        };
+        (RunnerOptions { report, shuffle }, warning)
+    }
+
+    /// The command a person runs to replay `seed`: the shuffle flags, not the report flags.
+    pub fn replay_argv(&self, argv: &[String], seed: u64) -> Vec<String> {
+        match &self.shuffle {
+            Some(shuffle) => insert_flags(argv, shuffle.insert_at(), &shuffle.flags(seed, argv)),
+            None => argv.to_vec(),
+        }
+    }
+
+    /// The run's command (report and shuffle flags inserted) and its report, set up in
+    /// `run_dir`.
+    pub async fn prepare_run(
+        &self,
+        argv: &[String],
+        seed: u64,
+        run_dir: &Path,
+        cwd: &Path,
+    ) -> std::io::Result<PreparedRun> {
+        let report = match &self.report {
+            // Nothing to write or scan: no trip through the blocking pool per run.
+            ReportPlan::None => self.report.prepare(run_dir, cwd)?,
+            plan => {
+                let plan = plan.clone();
+                let (run_dir, cwd) = (run_dir.to_path_buf(), cwd.to_path_buf());
+                tokio::task::spawn_blocking(move || plan.prepare(&run_dir, &cwd))
+                    .await
+                    .map_err(std::io::Error::other)??
+            }
+        };
+        let mut argv = argv.to_vec();
+        if let Some(shuffle) = &self.shuffle {
+            argv = insert_flags(&argv, shuffle.insert_at(), &shuffle.flags(seed, &argv));
+        }
+        if let Some(at) = self.report.runner() {
+            // A report option the command already gives would win over ours if ours came
+            // first; last wins for these runners, so ours then goes last.
+            let position = if at.runner.sets_own_report(&argv) {
+                argv.len()
+            } else {
+                at.insert_at
+            };
+            argv = insert_flags(&argv, position, &report.flags);
+        }
+        Ok(PreparedRun { argv, report })
+    }
+}
+
+impl PreparedRun {
+    /// Reads the run's report off the blocking pool; see [`PreparedReport::collect`].
+    pub async fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+        let report = self.report;
+        if matches!(report.plan, ReportPlan::None) {
+            return (TestReport::NotRequested, None);
+        }
+        let cwd = cwd.to_path_buf();
+        tokio::task::spawn_blocking(move || report.collect(&cwd, output_limit))
+            .await
+            .unwrap_or_else(|e| {
+                (
+                    TestReport::Unreadable(format!("report reader failed: {e}")),
+                    None,
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(command: &str) -> Vec<String> {
+        shlex::split(command).expect("test command splits")
+    }
+
+    #[tokio::test]
+    async fn the_commands_own_report_option_is_overridden_by_ours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let words = argv("pytest --junitxml=ci.xml -q");
+        let options = RunnerOptions {
+            report: ReportPlan::for_command(&words, &[]),
+            shuffle: None,
+        };
+        let run = options
+            .prepare_run(&words, 1, dir.path(), dir.path())
+            .await
+            .expect("prepare");
+        let ours = format!("--junitxml={}", dir.path().join("junit.xml").display());
+        assert_eq!(run.argv.last(), Some(&ours));
+        let words = argv("pytest -q");
+        let run = options
+            .prepare_run(&words, 1, dir.path(), dir.path())
+            .await
+            .expect("prepare");
+        assert_eq!(run.argv, vec!["pytest".to_string(), ours, "-q".into()]);
+    }
+
+    #[test]
+    fn junit_globs_read_only_files_the_run_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cwd = dir.path();
+        let run_dir = cwd.join("run");
+        std::fs::create_dir_all(cwd.join("out")).expect("mkdir");
+        std::fs::create_dir_all(&run_dir).expect("mkdir");
+        let stale = "<testsuite><testcase name='old'/></testsuite>";
+        std::fs::write(cwd.join("out/stale.xml"), stale).expect("write");
+        let plan = ReportPlan::for_command(&argv("make test"), &["out/*.xml".to_string()]);
+        let prepared = plan.prepare(&run_dir, cwd).expect("prepare");
+        assert!(prepared.flags.is_empty());
+        std::fs::write(
+            cwd.join("out/new.xml"),
+            "<testsuite><testcase classname='c' name='fresh'><failure message='no'/></testcase></testsuite>",
+        )
+        .expect("write");
+        let (report, _) = prepared.collect(cwd, 1024);
+        let results = report.results().expect("parsed").to_vec();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].name, "c::fresh");
+        assert_eq!(results[0].message.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn a_missing_report_is_missing_and_garbage_is_unreadable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = ReportPlan::for_command(&argv("pytest"), &[]);
+        let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
+        assert_eq!(prepared.flags.len(), 1);
+        let (report, _) = prepared.collect(dir.path(), 1024);
+        assert_eq!(report, TestReport::Missing);
+        let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
+        std::fs::write(dir.path().join("junit.xml"), "<<<").expect("write");
+        let (report, _) = prepared.collect(dir.path(), 1024);
+        assert!(matches!(report, TestReport::Unreadable(_)), "{report:?}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Test-order shuffling keyed on the run's seed ([`Shuffle`], `shuffle: true`): an
+//! order-dependent test then fails for some seeds and passes for others, and the failing
+//! seed replays the failing order. Only runners that take a seed for their order are
+//! shuffled; the reproduce line carries the same flags.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::command::{Runner, RunnerAt};
+use crate::runner::{ProcessSpec, run_process};
+
+/// Seeded order shuffling for one runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shuffle {
+    at: RunnerAt,
+}
+
+impl Shuffle {
+    /// The shuffle for `runner`, or why there is none (one sentence for the summary's
+    /// warnings). `pytest_randomly` says whether the pytest-randomly plugin is importable
+    /// in the runs' environment ([`pytest_randomly_installed`]).
+    pub fn plan(runner: Option<RunnerAt>, pytest_randomly: bool) -> Result<Shuffle, String> {
+        let Some(at) = runner else {
+            return Err(
+                "shuffle: the test command is not pytest, go test, jest or vitest, so test order was not shuffled"
+                    .into(),
+            );
+        };
+        match at.runner {
+            Runner::Pytest if !pytest_randomly => Err(
+                "shuffle: pytest-randomly is not installed in the test environment, so test order was not shuffled (add it to the test requirements)"
+                    .into(),
+            ),
+            Runner::Pytest | Runner::GoTest | Runner::Jest | Runner::Vitest => Ok(Shuffle { at }),
+            Runner::Mocha => Err("shuffle: mocha has no seeded order shuffling, so test order was not shuffled".into()),
+            Runner::Nextest => Err("shuffle: cargo-nextest has no seeded order shuffling, so test order was not shuffled".into()),
+        }
+    }
+
+    /// Where the flags go in the command.
+    pub fn insert_at(&self) -> usize {
+        self.at.insert_at
+    }
+
+    /// The flags that shuffle the order with `seed`. Runners' seed options take narrower
+    /// integers than our `u64` seeds, so the seed is reduced to fit, the same way in the
+    /// run and in the reproduce line. A seed option already in `argv` (from the command or
+    /// the runner's own seed option) is not repeated.
+    pub fn flags(&self, seed: u64, argv: &[String]) -> Vec<String> {
+        let has = |prefix: &str| argv.iter().any(|w| w.starts_with(prefix));
+        let int31 = seed % (1 << 31);
+        let mut flags = Vec::new();
+        match self.at.runner {
+            Runner::Pytest => {
+                flags.push("-p".into());
+                flags.push("randomly".into());
+                flags.push(format!("--randomly-seed={}", seed % (1 << 32)));
+            }
+            Runner::GoTest => flags.push(format!("-shuffle={}", seed % (1 << 63))),
+            Runner::Jest => {
+                flags.push("--randomize".into());
+                if !has("--seed") {
+                    flags.push(format!("--seed={int31}"));
+                }
+            }
+            Runner::Vitest => {
+                flags.push("--sequence.shuffle".into());
+                if !has("--sequence.seed") {
+                    flags.push(format!("--sequence.seed={int31}"));
+                }
+            }
+            Runner::Mocha | Runner::Nextest => {}
+        }
+        flags
+    }
+}
+
+/// True when `import pytest_randomly` works with the runs' environment and working
+/// directory: with the interpreter the command names (`python -m pytest`), else `python3`
+/// from the runs' PATH. A probe that cannot start or times out counts as "not installed".
+pub async fn pytest_randomly_installed(
+    argv: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+    cancel: &CancellationToken,
+) -> bool {
+    let python = argv
+        .iter()
+        .take(4)
+        .find(|w| {
+            w.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("python"))
+        })
+        .cloned()
+        .or_else(|| super::install::find_on_path(env, "python3"))
+        .unwrap_or_else(|| "python3".into());
+    let spec = ProcessSpec {
+        program: python,
+        args: vec!["-c".into(), "import pytest_randomly".into()],
+        cwd: cwd.to_path_buf(),
+        env: env.to_vec(),
+        timeout: Duration::from_secs(60),
+        kill_grace: Duration::from_secs(1),
+        output_limit: 4096,
+    };
+    matches!(run_process(&spec, cancel).await, Ok(out) if out.outcome.passed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(command: &str) -> Vec<String> {
+        shlex::split(command).expect("test command splits")
+    }
+
+    fn flags(command: &str, seed: u64) -> Result<Vec<String>, String> {
+        let words = argv(command);
+        Shuffle::plan(RunnerAt::find(&words), true).map(|s| s.flags(seed, &words))
+    }
+
+    #[test]
+    fn each_runner_gets_its_seeded_shuffle() {
+        assert_eq!(
+            flags("pytest -q", 7).expect("pytest"),
+            argv("-p randomly --randomly-seed=7")
+        );
+        assert_eq!(flags("go test ./...", 7).expect("go"), argv("-shuffle=7"));
+        assert_eq!(
+            flags("npx jest", 7).expect("jest"),
+            argv("--randomize --seed=7")
+        );
+        assert_eq!(
+            flags("npx vitest run", 7).expect("vitest"),
+            argv("--sequence.shuffle --sequence.seed=7")
+        );
+    }
+
+    #[test]
+    fn seeds_are_reduced_to_what_the_runner_takes_and_not_repeated() {
+        let big = (1u64 << 40) + 5;
+        assert_eq!(
+            flags("npx jest", big).expect("jest"),
+            vec![
+                "--randomize".to_string(),
+                format!("--seed={}", big % (1 << 31))
+            ]
+        );
+        assert_eq!(
+            flags("npx jest --seed=3", 7).expect("jest"),
+            argv("--randomize")
+        );
+    }
+
+    #[test]
+    fn runners_without_seeded_shuffle_say_so() {
+        assert!(flags("npx mocha", 1).is_err());
+        assert!(flags("make test", 1).is_err());
+        let words = argv("pytest");
+        let reason = Shuffle::plan(RunnerAt::find(&words), false).expect_err("no plugin");
+        assert!(reason.contains("pytest-randomly"), "{reason}");
+    }
+}

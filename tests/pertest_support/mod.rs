@@ -1,0 +1,92 @@
+//! Shared by the per-test attribution and classification tests: a job run through
+//! `detect()` on a fixture directory, with scratch and cache directories of its own.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
+
+use std::path::PathBuf;
+
+use flaky_detector::events::{Event, Events};
+use flaky_detector::{Deps, JobInput, RepoPolicy, Summary, detect};
+use tokio_util::sync::CancellationToken;
+
+/// A fixture under `tests/fixtures/pertest/`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pertest")
+        .join(name)
+}
+
+/// A fixture under `tests/fixtures/classify/`.
+pub fn classify_fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/classify")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Scratch and cache directories that live as long as the test.
+pub struct Scratch {
+    pub work: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            work: tempfile::tempdir().expect("work dir"),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    pub fn deps(&self) -> Deps {
+        Deps {
+            work_dir: self.work.path().to_path_buf(),
+            cache_dir: self.cache.path().to_path_buf(),
+            ..Deps::from_env()
+        }
+    }
+}
+
+/// Runs one job from a JSON input and returns its summary.
+pub async fn run_job(input: serde_json::Value) -> Summary {
+    run_job_with_events(input).await.0
+}
+
+/// Runs one job and also returns every event it emitted, in order.
+pub async fn run_job_with_events(input: serde_json::Value) -> (Summary, Vec<Event>) {
+    let scratch = Scratch::new();
+    let job = JobInput::from_value(input)
+        .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
+        .expect("the test's job input is valid");
+    let (events, mut receiver) = Events::channel();
+    let summary = detect(job, &scratch.deps(), &events, &CancellationToken::new())
+        .await
+        .expect("the job runs");
+    drop(events);
+    let mut seen = Vec::new();
+    while let Some(event) = receiver.recv().await {
+        seen.push(event);
+    }
+    (summary, seen)
+}
+
+/// True when `program` is on PATH. When it is not, the test fails with how to install it,
+/// unless `FLAKY_SKIP_MISSING_TOOLS=1` says to skip (then this returns false).
+pub fn tool_available(program: &str, install: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if found {
+        return true;
+    }
+    if std::env::var("FLAKY_SKIP_MISSING_TOOLS").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: `{program}` is not installed ({install})");
+        return false;
+    }
+    panic!(
+        "`{program}` is not installed; install it with: {install} (or set FLAKY_SKIP_MISSING_TOOLS=1 to skip)"
+    );
+}
