@@ -131,7 +131,7 @@ def test_hangs():
         "--runs",
         "1",
         "--timeout",
-        "3",
+        "10",
         "--env",
         &format!("PID_FILE={}", pid_file.display()),
     ]);

@@ -91,8 +91,8 @@ fn a_local_repository_is_tested_at_a_branch_a_tag_and_a_commit() {
             summary["failures"], 0,
             "ref {git_ref:?}: wrong files checked out"
         );
-        if git_ref.is_some() {
-            assert_eq!(summary["ref"], git_ref.expect("some"));
+        if let Some(git_ref) = git_ref {
+            assert_eq!(summary["ref"], git_ref);
         }
     }
 }
