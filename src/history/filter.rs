@@ -71,10 +71,7 @@ impl JobFilter {
             c.push("j.repo = ?", [Value::Text(repo.clone())]);
         }
         if let Some(severity) = self.severity {
-            c.push(
-                "j.severity = ?",
-                [Value::Text(severity.name().to_string())],
-            );
+            c.push("j.severity = ?", [Value::Text(severity.name().to_string())]);
         }
         if let Some(from) = self.from {
             c.push("j.recorded_at >= ?", [Value::Integer(day_start(from))]);
@@ -111,7 +108,10 @@ mod tests {
         assert_eq!(start % 86_400, 0);
         assert_eq!(day_of(start), day);
         assert_eq!(day_of(start + 86_399), day);
-        assert_eq!(day_of(start - 1), NaiveDate::from_ymd_opt(2026, 2, 28).expect("real"));
+        assert_eq!(
+            day_of(start - 1),
+            NaiveDate::from_ymd_opt(2026, 2, 28).expect("real")
+        );
     }
 
     #[test]

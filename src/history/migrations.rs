@@ -112,7 +112,9 @@ pub struct Migrated {
 /// Why the schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("schema version {found} is newer than this build knows ({known}); upgrade flaky-detector")]
+    #[error(
+        "schema version {found} is newer than this build knows ({known}); upgrade flaky-detector"
+    )]
     TooNew { found: u32, known: u32 },
     #[error("migration {version} failed")]
     Step {
@@ -172,9 +174,21 @@ mod tests {
     fn a_fresh_database_reaches_the_latest_version_then_stays() {
         let mut conn = Connection::open_in_memory().expect("an in-memory database opens");
         let first = migrate(&mut conn).expect("migrations apply");
-        assert_eq!(first, Migrated { from: 0, to: latest() });
+        assert_eq!(
+            first,
+            Migrated {
+                from: 0,
+                to: latest()
+            }
+        );
         let second = migrate(&mut conn).expect("a second migrate is a no-op");
-        assert_eq!(second, Migrated { from: latest(), to: latest() });
+        assert_eq!(
+            second,
+            Migrated {
+                from: latest(),
+                to: latest()
+            }
+        );
     }
 
     #[test]

@@ -167,8 +167,8 @@ fn insert_tests(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Resu
          ON CONFLICT (job_id, test_case_id) DO NOTHING",
     )?;
     for test in tests {
-        let case_id: TestCaseId =
-            case.query_row(params![s.repo, test.name, is_whole_command], |row| {
+        let case_id: TestCaseId = case
+            .query_row(params![s.repo, test.name, is_whole_command], |row| {
                 row.get(0)
             })?;
         let seeds = serde_json::to_string(&test.failing_seeds)
@@ -202,7 +202,8 @@ pub async fn record_summary(store: &Arc<Store>, summary: Summary) -> Summary {
     let outcome = tokio::task::spawn_blocking(move || writer.record(&task_copy)).await;
     // The task has ended (finished, panicked or never started) and dropped its handle, so
     // this is the only one left; the clone is a fallback that should never run.
-    let mut summary = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    let mut summary =
+        Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
     let failure = match outcome {
         Ok(Ok(id)) => {
             summary.run_id = Some(id.0);

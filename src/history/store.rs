@@ -191,9 +191,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A read-only connection cannot change the journal mode; it follows the file's.
     if !conn.is_readonly(rusqlite::MAIN_DB)? {
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| {
-            row.get(0)
-        })?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(%mode, "history database is not in WAL mode; readers may wait");
         }

@@ -153,7 +153,12 @@ fn name_of<T: serde::Serialize>(value: &T) -> String {
 }
 
 fn test_row(t: &crate::history::TestResult) -> TestRow {
-    let shown: Vec<String> = t.failing_seeds.iter().take(10).map(u64::to_string).collect();
+    let shown: Vec<String> = t
+        .failing_seeds
+        .iter()
+        .take(10)
+        .map(u64::to_string)
+        .collect();
     let more = t.failing_seeds.len().saturating_sub(10);
     TestRow {
         name: t.name.clone(),

@@ -9,5 +9,5 @@ pub mod params;
 pub mod routes;
 pub mod server;
 
-pub use routes::router;
+pub use routes::{mounted, router};
 pub use server::serve;

@@ -17,6 +17,18 @@ pub struct Chrome {
     pub form: FilterForm,
 }
 
+impl Chrome {
+    /// The overview's address: `/` alone, or the prefix itself when nested, since axum
+    /// routes `/dashboard` into a nested router but not `/dashboard/`.
+    pub fn root(&self) -> &str {
+        if self.base.is_empty() {
+            "/"
+        } else {
+            &self.base
+        }
+    }
+}
+
 /// The filter form: which fields a page offers and their current values.
 pub struct FilterForm {
     pub repos: Vec<RepoOption>,

@@ -161,11 +161,10 @@ mod tests {
 
     /// Parses a query string the way axum's `Query` does (serde over urlencoded pairs).
     fn serde_urlencoded_like(text: &str) -> PageParams {
-        let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(
-            text.as_bytes(),
-        )
-        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-        .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            url::form_urlencoded::parse(text.as_bytes())
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
         serde_json::from_value(serde_json::Value::Object(map)).expect("strings deserialize")
     }
 
@@ -179,13 +178,20 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_parameter() {
-        let bad = params(&[("severity", "awful")]).filter().expect_err("refused");
+        let bad = params(&[("severity", "awful")])
+            .filter()
+            .expect_err("refused");
         assert_eq!(
             bad.to_string(),
             "invalid `severity` parameter `awful`: expected one of none, low, medium, high, critical"
         );
-        let bad = params(&[("from", "2026-13-01")]).filter().expect_err("refused");
-        assert!(bad.to_string().starts_with("invalid `from` parameter"), "{bad}");
+        let bad = params(&[("from", "2026-13-01")])
+            .filter()
+            .expect_err("refused");
+        assert!(
+            bad.to_string().starts_with("invalid `from` parameter"),
+            "{bad}"
+        );
         let bad = params(&[("from", "2026-02-02"), ("to", "2026-02-01")])
             .filter()
             .expect_err("refused");

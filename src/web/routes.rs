@@ -27,7 +27,8 @@ pub const JOBS_PER_PAGE: usize = 50;
 /// Rows of the flakiest-tests page.
 pub const TESTS_SHOWN: usize = 100;
 
-/// The dashboard, to serve alone or nest under a prefix.
+/// The dashboard, to serve alone or nest under a prefix with `Router::nest` (links follow
+/// the prefix; see [`mounted`] for the trailing-slash form of the prefix).
 pub fn router(store: Arc<Store>) -> Router {
     Router::new()
         .route("/", get(overview))
@@ -38,6 +39,19 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/jobs/{id}", get(job))
         .fallback(not_found)
         .with_state(store)
+}
+
+/// The dashboard nested at `prefix` (such as `/dashboard`), with `prefix/` redirected to
+/// `prefix`: axum routes only the bare prefix into a nested router's `/`.
+pub fn mounted(prefix: &str, store: Arc<Store>) -> Router {
+    let prefix = prefix.trim_end_matches('/').to_string();
+    let target = prefix.clone();
+    Router::new()
+        .route(
+            &format!("{prefix}/"),
+            get(move || async move { axum::response::Redirect::permanent(&target) }),
+        )
+        .nest(&prefix, router(store))
 }
 
 /// The prefix the router is nested under, `""` when it is not.
@@ -91,7 +105,11 @@ impl IntoResponse for Failed {
             }
         };
         let page = MessagePage {
-            chrome: chrome(base, "", FilterForm::new(&JobFilter::default(), vec![], None)),
+            chrome: chrome(
+                base,
+                "",
+                FilterForm::new(&JobFilter::default(), vec![], None),
+            ),
             title: title.to_string(),
             message,
         };
@@ -201,7 +219,9 @@ async fn trend(
                 .map(|d| DayItem {
                     day: d.day.to_string(),
                     jobs: d.jobs,
-                    rate: d.mean_failure_rate.map_or("-".into(), super::charts::percent),
+                    rate: d
+                        .mean_failure_rate
+                        .map_or("-".into(), super::charts::percent),
                 })
                 .collect(),
             chrome: chrome(b, "trend", form),
@@ -219,8 +239,10 @@ async fn tests(
     page(base, async move {
         let filter = params.filter()?;
         let f = filter.clone();
-        let (tests, repos) =
-            read(&store, move |s| Ok((s.flakiest_tests(&f, None)?, s.repos()?))).await?;
+        let (tests, repos) = read(&store, move |s| {
+            Ok((s.flakiest_tests(&f, None)?, s.repos()?))
+        })
+        .await?;
         let mut form = FilterForm::new(&filter, repos, None);
         form.show_test = true;
         form.show_dates = true;
