@@ -101,9 +101,10 @@ fn a_schema_1_database_holding_rows_is_migrated() {
         assert_eq!(done, Migrated { from: 0, to: 1 });
         conn.execute_batch(
             "INSERT INTO jobs (id, recorded_at, repo, test_command, framework, total_runs, \
-             failures, failure_rate, ci_low, ci_high, verdict, severity, duration_seconds, summary) \
+             failures, failure_rate, ci_low, ci_high, verdict, severity, duration_seconds) \
              VALUES (7, 1767225600, 'https://example.com/old', 'pytest', 'python', 3, 1, 0.333, \
-             0.06, 0.79, 'flaky', 'medium', 1.5, '{}');
+             0.06, 0.79, 'flaky', 'medium', 1.5);
+             INSERT INTO job_summaries (job_id, summary) VALUES (7, '{\"warnings\": [\"old\"]}');
              INSERT INTO runs (job_id, attempt, seed, passed, exit_code, timed_out, duration_ms, \
              stdout, stderr, output_truncated_bytes) VALUES \
              (7, 0, 11, 1, 0, 0, 10, 'ok', '', 0), \
@@ -146,6 +147,20 @@ fn a_schema_1_database_holding_rows_is_migrated() {
         .expect("reads");
     assert_eq!(tests.len(), 1);
     assert_eq!((tests[0].name.as_str(), tests[0].failures), ("t::a", 1));
+    assert_eq!(
+        tests[0].last_seen.timestamp(),
+        1_767_225_600,
+        "migration 2 gave the result its job's time"
+    );
+    let january = JobFilter {
+        from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        ..JobFilter::default()
+    };
+    assert_eq!(
+        store.flakiest_tests(&january, None).expect("reads").len(),
+        1
+    );
 
     let raw = Connection::open(&path).expect("the file opens");
     for index in ["jobs_by_time", "jobs_by_repo_time", "test_results_by_case"] {
@@ -283,10 +298,12 @@ async fn per_test_figures_are_ranked_filtered_and_trended() {
         test_case("suite::solid", 100, &[]),
     ];
     store.record_at(&a, day(1)).expect("records");
-    // Job B on March 3rd: `slow` fails 10 of 100, `broken` always.
+    // Job B on March 3rd: `slow` fails 10 of 100, `broken` always; a runner listing
+    // `broken` twice does not count it twice.
     let mut b = with_runs(&base, &seeds, &(1..=10).collect::<Vec<_>>());
     b.tests = vec![
         test_case("suite::slow", 100, &(1..=10).collect::<Vec<_>>()),
+        test_case("suite::broken", 100, &seeds),
         test_case("suite::broken", 100, &seeds),
     ];
     store.record_at(&b, day(3)).expect("records");
@@ -305,6 +322,23 @@ async fn per_test_figures_are_ranked_filtered_and_trended() {
     );
     assert!(flaky[0].ci_low > flaky[1].ci_low);
     assert!(flaky[1].failure_rate > flaky[0].failure_rate);
+    // The all-time totals and an aggregate over the results agree.
+    let whole_year = JobFilter {
+        from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
+        ..JobFilter::default()
+    };
+    assert_eq!(
+        store.flakiest_tests(&whole_year, None).expect("reads"),
+        flaky
+    );
+    let from_march_2 = JobFilter {
+        from: Some(day(2).date_naive()),
+        ..JobFilter::default()
+    };
+    let later = store.flakiest_tests(&from_march_2, None).expect("reads");
+    assert_eq!(later.len(), 1, "only job B counts");
+    assert_eq!((later[0].runs, later[0].failures), (100, 10));
 
     let overview = store.overview(&all).expect("reads");
     assert_eq!(overview.jobs, 2);
@@ -406,6 +440,18 @@ async fn retention_deletes_old_jobs_with_their_runs_and_orphaned_tests() {
         .expect("reads");
     assert_eq!(names, vec!["still::here".to_string()]);
     assert!(store.job(kept).expect("reads").is_some());
+    let flaky = store
+        .flakiest_tests(&JobFilter::default(), None)
+        .expect("reads");
+    let flaky: Vec<(&str, u64, u64)> = flaky
+        .iter()
+        .map(|t| (t.name.as_str(), t.jobs, t.failures))
+        .collect();
+    assert_eq!(
+        flaky,
+        vec![("still::here", 1, 1)],
+        "the totals were recomputed"
+    );
 }
 
 /// A reader polling while a writer records 1,000-run jobs: every job it sees has all its

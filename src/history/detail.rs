@@ -80,8 +80,8 @@ impl Store {
         let tx = conn.unchecked_transaction().map_err(read)?;
         let head = tx
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS}, j.commit_sha, j.classification, j.reproduce, j.summary \
-                 FROM jobs j WHERE j.id = ?1"
+                "SELECT {JOB_COLUMNS}, j.commit_sha, j.classification, j.reproduce, s.summary \
+                 FROM jobs j LEFT JOIN job_summaries s ON s.job_id = j.id WHERE j.id = ?1"
             ))
             .and_then(|mut stmt| {
                 stmt.query_row([id], |row| {
@@ -90,7 +90,7 @@ impl Store {
                         row.get::<_, Option<String>>(18)?,
                         row.get::<_, Option<Classification>>(19)?,
                         row.get::<_, Option<String>>(20)?,
-                        row.get::<_, String>(21)?,
+                        row.get::<_, Option<String>>(21)?,
                     ))
                 })
                 .optional()
@@ -99,8 +99,8 @@ impl Store {
         let Some((job, commit_sha, classification, reproduce, document)) = head else {
             return Ok(None);
         };
-        let warnings = serde_json::from_str::<serde_json::Value>(&document)
-            .ok()
+        let warnings = document
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
             .and_then(|v| serde_json::from_value(v.get("warnings")?.clone()).ok())
             .unwrap_or_default();
         let tests = tx
@@ -193,9 +193,11 @@ impl Store {
         let read = |e| self.read_error(e);
         let tx = conn.unchecked_transaction().map_err(read)?;
         let document: Option<String> = tx
-            .query_row("SELECT summary FROM jobs WHERE id = ?1", [id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT summary FROM job_summaries WHERE job_id = ?1",
+                [id],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(read)?;
         let Some(document) = document else {

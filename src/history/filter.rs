@@ -63,9 +63,8 @@ impl JobFilter {
         self == &JobFilter::default()
     }
 
-    /// The condition on `jobs j`; with `test_alias`, the test-name part is put on that
-    /// `test_cases` alias (for queries that already join it) instead of a subquery.
-    pub(super) fn condition(&self, test_alias: Option<&str>) -> Condition {
+    /// The condition on `jobs j`.
+    pub(super) fn condition(&self) -> Condition {
         let mut c = Condition::default();
         if let Some(repo) = &self.repo {
             c.push("j.repo = ?", [Value::Text(repo.clone())]);
@@ -73,27 +72,69 @@ impl JobFilter {
         if let Some(severity) = self.severity {
             c.push("j.severity = ?", [Value::Text(severity.name().to_string())]);
         }
+        self.push_dates(&mut c, "j.recorded_at");
+        if let Some(test) = &self.test {
+            c.push(
+                "j.id IN (SELECT tr.job_id FROM test_results tr \
+                 JOIN test_cases tc ON tc.id = tr.test_case_id WHERE instr(tc.name, ?) > 0)",
+                [Value::Text(test.clone())],
+            );
+        }
+        c
+    }
+
+    /// The condition on `test_results r`, without touching `jobs` unless the severity is
+    /// filtered: results carry their job's time and their test case its repository, so the
+    /// per-test views read one covering index.
+    pub(super) fn result_condition(&self) -> Condition {
+        let mut c = Condition::default();
+        if let Some(repo) = &self.repo {
+            c.push(
+                "r.test_case_id IN (SELECT id FROM test_cases WHERE repo = ?)",
+                [Value::Text(repo.clone())],
+            );
+        }
+        if let Some(test) = &self.test {
+            c.push(
+                "r.test_case_id IN (SELECT id FROM test_cases WHERE instr(name, ?) > 0)",
+                [Value::Text(test.clone())],
+            );
+        }
+        if let Some(severity) = self.severity {
+            c.push(
+                "r.job_id IN (SELECT id FROM jobs WHERE severity = ?)",
+                [Value::Text(severity.name().to_string())],
+            );
+        }
+        self.push_dates(&mut c, "r.recorded_at");
+        c
+    }
+
+    /// The condition on `test_case_totals t JOIN test_cases c`, when the filter selects by
+    /// repository and test name only; `None` when it needs the results themselves (dates,
+    /// severity), since the totals are all-time.
+    pub(super) fn totals_condition(&self) -> Option<Condition> {
+        if self.severity.is_some() || self.from.is_some() || self.to.is_some() {
+            return None;
+        }
+        let mut c = Condition::default();
+        if let Some(repo) = &self.repo {
+            c.push("c.repo = ?", [Value::Text(repo.clone())]);
+        }
+        if let Some(test) = &self.test {
+            c.push("instr(c.name, ?) > 0", [Value::Text(test.clone())]);
+        }
+        Some(c)
+    }
+
+    fn push_dates(&self, c: &mut Condition, column: &str) {
         if let Some(from) = self.from {
-            c.push("j.recorded_at >= ?", [Value::Integer(day_start(from))]);
+            c.push(format!("{column} >= ?"), [Value::Integer(day_start(from))]);
         }
         if let Some(to) = self.to {
             let end = to.checked_add_days(Days::new(1)).unwrap_or(to);
-            c.push("j.recorded_at < ?", [Value::Integer(day_start(end))]);
+            c.push(format!("{column} < ?"), [Value::Integer(day_start(end))]);
         }
-        if let Some(test) = &self.test {
-            match test_alias {
-                Some(alias) => c.push(
-                    format!("instr({alias}.name, ?) > 0"),
-                    [Value::Text(test.clone())],
-                ),
-                None => c.push(
-                    "j.id IN (SELECT tr.job_id FROM test_results tr \
-                     JOIN test_cases tc ON tc.id = tr.test_case_id WHERE instr(tc.name, ?) > 0)",
-                    [Value::Text(test.clone())],
-                ),
-            }
-        }
-        c
     }
 }
 
@@ -116,13 +157,14 @@ mod tests {
 
     #[test]
     fn an_empty_filter_has_no_where_clause() {
-        assert_eq!(JobFilter::default().condition(None).where_clause(), "");
+        assert_eq!(JobFilter::default().condition().where_clause(), "");
+        assert_eq!(JobFilter::default().result_condition().where_clause(), "");
         let filter = JobFilter {
             repo: Some("r".into()),
             severity: Some(Severity::High),
             ..JobFilter::default()
         };
-        let c = filter.condition(None);
+        let c = filter.condition();
         assert_eq!(c.where_clause(), "WHERE j.repo = ? AND j.severity = ?");
         assert_eq!(c.params.len(), 2);
     }

@@ -12,8 +12,9 @@ pub const MIGRATIONS: &[&str] = &[
     "
     -- The first schema: one row per detector job, one per run of it, the test cases seen in
     -- each repository, and each test case's figures in a job. `jobs` keeps the figures the
-    -- pages filter and sort on as columns and the rest of the summary as JSON, so history can
-    -- give back the summary it was given.
+    -- pages filter and sort on as columns, and `job_summaries` the rest of the summary as
+    -- JSON, so history can give back the summary it was given without every scan of `jobs`
+    -- reading kilobytes of JSON per row.
     CREATE TABLE jobs (
         id INTEGER PRIMARY KEY,
         recorded_at INTEGER NOT NULL,            -- unix seconds, UTC
@@ -34,7 +35,10 @@ pub const MIGRATIONS: &[&str] = &[
         severity TEXT NOT NULL,
         classification TEXT,
         reproduce TEXT,
-        duration_seconds REAL NOT NULL,
+        duration_seconds REAL NOT NULL
+    );
+    CREATE TABLE job_summaries (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
         summary TEXT NOT NULL                    -- the summary JSON without `results`
     );
     -- Runs keep their seed and output: the job page shows failing seeds and error excerpts.
@@ -82,18 +86,38 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 2
     "
-    -- The dashboard and `history` filter jobs by time and repository and group test results
-    -- by test case; without these indexes every page scans every job. A per-job count of
-    -- flaky tests lets the job list show it without joining test_results, filled in here for
-    -- the jobs recorded under schema 1.
-    CREATE INDEX jobs_by_time ON jobs(recorded_at);
+    -- The dashboard and `history` must stay fast at 10,000 jobs and a million runs: indexes
+    -- for jobs by time, repository and severity (the time one covers the trend's columns);
+    -- running totals per test case, so the all-time flakiest-tests ranking reads one row per
+    -- test instead of every result; each test result gets its job's time, so a ranking over
+    -- a date range reads one covering index instead of looking up a job per result; and a
+    -- per-job count of flaky tests lets the job list show it without a join. Everything new
+    -- is filled in from the rows recorded under schema 1.
+    CREATE INDEX jobs_by_time ON jobs(recorded_at, total_runs, failure_rate);
     CREATE INDEX jobs_by_repo_time ON jobs(repo, recorded_at);
     CREATE INDEX jobs_by_severity_time ON jobs(severity, recorded_at);
-    CREATE INDEX test_results_by_case ON test_results(test_case_id);
     ALTER TABLE jobs ADD COLUMN flaky_tests INTEGER NOT NULL DEFAULT 0;
     UPDATE jobs SET flaky_tests = (
         SELECT count(*) FROM test_results r WHERE r.job_id = jobs.id AND r.verdict = 'flaky'
     );
+    ALTER TABLE test_results ADD COLUMN recorded_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE test_results SET recorded_at = (
+        SELECT j.recorded_at FROM jobs j WHERE j.id = test_results.job_id
+    );
+    CREATE INDEX test_results_by_case
+        ON test_results(test_case_id, recorded_at, verdict, runs, failures);
+    CREATE TABLE test_case_totals (
+        test_case_id INTEGER PRIMARY KEY REFERENCES test_cases(id) ON DELETE CASCADE,
+        jobs INTEGER NOT NULL,
+        flaky_jobs INTEGER NOT NULL,
+        runs INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    INSERT INTO test_case_totals (test_case_id, jobs, flaky_jobs, runs, failures, last_seen)
+        SELECT test_case_id, count(*), sum(verdict = 'flaky'), sum(runs), sum(failures),
+               max(recorded_at)
+        FROM test_results GROUP BY test_case_id;
     ",
 ];
 

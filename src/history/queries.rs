@@ -114,7 +114,7 @@ impl Store {
     /// Jobs, runs, flaky tests and the mean failure rate of the selected jobs.
     pub fn overview(&self, filter: &JobFilter) -> Result<Overview, HistoryError> {
         let flaky_tests = self.flaky_test_count(filter)?;
-        let c = filter.condition(None);
+        let c = filter.condition();
         let sql = format!(
             "SELECT count(*), total(j.total_runs), total(j.failures), \
              avg(CASE WHEN j.total_runs > 0 THEN j.failure_rate END), count(DISTINCT j.repo) \
@@ -139,13 +139,26 @@ impl Store {
     }
 
     fn flaky_test_count(&self, filter: &JobFilter) -> Result<u64, HistoryError> {
-        let mut c = filter.condition(Some("c"));
-        c.push("r.verdict = 'flaky'", []);
-        let sql = format!(
-            "SELECT count(DISTINCT r.test_case_id) FROM test_results r \
-             JOIN jobs j ON j.id = r.job_id JOIN test_cases c ON c.id = r.test_case_id {}",
-            c.where_clause()
-        );
+        let (sql, c) = match filter.totals_condition() {
+            Some(mut c) => {
+                c.push("t.flaky_jobs > 0", []);
+                let sql = format!(
+                    "SELECT count(*) FROM test_case_totals t \
+                     JOIN test_cases c ON c.id = t.test_case_id {}",
+                    c.where_clause()
+                );
+                (sql, c)
+            }
+            None => {
+                let mut c = filter.result_condition();
+                c.push("r.verdict = 'flaky'", []);
+                let sql = format!(
+                    "SELECT count(DISTINCT r.test_case_id) FROM test_results r {}",
+                    c.where_clause()
+                );
+                (sql, c)
+            }
+        };
         let conn = self.reader();
         conn.prepare_cached(&sql)
             .and_then(|mut stmt| {
@@ -165,21 +178,20 @@ impl Store {
     ) -> Result<Vec<TrendDay>, HistoryError> {
         let end = last.checked_add_days(Days::new(1)).unwrap_or(last);
         let (sql, params) = if filter.test.is_some() {
-            let mut c = filter.condition(Some("c"));
+            let mut c = filter.result_condition();
             c.push(
-                "j.recorded_at >= ? AND j.recorded_at < ?",
+                "r.recorded_at >= ? AND r.recorded_at < ?",
                 [day_start(first).into(), day_start(end).into()],
             );
             let sql = format!(
-                "SELECT j.recorded_at / 86400 AS day, count(DISTINCT j.id), \
+                "SELECT r.recorded_at / 86400 AS day, count(DISTINCT r.job_id), \
                  avg(CASE WHEN r.runs > 0 THEN r.failure_rate END) FROM test_results r \
-                 JOIN jobs j ON j.id = r.job_id JOIN test_cases c ON c.id = r.test_case_id \
                  {} GROUP BY day ORDER BY day",
                 c.where_clause()
             );
             (sql, c.params)
         } else {
-            let mut c = filter.condition(None);
+            let mut c = filter.condition();
             c.push(
                 "j.recorded_at >= ? AND j.recorded_at < ?",
                 [day_start(first).into(), day_start(end).into()],
@@ -225,7 +237,7 @@ impl Store {
         &self,
         filter: &JobFilter,
     ) -> Result<Vec<(Severity, u64)>, HistoryError> {
-        let c = filter.condition(None);
+        let c = filter.condition();
         let sql = format!(
             "SELECT j.severity, count(*) FROM jobs j {} GROUP BY j.severity",
             c.where_clause()
@@ -257,15 +269,19 @@ impl Store {
         filter: &JobFilter,
         limit: Option<usize>,
     ) -> Result<Vec<FlakyTest>, HistoryError> {
-        let c = filter.condition(Some("c"));
-        let sql = format!(
-            "SELECT c.id, c.repo, c.name, c.whole_command, count(*), \
-             sum(r.verdict = 'flaky'), sum(r.runs), sum(r.failures), max(j.recorded_at) \
-             FROM test_results r JOIN jobs j ON j.id = r.job_id \
-             JOIN test_cases c ON c.id = r.test_case_id {} \
-             GROUP BY c.id HAVING sum(r.verdict = 'flaky') > 0",
-            c.where_clause()
-        );
+        let (sql, c) = match filter.totals_condition() {
+            Some(mut c) => {
+                c.push("t.flaky_jobs > 0", []);
+                let sql = format!(
+                    "SELECT t.test_case_id, c.repo, c.name, c.whole_command, t.jobs, \
+                     t.flaky_jobs, t.runs, t.failures, t.last_seen FROM test_case_totals t \
+                     JOIN test_cases c ON c.id = t.test_case_id {}",
+                    c.where_clause()
+                );
+                (sql, c)
+            }
+            None => flakiest_over_results(filter),
+        };
         let conn = self.reader();
         let mut tests: Vec<FlakyTest> = conn
             .prepare_cached(&sql)
@@ -318,7 +334,7 @@ impl Store {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<JobRow>, HistoryError> {
-        let c = filter.condition(None);
+        let c = filter.condition();
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs j {} ORDER BY j.recorded_at DESC, j.id DESC \
              LIMIT {limit} OFFSET {offset}",
@@ -335,7 +351,7 @@ impl Store {
 
     /// How many jobs the filter selects (for paging).
     pub fn count_jobs(&self, filter: &JobFilter) -> Result<u64, HistoryError> {
-        let c = filter.condition(None);
+        let c = filter.condition();
         let sql = format!("SELECT count(*) FROM jobs j {}", c.where_clause());
         let conn = self.reader();
         conn.prepare_cached(&sql)
@@ -363,6 +379,23 @@ impl Store {
         .map(|t| t.map(timestamp))
         .map_err(|e| self.read_error(e))
     }
+}
+
+/// The flakiest-tests aggregate over the results themselves, for filters the all-time
+/// totals cannot answer: the covering index is aggregated first, then the (few) flaky test
+/// cases are named.
+fn flakiest_over_results(filter: &JobFilter) -> (String, super::filter::Condition) {
+    let c = filter.result_condition();
+    let sql = format!(
+        "SELECT a.test_case_id, c.repo, c.name, c.whole_command, a.jobs, a.flaky_jobs, \
+         a.runs, a.failures, a.last_seen FROM ( \
+           SELECT r.test_case_id, count(*) AS jobs, sum(r.verdict = 'flaky') AS flaky_jobs, \
+           sum(r.runs) AS runs, sum(r.failures) AS failures, max(r.recorded_at) AS last_seen \
+           FROM test_results r {} GROUP BY r.test_case_id HAVING flaky_jobs > 0 \
+         ) a JOIN test_cases c ON c.id = a.test_case_id",
+        c.where_clause()
+    );
+    (sql, c)
 }
 
 /// The bands in display order.

@@ -38,7 +38,7 @@ impl Store {
         let id = insert_job(&tx, summary, recorded_at, &document)
             .and_then(|id| {
                 insert_runs(&tx, id, summary)?;
-                insert_tests(&tx, id, summary)?;
+                insert_tests(&tx, id, summary, recorded_at.timestamp())?;
                 Ok(id)
             })
             .map_err(|e| self.write_error(e))?;
@@ -76,10 +76,9 @@ fn insert_job(
     tx.prepare_cached(
         "INSERT INTO jobs (recorded_at, repo, git_ref, checked_out_commit, commit_sha, branch, \
          pr_number, test_command, framework, total_runs, failures, failure_rate, ci_low, \
-         ci_high, verdict, severity, classification, reproduce, duration_seconds, summary, \
-         flaky_tests) \
+         ci_high, verdict, severity, classification, reproduce, duration_seconds, flaky_tests) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19, ?20, ?21)",
+         ?18, ?19, ?20)",
     )?
     .execute(params![
         recorded_at.timestamp(),
@@ -101,10 +100,12 @@ fn insert_job(
         s.classification,
         s.reproduce,
         s.duration_seconds,
-        document,
         flaky_tests,
     ])?;
-    Ok(RunId(tx.last_insert_rowid()))
+    let id = RunId(tx.last_insert_rowid());
+    tx.prepare_cached("INSERT INTO job_summaries (job_id, summary) VALUES (?1, ?2)")?
+        .execute(params![id, document])?;
+    Ok(id)
 }
 
 fn insert_runs(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Result<()> {
@@ -131,7 +132,12 @@ fn insert_runs(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Resul
     Ok(())
 }
 
-fn insert_tests(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Result<()> {
+fn insert_tests(
+    tx: &Transaction<'_>,
+    job: RunId,
+    s: &Summary,
+    recorded_at: i64,
+) -> rusqlite::Result<()> {
     let whole_command;
     let (tests, is_whole_command): (&[TestCaseStats], bool) = if !s.tests.is_empty() {
         (&s.tests, false)
@@ -162,9 +168,17 @@ fn insert_tests(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Resu
     let mut result = tx.prepare_cached(
         "INSERT INTO test_results (job_id, test_case_id, runs, failures, failure_rate, ci_low, \
          ci_high, verdict, severity, classification, failing_seeds, first_failure, \
-         severity_note) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         severity_note, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (job_id, test_case_id) DO NOTHING",
+    )?;
+    let mut totals = tx.prepare_cached(
+        "INSERT INTO test_case_totals (test_case_id, jobs, flaky_jobs, runs, failures, \
+         last_seen) VALUES (?1, 1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (test_case_id) DO UPDATE SET jobs = jobs + 1, \
+         flaky_jobs = flaky_jobs + excluded.flaky_jobs, runs = runs + excluded.runs, \
+         failures = failures + excluded.failures, \
+         last_seen = max(last_seen, excluded.last_seen)",
     )?;
     for test in tests {
         let case_id: TestCaseId = case
@@ -173,7 +187,7 @@ fn insert_tests(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Resu
             })?;
         let seeds = serde_json::to_string(&test.failing_seeds)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        result.execute(params![
+        let inserted = result.execute(params![
             job,
             case_id,
             test.runs,
@@ -187,7 +201,18 @@ fn insert_tests(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Resu
             seeds,
             test.first_failure,
             test.severity_note,
+            recorded_at,
         ])?;
+        // A name listed twice in one summary counts once, as its result row does.
+        if inserted == 1 {
+            totals.execute(params![
+                case_id,
+                test.verdict == Verdict::Flaky,
+                test.runs,
+                test.failures,
+                recorded_at
+            ])?;
+        }
     }
     Ok(())
 }

@@ -8,10 +8,10 @@ use askama::Template;
 use crate::analysis::Severity;
 use crate::history::TrendDay;
 
-/// Width and height of the trend chart's coordinate system; CSS scales it to the screen.
-const TREND_W: f64 = 600.0;
+/// Height of the trend chart's coordinate system; CSS scales it to the screen, so a chart
+/// meant for a wide card gets a wide coordinate system and its text keeps its size.
 const TREND_H: f64 = 240.0;
-const LEFT: f64 = 46.0;
+const LEFT: f64 = 54.0;
 const RIGHT: f64 = 36.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 34.0;
@@ -64,9 +64,19 @@ pub fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
+/// The trend chart's width for a half-width card, where it sits on the overview.
+pub const NARROW: f64 = 520.0;
+/// Its width for a full-width card.
+pub const WIDE: f64 = 960.0;
+
 impl TrendChart {
     pub fn new(days: &[TrendDay]) -> TrendChart {
-        let plot_w = TREND_W - LEFT - RIGHT;
+        TrendChart::with_width(days, NARROW)
+    }
+
+    pub fn with_width(days: &[TrendDay], width: f64) -> TrendChart {
+        let trend_w = width;
+        let plot_w = trend_w - LEFT - RIGHT;
         let plot_h = TREND_H - TOP - BOTTOM;
         let slot = plot_w / days.len().max(1) as f64;
         let max_jobs = days.iter().map(|d| d.jobs).max().unwrap_or(0).max(1);
@@ -118,12 +128,12 @@ impl TrendChart {
             .into();
         let job_ticks = [0, max_jobs]
             .map(|jobs| Label {
-                x: coord(TREND_W - RIGHT + 6.0),
+                x: coord(trend_w - RIGHT + 6.0),
                 y: coord(TOP + plot_h * (1.0 - jobs as f64 / max_jobs as f64) + 4.0),
                 text: jobs.to_string(),
             })
             .into();
-        let every = days.len().div_ceil(5).max(1);
+        let every = days.len().div_ceil((width / 110.0) as usize).max(1);
         let day_labels = days
             .iter()
             .enumerate()
@@ -135,10 +145,10 @@ impl TrendChart {
             })
             .collect();
         TrendChart {
-            width: TREND_W,
+            width: trend_w,
             height: TREND_H,
             plot_left: coord(LEFT),
-            plot_right: coord(TREND_W - RIGHT),
+            plot_right: coord(trend_w - RIGHT),
             bars,
             line: line.join(" "),
             dots,
@@ -157,6 +167,7 @@ impl TrendChart {
 pub struct SeverityChart {
     pub width: f64,
     pub height: f64,
+    pub label_width: f64,
     pub rows: Vec<SeverityRow>,
 }
 
@@ -174,8 +185,8 @@ impl SeverityChart {
     pub fn new(counts: &[(Severity, u64)]) -> SeverityChart {
         const W: f64 = 480.0;
         const ROW: f64 = 34.0;
-        const LABEL: f64 = 70.0;
-        const COUNT: f64 = 80.0;
+        const LABEL: f64 = 84.0;
+        const COUNT: f64 = 100.0;
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
         let rows = counts
@@ -202,6 +213,7 @@ impl SeverityChart {
         SeverityChart {
             width: W,
             height: 12.0 + ROW * rows.len() as f64,
+            label_width: LABEL,
             rows,
         }
     }

@@ -279,7 +279,12 @@ pub fn severity_chart(counts: &[(crate::analysis::Severity, u64)]) -> askama::Re
     SeverityChart::new(counts).render()
 }
 
-/// Renders the trend chart for days.
-pub fn trend_chart(days: &[crate::history::TrendDay]) -> askama::Result<String> {
-    TrendChart::new(days).render()
+/// Renders the trend chart for days, `wide` for a full-width card.
+pub fn trend_chart(days: &[crate::history::TrendDay], wide: bool) -> askama::Result<String> {
+    let width = if wide {
+        super::charts::WIDE
+    } else {
+        super::charts::NARROW
+    };
+    TrendChart::with_width(days, width).render()
 }

@@ -181,7 +181,7 @@ async fn overview(
         .await?;
         Ok(render(&OverviewPage {
             stats: Stats::from(&overview),
-            trend: chart(trend_chart(&trend))?,
+            trend: chart(trend_chart(&trend, false))?,
             severity: chart(severity_chart(&severity))?,
             tests: (flaky.iter().enumerate())
                 .map(|(i, t)| TestItem::new(&b, i + 1, t))
@@ -211,7 +211,7 @@ async fn trend(
         form.show_test = true;
         form.show_dates = true;
         Ok(render(&TrendPage {
-            chart: chart(trend_chart(&trend))?,
+            chart: chart(trend_chart(&trend, true))?,
             first: first.to_string(),
             last: last.to_string(),
             days: (trend.iter().rev())
