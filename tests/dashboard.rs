@@ -368,3 +368,23 @@ async fn mounted_redirects_the_trailing_slash_form_of_the_prefix() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"id="stat-jobs">3<"#));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_fault_is_a_500_with_a_generic_message() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("h.db");
+    let store = Arc::new(Store::open(&path).expect("opens"));
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.execute_batch("DROP TABLE test_case_totals;"))
+        .expect("the table drops");
+    let (status, html) = get(&router(store), "/").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        html.contains("the history database could not be read"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("test_case_totals"),
+        "internals stay in the log"
+    );
+}
