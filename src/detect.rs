@@ -19,6 +19,7 @@ use crate::framework::Framework;
 use crate::framework::install::{InstallContext, install};
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
+use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::runner::confirm::confirm;
 use crate::runner::env::{EnvBuilder, inherited};
@@ -38,6 +39,9 @@ pub struct Deps {
     pub clone_timeout: Duration,
     /// Time between SIGTERM and SIGKILL for a run that timed out.
     pub kill_grace: Duration,
+    /// Where finished jobs are recorded before any front end reports them; `None` records
+    /// nothing (tests, and front ends whose operator turned history off).
+    pub history: Option<Arc<Store>>,
 }
 
 impl Deps {
@@ -64,6 +68,7 @@ impl Deps {
                 .map(SecretString::from),
             clone_timeout: Duration::from_secs(300),
             kill_grace: Duration::from_secs(2),
+            history: None,
         }
     }
 }
@@ -119,6 +124,9 @@ pub async fn detect(
             summary.cancelled = cancel.is_cancelled();
             if settings.preserve_temp_dir {
                 summary.temp_dir = Some(workspace.keep().display().to_string());
+            }
+            if let Some(store) = &deps.history {
+                summary = record_summary(store, summary).await;
             }
             Ok(summary)
         }

@@ -12,6 +12,8 @@
 //!   bounded output.
 //! - [`analysis`]: pure functions from run records to rates, intervals and verdicts.
 //! - [`summary`]: the output schema ([`Summary`]).
+//! - [`history`]: every finished job in SQLite, and the queries behind `history` and the
+//!   dashboard ([`web`]).
 //! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
 //!   and observes it through [`Event`]s.
 
@@ -22,9 +24,11 @@ pub mod detect;
 pub mod errors;
 pub mod events;
 pub mod framework;
+pub mod history;
 pub mod job;
 pub mod runner;
 pub mod summary;
+pub mod web;
 pub mod workspace;
 
 pub use detect::{Deps, detect};

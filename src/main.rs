@@ -29,16 +29,39 @@ struct Cli {
 enum Command {
     /// Run a test command many times with a seed per run and report whether it is flaky.
     Run(cli::run::RunArgs),
+    /// Recent jobs, the flakiest tests and the daily trend from the history database.
+    History(cli::history::HistoryArgs),
+    /// Serve the history dashboard on a local port.
+    Dashboard(cli::dashboard::DashboardArgs),
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     init_logging();
-    let deps = Deps::from_env();
+    let mut deps = Deps::from_env();
     let code = match cli.command {
         Some(Command::Run(args)) => cli::run::run(args, &deps).await,
-        None => cli::local_test::run(cli.test_input, &deps).await,
+        Some(Command::History(args)) => cli::history::run(args),
+        Some(Command::Dashboard(args)) => cli::dashboard::run(args).await,
+        None => {
+            // Local test mode has no --db: FLAKY_DB or the default path.
+            let db = cli::history::DbArg {
+                db: std::env::var_os("FLAKY_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(Into::into),
+            };
+            match cli::history::store_for_jobs(&db) {
+                Ok(store) => {
+                    deps.history = store;
+                    cli::local_test::run(cli.test_input, &deps).await
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    cli::exit::JOB_ERROR
+                }
+            }
+        }
     };
     std::process::exit(code);
 }

@@ -1,7 +1,9 @@
 //! The command-line front end: `run` ([`run`]), the RunPod-style local test
-//! ([`local_test`]), the terminal progress bar ([`progress`]) and the five-second summary
-//! ([`human`]). Like every front end it builds a `Job` and calls `detect()`, nothing more.
+//! ([`local_test`]), the terminal progress bar ([`progress`]), the five-second summary
+//! ([`human`]), and the history views ([`history`], [`dashboard`]). Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
+pub mod dashboard;
+pub mod history;
 pub mod human;
 pub mod local_test;
 pub mod progress;

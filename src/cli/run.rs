@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::exit;
+use super::history::{DbArg, store_for_jobs};
 use crate::analysis::Severity;
 use crate::config::Isolation;
 use crate::detect::{Deps, detect};
@@ -69,6 +70,8 @@ pub struct RunArgs {
     /// Exit with status 3 when the severity reaches this level.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub history: DbArg,
 }
 
 /// The severity from which a finished job makes the process exit non-zero.
@@ -142,6 +145,7 @@ pub async fn run(args: RunArgs, deps: &Deps) -> i32 {
     let json = args.json;
     let output = args.output.clone();
     let fail_on = args.fail_on;
+    let history = args.history.clone();
     let job = match args.into_input().validate(RepoPolicy { allow_local: true }) {
         Ok(job) => job,
         Err(error) => {
@@ -149,6 +153,15 @@ pub async fn run(args: RunArgs, deps: &Deps) -> i32 {
             return exit::JOB_ERROR;
         }
     };
+    let mut deps = deps.clone();
+    match store_for_jobs(&history) {
+        Ok(store) => deps.history = store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::JOB_ERROR;
+        }
+    }
+    let deps = &deps;
     let cancel = super::cancel_on_signals();
     let (events, receiver) = Events::channel();
     let bar = super::progress::spawn(receiver);

@@ -1,0 +1,69 @@
+//! `flaky-detector dashboard`: the history pages on a local port until Ctrl-C.
+
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::net::TcpListener;
+
+use super::exit;
+use super::history::DbArg;
+use crate::errors::one_line;
+use crate::history::Store;
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Address to listen on; the default keeps the dashboard on this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8501)]
+    pub port: u16,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+pub async fn run(args: DashboardArgs) -> i32 {
+    let path = args.db.path();
+    if !path.exists() {
+        eprintln!(
+            "note: {} does not exist yet; starting with an empty history",
+            path.display()
+        );
+    }
+    let store = match Store::open(&path) {
+        Ok(store) => Arc::new(store),
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            return exit::JOB_ERROR;
+        }
+    };
+    let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "error: cannot listen on {}:{}: {error}",
+                args.host, args.port
+            );
+            return exit::JOB_ERROR;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => eprintln!(
+            "dashboard on http://{addr}/ (history: {}); Ctrl-C to stop",
+            path.display()
+        ),
+        Err(_) => eprintln!("dashboard started; Ctrl-C to stop"),
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    });
+    match crate::web::serve(listener, store, shutdown).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            eprintln!("error: the dashboard server stopped: {error}");
+            exit::JOB_ERROR
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! `flaky-detector history`: recent jobs, the flakiest tests and the per-day trend from the
+//! history database, as text or JSON, with `--keep-days` retention; and [`DbArg`], how every
+//! command finds that database.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{Days, Utc};
+use clap::Args;
+use serde::Serialize;
+
+use super::exit;
+use crate::analysis::stats::round3;
+use crate::errors::one_line;
+use crate::history::{FlakyTest, JobFilter, JobRow, Store, TrendDay, default_db_path};
+
+/// `--db`, shared by `run`, `history` and `dashboard`.
+#[derive(Debug, Clone, Args)]
+pub struct DbArg {
+    /// History database [default: /runpod-volume/flaky_test_history.db when /runpod-volume
+    /// exists, else ./flaky_test_history.db].
+    #[arg(long, env = "FLAKY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbArg {
+    pub fn path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(default_db_path)
+    }
+}
+
+/// The store a job is recorded in. A database the user named (`--db`, `FLAKY_DB`) that
+/// cannot be opened is an error, before anything runs; the default one only gets a
+/// warning, so a read-only working directory does not stop a test run.
+pub fn store_for_jobs(db: &DbArg) -> Result<Option<Arc<Store>>, String> {
+    let path = db.path();
+    match Store::open(&path) {
+        Ok(store) => Ok(Some(Arc::new(store))),
+        Err(error) if db.db.is_some() => Err(one_line(&error)),
+        Err(error) => {
+            eprintln!(
+                "warning: jobs are not recorded in history: {}",
+                one_line(&error)
+            );
+            Ok(None)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Only jobs of this repository (as recorded: the URL without credentials, or the path).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Only tests whose name contains this text, and the jobs that ran them.
+    #[arg(long)]
+    pub test: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many jobs and tests to list.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Trend window in days, ending today (UTC).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+    /// Retention: first delete the jobs recorded more than this many days ago.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_days: Option<u32>,
+}
+
+/// What `history --json` prints.
+#[derive(Debug, Serialize)]
+pub struct HistoryReport {
+    pub db: PathBuf,
+    pub filter: JobFilter,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_jobs: Option<usize>,
+    pub total_jobs: u64,
+    pub jobs: Vec<JobRow>,
+    pub flakiest_tests: Vec<FlakyTest>,
+    pub trend: Vec<TrendDay>,
+}
+
+pub fn run(args: HistoryArgs) -> i32 {
+    let path = args.db.path();
+    match report(&path, &args) {
+        Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
+            Ok(text) => print(&format!("{text}\n")),
+            Err(e) => {
+                eprintln!("error: cannot encode the history report: {e}");
+                exit::JOB_ERROR
+            }
+        },
+        Ok(report) => print(&render(&report)),
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::JOB_ERROR
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`history | head`) is the reader's choice, not an error.
+fn print(text: &str) -> i32 {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot write the history report: {e}");
+            exit::JOB_ERROR
+        }
+    }
+}
+
+fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
+    let store = Store::open_existing(path).map_err(|e| one_line(&e))?;
+    let deleted_jobs = match args.keep_days {
+        Some(days) => {
+            let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+            let deleted = store.delete_jobs_before(cutoff).map_err(|e| one_line(&e))?;
+            if !args.json {
+                eprintln!(
+                    "deleted {deleted} job(s) recorded before {}",
+                    cutoff.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            Some(deleted)
+        }
+        None => None,
+    };
+    let filter = JobFilter {
+        repo: args.repo.clone(),
+        test: args.test.clone(),
+        ..JobFilter::default()
+    };
+    let today = Utc::now().date_naive();
+    let first = today
+        .checked_sub_days(Days::new(u64::from(args.days - 1)))
+        .unwrap_or(today);
+    let read = |e: crate::history::HistoryError| one_line(&e);
+    Ok(HistoryReport {
+        db: path.to_path_buf(),
+        deleted_jobs,
+        total_jobs: store.count_jobs(&filter).map_err(read)?,
+        jobs: store.jobs(&filter, args.limit, 0).map_err(read)?,
+        flakiest_tests: store
+            .flakiest_tests(&filter, Some(args.limit))
+            .map_err(read)?,
+        trend: store.trend(&filter, first, today).map_err(read)?,
+        filter,
+    })
+}
+
+fn pct(rate: f64) -> String {
+    format!("{:.1}%", round3(rate) * 100.0)
+}
+
+/// The report as text: three short sections, newest first.
+pub fn render(report: &HistoryReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Recent jobs ({} of {}) in {}",
+        report.jobs.len(),
+        report.total_jobs,
+        report.db.display()
+    );
+    if report.jobs.is_empty() {
+        let _ = writeln!(out, "  none recorded");
+    }
+    for job in &report.jobs {
+        let _ = writeln!(
+            out,
+            "  #{:<5} {}  {:<14} {:<8} {:>4}/{:<4} failed ({:>6})  {}  {}",
+            job.id,
+            job.recorded_at.format("%Y-%m-%d %H:%M"),
+            job.verdict.name(),
+            job.severity.name(),
+            job.failures,
+            job.total_runs,
+            pct(job.failure_rate),
+            job.repo,
+            job.test_command
+        );
+    }
+    let _ = writeln!(out, "\nFlakiest tests");
+    if report.flakiest_tests.is_empty() {
+        let _ = writeln!(out, "  none flaky");
+    }
+    for (rank, test) in report.flakiest_tests.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {:>2}. {}{}  {} (95% CI {} - {}), {}/{} runs failed, flaky in {} of {} jobs  [{}]",
+            rank + 1,
+            test.name,
+            if test.whole_command { " (command)" } else { "" },
+            pct(test.failure_rate),
+            pct(test.ci_low),
+            pct(test.ci_high),
+            test.failures,
+            test.runs,
+            test.flaky_jobs,
+            test.jobs,
+            test.repo
+        );
+    }
+    let days: Vec<&TrendDay> = report.trend.iter().filter(|d| d.jobs > 0).collect();
+    let _ = writeln!(out, "\nTrend (last {} days, UTC)", report.trend.len());
+    if days.is_empty() {
+        let _ = writeln!(out, "  no jobs");
+    }
+    for day in days.iter().rev() {
+        let _ = writeln!(
+            out,
+            "  {}  {:>4} job{}  mean failure rate {}",
+            day.day,
+            day.jobs,
+            if day.jobs == 1 { " " } else { "s" },
+            day.mean_failure_rate.map_or("-".into(), pct)
+        );
+    }
+    out
+}

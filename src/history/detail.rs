@@ -1,0 +1,256 @@
+//! One job read back: [`JobDetail`] for the job page (per-test figures, every run's seed and
+//! outcome, error excerpts of the first failing runs) and [`Store::summary`], the summary as
+//! it was recorded.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::json;
+
+use super::columns::{RunId, StoredSeed, TestCaseId};
+use super::queries::{JOB_COLUMNS, JobRow};
+use super::store::{HistoryError, Store};
+use crate::analysis::{Severity, Verdict};
+use crate::summary::{Classification, Summary};
+
+/// How many failing runs' output a job page shows.
+pub const EXCERPT_RUNS: usize = 20;
+/// Characters kept from the end of each stream of an excerpt.
+pub const EXCERPT_CHARS: usize = 4000;
+
+/// Everything the job page shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobDetail {
+    pub job: JobRow,
+    pub commit_sha: Option<String>,
+    pub classification: Option<Classification>,
+    pub reproduce: Option<String>,
+    pub warnings: Vec<String>,
+    pub tests: Vec<TestResult>,
+    pub runs: Vec<RunSummary>,
+    pub excerpts: Vec<Excerpt>,
+}
+
+/// A test case's figures in one job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    pub test_case: TestCaseId,
+    pub name: String,
+    pub whole_command: bool,
+    pub runs: u32,
+    pub failures: u32,
+    pub failure_rate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub verdict: Verdict,
+    pub severity: Severity,
+    pub classification: Option<Classification>,
+    pub failing_seeds: Vec<u64>,
+    pub first_failure: Option<String>,
+    pub severity_note: Option<String>,
+}
+
+/// A run without its output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub attempt: u32,
+    pub seed: u64,
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+}
+
+/// The end of a failing run's output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Excerpt {
+    pub attempt: u32,
+    pub seed: u64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Store {
+    /// The job with id `id`, or `None` when there is none (or retention removed it).
+    pub fn job(&self, id: RunId) -> Result<Option<JobDetail>, HistoryError> {
+        let conn = self.reader();
+        let read = |e| self.read_error(e);
+        // One read transaction, so the job, its tests and its runs come from one snapshot
+        // even if retention deletes the job meanwhile.
+        let tx = conn.unchecked_transaction().map_err(read)?;
+        let head = tx
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS}, j.commit_sha, j.classification, j.reproduce, s.summary \
+                 FROM jobs j LEFT JOIN job_summaries s ON s.job_id = j.id WHERE j.id = ?1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |row| {
+                    Ok((
+                        JobRow::from_row(row)?,
+                        row.get::<_, Option<String>>(18)?,
+                        row.get::<_, Option<Classification>>(19)?,
+                        row.get::<_, Option<String>>(20)?,
+                        row.get::<_, Option<String>>(21)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(read)?;
+        let Some((job, commit_sha, classification, reproduce, document)) = head else {
+            return Ok(None);
+        };
+        let warnings = document
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|v| serde_json::from_value(v.get("warnings")?.clone()).ok())
+            .unwrap_or_default();
+        let tests = tx
+            .prepare_cached(
+                "SELECT r.test_case_id, c.name, c.whole_command, r.runs, r.failures, \
+                 r.failure_rate, r.ci_low, r.ci_high, r.verdict, r.severity, r.classification, \
+                 r.failing_seeds, r.first_failure, r.severity_note \
+                 FROM test_results r JOIN test_cases c ON c.id = r.test_case_id \
+                 WHERE r.job_id = ?1 ORDER BY r.failure_rate DESC, c.name",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([id], |row| {
+                    let seeds: String = row.get(11)?;
+                    Ok(TestResult {
+                        test_case: row.get(0)?,
+                        name: row.get(1)?,
+                        whole_command: row.get(2)?,
+                        runs: row.get(3)?,
+                        failures: row.get(4)?,
+                        failure_rate: row.get(5)?,
+                        ci_low: row.get(6)?,
+                        ci_high: row.get(7)?,
+                        verdict: row.get(8)?,
+                        severity: row.get(9)?,
+                        classification: row.get(10)?,
+                        failing_seeds: serde_json::from_str(&seeds).unwrap_or_default(),
+                        first_failure: row.get(12)?,
+                        severity_note: row.get(13)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(read)?;
+        let runs = tx
+            .prepare_cached(
+                "SELECT attempt, seed, passed, exit_code, signal, timed_out, duration_ms \
+                 FROM runs WHERE job_id = ?1 ORDER BY attempt, id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([id], |row| {
+                    Ok(RunSummary {
+                        attempt: row.get(0)?,
+                        seed: row.get::<_, StoredSeed>(1)?.0,
+                        passed: row.get(2)?,
+                        exit_code: row.get(3)?,
+                        signal: row.get(4)?,
+                        timed_out: row.get(5)?,
+                        duration_ms: row.get::<_, i64>(6)?.max(0) as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(read)?;
+        let excerpts = tx
+            .prepare_cached(
+                "SELECT attempt, seed, substr(stdout, -?2), substr(stderr, -?2) FROM runs \
+                 WHERE job_id = ?1 AND passed = 0 ORDER BY attempt, id LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![id, EXCERPT_CHARS as i64, EXCERPT_RUNS as i64],
+                    |row| {
+                        Ok(Excerpt {
+                            attempt: row.get(0)?,
+                            seed: row.get::<_, StoredSeed>(1)?.0,
+                            stdout: row.get(2)?,
+                            stderr: row.get(3)?,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(read)?;
+        Ok(Some(JobDetail {
+            job,
+            commit_sha,
+            classification,
+            reproduce,
+            warnings,
+            tests,
+            runs,
+            excerpts,
+        }))
+    }
+
+    /// The summary recorded as job `id`, with its results and `run_id`, as `detect()`
+    /// returned it; for reports sent again from history.
+    pub fn summary(&self, id: RunId) -> Result<Option<Summary>, HistoryError> {
+        let conn = self.reader();
+        let read = |e| self.read_error(e);
+        let tx = conn.unchecked_transaction().map_err(read)?;
+        let document: Option<String> = tx
+            .query_row(
+                "SELECT summary FROM job_summaries WHERE job_id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(read)?;
+        let Some(document) = document else {
+            return Ok(None);
+        };
+        let mut value: serde_json::Value =
+            serde_json::from_str(&document).map_err(|source| self.decode_error(id, source))?;
+        // Built as JSON rather than as `RunResult`s, so fields added to the output schema
+        // later take their serde defaults instead of breaking old rows.
+        let results: Vec<serde_json::Value> = tx
+            .prepare_cached(
+                "SELECT attempt, exit_code, stdout, stderr, passed, seed, duration_ms, \
+                 timed_out, signal, output_truncated_bytes FROM runs WHERE job_id = ?1 \
+                 ORDER BY id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([id], |row| {
+                    let mut run = json!({
+                        "attempt": row.get::<_, u32>(0)?,
+                        "exit_code": row.get::<_, Option<i32>>(1)?,
+                        "stdout": row.get::<_, String>(2)?,
+                        "stderr": row.get::<_, String>(3)?,
+                        "passed": row.get::<_, bool>(4)?,
+                        "seed": row.get::<_, StoredSeed>(5)?.0,
+                        "duration_ms": row.get::<_, i64>(6)?.max(0),
+                        "timed_out": row.get::<_, bool>(7)?,
+                    });
+                    if let Some(signal) = row.get::<_, Option<i32>>(8)? {
+                        run["signal"] = signal.into();
+                    }
+                    let truncated = row.get::<_, i64>(9)?;
+                    if truncated > 0 {
+                        run["output_truncated_bytes"] = truncated.into();
+                    }
+                    Ok(run)
+                })?
+                .collect()
+            })
+            .map_err(read)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("results".into(), results.into());
+            object.insert("run_id".into(), id.0.into());
+        }
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|source| self.decode_error(id, source))
+    }
+
+    fn decode_error(&self, id: RunId, source: serde_json::Error) -> HistoryError {
+        HistoryError::Decode {
+            path: self.path().to_path_buf(),
+            id: id.0,
+            source,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! History: every finished job in SQLite, and the reads the `history` command and the
+//! dashboard need. [`Store`] owns the connections; [`migrations`] holds the schema;
+//! [`record_summary`] is the step `detect()` ends with.
+
+pub mod columns;
+pub mod detail;
+pub mod filter;
+pub mod migrations;
+pub mod queries;
+pub mod record;
+pub mod store;
+
+pub use columns::{RunId, TestCaseId};
+pub use detail::{Excerpt, JobDetail, RunSummary, TestResult};
+pub use filter::JobFilter;
+pub use queries::{FlakyTest, JobRow, Overview, SEVERITIES, TrendDay};
+pub use record::record_summary;
+pub use store::{DB_FILE_NAME, HistoryError, Store, default_db_path};

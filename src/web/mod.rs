@@ -1,0 +1,13 @@
+//! The dashboard: server-rendered pages over history ([`router`]), charts as inline SVG, and
+//! [`serve`] for `flaky-detector dashboard`. Like every front end it only reads what the
+//! pipeline recorded.
+
+pub mod charts;
+pub mod job_page;
+pub mod pages;
+pub mod params;
+pub mod routes;
+pub mod server;
+
+pub use routes::{mounted, router};
+pub use server::serve;
