@@ -14,6 +14,7 @@
 //! - [`summary`]: the output schema ([`Summary`]).
 //! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
 //!   and observes it through [`Event`]s.
+//! - [`runpod`]: the RunPod serverless worker and the local endpoint API (`serve`).
 
 pub mod analysis;
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod events;
 pub mod framework;
 pub mod job;
 pub mod runner;
+pub mod runpod;
 pub mod summary;
 pub mod workspace;
 

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
+use flaky_detector::runpod::commands::{self as runpod, ServeArgs, WorkerArgs};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -13,7 +14,8 @@ Exit status:
   130  interrupted (Ctrl-C or SIGTERM); finished runs are still reported
 
 Without a subcommand, runs one job the way RunPod's local test does: from
---test_input '<json>', else from ./test_input.json.";
+--test_input '<json>', else from ./test_input.json. Without a subcommand and
+--test_input, with RUNPOD_WEBHOOK_GET_JOB set (on RunPod), runs the worker.";
 
 #[derive(Debug, Parser)]
 #[command(name = "flaky-detector", version, about, after_help = EXIT_CODES)]
@@ -29,16 +31,32 @@ struct Cli {
 enum Command {
     /// Run a test command many times with a seed per run and report whether it is flaky.
     Run(cli::run::RunArgs),
+    /// Run as a RunPod serverless worker (the RUNPOD_* environment names the platform).
+    Worker(WorkerArgs),
+    /// Serve RunPod's endpoint API (/run, /runsync, /status, ...) on a local port.
+    Serve(ServeArgs),
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_logging();
     let deps = Deps::from_env();
+    let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
     let code = match cli.command {
-        Some(Command::Run(args)) => cli::run::run(args, &deps).await,
-        None => cli::local_test::run(cli.test_input, &deps).await,
+        // The worker and the server set up their own logging (RunPod's JSON lines).
+        Some(Command::Worker(args)) => runpod::run_worker(args, deps).await,
+        Some(Command::Serve(args)) => runpod::run_serve(args, deps).await,
+        None if on_runpod && cli.test_input.is_none() => {
+            runpod::run_worker(WorkerArgs::parse_from(["worker"]), deps).await
+        }
+        Some(Command::Run(args)) => {
+            init_logging();
+            cli::run::run(args, &deps).await
+        }
+        None => {
+            init_logging();
+            cli::local_test::run(cli.test_input, &deps).await
+        }
     };
     std::process::exit(code);
 }

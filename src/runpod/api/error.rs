@@ -1,0 +1,60 @@
+//! [`ApiError`]: every refusal of the endpoint API as a status code and a JSON
+//! `{"error": "..."}` body naming what was wrong. Our own faults get a generic text and a log
+//! line instead of internals.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::runpod::jobs::SubmitError;
+
+/// A request the API refuses, or cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or wrong API key: send `Authorization: Bearer <key>`")]
+    Unauthorized,
+    #[error("job {0} not found (unknown id, or its result has expired)")]
+    JobNotFound(String),
+    #[error("no such route: {0}")]
+    NoRoute(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("request body is larger than the {0}-byte limit")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::JobNotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Submit(SubmitError::QueueFull(_)) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Submit(SubmitError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("request failed: {self}");
+        }
+        (
+            status,
+            Json(json!({ "error": crate::errors::one_line(&self) })),
+        )
+            .into_response()
+    }
+}
