@@ -262,7 +262,10 @@ impl JobTable {
 
     /// A receiver that sees each status change of the job.
     pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobStatus>> {
-        self.lock().jobs.get(id).map(|entry| entry.changes.subscribe())
+        self.lock()
+            .jobs
+            .get(id)
+            .map(|entry| entry.changes.subscribe())
     }
 
     /// The chunks not yet returned by an earlier call.

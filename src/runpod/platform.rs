@@ -66,8 +66,8 @@ impl Platform {
 
     /// Same as [`Platform::from_env`] with an explicit lookup, for tests.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Platform, PlatformError> {
-        let get_job =
-            var("RUNPOD_WEBHOOK_GET_JOB").ok_or(PlatformError::Missing("RUNPOD_WEBHOOK_GET_JOB"))?;
+        let get_job = var("RUNPOD_WEBHOOK_GET_JOB")
+            .ok_or(PlatformError::Missing("RUNPOD_WEBHOOK_GET_JOB"))?;
         let post_output = var("RUNPOD_WEBHOOK_POST_OUTPUT")
             .ok_or(PlatformError::Missing("RUNPOD_WEBHOOK_POST_OUTPUT"))?;
         let pod_id = var("RUNPOD_POD_ID");
@@ -211,16 +211,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Platform::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-        .expect("the variables are complete")
+        Platform::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("the variables are complete")
     }
 
     const BASE: [(&str, &str); 5] = [
-        ("RUNPOD_WEBHOOK_GET_JOB", "http://p/v2/ep/job-take/$ID?gpu=cpu"),
+        (
+            "RUNPOD_WEBHOOK_GET_JOB",
+            "http://p/v2/ep/job-take/$ID?gpu=cpu",
+        ),
         (
             "RUNPOD_WEBHOOK_POST_OUTPUT",
             "http://p/v2/ep/job-done/$RUNPOD_POD_ID/$ID?gpu=cpu",
@@ -278,6 +277,10 @@ mod tests {
             .collect();
         let p = platform(&vars);
         assert!(p.ping_url(&[]).is_none());
-        assert_eq!(p.worker_id.len(), 36, "a fresh UUID stands in for the pod id");
+        assert_eq!(
+            p.worker_id.len(),
+            36,
+            "a fresh UUID stands in for the pod id"
+        );
     }
 }

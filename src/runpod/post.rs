@@ -63,7 +63,9 @@ pub async fn post_json(
                 return Delivery::Refused(response.status().as_u16());
             }
             Ok(response) => format!("job-done answered HTTP {}", response.status()),
-            Err(e) => return Delivery::Failed(format!("job-done post failed: {}", e.without_url())),
+            Err(e) => {
+                return Delivery::Failed(format!("job-done post failed: {}", e.without_url()));
+            }
         };
         let Some(wait) = waits.next() else {
             return Delivery::Failed(failure);

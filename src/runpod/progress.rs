@@ -130,8 +130,7 @@ mod tests {
         for done in 2..=4 {
             tx.send(finished(done)).expect("open");
         }
-        tx.send(Event::Confirming { seeds: vec![1] })
-            .expect("open");
+        tx.send(Event::Confirming { seeds: vec![1] }).expect("open");
         tx.send(finished(5)).expect("open");
         let mut held = None;
         let latest = latest_run_count(finished(1), &mut rx, &mut held);

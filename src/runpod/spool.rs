@@ -133,7 +133,15 @@ impl Spool {
     pub async fn flush(&self, client: &reqwest::Client, policy: &RetryPolicy) -> FlushReport {
         let mut report = FlushReport::default();
         for (path, result) in self.pending() {
-            match post_json(client, &result.url, &result.job_id, &result.body, policy, None).await
+            match post_json(
+                client,
+                &result.url,
+                &result.job_id,
+                &result.body,
+                policy,
+                None,
+            )
+            .await
             {
                 Delivery::Delivered => {
                     tracing::info!(job_id = %result.job_id, "spooled result delivered");
@@ -198,7 +206,10 @@ mod tests {
             spooled_at: chrono::Utc::now(),
         };
         let path = spool.store(&result).expect("store");
-        assert!(path.starts_with(spool.dir()), "the id cannot escape the spool");
+        assert!(
+            path.starts_with(spool.dir()),
+            "the id cannot escape the spool"
+        );
         std::fs::write(spool.dir().join("junk.json"), "{").expect("write");
         let pending = spool.pending();
         assert_eq!(pending.len(), 1);

@@ -36,7 +36,10 @@ fn body_bytes(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<B
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(state.settings.body_limit)
         } else {
-            ApiError::BadRequest(format!("cannot read the request body: {}", rejection.body_text()))
+            ApiError::BadRequest(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            ))
         }
     })
 }
@@ -52,7 +55,11 @@ pub async fn run(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<JobView>, ApiError> {
     let body = body_bytes(&state, body)?;
-    let submission = request::parse(&body, state.settings.policy, state.settings.execution_timeout)?;
+    let submission = request::parse(
+        &body,
+        state.settings.policy,
+        state.settings.execution_timeout,
+    )?;
     let view = state.table.submit(submission)?;
     tracing::info!(request_id = %view.id, "job queued");
     Ok(Json(view))
@@ -71,7 +78,11 @@ pub async fn runsync(
         None => state.settings.runsync_wait,
     };
     let body = body_bytes(&state, body)?;
-    let submission = request::parse(&body, state.settings.policy, state.settings.execution_timeout)?;
+    let submission = request::parse(
+        &body,
+        state.settings.policy,
+        state.settings.execution_timeout,
+    )?;
     let queued = state.table.submit(submission)?;
     tracing::info!(request_id = %queued.id, "job queued (runsync)");
     if let Some(mut changes) = state.table.watch(&queued.id) {
