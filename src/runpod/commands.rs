@@ -40,7 +40,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     pub spool_retry_interval: Duration,
     /// Accept local directory paths as `repo` (only for trusted job sources).
-    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS")]
+    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_local_repos: bool,
     /// Seconds to wait before each retry of a result post that got a 5xx (comma-separated).
     #[arg(long, value_name = "SECONDS,...", value_delimiter = ',', default_value = "2,3", value_parser = parse_seconds)]
@@ -88,7 +88,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub webhook_retry_wait: Duration,
     /// Accept local directory paths as `repo` (only when every client is trusted).
-    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS")]
+    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_local_repos: bool,
 }
 

@@ -4,7 +4,7 @@
 //! stderr. The job id comes from the `request_id` field of an enclosing span.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use serde_json::json;
 use tracing::field::{Field, Visit};
@@ -27,7 +27,11 @@ pub fn init(default_level: &str) {
         registry.with(RunpodLines).try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     };
     // Only fails when a subscriber is already set, which then keeps logging.

@@ -64,7 +64,10 @@ pub async fn post_json(
             }
             Ok(response) => format!("job-done answered HTTP {}", response.status()),
             Err(e) => {
-                return Delivery::Failed(format!("job-done post failed: {}", e.without_url()));
+                return Delivery::Failed(format!(
+                    "job-done post failed: {}",
+                    super::platform::describe(e)
+                ));
             }
         };
         let Some(wait) = waits.next() else {

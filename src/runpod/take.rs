@@ -37,7 +37,9 @@ pub async fn take(client: &reqwest::Client, url: &str, timeout: Duration) -> Tak
     let response = match client.get(url).timeout(timeout).send().await {
         Ok(response) => response,
         Err(e) if e.is_timeout() => return Take::NoJob,
-        Err(e) => return Take::Failed(format!("job take failed: {}", e.without_url())),
+        Err(e) => {
+            return Take::Failed(format!("job take failed: {}", super::platform::describe(e)));
+        }
     };
     match response.status() {
         StatusCode::OK => {}
@@ -53,7 +55,12 @@ pub async fn take(client: &reqwest::Client, url: &str, timeout: Duration) -> Tak
         .is_some_and(|v| v.starts_with("application/json"));
     let body = match response.bytes().await {
         Ok(body) => body,
-        Err(e) => return Take::Failed(format!("job take body was cut off: {}", e.without_url())),
+        Err(e) => {
+            return Take::Failed(format!(
+                "job take body was cut off: {}",
+                super::platform::describe(e)
+            ));
+        }
     };
     if !is_json || body.is_empty() {
         return Take::NoJob;
