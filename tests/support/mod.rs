@@ -9,6 +9,7 @@
 pub mod fixture;
 pub mod platform;
 pub mod process;
+pub mod server;
 
 use std::time::Duration;
 

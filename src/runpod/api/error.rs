@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::CONNECTION;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -51,10 +52,12 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("request failed: {self}");
         }
-        (
-            status,
-            Json(json!({ "error": crate::errors::one_line(&self) })),
-        )
-            .into_response()
+        let body = Json(json!({ "error": crate::errors::one_line(&self) }));
+        if matches!(self, ApiError::TooLarge(_)) {
+            // The rest of the body is never read, so the connection cannot carry another
+            // request; say so, or a client would reuse it and see its next request fail.
+            return (status, [(CONNECTION, "close")], body).into_response();
+        }
+        (status, body).into_response()
     }
 }
