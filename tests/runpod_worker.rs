@@ -192,6 +192,41 @@ async fn odd_take_answers_and_malformed_jobs_do_not_stop_the_loop() {
 }
 
 #[tokio::test]
+async fn an_unreachable_platform_does_not_end_the_worker() {
+    // A port nothing listens on: every take is a connection error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let env: Vec<(String, String)> = [
+        (
+            "RUNPOD_WEBHOOK_GET_JOB",
+            format!("http://{addr}/v2/ep/job-take/$ID"),
+        ),
+        (
+            "RUNPOD_WEBHOOK_POST_OUTPUT",
+            format!("http://{addr}/v2/ep/job-done/$RUNPOD_POD_ID/$ID"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut process = Process::spawn(&["worker", "--error-backoff", "0.1"], &env);
+    let deadline = Instant::now() + support::PATIENCE;
+    while process.stderr().matches("job take failed").count() < 3 {
+        assert!(process.try_exit().is_none(), "{}", process.stderr());
+        assert!(Instant::now() < deadline, "{}", process.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        process.stderr().contains("Connection refused"),
+        "{}",
+        process.stderr()
+    );
+    assert!(process.try_exit().is_none(), "the worker keeps trying");
+    stop_worker(process).await;
+}
+
+#[tokio::test]
 async fn get_job_may_name_the_worker_with_the_pod_id_placeholder() {
     let platform = FakePlatform::start().await;
     let mut env = platform.env();

@@ -3,6 +3,7 @@
 //! `{"error": "<the CLI's one-line message>"}` to job-done, spooling it if that fails.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,9 @@ use crate::errors::one_line;
 use crate::events::Events;
 use crate::job::{Job, JobInput, RepoPolicy};
 use crate::summary::Summary;
+
+/// Bound on one progress post.
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every job of a worker shares.
 pub struct HandlerContext {
@@ -85,12 +89,18 @@ async fn run(
     let (events, receiver) = Events::channel();
     let finished = CancellationToken::new();
     let url = ctx.platform.done_url(id, false);
+    // A progress post in flight is awaited before the result is posted (so they arrive in
+    // order); a short bound keeps a hung one from holding the result back.
+    let retry = RetryPolicy {
+        timeout: PROGRESS_TIMEOUT,
+        ..ctx.retry.clone()
+    };
     let progress = post_updates(
         ProgressTarget {
             client: &ctx.client,
             url: &url,
             job_id: id,
-            retry: &ctx.retry,
+            retry: &retry,
         },
         receiver,
         finished.clone(),

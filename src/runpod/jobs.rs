@@ -449,12 +449,4 @@ impl JobTable {
             }
         }
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
-    }
-
-    pub fn limits(&self) -> &TableLimits {
-        &self.limits
-    }
 }

@@ -1,6 +1,6 @@
 //! [`ApiError`]: every refusal of the endpoint API as a status code and a JSON
-//! `{"error": "..."}` body naming what was wrong. Our own faults get a generic text and a log
-//! line instead of internals.
+//! `{"error": "..."}` body naming what was wrong. A job that fails is not an API error: it
+//! ends as FAILED with the pipeline's message.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -27,8 +27,6 @@ pub enum ApiError {
     TooLarge(usize),
     #[error(transparent)]
     Submit(#[from] SubmitError),
-    #[error("internal error")]
-    Internal,
 }
 
 impl ApiError {
@@ -41,7 +39,6 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Submit(SubmitError::QueueFull(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Submit(SubmitError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -49,9 +46,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!("request failed: {self}");
-        }
         let body = Json(json!({ "error": crate::errors::one_line(&self) }));
         if matches!(self, ApiError::TooLarge(_)) {
             // The rest of the body is never read, so the connection cannot carry another
