@@ -10,36 +10,15 @@ use axum::Json;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::PATIENCE;
-use support::fixture::{group_alive, input, odd_seeds_fail, pid_writer, pids};
+use support::fixture::{
+    group_alive, input, odd_seeds_fail, pid_writer, pids, wait_for_pids, wait_groups_gone,
+};
 use support::server::{Server, answer};
 
 fn pid_job(repo: &std::path::Path, seeds: &[u64], pid_dir: &std::path::Path) -> Value {
     let mut job = input(repo, seeds);
     job["env"] = json!({"PID_DIR": pid_dir.display().to_string()});
     job
-}
-
-async fn wait_for_pids(dir: &std::path::Path, count: usize) -> Vec<i32> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let found = pids(dir);
-        if found.len() == count {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "only {found:?} runs started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn wait_groups_gone(groups: &[i32]) {
-    let deadline = Instant::now() + PATIENCE;
-    while groups.iter().any(|g| group_alive(*g)) {
-        assert!(
-            Instant::now() < deadline,
-            "groups {groups:?} were never killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! seed (`TEST_SEED`), so "fails for seeds 1 and 3" cannot flake.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -69,4 +70,29 @@ pub fn group_alive(pid: i32) -> bool {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         fields.len() > 2 && fields[0] != "Z" && fields[2] == pid.to_string()
     })
+}
+
+/// Waits until `count` runs have written their pid, and returns the pids.
+pub async fn wait_for_pids(dir: &Path, count: usize) -> Vec<i32> {
+    let deadline = Instant::now() + super::PATIENCE;
+    loop {
+        let found = pids(dir);
+        if found.len() == count {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "only {found:?} runs started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until none of the process groups has a live process.
+pub async fn wait_groups_gone(groups: &[i32]) {
+    let deadline = Instant::now() + super::PATIENCE;
+    while groups.iter().any(|g| group_alive(*g)) {
+        assert!(
+            Instant::now() < deadline,
+            "groups {groups:?} were never killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

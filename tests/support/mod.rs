@@ -1,5 +1,6 @@
 //! Shared test support: a fake RunPod platform ([`platform`]), the real binary as a worker
-//! or server process ([`process`]), and tiny seeded fixture repositories ([`fixture`]).
+//! or server process ([`process`], [`server`], [`worker`]), and tiny seeded fixture
+//! repositories ([`fixture`]).
 //! Each test binary uses part of it.
 #![allow(
     dead_code,
@@ -10,6 +11,7 @@ pub mod fixture;
 pub mod platform;
 pub mod process;
 pub mod server;
+pub mod worker;
 
 use std::time::Duration;
 
