@@ -16,6 +16,7 @@
 //!   dashboard ([`web`]).
 //! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
 //!   and observes it through [`Event`]s.
+//! - [`runpod`]: the RunPod serverless worker and the local endpoint API (`serve`).
 
 pub mod analysis;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod framework;
 pub mod history;
 pub mod job;
 pub mod runner;
+pub mod runpod;
 pub mod summary;
 pub mod web;
 pub mod workspace;

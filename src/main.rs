@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
+use flaky_detector::runpod::commands::{self as runpod, ServeArgs, WorkerArgs};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -13,7 +14,8 @@ Exit status:
   130  interrupted (Ctrl-C or SIGTERM); finished runs are still reported
 
 Without a subcommand, runs one job the way RunPod's local test does: from
---test_input '<json>', else from ./test_input.json.";
+--test_input '<json>', else from ./test_input.json. Without a subcommand and
+--test_input, with RUNPOD_WEBHOOK_GET_JOB set (on RunPod), runs the worker.";
 
 #[derive(Debug, Parser)]
 #[command(name = "flaky-detector", version, about, after_help = EXIT_CODES)]
@@ -33,37 +35,76 @@ enum Command {
     History(cli::history::HistoryArgs),
     /// Serve the history dashboard on a local port.
     Dashboard(cli::dashboard::DashboardArgs),
+    /// Run as a RunPod serverless worker (the RUNPOD_* environment names the platform).
+    Worker(WorkerArgs),
+    /// Serve RunPod's endpoint API (/run, /runsync, /status, ...) on a local port.
+    Serve(ServeArgs),
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_logging();
-    let mut deps = Deps::from_env();
+    let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
     let code = match cli.command {
-        Some(Command::Run(args)) => cli::run::run(args, &deps).await,
-        Some(Command::History(args)) => cli::history::run(args),
-        Some(Command::Dashboard(args)) => cli::dashboard::run(args).await,
+        // The worker and the server set up their own logging (RunPod's JSON lines).
+        Some(Command::Worker(args)) => match with_history(&args.db) {
+            Ok(deps) => runpod::run_worker(args, deps).await,
+            Err(code) => code,
+        },
+        Some(Command::Serve(args)) => match with_history(&args.db) {
+            Ok(deps) => runpod::run_serve(args, deps).await,
+            Err(code) => code,
+        },
+        None if on_runpod && cli.test_input.is_none() => {
+            let args = WorkerArgs::parse_from(["worker"]);
+            match with_history(&args.db) {
+                Ok(deps) => runpod::run_worker(args, deps).await,
+                Err(code) => code,
+            }
+        }
+        Some(Command::Run(args)) => {
+            init_logging();
+            cli::run::run(args, &Deps::from_env()).await
+        }
+        Some(Command::History(args)) => {
+            init_logging();
+            cli::history::run(args)
+        }
+        Some(Command::Dashboard(args)) => {
+            init_logging();
+            cli::dashboard::run(args).await
+        }
         None => {
+            init_logging();
             // Local test mode has no --db: FLAKY_DB or the default path.
             let db = cli::history::DbArg {
                 db: std::env::var_os("FLAKY_DB")
                     .filter(|v| !v.is_empty())
                     .map(Into::into),
             };
-            match cli::history::store_for_jobs(&db) {
-                Ok(store) => {
-                    deps.history = store;
-                    cli::local_test::run(cli.test_input, &deps).await
-                }
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    cli::exit::JOB_ERROR
-                }
+            match with_history(&db) {
+                Ok(deps) => cli::local_test::run(cli.test_input, &deps).await,
+                Err(code) => code,
             }
         }
     };
     std::process::exit(code);
+}
+
+/// The operator's dependencies with the history store of `db` (jobs are recorded before
+/// they are reported), or the exit status when a database the user named cannot be opened.
+fn with_history(db: &cli::history::DbArg) -> Result<Deps, i32> {
+    let mut deps = Deps::from_env();
+    match cli::history::store_for_jobs(db) {
+        Ok(store) => {
+            deps.history = store;
+            Ok(deps)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Err(cli::exit::JOB_ERROR)
+        }
+    }
 }
 
 /// Logs go to stderr; `RUST_LOG` picks the level (warnings only by default, so the summary

@@ -1,0 +1,203 @@
+//! The `worker` and `serve` subcommands: their flags ([`WorkerArgs`], [`ServeArgs`]) and the
+//! thin functions that turn them into a [`WorkerConfig`] or [`ServeConfig`], wire shutdown
+//! signals, and return an exit status.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use secrecy::SecretString;
+
+use super::api::{ApiSettings, BODY_LIMIT};
+use super::platform::Platform;
+use super::post::RetryPolicy;
+use super::serve::{ServeConfig, serve};
+use super::spool::Spool;
+use super::stop::StopPacing;
+use super::worker::{Shutdown, TakeBackoff, WorkerConfig};
+use crate::cli::exit;
+use crate::detect::Deps;
+use crate::errors::one_line;
+use crate::job::RepoPolicy;
+
+/// Flags of `flaky-detector worker`. The platform's URLs, key and pod id come from the
+/// `RUNPOD_*` environment RunPod sets.
+#[derive(Debug, Parser)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: crate::cli::history::DbArg,
+    /// Jobs to run at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Seconds the jobs in progress may go on after SIGTERM before they are cancelled (a
+    /// cancelled job still reports the runs that finished).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+    /// Where results that job-done would not take wait to be re-posted [default: on the
+    /// RunPod volume, else the XDG data dir].
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// Seconds between retries of spooled results (they are also retried at start).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub spool_retry_interval: Duration,
+    /// Accept local directory paths as `repo` (only for trusted job sources).
+    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_local_repos: bool,
+    /// Seconds to wait before each retry of a result post that got a 5xx (comma-separated).
+    #[arg(long, value_name = "SECONDS,...", value_delimiter = ',', default_value = "2,3", value_parser = parse_seconds)]
+    pub post_retry_waits: Vec<Duration>,
+    /// Seconds to wait after a 429 from job-take (jitter is added).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub rate_limit_wait: Duration,
+    /// Seconds to wait after a failed job-take; doubled per failure in a row, up to 30.
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    pub error_backoff: Duration,
+    /// Seconds between job-stop polls that found nothing.
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds, hide = true)]
+    pub stop_poll_pause: Duration,
+}
+
+/// Flags of `flaky-detector serve`.
+#[derive(Debug, Parser)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: crate::cli::history::DbArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Require this key (`Authorization: Bearer <key>` or the bare key) on every route but
+    /// /health.
+    #[arg(long, env = "FLAKY_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Jobs to run at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Jobs that may wait in the queue; /run answers 429 beyond.
+    #[arg(long, default_value_t = 100)]
+    pub max_queue: usize,
+    /// Seconds a finished job stays queryable.
+    #[arg(long, value_name = "SECONDS", default_value = "1800", value_parser = parse_seconds)]
+    pub retention: Duration,
+    /// Seconds a job may run when its request sets no `policy.executionTimeout`.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_seconds)]
+    pub execution_timeout: Duration,
+    /// Seconds /runsync waits for the result when the request has no `?wait=`.
+    #[arg(long, value_name = "SECONDS", default_value = "90", value_parser = parse_seconds)]
+    pub runsync_wait: Duration,
+    /// Seconds between webhook attempts (3 attempts in all).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub webhook_retry_wait: Duration,
+    /// Accept local directory paths as `repo` (only when every client is trusted).
+    #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_local_repos: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is not a non-negative number of seconds"))
+}
+
+/// Runs the worker; the exit status is 0 after a shutdown signal, 1 if it cannot start.
+pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
+    super::log::init("info");
+    let platform = match Platform::from_env() {
+        Ok(platform) => platform,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            return exit::JOB_ERROR;
+        }
+    };
+    let config = WorkerConfig {
+        concurrency: usize::from(args.concurrency),
+        shutdown_grace: args.shutdown_grace,
+        spool_dir: args.spool_dir.unwrap_or_else(Spool::default_dir),
+        spool_retry_interval: args.spool_retry_interval.max(Duration::from_millis(100)),
+        policy: RepoPolicy {
+            allow_local: args.allow_local_repos,
+        },
+        retry: RetryPolicy {
+            waits: args.post_retry_waits,
+            ..RetryPolicy::default()
+        },
+        backoff: TakeBackoff {
+            rate_limited: args.rate_limit_wait,
+            error_base: args.error_backoff,
+            ..TakeBackoff::default()
+        },
+        stop_pacing: StopPacing {
+            after_empty: args.stop_poll_pause,
+            after_error: args.stop_poll_pause.max(Duration::from_millis(100)),
+            ..StopPacing::default()
+        },
+    };
+    let shutdown = Shutdown::default();
+    watch_signals(shutdown.clone());
+    match super::worker::run(config, platform, deps, shutdown).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            exit::JOB_ERROR
+        }
+    }
+}
+
+/// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
+pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
+    super::log::init("info");
+    let config = ServeConfig {
+        addr: SocketAddr::new(args.host, args.port),
+        concurrency: usize::from(args.concurrency),
+        max_queue: args.max_queue,
+        retention: args.retention,
+        webhook_retry_wait: args.webhook_retry_wait,
+        api: ApiSettings {
+            api_key: args
+                .api_key
+                .filter(|key| !key.is_empty())
+                .map(SecretString::from),
+            policy: RepoPolicy {
+                allow_local: args.allow_local_repos,
+            },
+            execution_timeout: args.execution_timeout,
+            runsync_wait: args.runsync_wait,
+            body_limit: BODY_LIMIT,
+        },
+    };
+    let shutdown = Shutdown::default();
+    watch_signals(shutdown.clone());
+    match serve(config, deps, shutdown.drain).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            exit::JOB_ERROR
+        }
+    }
+}
+
+/// First SIGTERM or Ctrl-C: drain. Second: stop now.
+fn watch_signals(shutdown: Shutdown) {
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            tracing::error!("cannot listen for SIGTERM; stop the process with SIGKILL");
+            return;
+        };
+        for token in [&shutdown.drain, &shutdown.now] {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutdown signal received");
+            token.cancel();
+        }
+    });
+}

@@ -1,0 +1,440 @@
+//! `flaky-detector serve`, RunPod's endpoint API on a local port (§8): the real binary,
+//! real seeded runs, requests over loopback HTTP.
+
+#[path = "runpod_support/mod.rs"]
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use support::PATIENCE;
+use support::fixture::{
+    group_alive, input, odd_seeds_fail, pid_writer, pids, wait_for_pids, wait_groups_gone,
+};
+use support::server::{Server, answer};
+
+fn pid_job(repo: &std::path::Path, seeds: &[u64], pid_dir: &std::path::Path) -> Value {
+    let mut job = input(repo, seeds);
+    job["env"] = json!({"PID_DIR": pid_dir.display().to_string()});
+    job
+}
+
+#[tokio::test]
+async fn run_then_status_reports_the_summary_at_both_prefixes() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = odd_seeds_fail("0");
+    let (code, queued) = server
+        .post(
+            "/v2/my-endpoint/run",
+            &json!({"input": input(repo.path(), &[1, 2, 3, 4])}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(queued["status"], "IN_QUEUE");
+    let id = queued["id"].as_str().expect("an id");
+
+    let done = server.wait_status(id, "COMPLETED").await;
+    assert_eq!(done["output"]["failing_seeds"], json!([1, 3]), "{done}");
+    assert_eq!(done["output"]["total_runs"], 4);
+    assert!(done["delayTime"].is_u64() && done["executionTime"].is_u64());
+    let (code, by_post) = server.post_text(&format!("/v2/x/status/{id}"), "").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(by_post["output"], done["output"]);
+}
+
+#[tokio::test]
+async fn runsync_returns_the_output_or_the_status_when_the_wait_is_over() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let fast = odd_seeds_fail("0");
+    let (code, done) = server
+        .post("/runsync", &json!({"input": input(fast.path(), &[1, 2])}))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["output"]["failures"], 1);
+
+    let slow = odd_seeds_fail("4");
+    let (code, pending) = server
+        .post(
+            "/runsync?wait=1000",
+            &json!({"input": input(slow.path(), &[2])}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        pending["status"] == "IN_PROGRESS" || pending["status"] == "IN_QUEUE",
+        "{pending}"
+    );
+    assert!(pending.get("output").is_none());
+    let id = pending["id"].as_str().expect("an id");
+    let done = server.wait_status(id, "COMPLETED").await;
+    assert_eq!(done["output"]["failures"], 0);
+}
+
+#[tokio::test]
+async fn stream_returns_each_progress_chunk_once() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = odd_seeds_fail("0.3");
+    let mut job = input(repo.path(), &[2, 3, 4]);
+    job["parallelism"] = json!(1);
+    let id = server.run(&job).await;
+
+    let mut chunks: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (code, body) = server.get(&format!("/stream/{id}")).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let fresh = body["stream"].as_array().expect("a stream array").clone();
+        let finished = body["status"] == "COMPLETED";
+        chunks.extend(fresh.iter().map(|c| c["output"].clone()));
+        if finished && fresh.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stream never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let messages: Vec<&str> = chunks
+        .iter()
+        .map(|c| c["message"].as_str().expect("a message"))
+        .collect();
+    assert_eq!(messages[0], format!("fetching {}", repo.path().display()));
+    assert!(messages.contains(&"copied"));
+    let counts: Vec<&str> = messages
+        .iter()
+        .copied()
+        .filter(|m| m.contains("/3 runs"))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            "1/3 runs, 0 failures",
+            "2/3 runs, 1 failure",
+            "3/3 runs, 1 failure"
+        ],
+        "every run once, in order: {messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_kills_a_running_job_and_drops_a_queued_one() {
+    let server = Server::start(&["--allow-local-repos", "--concurrency", "1"]).await;
+    let repo = pid_writer(0, 600);
+    let (running_pids, queued_pids) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let running = server
+        .run(&pid_job(repo.path(), &[1, 2], running_pids.path()))
+        .await;
+    let queued = server
+        .run(&pid_job(repo.path(), &[3], queued_pids.path()))
+        .await;
+    let groups = wait_for_pids(running_pids.path(), 2).await;
+    let (_, health) = server.get("/health").await;
+    assert_eq!(health["jobs"]["inProgress"], 1, "{health}");
+    assert_eq!(health["jobs"]["inQueue"], 1);
+    assert_eq!(health["workers"], json!({"idle": 0, "running": 1}));
+
+    let (code, body) = server.post_text(&format!("/cancel/{queued}"), "").await;
+    assert_eq!(
+        (code, &body["status"]),
+        (StatusCode::OK, &json!("CANCELLED"))
+    );
+    let (code, body) = server.post_text(&format!("/cancel/{running}"), "").await;
+    assert_eq!(
+        (code, &body["status"]),
+        (StatusCode::OK, &json!("CANCELLED"))
+    );
+    wait_groups_gone(&groups).await;
+    // The queued job never started, and the cancelled one stays cancelled.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pids(queued_pids.path()).is_empty());
+    let (_, status) = server.get(&format!("/status/{running}")).await;
+    assert_eq!(status["status"], "CANCELLED");
+    let (_, health) = server.get("/health").await;
+    assert_eq!(health["workers"], json!({"idle": 1, "running": 0}));
+}
+
+#[tokio::test]
+async fn an_execution_timeout_times_the_job_out_and_kills_its_runs() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = pid_writer(0, 600);
+    let pid_dir = tempfile::tempdir().expect("dir");
+    let (code, queued) = server
+        .post(
+            "/run",
+            &json!({
+                "input": pid_job(repo.path(), &[1], pid_dir.path()),
+                "policy": {"executionTimeout": 5000},
+            }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{queued}");
+    let groups = wait_for_pids(pid_dir.path(), 1).await;
+    let id = queued["id"].as_str().expect("an id");
+    let timed_out = server.wait_status(id, "TIMED_OUT").await;
+    assert!(
+        timed_out["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("5000 ms")),
+        "{timed_out}"
+    );
+    wait_groups_gone(&groups).await;
+}
+
+#[tokio::test]
+async fn a_webhook_gets_the_final_status_and_a_retry() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let hook = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |Json(body): Json<Value>| {
+                let received = received.clone();
+                async move {
+                    let mut received = received.lock().expect("lock");
+                    received.push(body);
+                    // The first delivery fails, so the retry is exercised.
+                    if received.len() == 1 {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+
+    let server = Server::start(&["--allow-local-repos", "--webhook-retry-wait", "0.1"]).await;
+    let repo = odd_seeds_fail("0");
+    let (_, queued) = server
+        .post(
+            "/run",
+            &json!({"input": input(repo.path(), &[1]), "webhook": format!("http://{hook_addr}/hook")}),
+        )
+        .await;
+    let id = queued["id"].as_str().expect("an id");
+    let deadline = Instant::now() + PATIENCE;
+    while received.lock().expect("lock").len() < 2 {
+        assert!(Instant::now() < deadline, "the webhook was not retried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = received.lock().expect("lock").clone();
+    assert_eq!(received.len(), 2, "no more attempts after a 200");
+    for body in &received {
+        assert_eq!(body["id"], id);
+        assert_eq!(body["status"], "COMPLETED");
+        assert_eq!(body["output"]["failing_seeds"], json!([1]));
+    }
+}
+
+#[tokio::test]
+async fn the_api_key_guards_every_route_but_health() {
+    let server = Server::start(&["--api-key", "sekrit-key"]).await;
+    let url = |path: &str| format!("{}{path}", server.base);
+    let body = json!({"input": {"repo": "https://example.invalid/a/b"}}).to_string();
+    for header in [None, Some("Bearer wrong"), Some("sekrit-ke")] {
+        let mut request = server.client.post(url("/run")).body(body.clone());
+        if let Some(header) = header {
+            request = request.header("authorization", header);
+        }
+        let (code, error) = answer(request.send().await.expect("answer")).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{header:?}");
+        assert!(
+            error["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("API key"))
+        );
+    }
+    for path in ["/status/x", "/v2/ep/cancel/x", "/purge-queue"] {
+        let (code, _) = answer(server.client.post(url(path)).send().await.expect("answer")).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/health", "/v2/ep/health"] {
+        let (code, health) =
+            answer(server.client.get(url(path)).send().await.expect("answer")).await;
+        assert_eq!(code, StatusCode::OK, "{path}");
+        assert_eq!(health["workers"]["idle"], 1);
+    }
+    for header in ["Bearer sekrit-key", "sekrit-key"] {
+        let request = server
+            .client
+            .post(url("/purge-queue"))
+            .header("authorization", header);
+        let (code, purged) = answer(request.send().await.expect("answer")).await;
+        assert_eq!(code, StatusCode::OK, "{header}");
+        assert_eq!(purged, json!({"removed": 0, "status": "completed"}));
+    }
+    // Without --allow-local-repos, a local path is refused before it is queued.
+    let repo = odd_seeds_fail("0");
+    let (code, error) = server
+        .post("/run", &json!({"input": input(repo.path(), &[1])}))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("local repository paths are not allowed")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_json_4xx_and_disturb_no_job() {
+    let server = Server::start(&["--allow-local-repos", "--concurrency", "2"]).await;
+    let repo = odd_seeds_fail("2");
+    let running = server.run(&input(repo.path(), &[1, 2])).await;
+    let path = repo.path().display().to_string();
+    let huge = format!(
+        r#"{{"input": {{"repo": "{path}", "test_command": "{}"}}}}"#,
+        "x".repeat(11 * 1024 * 1024)
+    );
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "/run",
+            "{not json".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid request body",
+        ),
+        (
+            "/run",
+            json!({"input": {"repo": path}, "inptu": 1}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "inptu",
+        ),
+        (
+            "/run",
+            json!({"input": {"repo": path, "parallelsim": 2}}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "parallelsim",
+        ),
+        (
+            "/run",
+            json!({"input": {"repo": path, "runs": 0}}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "`runs` must be between 1 and 1000",
+        ),
+        (
+            "/run",
+            json!({"input": 5}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "JSON object",
+        ),
+        (
+            "/run",
+            json!({"input": {"repo": path}, "policy": {"ttl": 1}}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "policy.ttl",
+        ),
+        ("/runsync", huge, StatusCode::PAYLOAD_TOO_LARGE, "limit"),
+        (
+            "/status/no-such-job",
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "no-such-job",
+        ),
+        (
+            "/cancel/no-such-job",
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "no-such-job",
+        ),
+        (
+            "/v2/ep/nothing-here",
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "no such route",
+        ),
+    ];
+    for (path, body, wanted, says) in cases {
+        let (code, error) = server.post_text(path, &body).await;
+        assert_eq!(code, wanted, "{path}: {error}");
+        let message = error["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: {error}"));
+        assert!(message.contains(says), "{path}: {message}");
+    }
+    let (code, error) = server.get("/run").await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(error["error"].is_string());
+
+    let done = server.wait_status(&running, "COMPLETED").await;
+    assert_eq!(done["output"]["failing_seeds"], json!([1]), "{done}");
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_429_and_purge_empties_it() {
+    let server = Server::start(&["--allow-local-repos", "--max-queue", "1"]).await;
+    let repo = pid_writer(0, 600);
+    let pid_dir = tempfile::tempdir().expect("dir");
+    let running = server
+        .run(&pid_job(repo.path(), &[1], pid_dir.path()))
+        .await;
+    let groups = wait_for_pids(pid_dir.path(), 1).await;
+    let queued = server.run(&input(repo.path(), &[2])).await;
+    let (code, error) = server
+        .post("/run", &json!({"input": input(repo.path(), &[3])}))
+        .await;
+    assert_eq!(code, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("queue is full"))
+    );
+
+    let (_, purged) = server.post_text("/purge-queue", "").await;
+    assert_eq!(purged, json!({"removed": 1, "status": "completed"}));
+    let (code, _) = server.get(&format!("/status/{queued}")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "a purged job is gone");
+    let (_, health) = server.get("/health").await;
+    assert_eq!(health["jobs"]["inQueue"], 0);
+    assert_eq!(health["jobs"]["inProgress"], 1);
+    server.post_text(&format!("/cancel/{running}"), "").await;
+    wait_groups_gone(&groups).await;
+}
+
+#[tokio::test]
+async fn finished_jobs_are_forgotten_after_the_retention_period() {
+    let server = Server::start(&["--allow-local-repos", "--retention", "1"]).await;
+    let repo = odd_seeds_fail("0");
+    let id = server.run(&input(repo.path(), &[2])).await;
+    server.wait_status(&id, "COMPLETED").await;
+    let (_, health) = server.get("/health").await;
+    assert_eq!(health["jobs"]["completed"], 1);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (code, body) = server.get(&format!("/status/{id}")).await;
+        if code == StatusCode::NOT_FOUND {
+            assert!(body["error"].as_str().is_some_and(|e| e.contains(&id)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the result never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigterm_cancels_the_jobs_and_exits_zero() {
+    let mut server = Server::start(&["--allow-local-repos"]).await;
+    let repo = pid_writer(0, 600);
+    let pid_dir = tempfile::tempdir().expect("dir");
+    server
+        .run(&pid_job(repo.path(), &[1, 2], pid_dir.path()))
+        .await;
+    let groups = wait_for_pids(pid_dir.path(), 2).await;
+    server.process.sigterm();
+    let status = server.process.wait_exit().await;
+    assert!(status.success(), "{status:?}:\n{}", server.process.stderr());
+    for group in groups {
+        assert!(!group_alive(group), "group {group} outlived the server");
+    }
+}
