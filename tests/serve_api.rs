@@ -438,3 +438,35 @@ async fn sigterm_cancels_the_jobs_and_exits_zero() {
         assert!(!group_alive(group), "group {group} outlived the server");
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
+    let server = Server::start(&["--allow-local-repos", "--api-key", "dash-key"]).await;
+    let repo = odd_seeds_fail("0");
+    let (code, done) = server
+        .post("/runsync", &json!({"input": input(repo.path(), &[1, 2, 3])}))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let run_id = done["output"]["run_id"].as_i64().expect("recorded in history");
+
+    let page = |path: String, key: Option<&str>| {
+        let mut request = server.client.get(format!("{}{path}", server.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move {
+            let response = request.send().await.expect("answer");
+            let status = response.status();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let (code, _) = page("/dashboard".into(), None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, overview) = page("/dashboard".into(), Some("dash-key")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(overview.contains("<html"), "{overview}");
+    let (code, detail) = page(format!("/dashboard/jobs/{run_id}"), Some("dash-key")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(detail.contains(&*repo.path().display().to_string()), "{detail}");
+}

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::api::{ApiSettings, ApiState, router};
+use super::api::{ApiSettings, ApiState, router, router_with_dashboard};
 use super::jobs::{JobTable, JobView, Outcome, Started, TableLimits};
 use super::progress::update;
 use super::webhook;
@@ -92,7 +92,11 @@ pub async fn serve(
     }
     println!("listening on http://{addr}");
     tracing::info!(%addr, "endpoint API listening");
-    let served = axum::serve(listener, router(state))
+    let app = match &deps.history {
+        Some(store) => router_with_dashboard(state, store.clone()),
+        None => router(state),
+    };
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await;
     stop.cancel();

@@ -38,6 +38,7 @@ impl Process {
             .env("FLAKY_WORK_DIR", dir.path().join("work"))
             .env("FLAKY_CACHE_DIR", dir.path().join("cache"))
             .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("FLAKY_DB", dir.path().join("history.db"))
             .env("RUST_LOG", "info")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
