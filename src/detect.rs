@@ -175,6 +175,7 @@ async fn run_pipeline(
         keep_passing_output: settings.save_full_output,
         isolation: settings.isolation,
         preserve: settings.preserve_temp_dir,
+        places: Default::default(),
     });
     let requests: Vec<RunRequest> = plan_seeds(
         settings.runs,

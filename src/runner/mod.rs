@@ -1,9 +1,11 @@
 //! Seeded runs of the test command: one process per run ([`process`]), at most `parallelism`
-//! at once ([`fan_out`]), each with its own directory and environment ([`run`]).
+//! at once ([`fan_out`]), each with its own directory and environment ([`run`],
+//! [`isolation`]).
 
 pub mod capture;
 pub mod env;
 pub mod fan_out;
+pub mod isolation;
 pub mod process;
 pub mod run;
 

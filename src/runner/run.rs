@@ -1,5 +1,6 @@
-//! One seeded run of the test command ([`RunTemplate::run`]): its own scratch directory,
-//! TMPDIR and cache folders, its seed in the environment, and a [`RunRecord`] as the result.
+//! One seeded run of the test command ([`RunTemplate::run`]): its own place (a copy of the
+//! checkout, TMPDIR, cache and HOME; see [`super::isolation`]), its seed in the environment,
+//! and a [`RunRecord`] as the result.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::Captured;
+use super::isolation::{PlaceSpec, Places, RunPlace};
 use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process};
 use crate::config::Isolation;
 use crate::framework::{Framework, seed::seed_env};
@@ -37,6 +39,8 @@ pub struct RunTemplate {
     pub isolation: Isolation,
     /// Leave per-run directories on disk (`preserve_temp_dir`).
     pub preserve: bool,
+    /// Where each run works (slots, copies of the checkout); shared by clones of the template.
+    pub places: Places,
 }
 
 /// A finished run.
@@ -57,30 +61,30 @@ impl RunTemplate {
         request: RunRequest,
         cancel: &CancellationToken,
     ) -> Result<RunRecord, RunnerError> {
-        let run_dir = self.scratch.join(format!("run-{}", request.attempt));
-        let tmp = run_dir.join("tmp");
-        let cache = run_dir.join("cache");
-        for dir in [&tmp, &cache] {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|source| RunnerError::RunDir {
-                    path: dir.clone(),
-                    source,
-                })?;
-        }
+        let place = self
+            .places
+            .enter(
+                &PlaceSpec {
+                    isolation: self.isolation,
+                    checkout: &self.checkout,
+                    runs_dir: &self.scratch,
+                    preserve: self.preserve,
+                    env: &self.env,
+                },
+                request.attempt,
+            )
+            .await?;
         let spec = ProcessSpec {
             program: self.argv[0].clone(),
             args: self.argv[1..].to_vec(),
-            cwd: self.checkout.clone(),
-            env: self.env_for(request, &tmp, &cache),
+            cwd: place.cwd().to_path_buf(),
+            env: self.env_for(request, &place),
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             output_limit: self.output_limit,
         };
         let result = run_process(&spec, cancel).await;
-        if !self.preserve {
-            let _ = tokio::fs::remove_dir_all(&run_dir).await;
-        }
+        place.leave().await;
         let output = result?;
         let keep = self.keep_passing_output || !output.outcome.passed();
         Ok(RunRecord {
@@ -101,18 +105,8 @@ impl RunTemplate {
         })
     }
 
-    fn env_for(
-        &self,
-        request: RunRequest,
-        tmp: &std::path::Path,
-        cache: &std::path::Path,
-    ) -> Vec<(String, String)> {
-        let mut env = super::env::EnvBuilder::new(self.env.clone());
-        let tmp = tmp.display().to_string();
-        for name in ["TMPDIR", "TMP", "TEMP"] {
-            env.set(name, tmp.clone());
-        }
-        env.set("XDG_CACHE_HOME", cache.display().to_string());
+    fn env_for(&self, request: RunRequest, place: &RunPlace) -> Vec<(String, String)> {
+        let mut env = place.env(&self.env);
         env.set("ATTEMPT", request.attempt.to_string());
         env.set("FLAKY_RUN_INDEX", request.attempt.to_string());
         for (name, value) in seed_env(self.framework, request.seed) {

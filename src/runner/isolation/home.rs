@@ -1,0 +1,107 @@
+//! A run's own `HOME` ([`RunHome`]): a fresh directory whose entries are symlinks to the
+//! entries of the real home, except `.cache`, which is the run's own cache folder.
+//!
+//! Why not an empty home: toolchains live there (`~/.rustup`, `~/.pyenv`, `~/.local` with
+//! pip's user site, `~/.nvm`), and so does configuration tests legitimately read
+//! (`~/.gitconfig` for a commit's author). Why not the real one: a test that keeps state in a
+//! new `~/.myapp` would collide with itself across concurrent runs. With symlinks, everything
+//! the home had is there, and whatever a run creates at the top of its home is its own;
+//! writes *inside* an existing folder (`~/.npm`, `~/.config/x`) still reach the real one, as
+//! they would without isolation.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The names at the top of the real home, listed once per job.
+#[derive(Debug, Clone, Default)]
+pub struct RunHome {
+    real: Option<PathBuf>,
+    names: Vec<OsString>,
+}
+
+impl RunHome {
+    /// Lists `real` (blocking). An unset or unreadable home gives runs an empty one.
+    pub fn list(real: Option<&Path>) -> RunHome {
+        let Some(real) = real.filter(|p| p.is_absolute()) else {
+            return RunHome::default();
+        };
+        let mut names: Vec<OsString> = match std::fs::read_dir(real) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .filter(|name| name != ".cache")
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        RunHome {
+            real: Some(real.to_path_buf()),
+            names,
+        }
+    }
+
+    /// Makes the home at `home` (created) with `.cache` pointing at `cache`. Blocking.
+    pub fn build(&self, home: &Path, cache: &Path) -> io::Result<()> {
+        std::fs::create_dir(home)?;
+        std::os::unix::fs::symlink(cache, home.join(".cache"))?;
+        if let Some(real) = &self.real {
+            for name in &self.names {
+                std::os::unix::fs::symlink(real.join(name), home.join(name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_home_reads_the_real_one_and_keeps_new_things_to_itself() {
+        let real = tempfile::tempdir().expect("tempdir");
+        std::fs::write(real.path().join(".gitconfig"), "[user]\nname = x\n").expect("write");
+        std::fs::create_dir_all(real.path().join(".config/tool")).expect("mkdir");
+        std::fs::create_dir(real.path().join(".cache")).expect("mkdir");
+        let runs = tempfile::tempdir().expect("tempdir");
+        let cache = runs.path().join("cache");
+        std::fs::create_dir(&cache).expect("mkdir");
+        let home = runs.path().join("home");
+
+        RunHome::list(Some(real.path()))
+            .build(&home, &cache)
+            .expect("build");
+
+        assert!(
+            std::fs::read_to_string(home.join(".gitconfig"))
+                .expect("read")
+                .contains("name = x")
+        );
+        assert!(home.join(".config/tool").is_dir());
+        std::fs::write(home.join(".cache/x"), "run").expect("write cache");
+        assert!(cache.join("x").exists(), ".cache is the run's cache");
+        assert!(!real.path().join(".cache/x").exists());
+        std::fs::create_dir(home.join(".myapp")).expect("new state");
+        assert!(!real.path().join(".myapp").exists());
+
+        // Removing the run's home removes the links, never what they point at.
+        std::fs::remove_dir_all(&home).expect("remove");
+        assert!(real.path().join(".config/tool").is_dir());
+        assert!(real.path().join(".gitconfig").is_file());
+    }
+
+    #[test]
+    fn no_home_gives_an_empty_one() {
+        let runs = tempfile::tempdir().expect("tempdir");
+        let cache = runs.path().join("cache");
+        std::fs::create_dir(&cache).expect("mkdir");
+        RunHome::list(None)
+            .build(&runs.path().join("home"), &cache)
+            .expect("build");
+        let entries = std::fs::read_dir(runs.path().join("home"))
+            .expect("read")
+            .count();
+        assert_eq!(entries, 1, "only .cache");
+    }
+}

@@ -1,0 +1,13 @@
+//! Hermetic runs: each run works in its own copy of the prepared checkout (or its slot's
+//! copy, reset between runs), with its own TMPDIR, cache folder, HOME, slot number and port
+//! range, so concurrent runs of a test cannot make it fail by sharing files or ports.
+//! `docs/isolation.md` is the user's guide; [`Places`] is the entry point.
+
+pub mod home;
+pub mod place;
+pub mod slots;
+pub mod tree;
+
+pub use place::{PlaceSpec, Places, RunPlace};
+pub use slots::{PORT_BASE, PORTS_PER_BLOCK, PortBlock, Slot, SlotPool};
+pub use tree::{Manifest, ResetReport, Share, SlotCopy};

@@ -1,0 +1,552 @@
+//! A snapshot of the prepared checkout ([`Manifest`]), the copies made from it for runs
+//! ([`Manifest::materialize`]), and a slot's copy that is brought back to the prepared state
+//! between runs ([`SlotCopy::reset`]) by redoing only what a run changed.
+//!
+//! Most entries are cloned (copy-on-write where the filesystem can, else copied). Entries in
+//! dependency folders are hard-linked when clones are not available, and a cargo `target/`
+//! directory is shared through one symlink; [`Share`] says which and why.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::workspace::copy::{Reflinks, clone_file, link_or_clone};
+
+/// How an entry of the prepared checkout reaches a run's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// A file of the run's own (clone or copy): whatever the run does to it stays in the run.
+    Own,
+    /// Inside a dependency folder (`node_modules`, a virtualenv) or `.git/objects`: hard-linked
+    /// when the filesystem cannot clone. Directories are still the run's own, so files a run
+    /// adds or replaces (atomic writes, caches such as `node_modules/.cache`) stay private;
+    /// only an in-place rewrite of an existing file would be seen by other runs. Git objects
+    /// are never rewritten; `node_modules` in the prepared checkout is itself hard-linked from
+    /// the install cache, so it never had that protection.
+    Link,
+    /// A cargo `target/` directory (tagged with `CACHEDIR.TAG`): one symlink to the prepared
+    /// one. Cargo locks a target directory while it builds, so runs sharing it wait for each
+    /// other instead of corrupting it, and gigabytes of build output are not copied per run.
+    Symlink,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Path relative to the checkout root.
+    rel: PathBuf,
+    kind: Kind,
+    share: Share,
+    meta: Metadata,
+}
+
+/// Every entry of the prepared checkout, parents before children, taken once per job: the
+/// runs never write into the prepared checkout, so it stays true for the whole job.
+#[derive(Debug)]
+pub struct Manifest {
+    root: PathBuf,
+    entries: Vec<Entry>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl Manifest {
+    /// Walks `root` (blocking).
+    pub fn scan(root: &Path) -> io::Result<Manifest> {
+        let mut entries = Vec::new();
+        scan_dir(root, Path::new(""), Share::Own, &mut entries)?;
+        let index = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.rel.clone(), i))
+            .collect();
+        Ok(Manifest {
+            root: root.to_path_buf(),
+            entries,
+            index,
+        })
+    }
+
+    /// A regular file to probe copy-on-write support with, if the checkout has one.
+    pub fn sample_file(&self) -> Option<PathBuf> {
+        self.entries
+            .iter()
+            .find(|e| matches!(e.kind, Kind::File))
+            .map(|e| self.root.join(&e.rel))
+    }
+
+    /// How many entries of each kind of sharing, for logs and the benchmark.
+    pub fn count(&self, share: Share) -> usize {
+        self.entries.iter().filter(|e| e.share == share).count()
+    }
+
+    /// Makes a full copy at `dst` (created; its parent must exist). Blocking.
+    pub fn materialize(&self, dst: &Path, reflinks: &Reflinks) -> io::Result<()> {
+        std::fs::create_dir(dst).map_err(|e| at(dst, e))?;
+        for entry in &self.entries {
+            self.create(entry, &dst.join(&entry.rel), reflinks)?;
+        }
+        self.fix_dir_modes(dst, self.entries.iter())
+    }
+
+    fn create(&self, entry: &Entry, to: &Path, reflinks: &Reflinks) -> io::Result<()> {
+        let from = self.root.join(&entry.rel);
+        let made = match (&entry.kind, entry.share) {
+            (_, Share::Symlink) => std::os::unix::fs::symlink(&from, to),
+            (Kind::Dir, _) => std::fs::create_dir(to),
+            (Kind::Symlink(target), _) => std::os::unix::fs::symlink(target, to),
+            (Kind::File, Share::Link) if reflinks.supported() != Some(true) => {
+                link_or_clone(&from, &entry.meta, to, reflinks)
+            }
+            (Kind::File, _) => clone_file(&from, &entry.meta, to, reflinks),
+        };
+        made.map_err(|e| at(&entry.rel, e))
+    }
+
+    /// Directories are made writable by default so they can be filled; those that were not
+    /// writable in the prepared checkout get their mode back afterwards, children first.
+    fn fix_dir_modes<'a>(
+        &self,
+        dst: &Path,
+        entries: impl DoubleEndedIterator<Item = &'a Entry>,
+    ) -> io::Result<()> {
+        for entry in entries.rev() {
+            if matches!(entry.kind, Kind::Dir) && entry.share != Share::Symlink {
+                let mode = entry.meta.permissions().mode() & 0o7777;
+                if mode & 0o700 != 0o700 || mode & 0o7000 != 0 {
+                    std::fs::set_permissions(
+                        dst.join(&entry.rel),
+                        std::fs::Permissions::from_mode(mode),
+                    )
+                    .map_err(|e| at(&entry.rel, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scan_dir(dir: &Path, rel: &Path, inherited: Share, out: &mut Vec<Entry>) -> io::Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| at(dir, e))?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()
+        .map_err(|e| at(dir, e))?;
+    // A stable order makes copies and their errors reproducible.
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let rel = rel.join(&name);
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| at(&path, e))?;
+        let kind = if meta.is_dir() {
+            Kind::Dir
+        } else if meta.is_file() {
+            Kind::File
+        } else if meta.is_symlink() {
+            Kind::Symlink(std::fs::read_link(&path).map_err(|e| at(&path, e))?)
+        } else {
+            // Sockets, FIFOs and devices are not part of a checkout.
+            continue;
+        };
+        let share = match kind {
+            Kind::Dir if inherited == Share::Own => dir_share(&path, &rel, &name),
+            _ => inherited,
+        };
+        let descend = matches!(kind, Kind::Dir) && share != Share::Symlink;
+        out.push(Entry {
+            rel: rel.clone(),
+            kind,
+            share,
+            meta,
+        });
+        if descend {
+            scan_dir(&path, &rel, share, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sharing of a directory that is not inside a shared folder already.
+fn dir_share(path: &Path, rel: &Path, name: &OsStr) -> Share {
+    let dependencies = name == "node_modules" || path.join("pyvenv.cfg").is_file();
+    if dependencies || rel == Path::new(".git/objects") {
+        Share::Link
+    } else if name == "target" && path.join("CACHEDIR.TAG").is_file() {
+        Share::Symlink
+    } else {
+        Share::Own
+    }
+}
+
+/// What an entry of a slot's copy looked like right after it was made, to tell afterwards
+/// whether a run touched it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    mode: u32,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            ino: meta.ino(),
+            mode: meta.mode(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+impl Manifest {
+    /// True when entry `i`, found at `path` with `meta`, is as it was made (`made`):
+    /// - a file of the run's own: the whole stamp. A write, chmod or rename changes its ctime,
+    ///   which a process cannot set back; a new file also has a new mtime, since copies keep
+    ///   the prepared file's older one.
+    /// - a hard-linked file: inode and mode. A replacement cannot reuse the inode (the
+    ///   prepared checkout holds it), and its ctime moves whenever another copy links it.
+    /// - a symlink, including a shared directory: its target. A symlink cannot change in
+    ///   place, and a new one may well get the old one's inode number.
+    /// - a directory: its mode; its entries are checked one by one.
+    fn unchanged(&self, i: usize, made: &Stamp, path: &Path, meta: &Metadata) -> bool {
+        let entry = &self.entries[i];
+        let now = Stamp::of(meta);
+        match &entry.kind {
+            _ if entry.share == Share::Symlink => {
+                meta.is_symlink()
+                    && std::fs::read_link(path).is_ok_and(|t| t == self.root.join(&entry.rel))
+            }
+            Kind::Symlink(target) => {
+                meta.is_symlink() && std::fs::read_link(path).is_ok_and(|t| t == *target)
+            }
+            Kind::Dir => meta.is_dir() && made.mode == now.mode,
+            Kind::File if made.ino == entry.meta.ino() => {
+                meta.is_file() && made.ino == now.ino && made.mode == now.mode
+            }
+            Kind::File => meta.is_file() && *made == now,
+        }
+    }
+}
+
+/// A slot's copy of the checkout and the stamps of its entries.
+#[derive(Debug)]
+pub struct SlotCopy {
+    root: PathBuf,
+    stamps: Vec<Stamp>,
+}
+
+/// What a reset had to redo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetReport {
+    pub removed: usize,
+    pub restored: usize,
+}
+
+impl SlotCopy {
+    /// Makes a full copy at `root` (removing whatever is there) and records its stamps.
+    pub fn create(manifest: &Manifest, root: &Path, reflinks: &Reflinks) -> io::Result<SlotCopy> {
+        remove_any(root)?;
+        manifest.materialize(root, reflinks)?;
+        let stamps = manifest
+            .entries
+            .iter()
+            .map(|e| stamp_at(&root.join(&e.rel)))
+            .collect::<io::Result<_>>()?;
+        Ok(SlotCopy {
+            root: root.to_path_buf(),
+            stamps,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Brings the copy back to the prepared state: removes what a run added, and re-creates
+    /// what it changed or removed. Costs one `lstat` per entry plus the redone entries, which
+    /// is far less than a full copy. On an error the caller makes a fresh copy instead.
+    ///
+    /// Caveat: a same-size rewrite that keeps the mtime within the filesystem's timestamp
+    /// granularity of the copy (a few milliseconds) cannot be told from no change.
+    pub fn reset(&mut self, manifest: &Manifest, reflinks: &Reflinks) -> io::Result<ResetReport> {
+        let mut present = vec![false; manifest.entries.len()];
+        let mut report = ResetReport::default();
+        self.sweep(
+            manifest,
+            &self.root.clone(),
+            Path::new(""),
+            &mut present,
+            &mut report,
+        )?;
+        let mut restored = Vec::new();
+        for (i, entry) in manifest.entries.iter().enumerate() {
+            if !present[i] {
+                let path = self.root.join(&entry.rel);
+                manifest.create(entry, &path, reflinks)?;
+                self.stamps[i] = stamp_at(&path)?;
+                restored.push(entry);
+                report.restored += 1;
+            }
+        }
+        manifest.fix_dir_modes(&self.root, restored.into_iter())?;
+        Ok(report)
+    }
+
+    /// Walks the copy: entries the manifest does not know, or whose stamp changed, are
+    /// removed; unchanged directories are walked in turn.
+    fn sweep(
+        &self,
+        manifest: &Manifest,
+        dir: &Path,
+        rel: &Path,
+        present: &mut [bool],
+        report: &mut ResetReport,
+    ) -> io::Result<()> {
+        for entry in std::fs::read_dir(dir).map_err(|e| at(dir, e))? {
+            let entry = entry.map_err(|e| at(dir, e))?;
+            let path = entry.path();
+            let rel = rel.join(entry.file_name());
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| at(&path, e))?;
+            let keep = manifest
+                .index
+                .get(&rel)
+                .is_some_and(|&i| manifest.unchanged(i, &self.stamps[i], &path, &meta));
+            if !keep {
+                remove_any(&path)?;
+                report.removed += 1;
+                continue;
+            }
+            let i = manifest.index[&rel];
+            present[i] = true;
+            if meta.is_dir() {
+                self.sweep(manifest, &path, &rel, present, report)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn stamp_at(path: &Path) -> io::Result<Stamp> {
+    std::fs::symlink_metadata(path)
+        .map(|m| Stamp::of(&m))
+        .map_err(|e| at(path, e))
+}
+
+/// Removes a file, symlink or directory tree (symlinks are never followed); absent is fine.
+pub fn remove_any(path: &Path) -> io::Result<()> {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| at(path, e))
+}
+
+/// The same error with the path it concerns in front, since a bare "permission denied" from
+/// deep inside a tree walk names nothing.
+fn at(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// A prepared checkout with own files, a dependency folder, git objects, a cargo target
+    /// directory and a symlink.
+    fn prepared() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for (path, text) in [
+            ("src/app.py", "print('app')\n"),
+            ("tracked.txt", "original\n"),
+            ("node_modules/pkg/index.js", "module.exports = 1;\n"),
+            (".git/objects/ab/cdef", "blob"),
+            (".git/HEAD", "ref: refs/heads/main\n"),
+            (
+                "target/CACHEDIR.TAG",
+                "Signature: 8a477f597d28d172789f06886806bc55\n",
+            ),
+            ("target/debug/app", "binary"),
+        ] {
+            std::fs::create_dir_all(root.join(path).parent().expect("parent")).expect("mkdir");
+            std::fs::write(root.join(path), text).expect("write");
+        }
+        std::os::unix::fs::symlink("src/app.py", root.join("main.py")).expect("symlink");
+        // As in a clone made a while before the runs: a rewrite gets a different mtime.
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("tracked.txt"))
+            .and_then(|f| f.set_modified(old))
+            .expect("set mtime");
+        dir
+    }
+
+    /// Every file and symlink under `root` with its content or target, directories as "/".
+    fn contents(root: &Path) -> BTreeMap<PathBuf, String> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                let rel = path.strip_prefix(root).expect("under root").to_path_buf();
+                let meta = std::fs::symlink_metadata(&path).expect("lstat");
+                if meta.is_symlink() {
+                    let target = std::fs::read_link(&path).expect("readlink");
+                    out.insert(rel, format!("-> {}", target.display()));
+                } else if meta.is_dir() {
+                    out.insert(rel, "/".into());
+                    stack.push(path);
+                } else {
+                    out.insert(rel, std::fs::read_to_string(&path).expect("read"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_copy_is_private_except_what_is_safe_to_share() {
+        let src = prepared();
+        let manifest = Manifest::scan(src.path()).expect("scan");
+        let runs = tempfile::tempdir().expect("tempdir");
+        let reflinks = Reflinks::probe(&manifest.sample_file().expect("a file"), runs.path());
+        let copy = runs.path().join("run-0");
+        manifest.materialize(&copy, &reflinks).expect("copy");
+
+        let ino = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+        let own = Path::new("tracked.txt");
+        assert_ne!(ino(&copy.join(own)), ino(&src.path().join(own)));
+        for linked in ["node_modules/pkg/index.js", ".git/objects/ab/cdef"] {
+            let same = ino(&copy.join(linked)) == ino(&src.path().join(linked));
+            // Without copy-on-write, dependency files and git objects are hard links.
+            assert_eq!(same, reflinks.supported() != Some(true), "{linked}");
+        }
+        assert_eq!(
+            std::fs::read_link(copy.join("target")).expect("target is a symlink"),
+            src.path().join("target")
+        );
+        assert_eq!(
+            std::fs::read_link(copy.join("main.py")).expect("symlink"),
+            Path::new("src/app.py")
+        );
+
+        // What a run writes stays in the run: in place into its own file, a new file in a
+        // dependency folder, an atomic replacement of a dependency file.
+        std::fs::write(copy.join(own), "changed\n").expect("write");
+        std::fs::create_dir(copy.join("node_modules/.cache")).expect("mkdir");
+        std::fs::write(copy.join("node_modules/.cache/x"), "cache").expect("write");
+        std::fs::write(copy.join("node_modules/pkg/tmp"), "new").expect("write");
+        std::fs::rename(
+            copy.join("node_modules/pkg/tmp"),
+            copy.join("node_modules/pkg/index.js"),
+        )
+        .expect("rename");
+        let untouched = contents(src.path());
+        assert_eq!(untouched[own], "original\n");
+        assert_eq!(
+            untouched[Path::new("node_modules/pkg/index.js")],
+            "module.exports = 1;\n"
+        );
+        assert!(!src.path().join("node_modules/.cache").exists());
+    }
+
+    #[test]
+    fn a_reset_undoes_what_a_run_did_and_only_that() {
+        let src = prepared();
+        let manifest = Manifest::scan(src.path()).expect("scan");
+        let runs = tempfile::tempdir().expect("tempdir");
+        let reflinks = Reflinks::default();
+        let root = runs.path().join("slot-0");
+        let mut slot = SlotCopy::create(&manifest, &root, &reflinks).expect("copy");
+        let pristine = contents(&root);
+        let without_target = |tree: BTreeMap<PathBuf, String>| {
+            tree.into_iter()
+                .filter(|(k, _)| !k.starts_with("target"))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            without_target(pristine.clone()),
+            without_target(contents(src.path()))
+        );
+
+        let untouched = slot.reset(&manifest, &reflinks).expect("reset");
+        assert_eq!(untouched, ResetReport::default(), "nothing to redo");
+
+        // A run: same-size rewrite in place, a new file and folder, a deletion, a chmod, a
+        // dependency file replaced, a symlink retargeted.
+        std::fs::write(root.join("tracked.txt"), "ORIGINAL\n").expect("write");
+        std::fs::create_dir_all(root.join("newdir/deep")).expect("mkdir");
+        std::fs::write(root.join("newdir/deep/f"), "x").expect("write");
+        std::fs::write(root.join("added.txt"), "x").expect("write");
+        std::fs::remove_file(root.join("src/app.py")).expect("rm");
+        std::fs::set_permissions(
+            root.join(".git/HEAD"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+        std::fs::write(root.join("node_modules/pkg/new"), "y").expect("write");
+        std::fs::rename(
+            root.join("node_modules/pkg/new"),
+            root.join("node_modules/pkg/index.js"),
+        )
+        .expect("rename");
+        std::fs::remove_file(root.join("main.py")).expect("rm link");
+        std::os::unix::fs::symlink("tracked.txt", root.join("main.py")).expect("relink");
+
+        let report = slot.reset(&manifest, &reflinks).expect("reset");
+        assert_eq!(contents(&root), pristine);
+        assert_eq!(report.removed, 6, "{report:?}");
+        assert_eq!(report.restored, 5, "{report:?}");
+        let mode = std::fs::metadata(root.join(".git/HEAD"))
+            .expect("stat")
+            .mode();
+        let prepared_mode = std::fs::metadata(src.path().join(".git/HEAD"))
+            .expect("stat")
+            .mode();
+        assert_eq!(mode, prepared_mode);
+        assert_eq!(contents(src.path())[Path::new("tracked.txt")], "original\n");
+    }
+
+    #[test]
+    fn a_read_only_directory_is_copied_with_its_mode() {
+        let src = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(src.path().join("ro")).expect("mkdir");
+        std::fs::write(src.path().join("ro/f"), "f").expect("write");
+        std::fs::set_permissions(
+            src.path().join("ro"),
+            std::fs::Permissions::from_mode(0o555),
+        )
+        .expect("chmod");
+        let manifest = Manifest::scan(src.path()).expect("scan");
+        let runs = tempfile::tempdir().expect("tempdir");
+        let copy = runs.path().join("c");
+        manifest
+            .materialize(&copy, &Reflinks::default())
+            .expect("copy");
+        let mode = std::fs::metadata(copy.join("ro")).expect("stat").mode() & 0o777;
+        assert_eq!(mode, 0o555);
+        assert_eq!(
+            std::fs::read_to_string(copy.join("ro/f")).expect("read"),
+            "f"
+        );
+        for dir in [src.path().join("ro"), copy.join("ro")] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+    }
+}
