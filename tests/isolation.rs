@@ -79,6 +79,22 @@ echo "module.exports = 2;" > node_modules/pkg/index.js.new
 mv node_modules/pkg/index.js.new node_modules/pkg/index.js
 "#;
 
+/// Fails unless its TMPDIR, cache folder and (when `$OWN_HOME` is set) the top of its HOME
+/// are as a fresh run finds them, then leaves things in all of them.
+const SCRATCH_TEST: &str = r#"
+set -e
+fail() { echo "$1" >&2; exit 1; }
+[ -z "$(ls -A "$TMPDIR")" ] || fail "TMPDIR holds $(ls -A "$TMPDIR")"
+[ -z "$(ls -A "$XDG_CACHE_HOME")" ] || fail "the cache holds $(ls -A "$XDG_CACHE_HOME")"
+echo left > "$TMPDIR/left" && mkdir "$TMPDIR/dir" && echo left > "$TMPDIR/dir/f"
+echo left > "$XDG_CACHE_HOME/left"
+if [ -n "$OWN_HOME" ]; then
+    [ ! -e "$HOME/$STATE_NAME" ] || fail "HOME holds the state of an earlier run"
+    [ -e "$HOME/.cache/left" ] || fail "HOME/.cache is not the run's cache"
+    mkdir "$HOME/$STATE_NAME" && echo $$ > "$HOME/$STATE_NAME/state"
+fi
+"#;
+
 /// A local repository holding `files`.
 fn repository(files: &[(&str, &str)]) -> TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -279,8 +295,9 @@ async fn concurrent_runs_have_their_own_tmp_cache_home_ports_and_checkout() {
     }
 }
 
-/// Every run of a slot finds the repository as it was, whatever the slot's previous run did;
-/// the copies are reused (two slots for twelve runs) and the prepared checkout is untouched.
+/// Every run finds the repository as it was, whatever the runs before it did: a slot's copy
+/// is reset (two copies serve twelve runs), a run's copy is fresh (made ahead of the run, or
+/// per run when preserving), and the prepared checkout is never touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
     let files = [
@@ -289,15 +306,25 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         ("doomed.txt", "doomed\n"),
         ("tool.sh", "#!/bin/sh\n"),
         ("node_modules/pkg/index.js", "module.exports = 1;\n"),
-        (".flaky-detector.yml", "preserve_temp_dir: true\n"),
     ];
-    let repo = repository(&files);
-    std::fs::set_permissions(
-        repo.path().join("tool.sh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    for (isolation, runs) in [(Isolation::Slot, 12), (Isolation::Run, 6)] {
+    for (isolation, runs, preserve) in [
+        (Isolation::Slot, 12, true),
+        (Isolation::Run, 12, false),
+        (Isolation::Run, 6, true),
+    ] {
+        let repo = repository(&files);
+        if preserve {
+            std::fs::write(
+                repo.path().join(".flaky-detector.yml"),
+                "preserve_temp_dir: true\n",
+            )
+            .expect("write config");
+        }
+        std::fs::set_permissions(
+            repo.path().join("tool.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
         let record = tempfile::tempdir().expect("tempdir");
         let sandbox = Sandbox::new();
         let mut input = job(repo.path(), "sh mutate.sh", runs, 2);
@@ -305,12 +332,8 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         let summary = sandbox
             .detect(with_env(input, &[("RECORD", record.path())]))
             .await;
-        assert_eq!(
-            summary.failures,
-            0,
-            "{isolation:?}: {}",
-            failures_text(&summary)
-        );
+        let case = format!("{isolation:?}, preserve {preserve}");
+        assert_eq!(summary.failures, 0, "{case}: {}", failures_text(&summary));
         let cwds: BTreeSet<String> = (0..runs)
             .map(|i| std::fs::read_to_string(record.path().join(i.to_string())).expect("cwd"))
             .collect();
@@ -319,8 +342,12 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         } else {
             runs as usize
         };
-        assert_eq!(cwds.len(), expected, "{isolation:?}: {cwds:?}");
-
+        assert_eq!(cwds.len(), expected, "{case}: {cwds:?}");
+        if !preserve {
+            assert!(summary.temp_dir.is_none());
+            assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+            continue;
+        }
         let kept = PathBuf::from(summary.temp_dir.clone().expect("preserve_temp_dir"));
         let prepared = kept.join("checkout");
         assert_eq!(
@@ -333,5 +360,41 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         );
         assert!(!prepared.join("added.txt").exists());
         assert!(!prepared.join("node_modules/.cache").exists());
+        if isolation == Isolation::Run {
+            let changed = kept.join("runs/run-0/checkout/tracked.txt");
+            assert!(
+                std::fs::read_to_string(changed)
+                    .expect("run 0's copy is kept")
+                    .contains("changed by run 0"),
+                "a preserved run copy shows what the run did"
+            );
+        }
     }
+}
+
+/// Runs that follow each other in a slot reuse its scratch folders: each still finds them as
+/// a fresh run would, and nothing reaches the real HOME.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_finds_empty_scratch_folders() {
+    let repo = repository(&[("scratch.sh", SCRATCH_TEST)]);
+    let state_name = format!(".flaky-isolation-test-{}", std::process::id());
+    for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
+        let sandbox = Sandbox::new();
+        let mut input = job(repo.path(), "sh scratch.sh", 8, 2);
+        input.isolation = Some(isolation);
+        let mut env = BTreeMap::from([("STATE_NAME".to_string(), state_name.clone())]);
+        if isolation != Isolation::Shared {
+            env.insert("OWN_HOME".into(), "1".into());
+        }
+        input.env = Some(env);
+        let summary = sandbox.detect(input).await;
+        assert_eq!(
+            summary.failures,
+            0,
+            "{isolation:?}: {}",
+            failures_text(&summary)
+        );
+    }
+    let real_home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    assert!(!real_home.join(&state_name).exists());
 }

@@ -41,8 +41,9 @@ impl RunHome {
         }
     }
 
-    /// Makes the home at `home` (created) with `.cache` pointing at `cache`. Blocking.
-    pub fn build(&self, home: &Path, cache: &Path) -> io::Result<()> {
+    /// Makes the home at `home` (created) with `.cache` pointing at `cache`, and returns its
+    /// stamp. Blocking.
+    pub fn build(&self, home: &Path, cache: &Path) -> io::Result<HomeStamp> {
         std::fs::create_dir(home)?;
         std::os::unix::fs::symlink(cache, home.join(".cache"))?;
         if let Some(real) = &self.real {
@@ -50,7 +51,52 @@ impl RunHome {
                 std::os::unix::fs::symlink(real.join(name), home.join(name))?;
             }
         }
-        Ok(())
+        HomeStamp::of(home)
+    }
+
+    /// Makes the home at `home` as [`RunHome::build`] would, reusing the one a previous run
+    /// had when its top level is as built (`made`): one `stat` and one directory read instead
+    /// of a symlink per entry. Blocking.
+    pub fn refresh(&self, home: &Path, cache: &Path, made: &HomeStamp) -> io::Result<HomeStamp> {
+        match HomeStamp::of(home) {
+            Ok(now) if now == *made => Ok(now),
+            _ => {
+                super::tree::remove_any(home)?;
+                self.build(home, cache)
+            }
+        }
+    }
+}
+
+/// The top level of a built home: its directory's inode and times (which move whenever an
+/// entry is added, removed or renamed) and each entry's name, type and inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeStamp {
+    dir: [i64; 5],
+    entries: Vec<(OsString, u64, bool)>,
+}
+
+impl HomeStamp {
+    fn of(home: &Path) -> io::Result<HomeStamp> {
+        use std::os::unix::fs::{DirEntryExt, MetadataExt};
+        let meta = std::fs::symlink_metadata(home)?;
+        let mut entries = std::fs::read_dir(home)?
+            .map(|e| {
+                let e = e?;
+                Ok((e.file_name(), e.ino(), e.file_type()?.is_symlink()))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        entries.sort();
+        Ok(HomeStamp {
+            dir: [
+                meta.ino() as i64,
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            ],
+            entries,
+        })
     }
 }
 
@@ -69,9 +115,8 @@ mod tests {
         std::fs::create_dir(&cache).expect("mkdir");
         let home = runs.path().join("home");
 
-        RunHome::list(Some(real.path()))
-            .build(&home, &cache)
-            .expect("build");
+        let run_home = RunHome::list(Some(real.path()));
+        let made = run_home.build(&home, &cache).expect("build");
 
         assert!(
             std::fs::read_to_string(home.join(".gitconfig"))
@@ -84,6 +129,16 @@ mod tests {
         assert!(!real.path().join(".cache/x").exists());
         std::fs::create_dir(home.join(".myapp")).expect("new state");
         assert!(!real.path().join(".myapp").exists());
+
+        // The next run in the slot gets a home as built, whatever this one did.
+        let fresh = run_home.refresh(&home, &cache, &made).expect("refresh");
+        assert!(!home.join(".myapp").exists());
+        assert!(home.join(".config/tool").is_dir());
+        assert_eq!(
+            run_home.refresh(&home, &cache, &fresh).expect("refresh"),
+            fresh,
+            "an untouched home is kept"
+        );
 
         // Removing the run's home removes the links, never what they point at.
         std::fs::remove_dir_all(&home).expect("remove");

@@ -2,20 +2,29 @@
 //! [`Isolation`] mode, and [`RunPlace::leave`] cleans it up.
 //!
 //! Layout under the job's `runs/` directory:
-//! - `run-N/tmp` (TMPDIR), `run-N/cache` (XDG_CACHE_HOME) and, when isolated, `run-N/home`
-//!   (HOME): every mode, one per run.
-//! - `run-N/checkout`: `run` mode, a copy of the prepared checkout per run.
-//! - `slot-K`: `slot` mode, a copy per parallel slot, reset to the prepared state before each
+//! - `slot-K/tmp` (TMPDIR), `slot-K/cache` (XDG_CACHE_HOME) and, unless `shared`,
+//!   `slot-K/home` (HOME): the scratch folders of the run holding slot K, emptied (the home
+//!   rebuilt) before each run, which costs a directory read instead of a dozen `mkdir`,
+//!   `symlink` and `unlink` calls per run. With `preserve_temp_dir` every run gets its own
+//!   `run-N/` with these folders instead, so each run's leftovers can be inspected.
+//! - `run` mode: `copy-G` (or `run-N/checkout` when preserving), a fresh copy of the
+//!   prepared checkout per run. Copies are made one run ahead: while a run runs, the copy
+//!   for the slot's next run is made and the previous run's copy removed, so a run starts
+//!   without waiting for a copy (only the first run of a slot does). What is left at the
+//!   end (one unused and one used copy per slot) goes with the job's scratch directory.
+//! - `slot` mode: `slot-K/checkout`, a copy per slot, reset to the prepared state before each
 //!   run that uses it.
 //!
 //! `shared` mode runs in the prepared checkout itself, as the seed project did.
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
-use super::home::RunHome;
+use super::home::{HomeStamp, RunHome};
 use super::slots::{PortBlock, Slot, SlotPool};
 use super::tree::{Manifest, SlotCopy, remove_any};
 use crate::config::Isolation;
@@ -24,8 +33,9 @@ use crate::runner::env::EnvBuilder;
 use crate::workspace::copy::Reflinks;
 
 /// The isolation state of one job: slot numbers, the snapshot of the prepared checkout and
-/// the slots' copies. Cloning shares it, so a template cloned for another phase of the same
-/// job reuses its slot copies. Made empty; filled on the first [`Places::enter`].
+/// what each slot keeps between runs. Cloning shares it, so a template cloned for another
+/// phase of the same job reuses the slots' copies. Made empty; filled on the first
+/// [`Places::enter`].
 #[derive(Debug, Clone, Default)]
 pub struct Places(Arc<Inner>);
 
@@ -33,7 +43,10 @@ pub struct Places(Arc<Inner>);
 struct Inner {
     slots: SlotPool,
     prepared: OnceCell<Arc<Prepared>>,
-    slot_copies: Mutex<Vec<Option<SlotCopy>>>,
+    /// Indexed by slot number; taken by the run holding the slot, given back when it leaves.
+    slot_states: Mutex<Vec<SlotState>>,
+    /// Names `run` mode copies: `copy-G`.
+    copies: AtomicU64,
 }
 
 /// What every run's place is made from, found once per job.
@@ -43,6 +56,19 @@ struct Prepared {
     manifest: Option<Manifest>,
     reflinks: Reflinks,
     home: RunHome,
+}
+
+/// What a slot keeps between its runs.
+#[derive(Debug, Default)]
+struct SlotState {
+    /// `slot` mode: the slot's copy of the checkout.
+    copy: Option<SlotCopy>,
+    /// Its scratch folders exist (`Some`), with the stamp of the home when there is one.
+    scratch: Option<Option<HomeStamp>>,
+    /// `run` mode: the copy the slot's previous run used, to be removed.
+    stale: Option<PathBuf>,
+    /// `run` mode: a fresh copy made during the previous run, for the next one.
+    ready: Option<PathBuf>,
 }
 
 /// What [`Places::enter`] needs from the job. The same values must be given for every run of
@@ -68,14 +94,37 @@ pub struct RunPlace {
     places: Places,
     slot: Slot,
     ports: PortBlock,
-    run_dir: PathBuf,
+    /// Holds `tmp`, `cache` and, when isolated, `home`.
+    scratch: PathBuf,
     cwd: PathBuf,
     /// The prepared checkout, when the run works elsewhere (its paths in the environment are
     /// pointed at the run's copy).
     moved_from: Option<PathBuf>,
-    home: Option<PathBuf>,
-    slot_copy: Option<SlotCopy>,
+    /// The run's own copy in `run` mode, left for the slot's next run to remove (unless
+    /// preserving).
+    remove: Option<PathBuf>,
+    /// Under way while the run runs (`run` mode): the removal of the slot's previous copy and
+    /// the making of its next one.
+    ahead: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
+    state: SlotState,
+}
+
+/// The blocking part of making a place: the job's side.
+struct Job<'a> {
+    runs_dir: &'a Path,
+    prepared: &'a Prepared,
+    isolation: Isolation,
     preserve: bool,
+    /// Where a `run` mode copy goes if none was made ahead.
+    fresh_copy: PathBuf,
+}
+
+/// What [`make_place`] made.
+struct Made {
+    scratch: PathBuf,
+    cwd: Option<PathBuf>,
+    remove: Option<PathBuf>,
+    state: SlotState,
 }
 
 impl Places {
@@ -88,28 +137,39 @@ impl Places {
         let slot = self.0.slots.take();
         let ports = PortBlock::take();
         let prepared = self.prepared(spec).await?;
-        let isolated = spec.isolation != Isolation::Shared;
-        let slot_copy = if spec.isolation == Isolation::Slot {
-            self.take_slot_copy(slot.number())
-        } else {
-            None
-        };
+        let state = self.take_state(slot.number());
+        let ahead = spec.isolation == Isolation::Run && !spec.preserve;
         let work = {
             let (runs_dir, prepared) = (spec.runs_dir.to_path_buf(), prepared.clone());
-            let (isolation, number) = (spec.isolation, slot.number());
-            move || make_place(&runs_dir, &prepared, isolation, number, attempt, slot_copy)
+            let (isolation, preserve, number) = (spec.isolation, spec.preserve, slot.number());
+            let fresh_copy = self.copy_name(spec.runs_dir);
+            move || {
+                let job = Job {
+                    runs_dir: &runs_dir,
+                    prepared: &prepared,
+                    isolation,
+                    preserve,
+                    fresh_copy,
+                };
+                make_place(&job, number, attempt, state)
+            }
         };
-        let (run_dir, cwd, slot_copy) = blocking(work).await?;
+        let mut made = blocking(work).await?;
+        let ahead = ahead.then(|| {
+            let stale = made.state.stale.take();
+            let next = self.copy_name(spec.runs_dir);
+            tokio::task::spawn_blocking(move || copy_ahead(&prepared, stale, next))
+        });
         Ok(RunPlace {
             places: self.clone(),
             slot,
             ports,
-            home: isolated.then(|| run_dir.join("home")),
-            moved_from: isolated.then(|| spec.checkout.to_path_buf()),
-            cwd: cwd.unwrap_or_else(|| spec.checkout.to_path_buf()),
-            run_dir,
-            slot_copy,
-            preserve: spec.preserve,
+            scratch: made.scratch,
+            moved_from: made.cwd.as_ref().map(|_| spec.checkout.to_path_buf()),
+            cwd: made.cwd.unwrap_or_else(|| spec.checkout.to_path_buf()),
+            remove: made.remove,
+            ahead,
+            state: made.state,
         })
     }
 
@@ -160,79 +220,196 @@ impl Places {
         self.0.prepared.get_or_try_init(init).await.cloned()
     }
 
-    fn take_slot_copy(&self, slot: u32) -> Option<SlotCopy> {
-        let mut copies = self
-            .0
-            .slot_copies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        copies.get_mut(slot as usize).and_then(Option::take)
+    fn copy_name(&self, runs_dir: &Path) -> PathBuf {
+        runs_dir.join(format!(
+            "copy-{}",
+            self.0.copies.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 
-    fn return_slot_copy(&self, slot: u32, copy: SlotCopy) {
-        let mut copies = self
+    fn take_state(&self, slot: u32) -> SlotState {
+        let mut states = self
             .0
-            .slot_copies
+            .slot_states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        states
+            .get_mut(slot as usize)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn give_back_state(&self, slot: u32, state: SlotState) {
+        let mut states = self
+            .0
+            .slot_states
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let slot = slot as usize;
-        if copies.len() <= slot {
-            copies.resize_with(slot + 1, || None);
+        if states.len() <= slot {
+            states.resize_with(slot + 1, SlotState::default);
         }
-        copies[slot] = Some(copy);
+        states[slot] = state;
     }
 }
 
-/// The blocking part of [`Places::enter`]: returns the run directory, the working directory
-/// when it is not the prepared checkout, and the slot's copy to hand back later.
+/// The blocking part of [`Places::enter`].
 fn make_place(
-    runs_dir: &Path,
-    prepared: &Prepared,
-    isolation: Isolation,
+    job: &Job<'_>,
     slot: u32,
     attempt: u32,
-    slot_copy: Option<SlotCopy>,
-) -> Result<(PathBuf, Option<PathBuf>, Option<SlotCopy>), RunnerError> {
-    let run_dir = new_run_dir(runs_dir, attempt)?;
+    mut state: SlotState,
+) -> Result<Made, RunnerError> {
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunnerError::RunDir { path, source }
     };
-    let cache = run_dir.join("cache");
-    for dir in [run_dir.join("tmp"), cache.clone()] {
-        std::fs::create_dir(&dir).map_err(fail(&dir))?;
-    }
-    let Some(manifest) = &prepared.manifest else {
-        return Ok((run_dir, None, None));
+    let home = job.prepared.manifest.as_ref().map(|_| &job.prepared.home);
+    let scratch = if job.preserve {
+        let dir = new_run_dir(job.runs_dir, attempt)?;
+        fresh_scratch(&dir, home).map_err(fail(&dir))?;
+        dir
+    } else {
+        let dir = job.runs_dir.join(format!("slot-{slot}"));
+        let reused = reuse_scratch(&dir, home, state.scratch.take());
+        state.scratch = Some(reused.map_err(fail(&dir))?);
+        dir
     };
-    let home = run_dir.join("home");
-    prepared.home.build(&home, &cache).map_err(fail(&home))?;
-    match isolation {
-        Isolation::Run => {
-            let checkout = run_dir.join("checkout");
-            manifest
-                .materialize(&checkout, &prepared.reflinks)
-                .map_err(fail(&checkout))?;
-            Ok((run_dir, Some(checkout), None))
-        }
-        _ => {
-            let root = runs_dir.join(format!("slot-{slot}"));
-            let copy = match slot_copy {
-                Some(mut copy) => match copy.reset(manifest, &prepared.reflinks) {
-                    Ok(_) => copy,
-                    Err(error) => {
-                        tracing::warn!(slot, error = %error, "isolation: slot reset failed; copying afresh");
-                        SlotCopy::create(manifest, &root, &prepared.reflinks)
-                            .map_err(fail(&root))?
-                    }
-                },
-                None => {
-                    SlotCopy::create(manifest, &root, &prepared.reflinks).map_err(fail(&root))?
+    let Some(manifest) = &job.prepared.manifest else {
+        return Ok(Made {
+            scratch,
+            cwd: None,
+            remove: None,
+            state,
+        });
+    };
+    let reflinks = &job.prepared.reflinks;
+    if job.isolation == Isolation::Slot {
+        let slot_dir = job.runs_dir.join(format!("slot-{slot}"));
+        let root = slot_dir.join("checkout");
+        let fresh = || {
+            std::fs::create_dir_all(&slot_dir)
+                .and_then(|()| SlotCopy::create(manifest, &root, reflinks))
+                .map_err(fail(&root))
+        };
+        let copy = match state.copy.take() {
+            Some(mut copy) => match copy.reset(manifest, reflinks) {
+                Ok(_) => copy,
+                Err(error) => {
+                    tracing::warn!(slot, error = %error, "isolation: slot reset failed; copying afresh");
+                    fresh()?
                 }
+            },
+            None => fresh()?,
+        };
+        let cwd = copy.root().to_path_buf();
+        state.copy = Some(copy);
+        return Ok(Made {
+            scratch,
+            cwd: Some(cwd),
+            remove: None,
+            state,
+        });
+    }
+    let copy = match state.ready.take() {
+        Some(ready) if !job.preserve => ready,
+        _ => {
+            let copy = if job.preserve {
+                scratch.join("checkout")
+            } else {
+                job.fresh_copy.clone()
             };
-            Ok((run_dir, Some(copy.root().to_path_buf()), Some(copy)))
+            manifest.materialize(&copy, reflinks).map_err(fail(&copy))?;
+            copy
+        }
+    };
+    Ok(Made {
+        scratch,
+        remove: (!job.preserve).then(|| copy.clone()),
+        cwd: Some(copy),
+        state,
+    })
+}
+
+/// The work done while a `run` mode run runs: removes the slot's previous copy and makes the
+/// next one at `next`. A failure only costs the next run an inline copy (which then reports
+/// the error properly).
+fn copy_ahead(prepared: &Prepared, stale: Option<PathBuf>, next: PathBuf) -> Option<PathBuf> {
+    if let Some(stale) = stale {
+        let _ = remove_any(&stale);
+    }
+    let manifest = prepared.manifest.as_ref()?;
+    match manifest.materialize(&next, &prepared.reflinks) {
+        Ok(()) => Some(next),
+        Err(error) => {
+            tracing::debug!(error = %error, "isolation: copy ahead failed");
+            let _ = remove_any(&next);
+            None
         }
     }
+}
+
+/// A run's own `tmp`, `cache` and (with `home`) `home` in the new directory `dir`.
+fn fresh_scratch(dir: &Path, home: Option<&RunHome>) -> io::Result<Option<HomeStamp>> {
+    let cache = dir.join("cache");
+    std::fs::create_dir(dir.join("tmp"))?;
+    std::fs::create_dir(&cache)?;
+    home.map(|home| home.build(&dir.join("home"), &cache))
+        .transpose()
+}
+
+/// The slot's `tmp`, `cache` and `home` in `dir`, as a fresh run would find them: made on the
+/// slot's first run (or after a run whose place was lost), emptied and checked after that.
+fn reuse_scratch(
+    dir: &Path,
+    home: Option<&RunHome>,
+    previous: Option<Option<HomeStamp>>,
+) -> io::Result<Option<HomeStamp>> {
+    let cache = dir.join("cache");
+    match previous {
+        Some(stamp) => {
+            empty_dir(&dir.join("tmp"))?;
+            empty_dir(&cache)?;
+            match (home, stamp) {
+                (Some(home), Some(stamp)) => {
+                    home.refresh(&dir.join("home"), &cache, &stamp).map(Some)
+                }
+                (Some(home), None) => {
+                    remove_any(&dir.join("home"))?;
+                    home.build(&dir.join("home"), &cache).map(Some)
+                }
+                (None, _) => Ok(None),
+            }
+        }
+        None => {
+            std::fs::create_dir_all(dir)?;
+            for name in ["tmp", "cache", "home"] {
+                remove_any(&dir.join(name))?;
+            }
+            fresh_scratch(dir, home)
+        }
+    }
+}
+
+/// Removes everything inside `dir`, which must end up an empty directory (it is made again if
+/// a run removed or replaced it). One directory read when it is empty already.
+fn empty_dir(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(_) => {
+            remove_any(dir)?;
+            return std::fs::create_dir(dir);
+        }
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// `run-N`, or `run-N.2`, `run-N.3` … when a directory of that name was kept by an earlier
@@ -242,7 +419,7 @@ fn new_run_dir(runs_dir: &Path, attempt: u32) -> Result<PathBuf, RunnerError> {
     for n in 2.. {
         match std::fs::create_dir(&candidate) {
             Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 candidate = runs_dir.join(format!("run-{attempt}.{n}"));
             }
             Err(source) => {
@@ -297,33 +474,34 @@ impl RunPlace {
             })
             .collect();
         let mut env = EnvBuilder::new(vars);
-        let tmp = self.run_dir.join("tmp").display().to_string();
+        let tmp = self.scratch.join("tmp").display().to_string();
         for name in ["TMPDIR", "TMP", "TEMP"] {
             env.set(name, tmp.clone());
         }
         env.set(
             "XDG_CACHE_HOME",
-            self.run_dir.join("cache").display().to_string(),
+            self.scratch.join("cache").display().to_string(),
         );
-        if let Some(home) = &self.home {
-            env.set("HOME", home.display().to_string());
+        if self.moved_from.is_some() {
+            env.set("HOME", self.scratch.join("home").display().to_string());
         }
         env.set("FLAKY_SLOT", self.slot().to_string());
         env.set("FLAKY_PORT_BASE", self.port_base().to_string());
         env
     }
 
-    /// Ends the run's use of the place: the slot's copy goes back to the slot (it is reset
-    /// before its next run), and the run directory is removed unless `preserve_temp_dir`.
+    /// Ends the run's use of the place: what the slot keeps goes back to it (to be reset
+    /// before its next run, which also removes this run's `run` mode copy unless
+    /// `preserve_temp_dir`). Waits for the work done ahead during the run (usually finished
+    /// by then), so nothing of the job's is still writing once its last run has left.
     /// Removal failures are ignored: the job's scratch directory is removed after the job.
     pub async fn leave(mut self) {
-        if let Some(copy) = self.slot_copy.take() {
-            self.places.return_slot_copy(self.slot.number(), copy);
+        let mut state = std::mem::take(&mut self.state);
+        if let Some(ahead) = self.ahead.take() {
+            state.ready = ahead.await.ok().flatten();
         }
-        if !self.preserve {
-            let run_dir = self.run_dir.clone();
-            let _ = tokio::task::spawn_blocking(move || remove_any(&run_dir)).await;
-        }
+        state.stale = self.remove.take();
+        self.places.give_back_state(self.slot.number(), state);
     }
 }
 
