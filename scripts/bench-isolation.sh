@@ -4,7 +4,7 @@
 #     virtualenv inside it: ms per run at parallelism 8, and new disk with 8 runs in flight
 #     (examples/bench_isolation.rs).
 #  2. The core benchmark: 500 runs of `true` at parallelism 2 on a tiny repository with
-#     `isolation: run` (and `shared`, for reference) against `seq 500 | xargs -P2 -n1 true`.
+#     each isolation mode against `seq 500 | xargs -P2 -n1 true`, wall and CPU time.
 #     The goal is run mode within 1.15x of xargs.
 # Usage: scripts/bench-isolation.sh [ROUNDS]   (FLAKY_WORK_DIR picks the filesystem)
 set -euo pipefail
@@ -29,29 +29,30 @@ echo "print(1)" > "$tiny/src/main.py"
 export FLAKY_WORK_DIR="$scratch/work" FLAKY_CACHE_DIR="$scratch/cache"
 mkdir -p "$FLAKY_WORK_DIR" "$FLAKY_CACHE_DIR"
 
-seconds() { # command... -> wall seconds on stdout
-    local start end
-    start=$(date +%s.%N)
-    "$@" > /dev/null 2>&1
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+measure() { # command... -> "wall cpu" seconds (cpu = user + sys of the command and its children)
+    local TIMEFORMAT='%R %U %S' t
+    t=$( { time "$@" > /dev/null 2>&1; } 2>&1 )
+    awk -v t="$t" 'BEGIN { split(t, f, " "); printf "%.3f %.3f", f[1], f[2] + f[3] }'
 }
 xargs_true() { seq 500 | xargs -P2 -n1 true; }
 detector() { "$bin" run --repo "$tiny" -c true -n 500 -p 2 --isolation "$1" --json; }
 
-declare -a xs runs shareds
+declare -A wall cpu
 for ((i = 0; i < rounds; i++)); do
-    xs+=("$(seconds xargs_true)")
-    runs+=("$(seconds detector run)")
-    shareds+=("$(seconds detector shared)")
+    for name in xargs run slot shared; do
+        if [ "$name" = xargs ]; then m=$(measure xargs_true); else m=$(measure detector "$name"); fi
+        wall[$name]+="${m% *} "
+        cpu[$name]+="${m#* } "
+    done
 done
-stats() { # values... -> "min median"
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[1], v[int((NR + 1) / 2)] }'
-}
-read -r x_min x_med <<< "$(stats "${xs[@]}")"
-read -r r_min r_med <<< "$(stats "${runs[@]}")"
-read -r s_min s_med <<< "$(stats "${shareds[@]}")"
-printf '%-34s %8s %8s %14s\n' "" "min s" "median s" "median/xargs"
-printf '%-34s %8s %8s %14s\n' "seq 500 | xargs -P2 -n1 true" "$x_min" "$x_med" "1.00"
-printf '%-34s %8s %8s %14.2f\n' "flaky-detector --isolation run" "$r_min" "$r_med" "$(awk -v a="$r_med" -v b="$x_med" 'BEGIN { print a / b }')"
-printf '%-34s %8s %8s %14.2f\n' "flaky-detector --isolation shared" "$s_min" "$s_med" "$(awk -v a="$s_med" -v b="$x_med" 'BEGIN { print a / b }')"
+median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'; }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-36s %12s %12s %14s\n' "median of ${rounds}" "wall s" "cpu s" "wall / xargs"
+xw=$(median "${wall[xargs]}")
+for name in xargs run slot shared; do
+    w=$(median "${wall[$name]}")
+    c=$(median "${cpu[$name]}")
+    label="flaky-detector --isolation $name"
+    [ "$name" = xargs ] && label="seq 500 | xargs -P2 -n1 true"
+    printf '%-36s %12s %12s %14.2f\n' "$label" "$w" "$c" "$(awk -v a="$w" -v b="$xw" 'BEGIN { print a / b }')"
+done

@@ -74,11 +74,12 @@ impl RunTemplate {
                 request.attempt,
             )
             .await?;
+        let env = self.env_for(request, &place);
         let spec = ProcessSpec {
-            program: self.argv[0].clone(),
+            program: place.program(&self.argv[0], &env),
             args: self.argv[1..].to_vec(),
             cwd: place.cwd().to_path_buf(),
-            env: self.env_for(request, &place),
+            env,
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             output_limit: self.output_limit,

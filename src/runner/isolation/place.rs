@@ -453,6 +453,17 @@ impl RunPlace {
         self.slot.number()
     }
 
+    /// `program` as found on the `PATH` of `env` (relative entries from the working directory),
+    /// or unchanged when it is a path already or is not found (spawning then reports it).
+    ///
+    /// Why here: a bare name with a changed `PATH` makes the standard library fork the whole
+    /// process and try `execve` once per `PATH` entry; a path lets it use `posix_spawn`, which
+    /// does not copy the worker's page tables. With many short runs that is most of the cost
+    /// of starting one.
+    pub fn program(&self, program: &str, env: &[(String, String)]) -> String {
+        find_program(program, env, &self.cwd)
+    }
+
     /// `FLAKY_PORT_BASE`: the first of 100 ports no other run in flight is given.
     pub fn port_base(&self) -> u16 {
         self.ports.base()
@@ -505,6 +516,26 @@ impl RunPlace {
     }
 }
 
+/// See [`RunPlace::program`].
+fn find_program(program: &str, env: &[(String, String)], cwd: &Path) -> String {
+    if program.contains('/') {
+        return program.to_string();
+    }
+    let Some((_, path)) = env.iter().find(|(k, _)| k == "PATH") else {
+        return program.to_string();
+    };
+    std::env::split_paths(path)
+        .map(|dir| cwd.join(dir).join(program))
+        .find(|candidate| is_executable_file(candidate))
+        .map(|found| found.display().to_string())
+        .unwrap_or_else(|| program.to_string())
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// `value` with every colon-separated part that is `from` or lies under it moved to `to`.
 fn repoint(value: &str, from: &str, to: &str) -> String {
     if !value.contains(from) {
@@ -523,6 +554,35 @@ fn repoint(value: &str, from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_is_found_on_the_runs_path_from_its_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let cwd = tempfile::tempdir().expect("tempdir");
+        let bin = cwd.path().join("node_modules/.bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        for (name, mode) in [("jest", 0o755), ("notes", 0o644)] {
+            std::fs::write(bin.join(name), "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+        }
+        let env = [(
+            "PATH".to_string(),
+            "node_modules/.bin:/usr/bin:/bin".to_string(),
+        )];
+        assert_eq!(
+            find_program("jest", &env, cwd.path()),
+            bin.join("jest").display().to_string()
+        );
+        assert_eq!(
+            find_program("notes", &env, cwd.path()),
+            "notes",
+            "not executable: left to the spawn to report"
+        );
+        assert!(find_program("sh", &env, cwd.path()).ends_with("/sh"));
+        assert_eq!(find_program("./run.sh", &env, cwd.path()), "./run.sh");
+        assert_eq!(find_program("sh", &[], cwd.path()), "sh");
+    }
 
     #[test]
     fn paths_into_the_checkout_follow_the_run() {
