@@ -1,5 +1,6 @@
-//! A run's own `HOME` ([`RunHome`]): a fresh directory whose entries are symlinks to the
-//! entries of the real home, except `.cache`, which is the run's own cache folder.
+//! A run's own `HOME` ([`RunHome`]): a directory whose entries are symlinks to the entries of
+//! the real home, except `.cache`, which is the run's own cache folder. A slot's next run
+//! reuses it when its top level is as built ([`RunHome::refresh`]).
 //!
 //! Why not an empty home: toolchains live there (`~/.rustup`, `~/.pyenv`, `~/.local` with
 //! pip's user site, `~/.nvm`), and so does configuration tests legitimately read
