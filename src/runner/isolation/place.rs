@@ -12,6 +12,7 @@
 //!   for the slot's next run is made and the previous run's copy removed, so a run starts
 //!   without waiting for a copy (only the first run of a slot does). What is left at the
 //!   end (one unused and one used copy per slot) goes with the job's scratch directory.
+//!   Large copies without copy-on-write are made when their run starts ([`AHEAD_LIMIT`]).
 //! - `slot` mode: `slot-K/checkout`, a copy per slot, reset to the prepared state before each
 //!   run that uses it.
 //!
@@ -47,6 +48,8 @@ struct Inner {
     slot_states: Mutex<Vec<SlotState>>,
     /// Names `run` mode copies: `copy-G`.
     copies: AtomicU64,
+    /// Replaces [`AHEAD_LIMIT`] (tests).
+    ahead_limit: Option<u64>,
 }
 
 /// What every run's place is made from, found once per job.
@@ -56,7 +59,14 @@ struct Prepared {
     manifest: Option<Manifest>,
     reflinks: Reflinks,
     home: RunHome,
+    /// `run` mode makes copies one run ahead (see [`AHEAD_LIMIT`]).
+    ahead: bool,
 }
+
+/// Above this many bytes of files of its own, a copy that takes real data (no copy-on-write)
+/// is made when its run starts rather than one run ahead: a copy made ahead doubles the disk
+/// a slot uses, and the last round of them is never used.
+const AHEAD_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// What a slot keeps between its runs.
 #[derive(Debug, Default)]
@@ -104,7 +114,7 @@ pub struct RunPlace {
     /// preserving).
     remove: Option<PathBuf>,
     /// Under way while the run runs (`run` mode): the removal of the slot's previous copy and
-    /// the making of its next one.
+    /// the making of its next one (unless copies are too big to make ahead).
     ahead: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
     state: SlotState,
 }
@@ -138,7 +148,7 @@ impl Places {
         let ports = PortBlock::take();
         let prepared = self.prepared(spec).await?;
         let state = self.take_state(slot.number());
-        let ahead = spec.isolation == Isolation::Run && !spec.preserve;
+        let own_copies = spec.isolation == Isolation::Run && !spec.preserve;
         let work = {
             let (runs_dir, prepared) = (spec.runs_dir.to_path_buf(), prepared.clone());
             let (isolation, preserve, number) = (spec.isolation, spec.preserve, slot.number());
@@ -155,9 +165,9 @@ impl Places {
             }
         };
         let mut made = blocking(work).await?;
-        let ahead = ahead.then(|| {
+        let ahead = own_copies.then(|| {
             let stale = made.state.stale.take();
-            let next = self.copy_name(spec.runs_dir);
+            let next = prepared.ahead.then(|| self.copy_name(spec.runs_dir));
             tokio::task::spawn_blocking(move || copy_ahead(&prepared, stale, next))
         });
         Ok(RunPlace {
@@ -178,6 +188,7 @@ impl Places {
             let checkout = spec.checkout.to_path_buf();
             let runs_dir = spec.runs_dir.to_path_buf();
             let copies = spec.isolation != Isolation::Shared;
+            let ahead_limit = self.0.ahead_limit.unwrap_or(AHEAD_LIMIT);
             let home = spec
                 .env
                 .iter()
@@ -206,7 +217,11 @@ impl Places {
                         "isolation: snapshot of the prepared checkout taken"
                     );
                 }
+                let ahead = manifest.as_ref().is_some_and(|m| {
+                    reflinks.supported() == Some(true) || m.own_bytes() <= ahead_limit
+                });
                 Ok(Arc::new(Prepared {
+                    ahead,
                     manifest,
                     reflinks,
                     home: if copies {
@@ -332,13 +347,17 @@ fn make_place(
 }
 
 /// The work done while a `run` mode run runs: removes the slot's previous copy and makes the
-/// next one at `next`. A failure only costs the next run an inline copy (which then reports
-/// the error properly).
-fn copy_ahead(prepared: &Prepared, stale: Option<PathBuf>, next: PathBuf) -> Option<PathBuf> {
+/// next one at `next` (when copies are made ahead). A failure only costs the next run an
+/// inline copy (which then reports the error properly).
+fn copy_ahead(
+    prepared: &Prepared,
+    stale: Option<PathBuf>,
+    next: Option<PathBuf>,
+) -> Option<PathBuf> {
     if let Some(stale) = stale {
         let _ = remove_any(&stale);
     }
-    let manifest = prepared.manifest.as_ref()?;
+    let (manifest, next) = (prepared.manifest.as_ref()?, next?);
     match manifest.materialize(&next, &prepared.reflinks) {
         Ok(()) => Some(next),
         Err(error) => {
@@ -553,7 +572,63 @@ fn repoint(value: &str, from: &str, to: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    /// Enters and leaves `runs` places one after the other in `run` mode; each must find the
+    /// checkout as prepared (the previous one changed it), and the runs directory must never
+    /// hold more than `most` copies.
+    async fn run_mode_copies(places: Places, runs: u32, most: usize) {
+        let checkout = tempfile::tempdir().expect("tempdir");
+        std::fs::write(checkout.path().join("state.txt"), "prepared").expect("write");
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let runs_dir = scratch.path().join("runs");
+        let spec = PlaceSpec {
+            isolation: Isolation::Run,
+            checkout: checkout.path(),
+            runs_dir: &runs_dir,
+            preserve: false,
+            env: &[],
+        };
+        let mut cwds = BTreeSet::new();
+        for attempt in 0..runs {
+            let place = places.enter(&spec, attempt).await.expect("enter");
+            let state = place.cwd().join("state.txt");
+            assert_eq!(std::fs::read_to_string(&state).expect("read"), "prepared");
+            std::fs::write(&state, format!("run {attempt}")).expect("write");
+            cwds.insert(place.cwd().to_path_buf());
+            place.leave().await;
+            let copies = std::fs::read_dir(&runs_dir)
+                .expect("runs dir")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("copy-"))
+                })
+                .count();
+            assert!(copies <= most, "{copies} copies after run {attempt}");
+        }
+        assert_eq!(cwds.len(), runs as usize, "every run had a copy of its own");
+        assert_eq!(
+            std::fs::read_to_string(checkout.path().join("state.txt")).expect("read"),
+            "prepared"
+        );
+    }
+
+    #[tokio::test]
+    async fn run_copies_made_ahead_are_fresh_and_old_ones_go() {
+        // The copy in use, the next one, the previous one (removed during the next run).
+        run_mode_copies(Places::default(), 6, 3).await;
+    }
+
+    #[tokio::test]
+    async fn large_run_copies_are_made_when_the_run_starts_and_old_ones_go() {
+        let places = Places(Arc::new(Inner {
+            ahead_limit: Some(0),
+            ..Inner::default()
+        }));
+        run_mode_copies(places, 6, 2).await;
+    }
 
     #[test]
     fn a_program_is_found_on_the_runs_path_from_its_directory() {

@@ -83,6 +83,15 @@ impl Manifest {
             .map(|e| self.root.join(&e.rel))
     }
 
+    /// Bytes of the regular files a copy gets of its own (neither linked nor shared).
+    pub fn own_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.share == Share::Own && matches!(e.kind, Kind::File))
+            .map(|e| e.meta.len())
+            .sum()
+    }
+
     /// How many entries of each kind of sharing, for logs and the benchmark.
     pub fn count(&self, share: Share) -> usize {
         self.entries.iter().filter(|e| e.share == share).count()
