@@ -4,10 +4,15 @@
 //! `docs/isolation.md` is the user's guide; [`Places`] is the entry point.
 
 pub mod home;
+pub mod launch;
+mod make;
 pub mod place;
+pub mod reset;
+pub mod scratch;
 pub mod slots;
 pub mod tree;
 
 pub use place::{PlaceSpec, Places, RunPlace};
+pub use reset::{ResetReport, SlotCopy};
 pub use slots::{PORT_BASE, PORTS_PER_BLOCK, PortBlock, Slot, SlotPool};
-pub use tree::{Manifest, ResetReport, Share, SlotCopy};
+pub use tree::{Manifest, Share};

@@ -12,22 +12,23 @@
 //!   for the slot's next run is made and the previous run's copy removed, so a run starts
 //!   without waiting for a copy (only the first run of a slot does). What is left at the
 //!   end (one unused and one used copy per slot) goes with the job's scratch directory.
-//!   Large copies without copy-on-write are made when their run starts ([`AHEAD_LIMIT`]).
+//!   Copies of more than 256 MiB without copy-on-write are made when their run starts.
 //! - `slot` mode: `slot-K/checkout`, a copy per slot, reset to the prepared state before each
 //!   run that uses it.
 //!
 //! `shared` mode runs in the prepared checkout itself, as the seed project did.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
-use super::home::{HomeStamp, RunHome};
+use super::home::RunHome;
+use super::launch::{find_program, repoint};
+use super::make::{AHEAD_LIMIT, Job, Prepared, SlotState, copy_ahead, make_place};
 use super::slots::{PortBlock, Slot, SlotPool};
-use super::tree::{Manifest, SlotCopy, remove_any};
+use super::tree::Manifest;
 use crate::config::Isolation;
 use crate::runner::RunnerError;
 use crate::runner::env::EnvBuilder;
@@ -48,37 +49,8 @@ struct Inner {
     slot_states: Mutex<Vec<SlotState>>,
     /// Names `run` mode copies: `copy-G`.
     copies: AtomicU64,
-    /// Replaces [`AHEAD_LIMIT`] (tests).
+    /// Replaces `AHEAD_LIMIT` (tests).
     ahead_limit: Option<u64>,
-}
-
-/// What every run's place is made from, found once per job.
-#[derive(Debug)]
-struct Prepared {
-    /// `None` in `shared` mode, which copies nothing.
-    manifest: Option<Manifest>,
-    reflinks: Reflinks,
-    home: RunHome,
-    /// `run` mode makes copies one run ahead (see [`AHEAD_LIMIT`]).
-    ahead: bool,
-}
-
-/// Above this many bytes of files of its own, a copy that takes real data (no copy-on-write)
-/// is made when its run starts rather than one run ahead: a copy made ahead doubles the disk
-/// a slot uses, and the last round of them is never used.
-const AHEAD_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// What a slot keeps between its runs.
-#[derive(Debug, Default)]
-struct SlotState {
-    /// `slot` mode: the slot's copy of the checkout.
-    copy: Option<SlotCopy>,
-    /// Its scratch folders exist (`Some`), with the stamp of the home when there is one.
-    scratch: Option<Option<HomeStamp>>,
-    /// `run` mode: the copy the slot's previous run used, to be removed.
-    stale: Option<PathBuf>,
-    /// `run` mode: a fresh copy made during the previous run, for the next one.
-    ready: Option<PathBuf>,
 }
 
 /// What [`Places::enter`] needs from the job. The same values must be given for every run of
@@ -116,24 +88,6 @@ pub struct RunPlace {
     /// Under way while the run runs (`run` mode): the removal of the slot's previous copy and
     /// the making of its next one (unless copies are too big to make ahead).
     ahead: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
-    state: SlotState,
-}
-
-/// The blocking part of making a place: the job's side.
-struct Job<'a> {
-    runs_dir: &'a Path,
-    prepared: &'a Prepared,
-    isolation: Isolation,
-    preserve: bool,
-    /// Where a `run` mode copy goes if none was made ahead.
-    fresh_copy: PathBuf,
-}
-
-/// What [`make_place`] made.
-struct Made {
-    scratch: PathBuf,
-    cwd: Option<PathBuf>,
-    remove: Option<PathBuf>,
     state: SlotState,
 }
 
@@ -268,190 +222,6 @@ impl Places {
     }
 }
 
-/// The blocking part of [`Places::enter`].
-fn make_place(
-    job: &Job<'_>,
-    slot: u32,
-    attempt: u32,
-    mut state: SlotState,
-) -> Result<Made, RunnerError> {
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RunnerError::RunDir { path, source }
-    };
-    let home = job.prepared.manifest.as_ref().map(|_| &job.prepared.home);
-    let scratch = if job.preserve {
-        let dir = new_run_dir(job.runs_dir, attempt)?;
-        fresh_scratch(&dir, home).map_err(fail(&dir))?;
-        dir
-    } else {
-        let dir = job.runs_dir.join(format!("slot-{slot}"));
-        let reused = reuse_scratch(&dir, home, state.scratch.take());
-        state.scratch = Some(reused.map_err(fail(&dir))?);
-        dir
-    };
-    let Some(manifest) = &job.prepared.manifest else {
-        return Ok(Made {
-            scratch,
-            cwd: None,
-            remove: None,
-            state,
-        });
-    };
-    let reflinks = &job.prepared.reflinks;
-    if job.isolation == Isolation::Slot {
-        let slot_dir = job.runs_dir.join(format!("slot-{slot}"));
-        let root = slot_dir.join("checkout");
-        let fresh = || {
-            std::fs::create_dir_all(&slot_dir)
-                .and_then(|()| SlotCopy::create(manifest, &root, reflinks))
-                .map_err(fail(&root))
-        };
-        let copy = match state.copy.take() {
-            Some(mut copy) => match copy.reset(manifest, reflinks) {
-                Ok(_) => copy,
-                Err(error) => {
-                    tracing::warn!(slot, error = %error, "isolation: slot reset failed; copying afresh");
-                    fresh()?
-                }
-            },
-            None => fresh()?,
-        };
-        let cwd = copy.root().to_path_buf();
-        state.copy = Some(copy);
-        return Ok(Made {
-            scratch,
-            cwd: Some(cwd),
-            remove: None,
-            state,
-        });
-    }
-    let copy = match state.ready.take() {
-        Some(ready) if !job.preserve => ready,
-        _ => {
-            let copy = if job.preserve {
-                scratch.join("checkout")
-            } else {
-                job.fresh_copy.clone()
-            };
-            manifest.materialize(&copy, reflinks).map_err(fail(&copy))?;
-            copy
-        }
-    };
-    Ok(Made {
-        scratch,
-        remove: (!job.preserve).then(|| copy.clone()),
-        cwd: Some(copy),
-        state,
-    })
-}
-
-/// The work done while a `run` mode run runs: removes the slot's previous copy and makes the
-/// next one at `next` (when copies are made ahead). A failure only costs the next run an
-/// inline copy (which then reports the error properly).
-fn copy_ahead(
-    prepared: &Prepared,
-    stale: Option<PathBuf>,
-    next: Option<PathBuf>,
-) -> Option<PathBuf> {
-    if let Some(stale) = stale {
-        let _ = remove_any(&stale);
-    }
-    let (manifest, next) = (prepared.manifest.as_ref()?, next?);
-    match manifest.materialize(&next, &prepared.reflinks) {
-        Ok(()) => Some(next),
-        Err(error) => {
-            tracing::debug!(error = %error, "isolation: copy ahead failed");
-            let _ = remove_any(&next);
-            None
-        }
-    }
-}
-
-/// A run's own `tmp`, `cache` and (with `home`) `home` in the new directory `dir`.
-fn fresh_scratch(dir: &Path, home: Option<&RunHome>) -> io::Result<Option<HomeStamp>> {
-    let cache = dir.join("cache");
-    std::fs::create_dir(dir.join("tmp"))?;
-    std::fs::create_dir(&cache)?;
-    home.map(|home| home.build(&dir.join("home"), &cache))
-        .transpose()
-}
-
-/// The slot's `tmp`, `cache` and `home` in `dir`, as a fresh run would find them: made on the
-/// slot's first run (or after a run whose place was lost), emptied and checked after that.
-fn reuse_scratch(
-    dir: &Path,
-    home: Option<&RunHome>,
-    previous: Option<Option<HomeStamp>>,
-) -> io::Result<Option<HomeStamp>> {
-    let cache = dir.join("cache");
-    match previous {
-        Some(stamp) => {
-            empty_dir(&dir.join("tmp"))?;
-            empty_dir(&cache)?;
-            match (home, stamp) {
-                (Some(home), Some(stamp)) => {
-                    home.refresh(&dir.join("home"), &cache, &stamp).map(Some)
-                }
-                (Some(home), None) => {
-                    remove_any(&dir.join("home"))?;
-                    home.build(&dir.join("home"), &cache).map(Some)
-                }
-                (None, _) => Ok(None),
-            }
-        }
-        None => {
-            std::fs::create_dir_all(dir)?;
-            for name in ["tmp", "cache", "home"] {
-                remove_any(&dir.join(name))?;
-            }
-            fresh_scratch(dir, home)
-        }
-    }
-}
-
-/// Removes everything inside `dir`, which must end up an empty directory (it is made again if
-/// a run removed or replaced it). One directory read when it is empty already.
-fn empty_dir(dir: &Path) -> io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(_) => {
-            remove_any(dir)?;
-            return std::fs::create_dir(dir);
-        }
-    };
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(entry.path())?;
-        } else {
-            std::fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// `run-N`, or `run-N.2`, `run-N.3` … when a directory of that name was kept by an earlier
-/// phase of the job (`preserve_temp_dir` with replayed attempts).
-fn new_run_dir(runs_dir: &Path, attempt: u32) -> Result<PathBuf, RunnerError> {
-    let mut candidate = runs_dir.join(format!("run-{attempt}"));
-    for n in 2.. {
-        match std::fs::create_dir(&candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                candidate = runs_dir.join(format!("run-{attempt}.{n}"));
-            }
-            Err(source) => {
-                return Err(RunnerError::RunDir {
-                    path: candidate,
-                    source,
-                });
-            }
-        }
-    }
-    unreachable!("the loop returns")
-}
-
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RunnerError> + Send + 'static,
 ) -> Result<T, RunnerError> {
@@ -535,41 +305,6 @@ impl RunPlace {
     }
 }
 
-/// See [`RunPlace::program`].
-fn find_program(program: &str, env: &[(String, String)], cwd: &Path) -> String {
-    if program.contains('/') {
-        return program.to_string();
-    }
-    let Some((_, path)) = env.iter().find(|(k, _)| k == "PATH") else {
-        return program.to_string();
-    };
-    std::env::split_paths(path)
-        .map(|dir| cwd.join(dir).join(program))
-        .find(|candidate| is_executable_file(candidate))
-        .map(|found| found.display().to_string())
-        .unwrap_or_else(|| program.to_string())
-}
-
-fn is_executable_file(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// `value` with every colon-separated part that is `from` or lies under it moved to `to`.
-fn repoint(value: &str, from: &str, to: &str) -> String {
-    if !value.contains(from) {
-        return value.to_string();
-    }
-    value
-        .split(':')
-        .map(|part| match part.strip_prefix(from) {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{to}{rest}"),
-            _ => part.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -628,50 +363,5 @@ mod tests {
             ..Inner::default()
         }));
         run_mode_copies(places, 6, 2).await;
-    }
-
-    #[test]
-    fn a_program_is_found_on_the_runs_path_from_its_directory() {
-        use std::os::unix::fs::PermissionsExt;
-        let cwd = tempfile::tempdir().expect("tempdir");
-        let bin = cwd.path().join("node_modules/.bin");
-        std::fs::create_dir_all(&bin).expect("mkdir");
-        for (name, mode) in [("jest", 0o755), ("notes", 0o644)] {
-            std::fs::write(bin.join(name), "#!/bin/sh\n").expect("write");
-            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(mode))
-                .expect("chmod");
-        }
-        let env = [(
-            "PATH".to_string(),
-            "node_modules/.bin:/usr/bin:/bin".to_string(),
-        )];
-        assert_eq!(
-            find_program("jest", &env, cwd.path()),
-            bin.join("jest").display().to_string()
-        );
-        assert_eq!(
-            find_program("notes", &env, cwd.path()),
-            "notes",
-            "not executable: left to the spawn to report"
-        );
-        assert!(find_program("sh", &env, cwd.path()).ends_with("/sh"));
-        assert_eq!(find_program("./run.sh", &env, cwd.path()), "./run.sh");
-        assert_eq!(find_program("sh", &[], cwd.path()), "sh");
-    }
-
-    #[test]
-    fn paths_into_the_checkout_follow_the_run() {
-        let from = "/w/job/checkout";
-        let to = "/w/job/runs/run-3/checkout";
-        assert_eq!(
-            repoint("/w/job/checkout/node_modules/.bin:/usr/bin", from, to),
-            "/w/job/runs/run-3/checkout/node_modules/.bin:/usr/bin"
-        );
-        assert_eq!(repoint(from, from, to), to);
-        assert_eq!(
-            repoint("/w/job/checkout2:/x", from, to),
-            "/w/job/checkout2:/x",
-            "only whole path components move"
-        );
     }
 }
