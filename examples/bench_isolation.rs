@@ -81,7 +81,11 @@ async fn big(
 }
 
 /// Prints, per mode, the cost of the first round of places, the per-run cost of `runs`
-/// places at `parallelism`, and the new disk of one round in flight.
+/// places at `parallelism`, and the disk a job holds at that parallelism: after one round of
+/// places (a slot then keeps its copy in `slot` mode; its used copy and the next one, made
+/// ahead, in `run` mode). Disk is given twice: blocks of new inodes (hard links are free; a
+/// clone counts in full, so this is an upper bound on copy-on-write filesystems) and the
+/// change in the filesystem's used space (exact, but it also counts other writers).
 async fn measure(
     checkout: &Path,
     work: &Path,
@@ -91,11 +95,12 @@ async fn measure(
     let prepared_inodes = inodes(checkout)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     println!(
-        "{:<8} {:>16} {:>14} {:>22}",
+        "{:<8} {:>16} {:>14} {:>20} {:>16}",
         "mode",
         "first place ms",
         format!("ms/run (P{parallelism})"),
-        format!("new disk at P{parallelism} MB")
+        format!("new inodes MB (P{parallelism})"),
+        "df delta MB"
     );
     for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
         let name = format!("{isolation:?}").to_lowercase();
@@ -108,19 +113,22 @@ async fn measure(
             env: env.clone(),
         };
         // The first round makes the slot copies (slot mode) and the snapshot (all modes).
+        let used_before = used_bytes(work)?;
         let first = Instant::now();
         let held = enter_many(&places, &spec, 0, parallelism).await?;
         let first_ms = first.elapsed().as_secs_f64() * 1000.0 / parallelism as f64;
-        let disk = new_bytes(&runs_dir, &prepared_inodes)?;
         for place in held {
             place.leave().await;
         }
+        let disk = new_bytes(&runs_dir, &prepared_inodes)?;
+        let df_delta = used_bytes(work)?.saturating_sub(used_before);
         let timed = Instant::now();
         run_many(&places, &spec, parallelism, parallelism as u32, runs).await?;
         let per_run = timed.elapsed().as_secs_f64() * 1000.0 / runs as f64;
         println!(
-            "{name:<8} {first_ms:>16.2} {per_run:>14.3} {:>22.1}",
-            disk as f64 / MB as f64
+            "{name:<8} {first_ms:>16.2} {per_run:>14.3} {:>20.1} {:>16.1}",
+            disk as f64 / MB as f64,
+            df_delta as f64 / MB as f64
         );
     }
     println!(
@@ -251,6 +259,19 @@ fn build_fixture(root: &Path) -> std::io::Result<((u64, usize), (u64, usize))> {
         env.1 += 1;
     }
     Ok((repo, env))
+}
+
+/// Used bytes of the filesystem holding `dir` (after a `sync`, so delayed allocation counts).
+fn used_bytes(dir: &Path) -> Result<u64, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    std::process::Command::new("sync").arg("-f").arg(dir).status()?;
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=used"])
+        .arg(dir)
+        .output()?;
+    let text = String::from_utf8(out.stdout)?;
+    let used = text.lines().nth(1).ok_or("df printed no figure")?.trim();
+    Ok(used.parse()?)
 }
 
 /// Inode numbers under `root`.

@@ -1,9 +1,9 @@
 //! A snapshot of the prepared checkout ([`Manifest`]) and the copies made from it for runs
 //! ([`Manifest::materialize`]); [`super::reset`] brings a slot's copy back to it.
 //!
-//! Most entries are cloned (copy-on-write where the filesystem can, else copied). Entries in
-//! dependency folders are hard-linked when clones are not available, and a cargo `target/`
-//! directory is shared through one symlink; [`Share`] says which and why.
+//! Most entries are cloned (copy-on-write where the filesystem can, else copied). Files in
+//! dependency folders are hard-linked, and a cargo `target/` directory is shared through one
+//! symlink; [`Share`] says which and why.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -19,12 +19,14 @@ use crate::workspace::copy::{Reflinks, clone_file, link_or_clone};
 pub enum Share {
     /// A file of the run's own (clone or copy): whatever the run does to it stays in the run.
     Own,
-    /// Inside a dependency folder (`node_modules`, a virtualenv) or `.git/objects`: hard-linked
-    /// when the filesystem cannot clone. Directories are still the run's own, so files a run
-    /// adds or replaces (atomic writes, caches such as `node_modules/.cache`) stay private;
-    /// only an in-place rewrite of an existing file would be seen by other runs. Git objects
-    /// are never rewritten; `node_modules` in the prepared checkout is itself hard-linked from
-    /// the install cache, so it never had that protection.
+    /// Inside a dependency folder (`node_modules`, a virtualenv) or `.git/objects`: files are
+    /// hard-linked, on every filesystem, since a link costs one call where even a clone costs
+    /// seven, and tens of thousands of files are common here; and so that a suite behaves the
+    /// same on every machine. Directories are still the run's own, so files a run adds or
+    /// replaces (atomic writes, caches such as `node_modules/.cache`) stay private; only an
+    /// in-place rewrite of an existing file would be seen by other runs. Git objects are never
+    /// rewritten; `node_modules` in the prepared checkout is itself hard-linked from the
+    /// install cache, so it never had that protection.
     Link,
     /// A cargo `target/` directory (tagged with `CACHEDIR.TAG`): one symlink to the prepared
     /// one. Cargo locks a target directory while it builds, so runs sharing it wait for each
@@ -111,9 +113,7 @@ impl Manifest {
             (_, Share::Symlink) => std::os::unix::fs::symlink(&from, to),
             (Kind::Dir, _) => std::fs::create_dir(to),
             (Kind::Symlink(target), _) => std::os::unix::fs::symlink(target, to),
-            (Kind::File, Share::Link) if reflinks.supported() != Some(true) => {
-                link_or_clone(&from, &entry.meta, to, reflinks)
-            }
+            (Kind::File, Share::Link) => link_or_clone(&from, &entry.meta, to, reflinks),
             (Kind::File, _) => clone_file(&from, &entry.meta, to, reflinks),
         };
         made.map_err(|e| at(&entry.rel, e))
@@ -285,9 +285,12 @@ pub(super) mod tests {
         let own = Path::new("tracked.txt");
         assert_ne!(ino(&copy.join(own)), ino(&src.path().join(own)));
         for linked in ["node_modules/pkg/index.js", ".git/objects/ab/cdef"] {
-            let same = ino(&copy.join(linked)) == ino(&src.path().join(linked));
-            // Without copy-on-write, dependency files and git objects are hard links.
-            assert_eq!(same, reflinks.supported() != Some(true), "{linked}");
+            // Dependency files and git objects are hard links, clones or not.
+            assert_eq!(
+                ino(&copy.join(linked)),
+                ino(&src.path().join(linked)),
+                "{linked}"
+            );
         }
         assert_eq!(
             std::fs::read_link(copy.join("target")).expect("target is a symlink"),
