@@ -264,7 +264,10 @@ fn build_fixture(root: &Path) -> std::io::Result<((u64, usize), (u64, usize))> {
 /// Used bytes of the filesystem holding `dir` (after a `sync`, so delayed allocation counts).
 fn used_bytes(dir: &Path) -> Result<u64, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
-    std::process::Command::new("sync").arg("-f").arg(dir).status()?;
+    std::process::Command::new("sync")
+        .arg("-f")
+        .arg(dir)
+        .status()?;
     let out = std::process::Command::new("df")
         .args(["-B1", "--output=used"])
         .arg(dir)
