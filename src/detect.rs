@@ -200,6 +200,7 @@ async fn run_pipeline(
         isolation: settings.isolation,
         preserve: settings.preserve_temp_dir,
         options: options.clone(),
+        places: Default::default(),
     });
     let requests: Vec<RunRequest> = plan_seeds(
         settings.runs,

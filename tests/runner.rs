@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 fn sh(script: &str, timeout: f64) -> ProcessSpec {
     ProcessSpec {
         program: "sh".into(),
+        arg0: None,
         args: vec!["-c".into(), script.into()],
         cwd: std::env::temp_dir(),
         env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],

@@ -444,11 +444,16 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
     let server = Server::start(&["--allow-local-repos", "--api-key", "dash-key"]).await;
     let repo = odd_seeds_fail("0");
     let (code, done) = server
-        .post("/runsync", &json!({"input": input(repo.path(), &[1, 2, 3])}))
+        .post(
+            "/runsync",
+            &json!({"input": input(repo.path(), &[1, 2, 3])}),
+        )
         .await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(done["status"], "COMPLETED", "{done}");
-    let run_id = done["output"]["run_id"].as_i64().expect("recorded in history");
+    let run_id = done["output"]["run_id"]
+        .as_i64()
+        .expect("recorded in history");
 
     let page = |path: String, key: Option<&str>| {
         let mut request = server.client.get(format!("{}{path}", server.base));
@@ -468,5 +473,8 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
     assert!(overview.contains("<html"), "{overview}");
     let (code, detail) = page(format!("/dashboard/jobs/{run_id}"), Some("dash-key")).await;
     assert_eq!(code, StatusCode::OK);
-    assert!(detail.contains(&*repo.path().display().to_string()), "{detail}");
+    assert!(
+        detail.contains(&*repo.path().display().to_string()),
+        "{detail}"
+    );
 }

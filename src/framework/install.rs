@@ -382,6 +382,7 @@ async fn cached_install(
     for step in steps {
         let spec = ProcessSpec {
             program: step[0].clone(),
+            arg0: None,
             args: step[1..].to_vec(),
             cwd: ctx.checkout.to_path_buf(),
             env: run_env.clone(),

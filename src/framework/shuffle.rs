@@ -99,6 +99,7 @@ pub async fn pytest_randomly_installed(
         .unwrap_or_else(|| "python3".into());
     let spec = ProcessSpec {
         program: python,
+        arg0: None,
         args: vec!["-c".into(), "import pytest_randomly".into()],
         cwd: cwd.to_path_buf(),
         env: env.to_vec(),

@@ -27,6 +27,9 @@ const CANCEL_GRACE: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
     pub program: String,
+    /// What the child sees as `argv[0]` when `program` was resolved to a full path (the name
+    /// the user wrote, so usage messages and multi-call binaries behave as in a shell).
+    pub arg0: Option<String>,
     pub args: Vec<String>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
@@ -136,6 +139,9 @@ pub async fn run_process_teeing(
         None => None,
     };
     let mut command = Command::new(&spec.program);
+    if let Some(arg0) = &spec.arg0 {
+        command.arg0(arg0);
+    }
     command
         .args(&spec.args)
         .current_dir(&spec.cwd)

@@ -1,5 +1,6 @@
-//! One seeded run of the test command ([`RunTemplate::run`]): its own scratch directory,
-//! TMPDIR and cache folders, its seed in the environment, and a [`RunRecord`] as the result.
+//! One seeded run of the test command ([`RunTemplate::run`]): its own place (a copy of the
+//! checkout, TMPDIR, cache and HOME; see [`super::isolation`]), its seed in the environment,
+//! and a [`RunRecord`] as the result.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::capture::Captured;
+use super::isolation::{PlaceSpec, Places, RunPlace};
 use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
 use crate::analysis::test_result::TestReport;
 use crate::config::Isolation;
@@ -41,6 +43,8 @@ pub struct RunTemplate {
     pub preserve: bool,
     /// Report and shuffle flags added to each run's command.
     pub options: RunnerOptions,
+    /// Where each run works (slots, copies of the checkout); shared by clones of the template.
+    pub places: Places,
 }
 
 /// A finished run.
@@ -63,42 +67,44 @@ impl RunTemplate {
         request: RunRequest,
         cancel: &CancellationToken,
     ) -> Result<RunRecord, RunnerError> {
-        let run_dir = self.scratch.join(format!("run-{}", request.attempt));
-        let tmp = run_dir.join("tmp");
-        let cache = run_dir.join("cache");
-        for dir in [&tmp, &cache] {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|source| RunnerError::RunDir {
-                    path: dir.clone(),
-                    source,
-                })?;
-        }
-        let cwd = self.checkout.clone();
+        let place = self
+            .places
+            .enter(
+                &PlaceSpec {
+                    isolation: self.isolation,
+                    checkout: &self.checkout,
+                    runs_dir: &self.scratch,
+                    preserve: self.preserve,
+                    env: &self.env,
+                },
+                request.attempt,
+            )
+            .await?;
+        let env = self.env_for(request, &place);
+        // Reports go to the place's scratch folder, which is the run's own while it runs.
         let prepared = self
             .options
-            .prepare_run(&self.argv, request.seed, &run_dir, &cwd)
+            .prepare_run(&self.argv, request.seed, place.scratch(), place.cwd())
             .await
             .map_err(|source| RunnerError::RunDir {
-                path: run_dir.clone(),
+                path: place.scratch().to_path_buf(),
                 source,
             })?;
         let spec = ProcessSpec {
-            program: prepared.argv[0].clone(),
+            program: place.program(&prepared.argv[0], &env),
+            arg0: Some(prepared.argv[0].clone()),
             args: prepared.argv[1..].to_vec(),
-            cwd: cwd.clone(),
-            env: self.env_for(request, &tmp, &cache),
+            cwd: place.cwd().to_path_buf(),
+            env,
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             output_limit: self.output_limit,
         };
         let stdout_copy = prepared.report.stdout_copy.clone();
         let result = run_process_teeing(&spec, cancel, stdout_copy.as_deref()).await;
-        // The report lives in the run directory: read it before the directory goes.
-        let (tests, readable_stdout) = prepared.collect(&cwd, self.output_limit).await;
-        if !self.preserve {
-            let _ = tokio::fs::remove_dir_all(&run_dir).await;
-        }
+        // The report lives in the place's scratch folder: read it before leaving.
+        let (tests, readable_stdout) = prepared.collect(place.cwd(), self.output_limit).await;
+        place.leave().await;
         let output = result?;
         let keep = self.keep_passing_output || !output.outcome.passed();
         Ok(RunRecord {
@@ -120,18 +126,8 @@ impl RunTemplate {
         })
     }
 
-    fn env_for(
-        &self,
-        request: RunRequest,
-        tmp: &std::path::Path,
-        cache: &std::path::Path,
-    ) -> Vec<(String, String)> {
-        let mut env = super::env::EnvBuilder::new(self.env.clone());
-        let tmp = tmp.display().to_string();
-        for name in ["TMPDIR", "TMP", "TEMP"] {
-            env.set(name, tmp.clone());
-        }
-        env.set("XDG_CACHE_HOME", cache.display().to_string());
+    fn env_for(&self, request: RunRequest, place: &RunPlace) -> Vec<(String, String)> {
+        let mut env = place.env(&self.env);
         env.set("ATTEMPT", request.attempt.to_string());
         env.set("FLAKY_RUN_INDEX", request.attempt.to_string());
         for (name, value) in seed_env(self.framework, request.seed) {

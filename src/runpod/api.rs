@@ -64,7 +64,10 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// [`router`] plus the history dashboard at `/dashboard`, behind the same key as the API.
-pub fn router_with_dashboard(state: ApiState, store: std::sync::Arc<crate::history::Store>) -> Router {
+pub fn router_with_dashboard(
+    state: ApiState,
+    store: std::sync::Arc<crate::history::Store>,
+) -> Router {
     let dashboard = crate::web::mounted("/dashboard", store).route_layer(
         middleware::from_fn_with_state(state.clone(), auth::require_key),
     );

@@ -1,0 +1,160 @@
+//! The blocking work of making a run's place ([`make_place`]): its scratch folders, and its
+//! working copy as the isolation mode wants it (a copy made ahead or now, a slot's copy reset,
+//! or none); and the work done ahead during a `run` mode run ([`copy_ahead`]).
+
+use std::path::{Path, PathBuf};
+
+use super::home::{HomeStamp, RunHome};
+use super::reset::SlotCopy;
+use super::scratch::{fresh_scratch, new_run_dir, reuse_scratch};
+use super::tree::{Manifest, remove_any};
+use crate::config::Isolation;
+use crate::runner::RunnerError;
+use crate::workspace::copy::Reflinks;
+
+/// What every run's place is made from, found once per job.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    /// `None` in `shared` mode, which copies nothing.
+    pub(super) manifest: Option<Manifest>,
+    pub(super) reflinks: Reflinks,
+    pub(super) home: RunHome,
+    /// `run` mode makes copies one run ahead (see [`AHEAD_LIMIT`]).
+    pub(super) ahead: bool,
+}
+
+/// Above this many bytes of files of its own, a copy that takes real data (no copy-on-write)
+/// is made when its run starts rather than one run ahead: a copy made ahead doubles the disk
+/// a slot uses, and the last round of them is never used.
+pub(super) const AHEAD_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// What a slot keeps between its runs.
+#[derive(Debug, Default)]
+pub(super) struct SlotState {
+    /// `slot` mode: the slot's copy of the checkout.
+    pub(super) copy: Option<SlotCopy>,
+    /// Its scratch folders exist (`Some`), with the stamp of the home when there is one.
+    pub(super) scratch: Option<Option<HomeStamp>>,
+    /// `run` mode: the copy the slot's previous run used, to be removed.
+    pub(super) stale: Option<PathBuf>,
+    /// `run` mode: a fresh copy made during the previous run, for the next one.
+    pub(super) ready: Option<PathBuf>,
+}
+
+/// The blocking part of making a place: the job's side.
+pub(super) struct Job<'a> {
+    pub(super) runs_dir: &'a Path,
+    pub(super) prepared: &'a Prepared,
+    pub(super) isolation: Isolation,
+    pub(super) preserve: bool,
+    /// Where a `run` mode copy goes if none was made ahead.
+    pub(super) fresh_copy: PathBuf,
+}
+
+/// What [`make_place`] made.
+pub(super) struct Made {
+    pub(super) scratch: PathBuf,
+    pub(super) cwd: Option<PathBuf>,
+    pub(super) remove: Option<PathBuf>,
+    pub(super) state: SlotState,
+}
+
+/// The blocking part of [`super::Places::enter`].
+pub(super) fn make_place(
+    job: &Job<'_>,
+    slot: u32,
+    attempt: u32,
+    mut state: SlotState,
+) -> Result<Made, RunnerError> {
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunnerError::RunDir { path, source }
+    };
+    let home = job.prepared.manifest.as_ref().map(|_| &job.prepared.home);
+    let scratch = if job.preserve {
+        let dir = new_run_dir(job.runs_dir, attempt)?;
+        fresh_scratch(&dir, home).map_err(fail(&dir))?;
+        dir
+    } else {
+        let dir = job.runs_dir.join(format!("slot-{slot}"));
+        let reused = reuse_scratch(&dir, home, state.scratch.take());
+        state.scratch = Some(reused.map_err(fail(&dir))?);
+        dir
+    };
+    let Some(manifest) = &job.prepared.manifest else {
+        return Ok(Made {
+            scratch,
+            cwd: None,
+            remove: None,
+            state,
+        });
+    };
+    let reflinks = &job.prepared.reflinks;
+    if job.isolation == Isolation::Slot {
+        let slot_dir = job.runs_dir.join(format!("slot-{slot}"));
+        let root = slot_dir.join("checkout");
+        let fresh = || {
+            std::fs::create_dir_all(&slot_dir)
+                .and_then(|()| SlotCopy::create(manifest, &root, reflinks))
+                .map_err(fail(&root))
+        };
+        let copy = match state.copy.take() {
+            Some(mut copy) => match copy.reset(manifest, reflinks) {
+                Ok(_) => copy,
+                Err(error) => {
+                    tracing::warn!(slot, %error, "isolation: slot reset failed; copying afresh");
+                    fresh()?
+                }
+            },
+            None => fresh()?,
+        };
+        let cwd = copy.root().to_path_buf();
+        state.copy = Some(copy);
+        return Ok(Made {
+            scratch,
+            cwd: Some(cwd),
+            remove: None,
+            state,
+        });
+    }
+    let copy = match state.ready.take() {
+        Some(ready) if !job.preserve => ready,
+        _ => {
+            let copy = if job.preserve {
+                scratch.join("checkout")
+            } else {
+                job.fresh_copy.clone()
+            };
+            manifest.materialize(&copy, reflinks).map_err(fail(&copy))?;
+            copy
+        }
+    };
+    Ok(Made {
+        scratch,
+        remove: (!job.preserve).then(|| copy.clone()),
+        cwd: Some(copy),
+        state,
+    })
+}
+
+/// The work done while a `run` mode run runs: removes the slot's previous copy and makes the
+/// next one at `next` (when copies are made ahead). A failure only costs the next run an
+/// inline copy (which then reports the error properly).
+pub(super) fn copy_ahead(
+    prepared: &Prepared,
+    stale: Option<PathBuf>,
+    next: Option<PathBuf>,
+) -> Option<PathBuf> {
+    if let Some(stale) = stale {
+        let _ = remove_any(&stale);
+    }
+    let (manifest, next) = (prepared.manifest.as_ref()?, next?);
+    match manifest.materialize(&next, &prepared.reflinks) {
+        Ok(()) => Some(next),
+        Err(error) => {
+            tracing::debug!(error = %error, "isolation: copy ahead failed");
+            let _ = remove_any(&next);
+            None
+        }
+    }
+}

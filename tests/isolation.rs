@@ -1,0 +1,400 @@
+//! Hermetic runs (issue 7, items 1-2): real jobs through `detect()` on local repositories,
+//! whose test scripts write to fixed files, record their environment and wait for each other
+//! so that "these runs were in flight together" is a fact, not a hope.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use flaky_detector::config::Isolation;
+use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// Waits (up to a minute, polling) until `$BARRIER` holds at least `$1` arrivals, this run's
+/// included. Sourced by the fixtures.
+const BARRIER: &str = r#"
+arrive() {
+    touch "$BARRIER/$FLAKY_RUN_INDEX"
+    n=0
+    while [ "$(ls "$BARRIER" | wc -l)" -lt "$1" ]; do
+        n=$((n + 1))
+        if [ "$n" -gt 600 ]; then echo "barrier: gave up waiting for $1 runs" >&2; exit 2; fi
+        sleep 0.1
+    done
+}
+"#;
+
+/// The issue's example: write my pid to a fixed file in the working directory, wait until
+/// another run has started too (so in a shared directory it has overwritten mine), read it
+/// back.
+const PID_TEST: &str = r#"
+. ./barrier.sh
+echo $$ > state.txt
+arrive 2
+sleep 0.05
+[ "$(cat state.txt)" = "$$" ] || { echo "state.txt holds $(cat state.txt), not $$" >&2; exit 1; }
+"#;
+
+/// Records what a run sees, then waits until all four runs are in flight.
+const ENV_TEST: &str = r#"
+. ./barrier.sh
+set -e
+out="$RECORD/$FLAKY_RUN_INDEX"
+echo probe > "$TMPDIR/probe"
+echo probe > "$XDG_CACHE_HOME/probe"
+{
+    echo "tmp=$TMPDIR"
+    echo "cache=$XDG_CACHE_HOME"
+    echo "home=$HOME"
+    echo "ports=$FLAKY_PORT_BASE"
+    echo "slot=$FLAKY_SLOT"
+    echo "cwd=$(pwd)"
+    echo "readme=$(cat README)"
+} > "$out.part"
+mv "$out.part" "$out"
+arrive 4
+"#;
+
+/// Fails unless its working directory is exactly the repository, then changes it in every
+/// way a test might: a slot copy must be reset between runs.
+const MUTATE_TEST: &str = r#"
+set -e
+fail() { echo "$1" >&2; exit 1; }
+[ "$(cat tracked.txt)" = "original" ] || fail "tracked.txt is $(cat tracked.txt)"
+[ ! -e added.txt ] || fail "added.txt survived a previous run"
+[ ! -e newdir ] || fail "newdir survived a previous run"
+[ -f doomed.txt ] || fail "doomed.txt is missing"
+[ -x tool.sh ] || fail "tool.sh lost its x bit"
+[ "$(cat node_modules/pkg/index.js)" = "module.exports = 1;" ] || fail "index.js changed"
+[ ! -e node_modules/.cache ] || fail "node_modules/.cache survived"
+pwd > "$RECORD/$FLAKY_RUN_INDEX"
+echo "changed by run $FLAKY_RUN_INDEX" >> tracked.txt
+echo x > added.txt
+mkdir -p newdir/deep && echo y > newdir/deep/f
+rm doomed.txt
+chmod -x tool.sh
+mkdir -p node_modules/.cache && echo c > node_modules/.cache/entry
+echo "module.exports = 2;" > node_modules/pkg/index.js.new
+mv node_modules/pkg/index.js.new node_modules/pkg/index.js
+"#;
+
+/// Fails unless its TMPDIR, cache folder and (when `$OWN_HOME` is set) the top of its HOME
+/// are as a fresh run finds them, then leaves things in all of them.
+const SCRATCH_TEST: &str = r#"
+set -e
+fail() { echo "$1" >&2; exit 1; }
+[ -z "$(ls -A "$TMPDIR")" ] || fail "TMPDIR holds $(ls -A "$TMPDIR")"
+[ -z "$(ls -A "$XDG_CACHE_HOME")" ] || fail "the cache holds $(ls -A "$XDG_CACHE_HOME")"
+echo left > "$TMPDIR/left" && mkdir "$TMPDIR/dir" && echo left > "$TMPDIR/dir/f"
+echo left > "$XDG_CACHE_HOME/left"
+if [ -n "$OWN_HOME" ]; then
+    [ ! -e "$HOME/$STATE_NAME" ] || fail "HOME holds the state of an earlier run"
+    [ -e "$HOME/.cache/left" ] || fail "HOME/.cache is not the run's cache"
+    mkdir "$HOME/$STATE_NAME" && echo $$ > "$HOME/$STATE_NAME/state"
+fi
+"#;
+
+/// A local repository holding `files`.
+fn repository(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+/// Scratch and cache directories of the test's own.
+struct Sandbox {
+    work: TempDir,
+    cache: TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            work: tempfile::tempdir().expect("tempdir"),
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    async fn detect(&self, input: JobInput) -> Summary {
+        let job = input
+            .validate(RepoPolicy { allow_local: true })
+            .expect("valid job");
+        let deps = Deps {
+            work_dir: self.work.path().to_path_buf(),
+            cache_dir: self.cache.path().to_path_buf(),
+            git_token: None,
+            clone_timeout: Duration::from_secs(60),
+            kill_grace: Duration::from_secs(1),
+        };
+        detect(job, &deps, &Events::none(), &CancellationToken::new())
+            .await
+            .expect("the job runs")
+    }
+
+    /// Jobs remove their scratch directories unless asked to keep them.
+    fn leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.work.path())
+            .expect("read work dir")
+            .map(|e| e.expect("entry").path())
+            .collect()
+    }
+}
+
+fn job(repo: &Path, command: &str, runs: u32, parallelism: u32) -> JobInput {
+    JobInput {
+        repo: repo.display().to_string(),
+        test_command: Some(command.to_string()),
+        runs: Some(runs),
+        parallelism: Some(parallelism),
+        timeout: Some(120.0),
+        ..JobInput::default()
+    }
+}
+
+fn with_env(mut input: JobInput, vars: &[(&str, &Path)]) -> JobInput {
+    input.env = Some(
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.display().to_string()))
+            .collect(),
+    );
+    input
+}
+
+fn failures_text(summary: &Summary) -> String {
+    summary
+        .results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("run {}: {}{}", r.attempt, r.stdout, r.stderr))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The issue's acceptance test, first half: in one shared directory, concurrent runs of a
+/// test that passes alone overwrite each other's state, and the seed project's behaviour
+/// blames the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_directory_makes_a_sound_test_fail() {
+    let repo = repository(&[("pid.sh", PID_TEST), ("barrier.sh", BARRIER)]);
+    let barrier = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new();
+    let mut input = job(repo.path(), "sh pid.sh", 8, 4);
+    input.isolation = Some(Isolation::Shared);
+    let summary = sandbox
+        .detect(with_env(input, &[("BARRIER", barrier.path())]))
+        .await;
+    assert_eq!(summary.total_runs, 8);
+    assert!(
+        summary.failures >= 1,
+        "a shared state.txt must be overwritten by a concurrent run"
+    );
+    assert!(
+        failures_text(&summary).contains("state.txt holds"),
+        "{}",
+        failures_text(&summary)
+    );
+}
+
+/// Second half: with the default isolation the same test never fails in 100 runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_isolation_never_fails_a_sound_test() {
+    let repo = repository(&[("pid.sh", PID_TEST), ("barrier.sh", BARRIER)]);
+    let barrier = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new();
+    let summary = sandbox
+        .detect(with_env(
+            job(repo.path(), "sh pid.sh", 100, 4),
+            &[("BARRIER", barrier.path())],
+        ))
+        .await;
+    assert_eq!(summary.total_runs, 100);
+    assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+    assert!(
+        !repo.path().join("state.txt").exists(),
+        "the user's tree is never written"
+    );
+    assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+}
+
+/// What four runs in flight together recorded, by run index.
+async fn concurrent_views(isolation: Isolation) -> Vec<BTreeMap<String, String>> {
+    let repo = repository(&[
+        ("env.sh", ENV_TEST),
+        ("barrier.sh", BARRIER),
+        ("README", "the repository"),
+    ]);
+    let (barrier, record) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let sandbox = Sandbox::new();
+    let mut input = job(repo.path(), "sh env.sh", 4, 4);
+    input.isolation = Some(isolation);
+    let summary = sandbox
+        .detect(with_env(
+            input,
+            &[("BARRIER", barrier.path()), ("RECORD", record.path())],
+        ))
+        .await;
+    assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+    (0..4)
+        .map(|i| {
+            let text = std::fs::read_to_string(record.path().join(i.to_string())).expect("record");
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn distinct(views: &[BTreeMap<String, String>], key: &str) -> usize {
+    views
+        .iter()
+        .map(|v| v[key].clone())
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_have_their_own_tmp_cache_home_ports_and_checkout() {
+    let real_home = std::env::var("HOME").unwrap_or_default();
+    for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
+        let views = concurrent_views(isolation).await;
+        for key in ["tmp", "cache", "ports", "slot"] {
+            assert_eq!(distinct(&views, key), 4, "{isolation:?} {key}: {views:?}");
+        }
+        let slots: BTreeSet<&str> = views.iter().map(|v| v["slot"].as_str()).collect();
+        assert_eq!(slots, BTreeSet::from(["0", "1", "2", "3"]), "{isolation:?}");
+        let mut ports: Vec<u32> = views
+            .iter()
+            .map(|v| v["ports"].parse().expect("a port number"))
+            .collect();
+        ports.sort_unstable();
+        assert!(ports[0] >= 20_000 && ports[3] + 99 < 32_768, "{ports:?}");
+        assert!(
+            ports.windows(2).all(|w| w[1] - w[0] >= 100),
+            "port ranges overlap: {ports:?}"
+        );
+        for view in &views {
+            assert_eq!(view["readme"], "the repository", "{isolation:?}");
+        }
+        if isolation == Isolation::Shared {
+            assert_eq!(distinct(&views, "cwd"), 1, "{views:?}");
+            assert!(views.iter().all(|v| v["home"] == real_home));
+        } else {
+            assert_eq!(distinct(&views, "cwd"), 4, "{isolation:?}: {views:?}");
+            assert_eq!(distinct(&views, "home"), 4, "{isolation:?}: {views:?}");
+            assert!(views.iter().all(|v| v["home"] != real_home));
+        }
+    }
+}
+
+/// Every run finds the repository as it was, whatever the runs before it did: a slot's copy
+/// is reset (two copies serve twelve runs), a run's copy is fresh (made ahead of the run, or
+/// per run when preserving), and the prepared checkout is never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
+    let files = [
+        ("mutate.sh", MUTATE_TEST),
+        ("tracked.txt", "original\n"),
+        ("doomed.txt", "doomed\n"),
+        ("tool.sh", "#!/bin/sh\n"),
+        ("node_modules/pkg/index.js", "module.exports = 1;\n"),
+    ];
+    for (isolation, runs, preserve) in [
+        (Isolation::Slot, 12, true),
+        (Isolation::Run, 12, false),
+        (Isolation::Run, 6, true),
+    ] {
+        let repo = repository(&files);
+        if preserve {
+            std::fs::write(
+                repo.path().join(".flaky-detector.yml"),
+                "preserve_temp_dir: true\n",
+            )
+            .expect("write config");
+        }
+        std::fs::set_permissions(
+            repo.path().join("tool.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let record = tempfile::tempdir().expect("tempdir");
+        let sandbox = Sandbox::new();
+        let mut input = job(repo.path(), "sh mutate.sh", runs, 2);
+        input.isolation = Some(isolation);
+        let summary = sandbox
+            .detect(with_env(input, &[("RECORD", record.path())]))
+            .await;
+        let case = format!("{isolation:?}, preserve {preserve}");
+        assert_eq!(summary.failures, 0, "{case}: {}", failures_text(&summary));
+        let cwds: BTreeSet<String> = (0..runs)
+            .map(|i| std::fs::read_to_string(record.path().join(i.to_string())).expect("cwd"))
+            .collect();
+        let expected = if isolation == Isolation::Slot {
+            2
+        } else {
+            runs as usize
+        };
+        assert_eq!(cwds.len(), expected, "{case}: {cwds:?}");
+        if !preserve {
+            assert!(summary.temp_dir.is_none());
+            assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+            continue;
+        }
+        let kept = PathBuf::from(summary.temp_dir.clone().expect("preserve_temp_dir"));
+        let prepared = kept.join("checkout");
+        assert_eq!(
+            std::fs::read_to_string(prepared.join("tracked.txt")).expect("read"),
+            "original\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(prepared.join("node_modules/pkg/index.js")).expect("read"),
+            "module.exports = 1;\n"
+        );
+        assert!(!prepared.join("added.txt").exists());
+        assert!(!prepared.join("node_modules/.cache").exists());
+        if isolation == Isolation::Run {
+            let changed = kept.join("runs/run-0/checkout/tracked.txt");
+            assert!(
+                std::fs::read_to_string(changed)
+                    .expect("run 0's copy is kept")
+                    .contains("changed by run 0"),
+                "a preserved run copy shows what the run did"
+            );
+        }
+    }
+}
+
+/// Runs that follow each other in a slot reuse its scratch folders: each still finds them as
+/// a fresh run would, and nothing reaches the real HOME.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_finds_empty_scratch_folders() {
+    let repo = repository(&[("scratch.sh", SCRATCH_TEST)]);
+    let state_name = format!(".flaky-isolation-test-{}", std::process::id());
+    for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
+        let sandbox = Sandbox::new();
+        let mut input = job(repo.path(), "sh scratch.sh", 8, 2);
+        input.isolation = Some(isolation);
+        let mut env = BTreeMap::from([("STATE_NAME".to_string(), state_name.clone())]);
+        if isolation != Isolation::Shared {
+            env.insert("OWN_HOME".into(), "1".into());
+        }
+        input.env = Some(env);
+        let summary = sandbox.detect(input).await;
+        assert_eq!(
+            summary.failures,
+            0,
+            "{isolation:?}: {}",
+            failures_text(&summary)
+        );
+    }
+    let real_home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    assert!(!real_home.join(&state_name).exists());
+}
