@@ -130,6 +130,7 @@ impl Sandbox {
             git_token: None,
             clone_timeout: Duration::from_secs(60),
             kill_grace: Duration::from_secs(1),
+            history: None,
         };
         detect(job, &deps, &Events::none(), &CancellationToken::new())
             .await
