@@ -381,6 +381,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_root_file_parses_without_warnings() {
+        let text = include_str!("../.flaky-detector.yml");
+        let config = FileConfig::parse(text).expect("the documented file is valid");
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert_eq!(config.isolation, Some(Isolation::Run));
+    }
+
+    #[test]
     fn unknown_key_is_a_warning_and_bad_value_names_its_key() {
         let config = FileConfig::parse("runz: 5\n").expect("parses");
         assert_eq!(config.warnings.len(), 1);
