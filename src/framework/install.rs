@@ -237,9 +237,12 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
     let store = ctx.cache_dir.join("node").join(&key);
     let npm = find_on_path(ctx.env, "npm").unwrap_or_else(|| "npm".into());
     let verb = if lockfile { "ci" } else { "install" };
+    // `--prefer-offline`: packages already in npm's cache are not revalidated, so a second
+    // lockfile that shares most packages with a first installs without the network.
     let steps = vec![vec![
         npm,
         verb.into(),
+        "--prefer-offline".into(),
         "--no-audit".into(),
         "--no-fund".into(),
         "--loglevel=error".into(),
@@ -258,9 +261,25 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
 }
 
 /// `go mod download` into a module cache shared by every job (Go's cache is safe for
-/// concurrent use and content-addressed).
+/// concurrent use and content-addressed), then the test binaries built once, so parallel runs
+/// do not all compile the same packages against a cold build cache. The runs get `-count=1` through `GOFLAGS`, because
+/// `go test` otherwise answers a repeated run from its result cache (keyed on the variables
+/// the test read, so a replayed seed would not run at all), and `GOTOOLCHAIN=local`, because
+/// a worker cannot download the toolchain a `go.mod` asks for. Flags the user put in
+/// `GOFLAGS` or on the command line still apply (the command line wins over `GOFLAGS`).
 async fn go(ctx: &InstallContext<'_>) -> Prepared {
     let go_root = ctx.cache_dir.join("go");
+    let inherited = |name: &str| {
+        ctx.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let goflags = match inherited("GOFLAGS") {
+        Some(user) => format!("{user} -modcacherw -count=1"),
+        None => "-modcacherw -count=1".to_string(),
+    };
     let env = vec![
         (
             "GOMODCACHE".to_string(),
@@ -270,7 +289,11 @@ async fn go(ctx: &InstallContext<'_>) -> Prepared {
             "GOCACHE".to_string(),
             go_root.join("build").display().to_string(),
         ),
-        ("GOFLAGS".to_string(), "-modcacherw".to_string()),
+        ("GOFLAGS".to_string(), goflags),
+        (
+            "GOTOOLCHAIN".to_string(),
+            inherited("GOTOOLCHAIN").unwrap_or_else(|| "local".to_string()),
+        ),
     ];
     if !ctx.checkout.join("go.mod").exists() {
         return skipped(
@@ -283,12 +306,19 @@ async fn go(ctx: &InstallContext<'_>) -> Prepared {
     let key = cache_key(ctx.checkout, "go-v1", &files, false);
     let marker_dir = go_root.join("downloaded").join(&key);
     let go = find_on_path(ctx.env, "go").unwrap_or_else(|| "go".into());
-    let steps = vec![vec![go, "mod".into(), "download".into()]];
+    // `-exec=true` builds every test binary of the module (filling the shared build cache)
+    // and hands it to `true` instead of running it, so no test code runs at install time.
+    let steps = vec![
+        vec![go.clone(), "mod".into(), "download".into()],
+        vec![go, "test".into(), "-exec=true".into(), "./...".into()],
+    ];
     cached_install(ctx, &key, &marker_dir, &steps, None, Vec::new(), env).await
 }
 
-/// `cargo fetch` once per lockfile into a target directory kept per lockfile, so the runs'
-/// `cargo test` only rebuilds the crate under test.
+/// `cargo fetch`, then `cargo test --no-run`, once per lockfile into a target directory kept
+/// per lockfile. Building the tests here, under the install timeout, keeps the build out of
+/// the runs: otherwise every parallel run waits on Cargo's build lock while its own timeout
+/// runs. `cargo nextest run` builds the same test profile, so it reuses these artifacts.
 async fn rust(ctx: &InstallContext<'_>) -> Prepared {
     let files = present(ctx.checkout, &["Cargo.toml", "Cargo.lock"]);
     if files.is_empty() {
@@ -305,7 +335,10 @@ async fn rust(ctx: &InstallContext<'_>) -> Prepared {
         store.join("target").display().to_string(),
     )];
     let cargo = find_on_path(ctx.env, "cargo").unwrap_or_else(|| "cargo".into());
-    let steps = vec![vec![cargo, "fetch".into()]];
+    let steps = vec![
+        vec![cargo.clone(), "fetch".into()],
+        vec![cargo, "test".into(), "--no-run".into()],
+    ];
     cached_install(ctx, &key, &store, &steps, None, Vec::new(), env).await
 }
 

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::capture::Captured;
 use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process};
 use crate::config::Isolation;
+use crate::framework::seed::seed_args;
 use crate::framework::{Framework, seed::seed_env};
 
 /// Which run this is: its 0-based attempt number (the seed project's `attempt`) and its seed.
@@ -70,7 +71,7 @@ impl RunTemplate {
         }
         let spec = ProcessSpec {
             program: self.argv[0].clone(),
-            args: self.argv[1..].to_vec(),
+            args: [&self.argv[1..], &seed_args(&self.argv, request.seed)[..]].concat(),
             cwd: self.checkout.clone(),
             env: self.env_for(request, &tmp, &cache),
             timeout: self.timeout,
