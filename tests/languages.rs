@@ -52,6 +52,8 @@ struct Example {
     /// A test whose failure is decided by the runner's seeded order rather than a draw: its
     /// failing seeds are not predicted, but they must replay exactly.
     order_dependent: Option<&'static str>,
+    /// The runner's own seed option, which the runs and the reproduce line must carry.
+    seed_option: Option<&'static str>,
 }
 
 const NODE: Tool = Tool {
@@ -200,6 +202,7 @@ fn python() -> Example {
         expect: python_expectation,
         failure_rate: 1.0 - 0.75 * 0.9,
         order_dependent: None,
+        seed_option: None,
     }
 }
 
@@ -213,6 +216,7 @@ fn go() -> Example {
         expect: |seeds| by_chance(seeds, &GO_FLAKY),
         failure_rate: 1.0 - 0.8 * 0.9,
         order_dependent: None,
+        seed_option: None,
     }
 }
 
@@ -226,6 +230,7 @@ fn jest() -> Example {
         expect: |seeds| by_chance(seeds, &JEST_FLAKY),
         failure_rate: 1.0 - 0.8 * 0.9,
         order_dependent: None,
+        seed_option: Some("--seed"),
     }
 }
 
@@ -240,6 +245,7 @@ fn vitest() -> Example {
         // The shuffled block runs its lookup first in 1 order of 4.
         failure_rate: 1.0 - 0.85 * 0.75,
         order_dependent: Some("lookup finds a warm cache"),
+        seed_option: Some("--sequence.seed"),
     }
 }
 
@@ -253,6 +259,7 @@ fn mocha() -> Example {
         expect: |seeds| by_chance(seeds, &MOCHA_FLAKY),
         failure_rate: 1.0 - 0.75 * 0.95,
         order_dependent: None,
+        seed_option: None,
     }
 }
 
@@ -266,6 +273,7 @@ fn rust(command: &'static str, tools: &'static [Tool]) -> Example {
         expect: |seeds| by_chance(seeds, &RUST_FLAKY),
         failure_rate: 1.0 - 0.75 * 0.9,
         order_dependent: None,
+        seed_option: None,
     }
 }
 
@@ -358,7 +366,7 @@ fn checkout_of(dir: &str, dest: &Path) {
 }
 
 struct Sandbox {
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
     checkout: PathBuf,
     deps: Deps,
 }
@@ -380,7 +388,7 @@ fn sandbox(example: &Example) -> Sandbox {
         kill_grace: Duration::from_secs(2),
     };
     Sandbox {
-        _root: root,
+        root,
         checkout,
         deps,
     }
@@ -525,7 +533,13 @@ async fn end_to_end(example: Example) {
         reproduce.contains(&format!("TEST_SEED={first_failing}")),
         "{reproduce}"
     );
-    let target = sandbox._root.path().join("target");
+    if let Some(option) = example.seed_option {
+        assert!(
+            reproduce.ends_with(&format!(" {option}={first_failing}")),
+            "{reproduce}"
+        );
+    }
+    let target = sandbox.root.path().join("target");
     if let Some(prepare) = example.prepare {
         let (code, output) = shell(prepare, &sandbox.checkout, &target);
         assert_eq!(code, 0, "`{prepare}` failed: {output}");
@@ -673,6 +687,7 @@ fn dockerfiles_and_shell_scripts_pass_their_linters() {
         expect: |_| BTreeMap::new(),
         failure_rate: 0.0,
         order_dependent: None,
+        seed_option: None,
     };
     if !tools_present(&linters) {
         return;
