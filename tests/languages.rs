@@ -534,8 +534,10 @@ async fn end_to_end(example: Example) {
         "{reproduce}"
     );
     if let Some(option) = example.seed_option {
-        assert!(
-            reproduce.ends_with(&format!(" {option}={first_failing}")),
+        let words = shlex::split(&reproduce).expect("the reproduce line splits");
+        assert_eq!(
+            words.last(),
+            Some(&format!("{option}={first_failing}")),
             "{reproduce}"
         );
     }
