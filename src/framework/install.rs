@@ -184,22 +184,41 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
         }
         None => {
             let host = find_on_path(ctx.env, "python3").unwrap_or_else(|| "python3".into());
-            steps.push(vec![
-                host,
+            // Giving the virtualenv its own pip (ensurepip) is most of the cost of making it;
+            // a host pip that installs into another interpreter makes that copy unneeded.
+            let lean = host_pip_targets_others(&host, ctx).await;
+            let mut venv = vec![
+                host.clone(),
                 "-m".into(),
                 "venv".into(),
                 "--system-site-packages".into(),
-                venv_arg,
-            ]);
-            steps.push(vec![
-                python.display().to_string(),
-                "-m".into(),
-                "pip".into(),
-                "install".into(),
-                "--disable-pip-version-check".into(),
-                "--no-input".into(),
-                "--quiet".into(),
-            ]);
+            ];
+            if lean {
+                venv.push("--without-pip".into());
+            }
+            venv.push(venv_arg);
+            steps.push(venv);
+            let mut pip: Vec<String> = if lean {
+                vec![
+                    host,
+                    "-m".into(),
+                    "pip".into(),
+                    "--python".into(),
+                    python.display().to_string(),
+                ]
+            } else {
+                vec![python.display().to_string(), "-m".into(), "pip".into()]
+            };
+            pip.extend(
+                [
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                ]
+                .map(String::from),
+            );
+            steps.push(pip);
         }
     }
     let last = steps.last_mut().expect("two steps were pushed");
@@ -219,6 +238,43 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
         env.push(("PYTHONPATH".into(), pythonpath.join(":")));
     }
     cached_install(ctx, &key, &venv, &steps, None, vec![bin], env).await
+}
+
+/// True when `host -m pip` can install into another interpreter (`pip --python`, pip 22.3 and
+/// later). A host without pip, or with an older one, answers false and the virtualenv gets
+/// its own pip.
+async fn host_pip_targets_others(host: &str, ctx: &InstallContext<'_>) -> bool {
+    let spec = ProcessSpec {
+        program: host.to_string(),
+        args: ["-m", "pip", "--version"].map(String::from).to_vec(),
+        cwd: ctx.checkout.to_path_buf(),
+        env: ctx.env.to_vec(),
+        timeout: Duration::from_secs(30),
+        kill_grace: Duration::from_secs(1),
+        output_limit: 4096,
+    };
+    match run_process(&spec, ctx.cancel).await {
+        Ok(output) if output.outcome.passed() => pip_supports_python_option(&output.stdout.text),
+        _ => false,
+    }
+}
+
+/// Reads `pip X.Y[.Z] from …` (the output of `pip --version`) and says whether X.Y is 22.3 or
+/// later, the first pip with `--python`.
+fn pip_supports_python_option(version_line: &str) -> bool {
+    let Some(version) = version_line
+        .split_whitespace()
+        .skip_while(|word| *word != "pip")
+        .nth(1)
+    else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (22, 3),
+        (Some(major), None) => major > 22,
+        _ => false,
+    }
 }
 
 /// `npm ci` (or `npm install` without a lockfile) once per lockfile; later jobs get the cached
@@ -549,4 +605,26 @@ pub fn find_on_path(env: &[(String, String)], program: &str) -> Option<String> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_with_the_python_option_is_recognised() {
+        assert!(pip_supports_python_option(
+            "pip 23.2.1 from /usr/lib/python3/dist-packages/pip (python 3.11)"
+        ));
+        assert!(pip_supports_python_option("pip 22.3 from /x (python 3.10)"));
+        assert!(pip_supports_python_option("pip 24 from /x (python 3.12)"));
+        assert!(!pip_supports_python_option(
+            "pip 22.2.2 from /x (python 3.10)"
+        ));
+        assert!(!pip_supports_python_option(
+            "pip 9.0.1 from /x (python 3.6)"
+        ));
+        assert!(!pip_supports_python_option("No module named pip"));
+        assert!(!pip_supports_python_option(""));
+    }
 }
