@@ -317,12 +317,14 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
 }
 
 /// `go mod download` into a module cache shared by every job (Go's cache is safe for
-/// concurrent use and content-addressed), then the test binaries built once, so parallel runs
-/// do not all compile the same packages against a cold build cache. The runs get `-count=1` through `GOFLAGS`, because
-/// `go test` otherwise answers a repeated run from its result cache (keyed on the variables
-/// the test read, so a replayed seed would not run at all), and `GOTOOLCHAIN=local`, because
-/// a worker cannot download the toolchain a `go.mod` asks for. Flags the user put in
-/// `GOFLAGS` or on the command line still apply (the command line wins over `GOFLAGS`).
+/// concurrent use and content-addressed), then the test binaries built once, so parallel
+/// runs do not all compile the same packages against a cold build cache.
+///
+/// The runs get `-count=1` through `GOFLAGS`, because `go test` otherwise answers a repeated
+/// run from its result cache (keyed on the variables the test read, so a replayed seed that
+/// passed once would never run again), and `GOTOOLCHAIN=local`, because a worker cannot
+/// download the toolchain a `go.mod` asks for. Flags the user put in `GOFLAGS` or on the
+/// command line still apply (the command line wins over `GOFLAGS`).
 async fn go(ctx: &InstallContext<'_>) -> Prepared {
     let go_root = ctx.cache_dir.join("go");
     let inherited = |name: &str| {
