@@ -1,5 +1,16 @@
 #!/bin/sh
-# Entry point of the RunPod serverless image: runs the flaky-detector worker, which reads
-# the platform's RUNPOD_* variables. Extra arguments go to `flaky-detector worker`.
+# Entry point of the RunPod serverless image, choosing the mode as RunPod's SDK does:
+# with --test_input '<json>', or without RUNPOD_WEBHOOK_GET_JOB (a local `docker run`), one
+# local test job (from the flag or ./test_input.json); on RunPod, the worker, which gets the
+# other arguments (e.g. --concurrency 2).
 set -eu
-exec "${FLAKY_DETECTOR_BIN:-flaky-detector}" worker "$@"
+bin="${FLAKY_DETECTOR_BIN:-flaky-detector}"
+for arg in "$@"; do
+  case "$arg" in
+    --test_input | --test_input=*) exec "$bin" "$@" ;;
+  esac
+done
+if [ -z "${RUNPOD_WEBHOOK_GET_JOB:-}" ]; then
+  exec "$bin" "$@"
+fi
+exec "$bin" worker "$@"

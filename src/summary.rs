@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Severity, Verdict, stats};
 use crate::config::Settings;
+use crate::framework::seed::seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
 use crate::runner::{RunOutcome, RunRecord};
@@ -256,8 +257,8 @@ fn result(record: RunRecord, share: usize) -> RunResult {
     }
 }
 
-/// `VAR=value … command`, shell-quoted, with the same seed variables and job `env` the run
-/// had, so pasting it into a checkout replays the run.
+/// `VAR=value … command [seed option]`, shell-quoted, with the same seed variables, job `env`
+/// and runner seed option the run had, so pasting it into a checkout replays the run.
 pub fn reproduce_line(
     framework: Framework,
     seed: u64,
@@ -271,8 +272,9 @@ pub fn reproduce_line(
         .map(|(name, value)| (name.to_string(), value))
         .chain(env.iter().map(|(k, v)| (k.clone(), v.clone())))
         .map(|(name, value)| format!("{name}={}", quote(&value)));
+    let seed_args = seed_args(argv, seed);
     assignments
-        .chain(argv.iter().map(|word| quote(word)))
+        .chain(argv.iter().chain(&seed_args).map(|word| quote(word)))
         .collect::<Vec<_>>()
         .join(" ")
 }

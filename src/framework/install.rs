@@ -184,22 +184,41 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
         }
         None => {
             let host = find_on_path(ctx.env, "python3").unwrap_or_else(|| "python3".into());
-            steps.push(vec![
-                host,
+            // Giving the virtualenv its own pip (ensurepip) is most of the cost of making it;
+            // a host pip that installs into another interpreter makes that copy unneeded.
+            let lean = host_pip_targets_others(&host, ctx).await;
+            let mut venv = vec![
+                host.clone(),
                 "-m".into(),
                 "venv".into(),
                 "--system-site-packages".into(),
-                venv_arg,
-            ]);
-            steps.push(vec![
-                python.display().to_string(),
-                "-m".into(),
-                "pip".into(),
-                "install".into(),
-                "--disable-pip-version-check".into(),
-                "--no-input".into(),
-                "--quiet".into(),
-            ]);
+            ];
+            if lean {
+                venv.push("--without-pip".into());
+            }
+            venv.push(venv_arg);
+            steps.push(venv);
+            let mut pip: Vec<String> = if lean {
+                vec![
+                    host,
+                    "-m".into(),
+                    "pip".into(),
+                    "--python".into(),
+                    python.display().to_string(),
+                ]
+            } else {
+                vec![python.display().to_string(), "-m".into(), "pip".into()]
+            };
+            pip.extend(
+                [
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                ]
+                .map(String::from),
+            );
+            steps.push(pip);
         }
     }
     let last = steps.last_mut().expect("two steps were pushed");
@@ -221,6 +240,44 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
     cached_install(ctx, &key, &venv, &steps, None, vec![bin], env).await
 }
 
+/// True when `host -m pip` can install into another interpreter (`pip --python`, pip 22.3 and
+/// later). A host without pip, or with an older one, answers false and the virtualenv gets
+/// its own pip.
+async fn host_pip_targets_others(host: &str, ctx: &InstallContext<'_>) -> bool {
+    let spec = ProcessSpec {
+        program: host.to_string(),
+        arg0: None,
+        args: ["-m", "pip", "--version"].map(String::from).to_vec(),
+        cwd: ctx.checkout.to_path_buf(),
+        env: ctx.env.to_vec(),
+        timeout: Duration::from_secs(30),
+        kill_grace: Duration::from_secs(1),
+        output_limit: 4096,
+    };
+    match run_process(&spec, ctx.cancel).await {
+        Ok(output) if output.outcome.passed() => pip_supports_python_option(&output.stdout.text),
+        _ => false,
+    }
+}
+
+/// Reads `pip X.Y[.Z] from …` (the output of `pip --version`) and says whether X.Y is 22.3 or
+/// later, the first pip with `--python`.
+fn pip_supports_python_option(version_line: &str) -> bool {
+    let Some(version) = version_line
+        .split_whitespace()
+        .skip_while(|word| *word != "pip")
+        .nth(1)
+    else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (22, 3),
+        (Some(major), None) => major > 22,
+        _ => false,
+    }
+}
+
 /// `npm ci` (or `npm install` without a lockfile) once per lockfile; later jobs get the cached
 /// `node_modules` hard-linked into their checkout.
 async fn node(ctx: &InstallContext<'_>) -> Prepared {
@@ -237,9 +294,12 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
     let store = ctx.cache_dir.join("node").join(&key);
     let npm = find_on_path(ctx.env, "npm").unwrap_or_else(|| "npm".into());
     let verb = if lockfile { "ci" } else { "install" };
+    // `--prefer-offline`: packages already in npm's cache are not revalidated, so a second
+    // lockfile that shares most packages with a first installs without the network.
     let steps = vec![vec![
         npm,
         verb.into(),
+        "--prefer-offline".into(),
         "--no-audit".into(),
         "--no-fund".into(),
         "--loglevel=error".into(),
@@ -258,9 +318,27 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
 }
 
 /// `go mod download` into a module cache shared by every job (Go's cache is safe for
-/// concurrent use and content-addressed).
+/// concurrent use and content-addressed), then the test binaries built once, so parallel
+/// runs do not all compile the same packages against a cold build cache.
+///
+/// The runs get `-count=1` through `GOFLAGS`, because `go test` otherwise answers a repeated
+/// run from its result cache (keyed on the variables the test read, so a replayed seed that
+/// passed once would never run again), and `GOTOOLCHAIN=local`, because a worker cannot
+/// download the toolchain a `go.mod` asks for. Flags the user put in `GOFLAGS` or on the
+/// command line still apply (the command line wins over `GOFLAGS`).
 async fn go(ctx: &InstallContext<'_>) -> Prepared {
     let go_root = ctx.cache_dir.join("go");
+    let inherited = |name: &str| {
+        ctx.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let goflags = match inherited("GOFLAGS") {
+        Some(user) => format!("{user} -modcacherw -count=1"),
+        None => "-modcacherw -count=1".to_string(),
+    };
     let env = vec![
         (
             "GOMODCACHE".to_string(),
@@ -270,7 +348,11 @@ async fn go(ctx: &InstallContext<'_>) -> Prepared {
             "GOCACHE".to_string(),
             go_root.join("build").display().to_string(),
         ),
-        ("GOFLAGS".to_string(), "-modcacherw".to_string()),
+        ("GOFLAGS".to_string(), goflags),
+        (
+            "GOTOOLCHAIN".to_string(),
+            inherited("GOTOOLCHAIN").unwrap_or_else(|| "local".to_string()),
+        ),
     ];
     if !ctx.checkout.join("go.mod").exists() {
         return skipped(
@@ -283,12 +365,19 @@ async fn go(ctx: &InstallContext<'_>) -> Prepared {
     let key = cache_key(ctx.checkout, "go-v1", &files, false);
     let marker_dir = go_root.join("downloaded").join(&key);
     let go = find_on_path(ctx.env, "go").unwrap_or_else(|| "go".into());
-    let steps = vec![vec![go, "mod".into(), "download".into()]];
+    // `-exec=true` builds every test binary of the module (filling the shared build cache)
+    // and hands it to `true` instead of running it, so no test code runs at install time.
+    let steps = vec![
+        vec![go.clone(), "mod".into(), "download".into()],
+        vec![go, "test".into(), "-exec=true".into(), "./...".into()],
+    ];
     cached_install(ctx, &key, &marker_dir, &steps, None, Vec::new(), env).await
 }
 
-/// `cargo fetch` once per lockfile into a target directory kept per lockfile, so the runs'
-/// `cargo test` only rebuilds the crate under test.
+/// `cargo fetch`, then `cargo test --no-run`, once per lockfile into a target directory kept
+/// per lockfile. Building the tests here, under the install timeout, keeps the build out of
+/// the runs: otherwise every parallel run waits on Cargo's build lock while its own timeout
+/// runs. `cargo nextest run` builds the same test profile, so it reuses these artifacts.
 async fn rust(ctx: &InstallContext<'_>) -> Prepared {
     let files = present(ctx.checkout, &["Cargo.toml", "Cargo.lock"]);
     if files.is_empty() {
@@ -305,7 +394,10 @@ async fn rust(ctx: &InstallContext<'_>) -> Prepared {
         store.join("target").display().to_string(),
     )];
     let cargo = find_on_path(ctx.env, "cargo").unwrap_or_else(|| "cargo".into());
-    let steps = vec![vec![cargo, "fetch".into()]];
+    let steps = vec![
+        vec![cargo.clone(), "fetch".into()],
+        vec![cargo, "test".into(), "--no-run".into()],
+    ];
     cached_install(ctx, &key, &store, &steps, None, Vec::new(), env).await
 }
 
@@ -517,4 +609,26 @@ pub fn find_on_path(env: &[(String, String)], program: &str) -> Option<String> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_with_the_python_option_is_recognised() {
+        assert!(pip_supports_python_option(
+            "pip 23.2.1 from /usr/lib/python3/dist-packages/pip (python 3.11)"
+        ));
+        assert!(pip_supports_python_option("pip 22.3 from /x (python 3.10)"));
+        assert!(pip_supports_python_option("pip 24 from /x (python 3.12)"));
+        assert!(!pip_supports_python_option(
+            "pip 22.2.2 from /x (python 3.10)"
+        ));
+        assert!(!pip_supports_python_option(
+            "pip 9.0.1 from /x (python 3.6)"
+        ));
+        assert!(!pip_supports_python_option("No module named pip"));
+        assert!(!pip_supports_python_option(""));
+    }
 }

@@ -1,5 +1,6 @@
 //! How a seed reaches a run: the seed project's environment variables per framework, plus
-//! `FLAKY_SEED` and `TEST_SEED` everywhere so a suite of any language can read one name.
+//! `FLAKY_SEED` and `TEST_SEED` everywhere so a suite of any language can read one name
+//! ([`seed_env`]), and the runner's own seed option where it has one ([`seed_args`]).
 
 use super::Framework;
 
@@ -18,6 +19,67 @@ pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> 
         Framework::Rust | Framework::Unknown => {}
     }
     vars
+}
+
+/// A test runner whose own seed option [`seed_args`] knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeededRunner {
+    /// `--seed=<n>` (Jest 29.2+), read in a test with `jest.getSeed()`; also the order of
+    /// `--randomize`.
+    Jest,
+    /// `--sequence.seed=<n>`: the order of `--sequence.shuffle` and `describe.shuffle`.
+    Vitest,
+}
+
+/// Words that start a runner without being one (`npx jest`, `pnpm exec vitest`,
+/// `node node_modules/jest/bin/jest.js`), skipped when looking for the runner.
+const LAUNCHERS: [&str; 7] = ["npx", "npm", "yarn", "pnpm", "bunx", "exec", "node"];
+
+/// Arguments that hand `seed` to the test runner itself, appended to the command of a run and
+/// to its reproduce line. Only when the command starts the runner directly (`npx jest`,
+/// `vitest run`, `node_modules/.bin/jest`): behind `npm test` or `make` the arguments could
+/// land on another program, so there the variables of [`seed_env`] carry the seed alone. A
+/// command that already gives the option keeps its own.
+///
+/// pytest, `go test`, Mocha, `cargo test` and nextest have no option that seeds the tests
+/// themselves (`go test -shuffle` only reorders them, a shuffle setting, not a seed), so they
+/// get none.
+pub fn seed_args(argv: &[String], seed: u64) -> Vec<String> {
+    let has = |prefix: &str| {
+        argv.iter()
+            .any(|w| w == prefix || w.starts_with(&format!("{prefix}=")))
+    };
+    match runner_of(argv) {
+        // Jest takes a signed 32-bit seed; larger seeds wrap so every seed is accepted.
+        Some(SeededRunner::Jest) if !has("--seed") => {
+            vec![format!("--seed={}", seed % (1 << 31))]
+        }
+        Some(SeededRunner::Vitest) if !has("--sequence.seed") => {
+            vec![format!("--sequence.seed={seed}")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The runner the command starts, looking past launchers and their flags.
+fn runner_of(argv: &[String]) -> Option<SeededRunner> {
+    for word in argv {
+        if word.starts_with('-') {
+            continue;
+        }
+        let base = word.rsplit('/').next().unwrap_or(word);
+        let stem = [".js", ".cjs", ".mjs"]
+            .iter()
+            .find_map(|ext| base.strip_suffix(ext))
+            .unwrap_or(base);
+        match stem {
+            "jest" => return Some(SeededRunner::Jest),
+            "vitest" => return Some(SeededRunner::Vitest),
+            _ if LAUNCHERS.contains(&stem) => continue,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The seed of each run: `explicit` cycled when given (a replay), else `runs` seeds drawn
@@ -64,6 +126,54 @@ mod tests {
     #[test]
     fn explicit_seeds_are_cycled() {
         assert_eq!(plan_seeds(5, (1, 10), Some(&[7, 9])), vec![7, 9, 7, 9, 7]);
+    }
+
+    fn words(command: &str) -> Vec<String> {
+        shlex::split(command).expect("test command splits")
+    }
+
+    #[test]
+    fn jest_and_vitest_get_their_own_seed_option() {
+        assert_eq!(seed_args(&words("npx jest --ci"), 42), ["--seed=42"]);
+        assert_eq!(
+            seed_args(&words("node node_modules/jest/bin/jest.js"), 42),
+            ["--seed=42"]
+        );
+        assert_eq!(
+            seed_args(&words("pnpm exec vitest run"), 42),
+            ["--sequence.seed=42"]
+        );
+        assert_eq!(
+            seed_args(&words("./node_modules/.bin/vitest run"), 42),
+            ["--sequence.seed=42"]
+        );
+    }
+
+    #[test]
+    fn jest_seeds_wrap_into_its_32_bit_range() {
+        assert_eq!(seed_args(&words("jest"), (1 << 31) + 5), ["--seed=5"]);
+    }
+
+    #[test]
+    fn no_seed_option_behind_a_script_or_for_runners_without_one() {
+        for command in [
+            "npm test",
+            "yarn test",
+            "make test",
+            "npx mocha",
+            "pytest -q",
+            "go test ./...",
+            "cargo nextest run",
+        ] {
+            assert!(seed_args(&words(command), 7).is_empty(), "{command}");
+        }
+    }
+
+    #[test]
+    fn a_seed_the_command_gives_is_kept() {
+        assert!(seed_args(&words("npx jest --seed=3"), 7).is_empty());
+        assert!(seed_args(&words("npx jest --seed 3"), 7).is_empty());
+        assert!(seed_args(&words("vitest run --sequence.seed=3"), 7).is_empty());
     }
 
     #[test]

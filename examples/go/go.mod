@@ -1,0 +1,3 @@
+module example.com/flakydetector/orders
+
+go 1.19
