@@ -186,7 +186,9 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
             let host = find_on_path(ctx.env, "python3").unwrap_or_else(|| "python3".into());
             // Giving the virtualenv its own pip (ensurepip) is most of the cost of making it;
             // a host pip that installs into another interpreter makes that copy unneeded.
-            let lean = host_pip_targets_others(&host, ctx).await;
+            // Probing pip costs a Python start: skip it when the cache already holds the venv.
+            let cached = venv.join(".complete").exists();
+            let lean = !cached && host_pip_targets_others(&host, ctx).await;
             let mut venv = vec![
                 host.clone(),
                 "-m".into(),
