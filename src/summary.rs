@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Severity, Verdict, stats};
 use crate::config::Settings;
-use crate::framework::seed::seed_args;
+use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
 use crate::runner::{RunOutcome, RunRecord};
@@ -272,9 +272,8 @@ pub fn reproduce_line(
         .map(|(name, value)| (name.to_string(), value))
         .chain(env.iter().map(|(k, v)| (k.clone(), v.clone())))
         .map(|(name, value)| format!("{name}={}", quote(&value)));
-    let seed_args = seed_args(argv, seed);
     assignments
-        .chain(argv.iter().chain(&seed_args).map(|word| quote(word)))
+        .chain(with_seed_args(argv, seed).iter().map(|word| quote(word)))
         .collect::<Vec<_>>()
         .join(" ")
 }

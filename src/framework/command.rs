@@ -52,9 +52,17 @@ impl RunnerAt {
     /// `python -m`. `make test` or `sh -c '…'` are not recognised: we cannot know where
     /// flags would go.
     pub fn find(argv: &[String]) -> Option<RunnerAt> {
+        // `node node_modules/jest/bin/jest.js` starts Jest: compare names without the script
+        // extension.
         let words: Vec<&str> = argv
             .iter()
-            .map(|w| w.rsplit('/').next().unwrap_or(w))
+            .map(|w| {
+                let base = w.rsplit('/').next().unwrap_or(w);
+                [".js", ".cjs", ".mjs"]
+                    .iter()
+                    .find_map(|ext| base.strip_suffix(ext))
+                    .unwrap_or(base)
+            })
             .collect();
         let next = |i: usize| words.get(i + 1).copied();
         for (i, word) in words.iter().enumerate().take(6) {

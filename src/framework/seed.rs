@@ -3,6 +3,7 @@
 //! ([`seed_env`]), and the runner's own seed option where it has one ([`seed_args`]).
 
 use super::Framework;
+use super::command::{Runner, RunnerAt, insert_flags};
 
 /// Variables that carry `seed` into a run of `framework`. The same list builds the reproduce
 /// line, so a replay sets exactly what the failing run had.
@@ -21,25 +22,13 @@ pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> 
     vars
 }
 
-/// A test runner whose own seed option [`seed_args`] knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SeededRunner {
-    /// `--seed=<n>` (Jest 29.2+), read in a test with `jest.getSeed()`; also the order of
-    /// `--randomize`.
-    Jest,
-    /// `--sequence.seed=<n>`: the order of `--sequence.shuffle` and `describe.shuffle`.
-    Vitest,
-}
-
-/// Words that start a runner without being one (`npx jest`, `pnpm exec vitest`,
-/// `node node_modules/jest/bin/jest.js`), skipped when looking for the runner.
-const LAUNCHERS: [&str; 7] = ["npx", "npm", "yarn", "pnpm", "bunx", "exec", "node"];
-
-/// Arguments that hand `seed` to the test runner itself, appended to the command of a run and
-/// to its reproduce line. Only when the command starts the runner directly (`npx jest`,
-/// `vitest run`, `node_modules/.bin/jest`): behind `npm test` or `make` the arguments could
-/// land on another program, so there the variables of [`seed_env`] carry the seed alone. A
-/// command that already gives the option keeps its own.
+/// Arguments that hand `seed` to the test runner itself: Jest's `--seed=<n>` (29.2+, read in a
+/// test with `jest.getSeed()`, also the order of `--randomize`) and Vitest's
+/// `--sequence.seed=<n>` (the order of `--sequence.shuffle` and `describe.shuffle`). Only when
+/// the command starts the runner directly (`npx jest`, `vitest run`, `node_modules/.bin/jest`):
+/// behind `npm test` or `make` the arguments could land on another program, so there the
+/// variables of [`seed_env`] carry the seed alone. A command that already gives the option
+/// keeps its own.
 ///
 /// pytest, `go test`, Mocha, `cargo test` and nextest have no option that seeds the tests
 /// themselves (`go test -shuffle` only reorders them, a shuffle setting, not a seed), so they
@@ -49,37 +38,23 @@ pub fn seed_args(argv: &[String], seed: u64) -> Vec<String> {
         argv.iter()
             .any(|w| w == prefix || w.starts_with(&format!("{prefix}=")))
     };
-    match runner_of(argv) {
+    match RunnerAt::find(argv).map(|at| at.runner) {
         // Jest takes a signed 32-bit seed; larger seeds wrap so every seed is accepted.
-        Some(SeededRunner::Jest) if !has("--seed") => {
-            vec![format!("--seed={}", seed % (1 << 31))]
-        }
-        Some(SeededRunner::Vitest) if !has("--sequence.seed") => {
+        Some(Runner::Jest) if !has("--seed") => vec![format!("--seed={}", seed % (1 << 31))],
+        Some(Runner::Vitest) if !has("--sequence.seed") => {
             vec![format!("--sequence.seed={seed}")]
         }
         _ => Vec::new(),
     }
 }
 
-/// The runner the command starts, looking past launchers and their flags.
-fn runner_of(argv: &[String]) -> Option<SeededRunner> {
-    for word in argv {
-        if word.starts_with('-') {
-            continue;
-        }
-        let base = word.rsplit('/').next().unwrap_or(word);
-        let stem = [".js", ".cjs", ".mjs"]
-            .iter()
-            .find_map(|ext| base.strip_suffix(ext))
-            .unwrap_or(base);
-        match stem {
-            "jest" => return Some(SeededRunner::Jest),
-            "vitest" => return Some(SeededRunner::Vitest),
-            _ if LAUNCHERS.contains(&stem) => continue,
-            _ => return None,
-        }
+/// `argv` with [`seed_args`] right after the runner's name, as a run and its reproduce line
+/// get it.
+pub fn with_seed_args(argv: &[String], seed: u64) -> Vec<String> {
+    match RunnerAt::find(argv) {
+        Some(at) => insert_flags(argv, at.insert_at, &seed_args(argv, seed)),
+        None => argv.to_vec(),
     }
-    None
 }
 
 /// The seed of each run: `explicit` cycled when given (a replay), else `runs` seeds drawn
@@ -147,6 +122,15 @@ mod tests {
             seed_args(&words("./node_modules/.bin/vitest run"), 42),
             ["--sequence.seed=42"]
         );
+    }
+
+    #[test]
+    fn the_seed_option_goes_right_after_the_runner() {
+        assert_eq!(
+            with_seed_args(&words("npx vitest run -- extra"), 9),
+            words("npx vitest run --sequence.seed=9 -- extra")
+        );
+        assert_eq!(with_seed_args(&words("pytest -q"), 9), words("pytest -q"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
 use crate::analysis::test_result::TestReport;
 use crate::config::Isolation;
 use crate::framework::report::RunnerOptions;
-use crate::framework::seed::seed_args;
+use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, seed::seed_env};
 
 /// Which run this is: its 0-based attempt number (the seed project's `attempt`) and its seed.
@@ -84,7 +84,7 @@ impl RunTemplate {
         let env = self.env_for(request, &place);
         // The runner's own seed option (Jest, Vitest) first, so the shuffle flags added next
         // see it and do not add a second one.
-        let argv = [&self.argv[..], &seed_args(&self.argv, request.seed)[..]].concat();
+        let argv = with_seed_args(&self.argv, request.seed);
         // Reports go to the place's scratch folder, which is the run's own while it runs.
         let prepared = self
             .options
