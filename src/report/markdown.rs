@@ -38,7 +38,9 @@ pub struct TestRow {
     pub name: String,
     pub verdict: String,
     pub failed: String,
+    /// `12.5%`, and the 95 % interval `5.5%–26.1%`.
     pub rate: String,
+    pub interval: String,
     pub seeds: String,
     pub first_failure: Option<String>,
 }
@@ -223,12 +225,8 @@ impl Body {
                     _ => t.verdict.to_string(),
                 },
                 failed: format!("{} of {}", t.failures, t.runs),
-                rate: format!(
-                    "{} ({}–{})",
-                    pct(t.failure_rate),
-                    pct(t.ci_low),
-                    pct(t.ci_high)
-                ),
+                rate: pct(t.failure_rate),
+                interval: format!("{}–{}", pct(t.ci_low), pct(t.ci_high)),
                 seeds: seed_list(&t.failing_seeds, 10),
                 first_failure: t.first_failure.clone(),
             })
@@ -470,6 +468,9 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
 fn tests(out: &mut String, body: &Body, dialect: Dialect, level: Level) {
     let max = if level >= Level::Brief { 10 } else { MAX_TESTS };
     if body.tests.is_empty() {
+        if body.passing_tests > 0 {
+            let _ = writeln!(out, "_{} test(s) passed every run._\n", body.passing_tests);
+        }
         return;
     }
     if dialect.html {
@@ -480,11 +481,12 @@ fn tests(out: &mut String, body: &Body, dialect: Dialect, level: Level) {
         for t in body.tests.iter().take(max) {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} ({}) | {} |",
                 code(&t.name).replace('|', "\\|"),
                 t.verdict,
                 t.failed,
                 t.rate,
+                t.interval,
                 t.seeds
             );
         }
@@ -492,11 +494,12 @@ fn tests(out: &mut String, body: &Body, dialect: Dialect, level: Level) {
         for t in body.tests.iter().take(max) {
             let _ = writeln!(
                 out,
-                "• {} {}: {} runs, {} (95% CI), seeds {}",
+                "• {} {}: {} runs failed ({}, 95% CI {}), seeds {}",
                 escape(&code(&t.name), dialect),
                 t.verdict,
                 t.failed,
                 t.rate,
+                t.interval,
                 t.seeds
             );
         }
