@@ -142,7 +142,7 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
     }
     response
         .body(Body::from(reply.body))
-        .map_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response(), |r| r)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// A GitHub REST API for `o/r` that keeps issue comments, pages them 100 at a time with a
