@@ -97,7 +97,7 @@ pub enum ClientError {
     #[error("job {id} did not finish within {seconds} s (last status {state}); it was cancelled")]
     TimedOut {
         id: String,
-        seconds: u64,
+        seconds: f64,
         state: JobState,
     },
     #[error("job {id} completed, but its output is not a flaky-detector summary: {detail}")]
@@ -331,7 +331,7 @@ impl EndpointClient {
                 self.cancel(id).await;
                 return Err(ClientError::TimedOut {
                     id: id.to_string(),
-                    seconds: deadline.after.as_secs(),
+                    seconds: deadline.after.as_secs_f64(),
                     state,
                 });
             }
