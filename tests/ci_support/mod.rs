@@ -3,7 +3,11 @@
 //! Discord or a RunPod endpoint; a GitHub that keeps comments and pages them
 //! ([`github_api`]); the binary run as a command ([`cli`]); fixed summaries ([`summary`]).
 
-#![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "each test binary uses a different part"
+)]
 
 pub mod summaries;
 
