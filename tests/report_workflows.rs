@@ -129,14 +129,16 @@ fn the_composite_actions_steps_pass_actionlint() {
         spec.insert(key("description"), input["description"].clone());
         call_inputs.insert(name.clone(), Value::Mapping(spec));
     }
-    let workflow = serde_norway::to_string(&serde_norway::from_str::<Value>(&format!(
-        "name: action steps\non:\n  workflow_call: {{}}\njobs:\n  steps:\n    runs-on: ubuntu-latest\n    steps: []\n"
-    )).map(|mut w| {
-        w["on"]["workflow_call"] = Value::Mapping(Mapping::from_iter([(key("inputs"), Value::Mapping(call_inputs))]));
-        w["jobs"]["steps"]["steps"] = Value::Sequence(steps.clone());
-        w
-    }).expect("a workflow"))
-    .expect("YAML");
+    let mut workflow: Value = serde_norway::from_str(
+        "name: action steps\non:\n  workflow_call: {}\njobs:\n  steps:\n    runs-on: ubuntu-latest\n    steps: []\n",
+    )
+    .expect("a workflow skeleton");
+    workflow["on"]["workflow_call"] = Value::Mapping(Mapping::from_iter([(
+        key("inputs"),
+        Value::Mapping(call_inputs),
+    )]));
+    workflow["jobs"]["steps"]["steps"] = Value::Sequence(steps.clone());
+    let workflow = serde_norway::to_string(&workflow).expect("YAML");
     let Some(actionlint) = actionlint() else {
         return;
     };
