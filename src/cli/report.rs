@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::exit;
 use super::run::FailOn;
@@ -37,17 +37,19 @@ pub struct ReportFlags {
         long,
         env = "SLACK_WEBHOOK_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = secret
     )]
-    pub slack: Option<String>,
+    pub slack: Option<SecretString>,
     /// Post the report to this Discord webhook.
     #[arg(
         long,
         env = "DISCORD_WEBHOOK_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = secret
     )]
-    pub discord: Option<String>,
+    pub discord: Option<SecretString>,
     /// Append the report to the GitHub Actions step summary (GITHUB_STEP_SUMMARY) and print
     /// ::warning/::error annotations for the failing tests.
     #[arg(long)]
@@ -60,6 +62,11 @@ pub struct ReportFlags {
     pub retry_backoff: Duration,
 }
 
+/// A secret flag value (a key, a webhook URL), held so that no `Debug` shows it.
+pub fn secret(text: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(text.trim().to_string()))
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -67,13 +74,9 @@ fn env(name: &str) -> Option<String> {
 impl ReportFlags {
     /// The channels asked for, with GitHub's settings from the Actions environment.
     pub fn targets(&self) -> Targets {
-        let secret = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(|v| SecretString::from(v.to_string()))
-        };
+        // An unset Actions secret arrives as an empty value: nothing to post to.
+        let secret =
+            |value: &Option<SecretString>| value.clone().filter(|v| !v.expose_secret().is_empty());
         Targets {
             github: self.github.then(|| GithubSettings {
                 api: env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),

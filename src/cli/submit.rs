@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::exit;
 use super::history::DbArg;
-use super::report::{ReportFlags, notify};
+use super::report::{ReportFlags, notify, secret};
 use super::run::{FailOn, emit, parse_env, parse_framework, parse_isolation};
 use crate::config::Isolation;
 use crate::errors::one_line;
@@ -45,9 +45,10 @@ pub struct SubmitArgs {
         long,
         env = "RUNPOD_API_KEY",
         hide_env_values = true,
-        value_name = "KEY"
+        value_name = "KEY",
+        value_parser = secret
     )]
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretString>,
     /// The job input as JSON (`{...}` or `{"input": {...}}`) instead of the job flags.
     #[arg(long, value_name = "PATH", conflicts_with = "repo")]
     pub input: Option<PathBuf>,
@@ -194,9 +195,8 @@ impl SubmitArgs {
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
         let key = self
             .api_key
-            .as_deref()
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| SecretString::from(k.trim().to_string()));
+            .clone()
+            .filter(|k| !k.expose_secret().is_empty());
         let policy = ClientPolicy {
             retry_waits: self.retry_waits.clone(),
             poll_interval: self.poll_interval,
