@@ -26,6 +26,7 @@ fn stage_rank(stage: &str) -> usize {
         "installed",
         "running",
         "run_finished",
+        "confirming",
     ]
     .iter()
     .position(|s| *s == stage)
