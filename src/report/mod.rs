@@ -4,6 +4,7 @@
 //! [`deliver`] sends to the channels asked for; a failed delivery is reported, never
 //! allowed to change the job's result. [`send`] holds the retrying sender and the errors.
 
+pub mod body;
 pub mod discord;
 pub mod github;
 pub mod markdown;

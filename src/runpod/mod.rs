@@ -8,8 +8,8 @@
 //! - The local endpoint API: [`api`] (routes, `router()`), [`jobs`] (the job table),
 //!   [`webhook`], [`serve`] (listener and executors).
 //! - [`commands`]: the `worker` and `serve` subcommands; [`log`]: RunPod's log lines.
-//! - The client side, for `submit`: [`client`] (an endpoint's public API) and [`shards`]
-//!   (one request split over several jobs).
+//! - The client side, for `submit`: [`client`] (an endpoint's public API), [`remote`] (a
+//!   job there as seen from here) and [`shards`] (one request split over several jobs).
 
 pub mod api;
 pub mod board;
@@ -22,6 +22,7 @@ pub mod ping;
 pub mod platform;
 pub mod post;
 pub mod progress;
+pub mod remote;
 pub mod serve;
 pub mod shards;
 pub mod spool;
