@@ -26,6 +26,9 @@ pub enum Isolation {
     Shared,
 }
 
+/// Seeds are drawn from this range when the repository's file sets no `random_seed_range`.
+pub const DEFAULT_SEED_RANGE: (u64, u64) = (1, 1_000_000);
+
 /// Failure-rate thresholds that map a rate to a severity (the seed project's defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -336,7 +339,7 @@ impl Settings {
         let seed_range = file
             .seed_range
             .map(|r| (r.min, r.max))
-            .unwrap_or((1, 1_000_000));
+            .unwrap_or(DEFAULT_SEED_RANGE);
         Ok(Settings {
             command_line,
             argv,

@@ -16,7 +16,10 @@
 //!   dashboard ([`web`]).
 //! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
 //!   and observes it through [`Event`]s.
-//! - [`runpod`]: the RunPod serverless worker and the local endpoint API (`serve`).
+//! - [`runpod`]: the RunPod serverless worker and the local endpoint API (`serve`), and the
+//!   client `submit` uses.
+//! - [`report`]: a finished job as a pull request comment, Slack and Discord messages, and
+//!   the GitHub Actions step summary.
 
 pub mod analysis;
 pub mod cli;
@@ -27,6 +30,7 @@ pub mod events;
 pub mod framework;
 pub mod history;
 pub mod job;
+pub mod report;
 pub mod runner;
 pub mod runpod;
 pub mod summary;

@@ -35,6 +35,11 @@ enum Command {
     History(cli::history::HistoryArgs),
     /// Serve the history dashboard on a local port.
     Dashboard(cli::dashboard::DashboardArgs),
+    /// Send a job to a RunPod endpoint (or a `serve`), optionally split into shards, and
+    /// report its summary.
+    Submit(Box<cli::submit::SubmitArgs>),
+    /// Send a summary file to the pull request, Slack, Discord or the step summary.
+    Report(cli::report::ReportArgs),
     /// Run as a RunPod serverless worker (the RUNPOD_* environment names the platform).
     Worker(WorkerArgs),
     /// Serve RunPod's endpoint API (/run, /runsync, /status, ...) on a local port.
@@ -65,6 +70,14 @@ async fn main() {
         Some(Command::Run(args)) => {
             init_logging();
             cli::run::run(args, &Deps::from_env()).await
+        }
+        Some(Command::Submit(args)) => {
+            init_logging();
+            cli::submit::run(*args).await
+        }
+        Some(Command::Report(args)) => {
+            init_logging();
+            cli::report::run(args).await
         }
         Some(Command::History(args)) => {
             init_logging();

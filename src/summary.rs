@@ -1,10 +1,12 @@
 //! The output schema ([`Summary`]): the seed project's fields first, then ours. Built from run
 //! records by [`Summary::build`]; the same shape comes back from RunPod, `serve` and the CLI.
 
+pub mod merge;
+
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Severity, Verdict, stats};
-use crate::config::Settings;
+use crate::config::{Settings, Thresholds};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
@@ -129,6 +131,10 @@ pub struct Summary {
     pub reproduce: Option<String>,
     /// Runs needed to see a flake at the `low` threshold at least once with 95 % probability.
     pub runs_needed: u32,
+    /// The severity bands the job used (job input > repository file > defaults), so a
+    /// merge of shards places its combined rate in the same bands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
     pub install: InstallReport,
     pub repo: String,
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +226,7 @@ impl Summary {
             confirmation: None,
             reproduce,
             runs_needed: stats::runs_needed(settings.thresholds.low),
+            thresholds: Some(settings.thresholds),
             install: facts.install,
             repo: facts.repo,
             git_ref: facts.git_ref,

@@ -50,7 +50,12 @@ async fn the_runpod_sdk_runs_polls_streams_and_cancels_jobs() {
         .filter_map(Value::as_str)
         .collect();
     assert!(stream.contains(&"copied"), "{stream:?}");
-    assert!(stream.contains(&"3/3 runs, 2 failures"), "{stream:?}");
+    // The last run count, then the confirmation phase replaying the two failing seeds.
+    assert_eq!(
+        stream.iter().rev().find(|m| m.contains(" runs, ")),
+        Some(&"3/3 runs, 2 failures"),
+        "{stream:?}"
+    );
     assert_eq!(
         stream.last(),
         Some(&"replaying 2 failing seed(s) to confirm"),

@@ -3,10 +3,10 @@
 //! seeds the confirmation phase should replay, and the classification it leads to. It then
 //! fills those parts of the [`Summary`].
 
+use super::Verdict;
 use super::classify::{self, Replay, ReplayTally};
-use super::per_test::{Ignore, outcomes, run_failed, test_case_stats};
+use super::per_test::{Figures, Ignore, outcomes, run_failed, test_case_stats};
 use super::test_result::{TestReport, cut};
-use super::{Severity, Verdict, severity, stats};
 use crate::config::{Settings, Thresholds};
 use crate::runner::RunRecord;
 use crate::summary::{Classification, ConfirmationReport, Summary, TestCaseStats};
@@ -143,12 +143,7 @@ impl Assessment {
     pub fn apply(self, summary: &mut Summary, reproduce: impl Fn(u64) -> String) {
         let runs = self.runs.len() as u32;
         let failures = self.failures();
-        let rate = if runs == 0 {
-            0.0
-        } else {
-            f64::from(failures) / f64::from(runs)
-        };
-        let interval = stats::wilson(failures, runs);
+        let figures = Figures::of(failures, runs, &self.thresholds);
         let failing_seeds: Vec<u64> = self
             .runs
             .iter()
@@ -156,14 +151,12 @@ impl Assessment {
             .map(|(seed, _)| *seed)
             .collect();
         summary.failures = failures;
-        summary.repro_rate = stats::round3(rate);
-        summary.ci_low = stats::round3(interval.low);
-        summary.ci_high = stats::round3(interval.high);
-        summary.verdict = Verdict::of(failures, runs);
-        summary.severity = Severity::of(rate, &self.thresholds);
-        summary.severity_note = (failures > 0)
-            .then(|| severity::note(interval, &self.thresholds))
-            .flatten();
+        summary.repro_rate = figures.rate;
+        summary.ci_low = figures.ci_low;
+        summary.ci_high = figures.ci_high;
+        summary.verdict = figures.verdict;
+        summary.severity = figures.severity;
+        summary.severity_note = figures.severity_note;
         summary.reproduce = failing_seeds.first().map(|seed| reproduce(*seed));
         summary.failing_seeds = failing_seeds;
         summary.tests = self.tests;

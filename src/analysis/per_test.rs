@@ -111,28 +111,65 @@ pub fn test_case_stats(
     let mut stats: Vec<TestCaseStats> = tallies
         .into_iter()
         .map(|(name, tally)| {
-            let rate = f64::from(tally.failures) / f64::from(tally.runs.max(1));
-            let interval = stats::wilson(tally.failures, tally.runs);
+            let figures = Figures::of(tally.failures, tally.runs, thresholds);
             TestCaseStats {
                 name: name.to_string(),
                 runs: tally.runs,
                 failures: tally.failures,
-                failure_rate: stats::round3(rate),
-                ci_low: stats::round3(interval.low),
-                ci_high: stats::round3(interval.high),
+                failure_rate: figures.rate,
+                ci_low: figures.ci_low,
+                ci_high: figures.ci_high,
                 failing_seeds: tally.failing_seeds,
-                verdict: Verdict::of(tally.failures, tally.runs),
-                severity: Severity::of(rate, thresholds),
+                verdict: figures.verdict,
+                severity: figures.severity,
                 classification: None,
                 first_failure: tally.first_failure.map(|m| cut(m, max_error_length)),
-                severity_note: (tally.failures > 0)
-                    .then(|| severity::note(interval, thresholds))
-                    .flatten(),
+                severity_note: figures.severity_note,
             }
         })
         .collect();
     stats.sort_by(flakiest_first);
     stats
+}
+
+/// What `failures` out of `runs` say, as every summary reports it (the whole command or
+/// one test case): the rate and its 95 % Wilson interval rounded to three decimals, the
+/// verdict, the severity band and the note when the interval spans bands. One function so
+/// a job, a test case and a merge of shards compute them the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    pub rate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub verdict: Verdict,
+    pub severity: Severity,
+    pub severity_note: Option<String>,
+}
+
+impl Figures {
+    pub fn of(failures: u32, runs: u32, thresholds: &Thresholds) -> Figures {
+        let rate = if runs == 0 {
+            0.0
+        } else {
+            f64::from(failures) / f64::from(runs)
+        };
+        let interval = stats::wilson(failures, runs);
+        Figures {
+            rate: stats::round3(rate),
+            ci_low: stats::round3(interval.low),
+            ci_high: stats::round3(interval.high),
+            verdict: Verdict::of(failures, runs),
+            severity: Severity::of(rate, thresholds),
+            severity_note: (failures > 0)
+                .then(|| severity::note(interval, thresholds))
+                .flatten(),
+        }
+    }
+}
+
+/// Sorts test cases the way summaries list them: flakiest first.
+pub fn sort_flakiest_first(tests: &mut [TestCaseStats]) {
+    tests.sort_by(flakiest_first);
 }
 
 /// Flaky cases by falling failure rate, then always-failing ones, then the rest by name.

@@ -145,7 +145,7 @@ pub fn render(summary: &Summary) -> String {
     out
 }
 
-fn name_of(classification: Classification) -> &'static str {
+pub fn name_of(classification: Classification) -> &'static str {
     match classification {
         Classification::SeedDependent => "seed-dependent",
         Classification::Nondeterministic => "nondeterministic",
@@ -155,7 +155,7 @@ fn name_of(classification: Classification) -> &'static str {
 }
 
 /// What a classification means for the person reading, in one line.
-fn cause(classification: Classification) -> String {
+pub fn cause(classification: Classification) -> String {
     let meaning = match classification {
         Classification::SeedDependent => "the failing seeds fail again on every replay",
         Classification::Nondeterministic => {

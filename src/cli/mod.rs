@@ -1,13 +1,17 @@
 //! The command-line front end: `run` ([`run`]), the RunPod-style local test
 //! ([`local_test`]), the terminal progress bar ([`progress`]), the five-second summary
-//! ([`human`]), and the history views ([`history`], [`dashboard`]). Like every front end it builds a `Job` and calls `detect()`, nothing more.
+//! ([`human`]), the history views ([`history`], [`dashboard`]), and the CI commands:
+//! [`submit`] (a job sent to an endpoint) and [`report`] (a summary sent to GitHub, Slack,
+//! Discord). Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
 pub mod dashboard;
 pub mod history;
 pub mod human;
 pub mod local_test;
 pub mod progress;
+pub mod report;
 pub mod run;
+pub mod submit;
 
 use tokio_util::sync::CancellationToken;
 

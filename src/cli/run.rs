@@ -98,13 +98,13 @@ impl FailOn {
     }
 }
 
-fn parse_env(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
-fn parse_framework(text: &str) -> Result<Framework, String> {
+pub(crate) fn parse_framework(text: &str) -> Result<Framework, String> {
     Framework::ALL
         .into_iter()
         .find(|f| f.name() == text)
@@ -114,7 +114,7 @@ fn parse_framework(text: &str) -> Result<Framework, String> {
         })
 }
 
-fn parse_isolation(text: &str) -> Result<Isolation, String> {
+pub(crate) fn parse_isolation(text: &str) -> Result<Isolation, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|_| "expected one of run, slot, shared".to_string())
 }
@@ -188,7 +188,11 @@ pub async fn run(args: RunArgs, deps: &Deps) -> i32 {
 }
 
 /// Prints the summary (JSON or human) and writes `--output`.
-fn emit(summary: &Summary, json: bool, output: Option<&std::path::Path>) -> Result<(), i32> {
+pub(crate) fn emit(
+    summary: &Summary,
+    json: bool,
+    output: Option<&std::path::Path>,
+) -> Result<(), i32> {
     let text = serde_json::to_string_pretty(summary).map_err(|e| {
         eprintln!("error: cannot encode the summary: {e}");
         exit::JOB_ERROR

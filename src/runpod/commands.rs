@@ -96,7 +96,7 @@ pub struct ServeArgs {
     pub allow_local_repos: bool,
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()

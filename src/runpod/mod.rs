@@ -8,9 +8,12 @@
 //! - The local endpoint API: [`api`] (routes, `router()`), [`jobs`] (the job table),
 //!   [`webhook`], [`serve`] (listener and executors).
 //! - [`commands`]: the `worker` and `serve` subcommands; [`log`]: RunPod's log lines.
+//! - The client side, for `submit`: [`client`] (an endpoint's public API), [`remote`] (a
+//!   job there as seen from here) and [`shards`] (one request split over several jobs).
 
 pub mod api;
 pub mod board;
+pub mod client;
 pub mod commands;
 pub mod handler;
 pub mod jobs;
@@ -19,7 +22,9 @@ pub mod ping;
 pub mod platform;
 pub mod post;
 pub mod progress;
+pub mod remote;
 pub mod serve;
+pub mod shards;
 pub mod spool;
 pub mod stop;
 pub mod take;

@@ -1,0 +1,359 @@
+//! `flaky-detector submit`: one job sent to a RunPod endpoint (or a `serve`), or split over
+//! `--shards K` jobs with disjoint seeds, followed until it ends, then printed, written,
+//! recorded and reported like `run`'s summary, with the same exit statuses.
+//!
+//! The job flags mirror `run`'s, with two differences: `--timeout` bounds the whole wait
+//! here (a run's own limit is `--run-timeout`), and `--input job.json` may replace them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::exit;
+use super::history::DbArg;
+use super::report::{ReportFlags, notify, secret};
+use super::run::{FailOn, emit, parse_env, parse_framework, parse_isolation};
+use crate::config::Isolation;
+use crate::errors::one_line;
+use crate::framework::Framework;
+use crate::history::{Store, record_summary};
+use crate::job::{JobInput, RepoPolicy, is_hex_sha};
+use crate::runpod::client::{ClientError, ClientPolicy, Deadline, EndpointClient, Progress};
+use crate::runpod::commands::parse_seconds;
+use crate::runpod::shards::{plan, run_shards};
+use crate::summary::Summary;
+
+/// RunPod's public API (§8); `RUNPOD_ENDPOINT_BASE_URL` overrides it.
+const RUNPOD_BASE: &str = "https://api.runpod.ai/v2";
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// RunPod endpoint id (its API is RUNPOD_ENDPOINT_BASE_URL/ID, by default
+    /// https://api.runpod.ai/v2/ID).
+    #[arg(long, env = "RUNPOD_ENDPOINT_ID", value_name = "ID")]
+    pub endpoint: Option<String>,
+    /// Base URL of an endpoint API, such as a `flaky-detector serve`; wins over --endpoint.
+    /// Repeat it to spread the shards over several (shard i goes to URL i mod n).
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+    /// API key, sent as `Authorization: Bearer <key>`.
+    #[arg(
+        long,
+        env = "RUNPOD_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        value_parser = secret
+    )]
+    pub api_key: Option<SecretString>,
+    /// The job input as JSON (`{...}` or `{"input": {...}}`) instead of the job flags.
+    #[arg(long, value_name = "PATH", conflicts_with = "repo")]
+    pub input: Option<PathBuf>,
+    /// Repository: an https:// or git@host:path URL the workers can clone.
+    #[arg(long, required_unless_present = "input")]
+    pub repo: Option<String>,
+    /// Test command [default: test_command of the repository's .flaky-detector.yml].
+    #[arg(long, short = 'c', visible_alias = "test-command")]
+    pub command: Option<String>,
+    /// Runs in all, split over the shards [default: 10, or the repository's config; needed
+    /// with --shards unless --seed is given].
+    #[arg(long, short = 'n')]
+    pub runs: Option<u32>,
+    /// Runs at once on each worker (1-50).
+    #[arg(long, short = 'p')]
+    pub parallelism: Option<u32>,
+    /// Branch, tag or commit SHA to test: in CI, the commit that failed.
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    /// Seconds per run before its process group is killed [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    pub run_timeout: Option<f64>,
+    /// Replay these seeds instead of drawing new ones (repeat or comma-separate).
+    #[arg(long = "seed", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Extra variable for the runs, NAME=VALUE (repeatable).
+    #[arg(long = "env", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Force the framework instead of detecting it.
+    #[arg(long, value_parser = parse_framework)]
+    pub framework: Option<Framework>,
+    /// Where each run works: run, slot or shared.
+    #[arg(long, value_parser = parse_isolation)]
+    pub isolation: Option<Isolation>,
+    /// Shuffle test order with each run's seed.
+    #[arg(long)]
+    pub shuffle: bool,
+    /// Stop starting runs once more runs cannot change the verdict (per shard).
+    #[arg(long)]
+    pub stop_early: bool,
+    /// Skip the confirmation phase.
+    #[arg(long)]
+    pub no_confirm: bool,
+    /// Branch the commit belongs to, for history and reports.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Commit SHA, for history and reports [default: --ref when it is a full SHA].
+    #[arg(long)]
+    pub commit_sha: Option<String>,
+    /// Split the runs into this many jobs with disjoint seeds, run at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub shards: u32,
+    /// Seconds to wait for the job(s) to finish; then they are cancelled.
+    #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// Seconds between status polls.
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
+    pub poll_interval: Duration,
+    /// Seconds to wait before each retry of a request that got no answer, a 429 or a 5xx.
+    #[arg(long, value_name = "SECONDS,...", value_delimiter = ',', default_value = "1,2,4", value_parser = parse_seconds)]
+    pub retry_waits: Vec<Duration>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the summary JSON to this file.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Exit with status 3 when the severity reaches this level.
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
+    /// Record the summary in this history database (nothing is recorded without it).
+    #[command(flatten)]
+    pub history: DbArg,
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+impl SubmitArgs {
+    /// The job input from `--input` or the flags, with the pull request, branch and
+    /// commit filled in for history and reports.
+    fn job_input(&self) -> Result<JobInput, String> {
+        let mut input = match &self.input {
+            Some(path) => read_input(path)?,
+            None => JobInput {
+                repo: self.repo.clone().unwrap_or_default(),
+                test_command: self.command.clone(),
+                runs: self.runs,
+                parallelism: self.parallelism,
+                framework: self.framework,
+                git_ref: self.git_ref.clone(),
+                timeout: self.run_timeout,
+                seeds: (!self.seeds.is_empty()).then(|| self.seeds.clone()),
+                env: (!self.env.is_empty())
+                    .then(|| self.env.iter().cloned().collect::<BTreeMap<_, _>>()),
+                isolation: self.isolation,
+                shuffle: self.shuffle.then_some(true),
+                stop_early: self.stop_early.then_some(true),
+                confirm: self.no_confirm.then_some(false),
+                ..JobInput::default()
+            },
+        };
+        let event_pr = std::env::var_os("GITHUB_EVENT_PATH")
+            .filter(|p| !p.is_empty())
+            .and_then(|p| crate::report::github::pr_from_event(std::path::Path::new(&p)));
+        input.pr_number = input.pr_number.or(self.report.pr).or(event_pr);
+        input.branch = input.branch.or_else(|| self.branch.clone());
+        input.commit_sha = input
+            .commit_sha
+            .or_else(|| self.commit_sha.clone())
+            .or_else(|| {
+                input
+                    .git_ref
+                    .clone()
+                    .filter(|r| r.len() == 40 && is_hex_sha(r))
+            });
+        Ok(input)
+    }
+
+    /// One client per `--url`, else the RunPod endpoint's.
+    fn clients(&self) -> Result<Vec<EndpointClient>, String> {
+        let urls = if self.url.is_empty() {
+            let id = self
+                .endpoint
+                .as_deref()
+                .filter(|id| !id.trim().is_empty())
+                .ok_or("name the endpoint: --endpoint ID (or RUNPOD_ENDPOINT_ID), or --url URL")?;
+            let base = std::env::var("RUNPOD_ENDPOINT_BASE_URL")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(|| RUNPOD_BASE.to_string());
+            vec![format!("{}/{}", base.trim_end_matches('/'), id.trim())]
+        } else {
+            self.url.clone()
+        };
+        for url in &urls {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+            }
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("flaky-detector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let key = self
+            .api_key
+            .clone()
+            .filter(|k| !k.expose_secret().is_empty());
+        let policy = ClientPolicy {
+            retry_waits: self.retry_waits.clone(),
+            poll_interval: self.poll_interval,
+            ..ClientPolicy::default()
+        };
+        Ok(urls
+            .iter()
+            .map(|url| EndpointClient::new(http.clone(), url, key.clone(), policy.clone()))
+            .collect())
+    }
+}
+
+/// A job input file: the input object, or `{"input": {...}}` as `/run` takes it.
+fn read_input(path: &std::path::Path) -> Result<JobInput, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let value = match value.get("input") {
+        Some(input) if value.get("repo").is_none() => input.clone(),
+        _ => value,
+    };
+    JobInput::from_value(value).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))
+}
+
+/// Sends the job, waits, reports; returns the exit status.
+pub async fn run(args: SubmitArgs) -> i32 {
+    let prepared = args.job_input().and_then(|input| {
+        let shards = plan(&input, args.shards).map_err(|e| one_line(&e))?;
+        for shard in &shards {
+            shard
+                .clone()
+                .validate(RepoPolicy { allow_local: true })
+                .map_err(|e| one_line(&e))?;
+        }
+        Ok((shards, args.clients()?))
+    });
+    let (shards, clients) = match prepared {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::JOB_ERROR;
+        }
+    };
+    let store = match open_history(&args.history) {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::JOB_ERROR;
+        }
+    };
+    let cancel = super::cancel_on_signals();
+    let (progress, updates) = tokio::sync::mpsc::unbounded_channel();
+    let shown = tokio::spawn(show_progress(updates, shards.len()));
+    let result = run_shards(
+        &clients,
+        shards,
+        Deadline::after(args.timeout),
+        &cancel,
+        progress,
+    )
+    .await;
+    let _ = shown.await;
+    let summaries = match result {
+        Ok(summaries) => summaries,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            return match error.client_error() {
+                Some(ClientError::Interrupted { .. }) => exit::INTERRUPTED,
+                _ => exit::JOB_ERROR,
+            };
+        }
+    };
+    let mut summary = if summaries.len() == 1 {
+        summaries.into_iter().next().expect("one summary")
+    } else {
+        match Summary::merge(summaries) {
+            Ok(summary) => summary,
+            Err(error) => {
+                eprintln!("error: {}", one_line(&error));
+                return exit::JOB_ERROR;
+            }
+        }
+    };
+    if let Some(store) = &store {
+        summary = record_summary(store, summary).await;
+    }
+    if let Err(code) = emit(&summary, args.json, args.output.as_deref()) {
+        return code;
+    }
+    notify(&summary, &args.report, args.json).await;
+    if summary.cancelled {
+        exit::INTERRUPTED
+    } else if args.fail_on.trips(summary.severity) {
+        exit::SEVERITY
+    } else {
+        exit::OK
+    }
+}
+
+/// The history store when `--db` (or `FLAKY_DB`) names one: the endpoint's workers keep
+/// their own history, so a local copy is only made when asked for.
+fn open_history(db: &DbArg) -> Result<Option<std::sync::Arc<Store>>, String> {
+    match &db.db {
+        Some(path) => Store::open(path)
+            .map(|store| Some(std::sync::Arc::new(store)))
+            .map_err(|e| one_line(&e)),
+        None => Ok(None),
+    }
+}
+
+/// Shows the jobs' progress on stderr: a bar on a terminal; in a log (CI), one line each
+/// time a job changes state.
+async fn show_progress(mut updates: UnboundedReceiver<(usize, Progress)>, shards: usize) {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} runs  {msg}  [{elapsed}]",
+            )
+            .expect("the template is valid"),
+        );
+        bar
+    });
+    let mut latest: Vec<Option<Progress>> = vec![None; shards];
+    while let Some((shard, progress)) = updates.recv().await {
+        let changed = latest[shard].as_ref().map(|p| p.state) != Some(progress.state);
+        if changed && bar.is_none() {
+            let who = if shards == 1 {
+                "job".to_string()
+            } else {
+                format!("shard {}/{shards}", shard + 1)
+            };
+            eprintln!("{who}: {}", progress.state);
+        }
+        latest[shard] = Some(progress);
+        if let Some(bar) = &bar {
+            let (mut done, mut total, mut failures) = (0, 0, 0);
+            for (d, t, f) in latest.iter().flatten().filter_map(|p| p.done) {
+                done += d;
+                total += t;
+                failures += f;
+            }
+            bar.set_length(u64::from(total));
+            bar.set_position(u64::from(done));
+            let running = latest
+                .iter()
+                .flatten()
+                .filter(|p| !p.state.is_terminal())
+                .count();
+            bar.set_message(format!(
+                "{failures} failures, {running} of {shards} job(s) running"
+            ));
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}

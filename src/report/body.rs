@@ -1,0 +1,337 @@
+//! The one report body ([`Body`]) every channel shows, worded once from a summary: a
+//! verdict badge ([`Badge`]), the failure rate with its interval, the failing tests, failing
+//! seeds with the commands that replay them, install and timeout notes, and details.
+//! [`super::markdown`] writes it out for each channel.
+
+use std::fmt::Write;
+
+use crate::analysis::{Severity, Verdict};
+use crate::cli::human::{cause, name_of};
+use crate::framework::InstallStatus;
+use crate::summary::Summary;
+
+/// Test rows and seeds shown when there is room; the rest are counted.
+pub(super) const MAX_TESTS: usize = 25;
+pub(super) const MAX_SEEDS: usize = 20;
+/// Lines of the first failing run's output shown in the details.
+const OUTPUT_LINES: usize = 30;
+
+/// The verdict at a glance: words, an emoji and a colour (Slack's bar, Discord's embed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Badge {
+    pub label: &'static str,
+    pub message: String,
+    pub emoji: &'static str,
+    /// `0xRRGGBB`, by severity: green, yellow, orange, red, dark red; grey when no run
+    /// finished.
+    pub colour: u32,
+}
+
+/// One failing test case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRow {
+    pub name: String,
+    pub verdict: String,
+    pub failed: String,
+    /// `12.5%`, and the 95 % interval `5.5%–26.1%`.
+    pub rate: String,
+    pub interval: String,
+    pub seeds: String,
+    pub first_failure: Option<String>,
+}
+
+/// A collapsible section: lines, then an optional block of program output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub output: Option<String>,
+}
+
+/// Everything a report says, already worded; channels only choose the markup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    pub badge: Badge,
+    /// `Flaky: 7 of 40 runs failed`.
+    pub headline: String,
+    /// Rate and interval (and severity), with `**bold**` marks a dialect rewrites.
+    pub rate: String,
+    /// Command, framework, repository and commit, pull request: code spans already marked.
+    pub context: Vec<String>,
+    pub notes: Vec<String>,
+    pub tests: Vec<TestRow>,
+    /// Test cases that never failed, counted rather than listed.
+    pub passing_tests: usize,
+    pub seeds: Vec<u64>,
+    pub reproduce: Option<String>,
+    pub replay: Option<String>,
+    pub details: Vec<Detail>,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A code span that survives backticks in the text.
+pub fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
+pub(super) fn seed_list(seeds: &[u64], max: usize) -> String {
+    let shown: Vec<String> = seeds.iter().take(max).map(u64::to_string).collect();
+    let more = seeds.len().saturating_sub(max);
+    if more > 0 {
+        format!("{} (+{more} more)", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl Badge {
+    pub fn of(summary: &Summary) -> Badge {
+        let colour = match (summary.verdict, summary.severity) {
+            (Verdict::Inconclusive, _) => 0x8C959F,
+            (Verdict::Stable, _) => 0x2EA043,
+            (_, Severity::None | Severity::Low) => 0xD4A72C,
+            (_, Severity::Medium) => 0xDB6D28,
+            (_, Severity::High) => 0xCF222E,
+            (_, Severity::Critical) => 0x82071E,
+        };
+        let (label, emoji) = match summary.verdict {
+            Verdict::Stable => ("stable", "🟢"),
+            Verdict::Flaky if summary.severity >= Severity::High => ("flaky", "🔴"),
+            Verdict::Flaky => ("flaky", "🟠"),
+            Verdict::AlwaysFailing => ("always failing", "🔴"),
+            Verdict::Inconclusive => ("inconclusive", "⚪"),
+        };
+        let message = match summary.verdict {
+            Verdict::Stable => format!("0 of {} failed", summary.total_runs),
+            Verdict::Inconclusive => "no run finished".to_string(),
+            _ => format!("{} severity", summary.severity),
+        };
+        Badge {
+            label,
+            message,
+            emoji,
+            colour,
+        }
+    }
+
+    /// A shields.io image URL for the badge.
+    pub fn image_url(&self) -> String {
+        let escape = |text: &str| {
+            text.replace('-', "--")
+                .replace('_', "__")
+                .replace(' ', "_")
+                .replace('%', "%25")
+        };
+        format!(
+            "https://img.shields.io/badge/{}-{}-{:06x}",
+            escape(self.label),
+            escape(&self.message),
+            self.colour
+        )
+    }
+}
+
+impl Body {
+    pub fn of(summary: &Summary) -> Body {
+        let s = summary;
+        let (headline, rate) = match s.verdict {
+            Verdict::Stable => (
+                format!("Stable: 0 of {} runs failed", s.total_runs),
+                format!(
+                    "**Failure rate below {}** (95% CI upper bound)",
+                    pct(s.ci_high)
+                ),
+            ),
+            Verdict::Flaky => (
+                format!("Flaky: {} of {} runs failed", s.failures, s.total_runs),
+                format!(
+                    "**Failure rate {}** (95% CI {}–{}), severity **{}**",
+                    pct(s.repro_rate),
+                    pct(s.ci_low),
+                    pct(s.ci_high),
+                    s.severity
+                ),
+            ),
+            Verdict::AlwaysFailing => (
+                format!("Always failing: all {} runs failed", s.total_runs),
+                "**A real failure, not a flake**: fix it before looking for flakiness".into(),
+            ),
+            Verdict::Inconclusive => (
+                "Inconclusive: no run finished".into(),
+                "**No figures**: every run was stopped before it finished".into(),
+            ),
+        };
+        let tests: Vec<TestRow> = s
+            .tests
+            .iter()
+            .filter(|t| t.failures > 0)
+            .map(|t| TestRow {
+                name: t.name.clone(),
+                verdict: match t.classification {
+                    Some(c) if t.verdict == Verdict::Flaky => {
+                        format!("{}, {}", t.verdict, name_of(c))
+                    }
+                    _ => t.verdict.to_string(),
+                },
+                failed: format!("{} of {}", t.failures, t.runs),
+                rate: pct(t.failure_rate),
+                interval: format!("{}–{}", pct(t.ci_low), pct(t.ci_high)),
+                seeds: seed_list(&t.failing_seeds, 10),
+                first_failure: t.first_failure.clone(),
+            })
+            .collect();
+        Body {
+            badge: Badge::of(s),
+            headline,
+            rate,
+            context: context(s),
+            notes: notes(s),
+            passing_tests: s.tests.len() - tests.len(),
+            tests,
+            seeds: s.failing_seeds.clone(),
+            reproduce: s.reproduce.clone(),
+            replay: replay(s),
+            details: details(s),
+        }
+    }
+}
+
+fn context(s: &Summary) -> Vec<String> {
+    let mut context = vec![code(&s.test_command), s.framework.to_string()];
+    let commit = s
+        .commit
+        .as_deref()
+        .or(s.commit_sha.as_deref())
+        .map(|c| format!(" @ {}", code(c.get(..12).unwrap_or(c))))
+        .unwrap_or_default();
+    context.push(format!("{}{commit}", code(&s.repo)));
+    if let Some(pr) = s.pr_number {
+        context.push(format!("PR #{pr}"));
+    }
+    context
+}
+
+fn notes(s: &Summary) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(note) = &s.severity_note {
+        notes.push(format!("ℹ️ {note}"));
+    }
+    if let Some(classification) = s.classification {
+        notes.push(format!("🔎 cause: {}", cause(classification)));
+    }
+    if let Some(error) = &s.first_error {
+        notes.push(format!("❌ first error: {}", code(error)));
+    }
+    if s.install.status == InstallStatus::Failed {
+        let detail = s.install.detail.as_deref().unwrap_or("no detail");
+        notes.push(format!(
+            "⚠️ dependency install failed ({detail}); the runs used what was already there"
+        ));
+    }
+    if s.timeouts > 0 {
+        notes.push(format!(
+            "⏱️ {} run(s) hit the per-run timeout and count as failures",
+            s.timeouts
+        ));
+    }
+    if s.cancelled {
+        notes.push("⛔ cancelled: the figures cover the runs that finished".into());
+    }
+    if s.runs_saved > 0 {
+        notes.push(format!(
+            "⏩ early stop: {} of {} runs were enough",
+            s.total_runs, s.runs_requested
+        ));
+    }
+    if s.verdict == Verdict::Stable {
+        notes.push(format!(
+            "ℹ️ {} runs catch a flake at the `low` severity threshold with 95% probability",
+            s.runs_needed
+        ));
+    }
+    notes.extend(s.warnings.iter().map(|w| format!("⚠️ {w}")));
+    notes
+}
+
+/// `flaky-detector run …` replaying the failing seeds on the commit that was tested.
+fn replay(s: &Summary) -> Option<String> {
+    if s.failing_seeds.is_empty() {
+        return None;
+    }
+    let quote = |w: &str| shlex::try_quote(w).map_or_else(|_| w.to_string(), |q| q.into_owned());
+    let mut line = format!("flaky-detector run --repo {}", quote(&s.repo));
+    if let Some(at) = s.commit.as_deref().or(s.git_ref.as_deref()) {
+        let _ = write!(line, " --ref {}", quote(at));
+    }
+    let seeds: Vec<String> = s
+        .failing_seeds
+        .iter()
+        .take(10)
+        .map(u64::to_string)
+        .collect();
+    let _ = write!(
+        line,
+        " --command {} --seed {}",
+        quote(&s.test_command),
+        seeds.join(",")
+    );
+    Some(line)
+}
+
+fn details(s: &Summary) -> Vec<Detail> {
+    let mut lines = vec![format!(
+        "{} of {} runs, {} at once, in {:.1} s",
+        s.total_runs, s.runs_requested, s.parallelism, s.duration_seconds
+    )];
+    let install = &s.install;
+    let mut line = format!("install: {}", install.status);
+    if let Some(command) = &install.command {
+        let _ = write!(line, " ({})", code(command));
+    }
+    let _ = write!(line, " in {:.1} s", install.duration_ms as f64 / 1000.0);
+    lines.push(line);
+    if let Some(c) = &s.confirmation {
+        lines.push(format!(
+            "confirmation: {} failing seed(s) replayed; {} of {} failed alone, {} of {} under load",
+            c.seeds.len(),
+            c.alone_failures,
+            c.alone_runs,
+            c.load_failures,
+            c.load_runs
+        ));
+    }
+    if let Some(branch) = &s.branch {
+        lines.push(format!("branch: {}", code(branch)));
+    }
+    if s.failing_seeds.len() > MAX_SEEDS {
+        lines.push(format!(
+            "all failing seeds: {}",
+            seed_list(&s.failing_seeds, 1000)
+        ));
+    }
+    let mut details = vec![Detail {
+        title: "Details".into(),
+        lines,
+        output: None,
+    }];
+    if let Some(run) = s.results.iter().find(|r| !r.passed) {
+        let text = if run.stderr.trim().is_empty() {
+            &run.stdout
+        } else {
+            &run.stderr
+        };
+        let tail: Vec<&str> = text.lines().rev().take(OUTPUT_LINES).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        if !tail.is_empty() {
+            details.push(Detail {
+                title: format!("Output of the first failing run (seed {})", run.seed),
+                lines: Vec::new(),
+                output: Some(tail.join("\n")),
+            });
+        }
+    }
+    details
+}

@@ -1,0 +1,238 @@
+//! Delivering a report: [`Sender`] sends requests to GitHub, Slack and Discord, retrying
+//! 429 and 5xx answers (and no answer) while honouring `Retry-After` up to a cap;
+//! [`SecretUrl`] holds a webhook URL, which is a credential, so that no message, log or
+//! error ever shows it. [`ReportError`] says what went wrong, naming the channel only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::runpod::client::retry_after;
+use crate::runpod::platform::describe;
+
+/// Why a report was not delivered. Messages name the channel, never its URL or token.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the {channel} answered HTTP {status}: {detail}")]
+    Status {
+        channel: &'static str,
+        status: u16,
+        detail: String,
+    },
+    #[error("the {channel} still answered HTTP {status} after {attempts} attempts")]
+    Unavailable {
+        channel: &'static str,
+        status: u16,
+        attempts: u32,
+    },
+    #[error("cannot reach the {channel} after {attempts} attempts: {reason}")]
+    Unreachable {
+        channel: &'static str,
+        attempts: u32,
+        reason: String,
+    },
+    #[error("the {channel} gave an unexpected answer: {detail}")]
+    BadAnswer {
+        channel: &'static str,
+        detail: String,
+    },
+    #[error("the {what} is not an http:// or https:// URL")]
+    BadUrl { what: &'static str },
+    #[error(
+        "GITHUB_TOKEN is not set; the pull request comment needs a token allowed to write pull requests"
+    )]
+    NoToken,
+    #[error(
+        "no repository to comment on: set GITHUB_REPOSITORY or give --github-repository OWNER/NAME"
+    )]
+    NoRepository,
+    #[error("the repository `{0}` is not OWNER/NAME")]
+    BadRepository(String),
+    #[error(
+        "no pull request to comment on: give --pr, set pr_number in the job, or run on a pull_request or workflow_run event"
+    )]
+    NoPullRequest,
+    #[error("GITHUB_STEP_SUMMARY is not set: --step-summary works inside a GitHub Actions step")]
+    NoStepSummary,
+    #[error("cannot append to the step summary {path}")]
+    StepSummary {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A webhook URL: it lets anyone post, so it is kept secret (its `Debug` is redacted and
+/// it is exposed only to build the request).
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    /// Checks that `text` is an http(s) URL; the error names `what`, never the text.
+    pub fn parse(text: &str, what: &'static str) -> Result<SecretUrl, ReportError> {
+        match url::Url::parse(text.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Ok(SecretUrl(SecretString::from(text.trim().to_string())))
+            }
+            _ => Err(ReportError::BadUrl { what }),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(<redacted>)")
+    }
+}
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// Wait before the first retry when the answer names none; doubled each time.
+    pub backoff: Duration,
+    /// Longest `Retry-After` honoured; a longer one is waited for this long.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Sends report requests with the retry policy.
+#[derive(Clone)]
+pub struct Sender {
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+}
+
+impl Sender {
+    pub fn new(retry: RetryPolicy) -> Sender {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("flaky-detector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Sender { http, retry }
+    }
+
+    /// Sends the request `make` builds (again for each attempt) and returns the first
+    /// answer that is a success. A 429 or 5xx, or no answer, is retried; any other status
+    /// is an error at once, with the start of the answer's body as its detail.
+    pub async fn send(
+        &self,
+        channel: &'static str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ReportError> {
+        let mut backoff = self.retry.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (asked, failure) = match make().send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response)
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS
+                        || response.status().is_server_error() =>
+                {
+                    (
+                        retry_after(response.headers()),
+                        ReportError::Unavailable {
+                            channel,
+                            status: response.status().as_u16(),
+                            attempts: attempt,
+                        },
+                    )
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let text = response.text().await.unwrap_or_default();
+                    return Err(ReportError::Status {
+                        channel,
+                        status,
+                        detail: detail(&text),
+                    });
+                }
+                Err(error) => (
+                    None,
+                    ReportError::Unreachable {
+                        channel,
+                        attempts: attempt,
+                        reason: describe(error),
+                    },
+                ),
+            };
+            if attempt >= self.retry.attempts {
+                return Err(failure);
+            }
+            let wait = asked.map_or(backoff, |asked| asked.min(self.retry.max_wait));
+            tracing::info!(
+                "{}; retrying in {:.1} s",
+                crate::errors::one_line(&failure),
+                wait.as_secs_f64()
+            );
+            tokio::time::sleep(wait).await;
+            backoff *= 2;
+        }
+    }
+}
+
+/// The useful part of an error answer on one short line: a JSON `message` (GitHub,
+/// Discord) or the text itself (Slack's `invalid_payload`).
+fn detail(text: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| text.trim().to_string());
+    let message = message.replace(['\n', '\r'], " ");
+    if message.is_empty() {
+        "no detail given".to_string()
+    } else {
+        super::markdown::cut(&message, 200)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_url_never_shows() {
+        let url = SecretUrl::parse(
+            "https://hooks.slack.com/services/T0/B0/s3cret",
+            "Slack webhook",
+        )
+        .expect("valid");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let error =
+            SecretUrl::parse("hooks.slack.com/s3cret", "Slack webhook").expect_err("no scheme");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn error_details_are_short_single_lines() {
+        assert_eq!(
+            detail(r#"{"message": "Bad\ncredentials"}"#),
+            "Bad credentials"
+        );
+        assert_eq!(detail("invalid_payload\n"), "invalid_payload");
+        assert_eq!(detail(""), "no detail given");
+        assert!(detail(&"x".repeat(500)).chars().count() <= 200);
+    }
+}

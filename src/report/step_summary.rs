@@ -1,0 +1,127 @@
+//! GitHub Actions' own surfaces: the job's step summary ([`append`], the Markdown body added
+//! to the `GITHUB_STEP_SUMMARY` file) and workflow-command annotations ([`annotations`],
+//! `::warning`/`::error` lines that the runner turns into marks on the run).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::send::ReportError;
+use crate::analysis::Verdict;
+use crate::summary::Summary;
+
+/// GitHub's limit on one step's summary.
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+/// Annotations printed at most; GitHub shows ten of each kind per step.
+const MAX_ANNOTATIONS: usize = 10;
+
+/// Appends `markdown` (already fitted) to the step summary file.
+pub fn append(path: &Path, markdown: &str) -> Result<(), ReportError> {
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        file.write_all(markdown.as_bytes())?;
+        file.write_all(b"\n")
+    };
+    write().map_err(|source| ReportError::StepSummary {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// One annotation per failing test case (`::warning` for a flaky one, `::error` for one
+/// that always failed), or one for the whole command when there is no per-test report;
+/// a `::notice` when nothing failed.
+pub fn annotations(summary: &Summary) -> Vec<String> {
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let seeds = |seeds: &[u64]| {
+        let shown: Vec<String> = seeds.iter().take(5).map(u64::to_string).collect();
+        shown.join(", ")
+    };
+    let mut lines = Vec::new();
+    for test in summary.tests.iter().filter(|t| t.failures > 0) {
+        let (kind, title) = match test.verdict {
+            Verdict::AlwaysFailing => ("error", "Failing test"),
+            _ => ("warning", "Flaky test"),
+        };
+        let message = format!(
+            "{} failed {} of {} runs ({}, 95% CI {}-{}); failing seeds {}",
+            test.name,
+            test.failures,
+            test.runs,
+            pct(test.failure_rate),
+            pct(test.ci_low),
+            pct(test.ci_high),
+            seeds(&test.failing_seeds)
+        );
+        lines.push(command(kind, &format!("{title}: {}", test.name), &message));
+        if lines.len() == MAX_ANNOTATIONS {
+            return lines;
+        }
+    }
+    if !lines.is_empty() {
+        return lines;
+    }
+    let what = format!("`{}`", summary.test_command);
+    let line = match summary.verdict {
+        Verdict::Flaky => command(
+            "warning",
+            "Flaky tests",
+            &format!(
+                "{what} failed {} of {} runs ({}, 95% CI {}-{}), severity {}; failing seeds {}",
+                summary.failures,
+                summary.total_runs,
+                pct(summary.repro_rate),
+                pct(summary.ci_low),
+                pct(summary.ci_high),
+                summary.severity,
+                seeds(&summary.failing_seeds)
+            ),
+        ),
+        Verdict::AlwaysFailing => command(
+            "error",
+            "Always failing",
+            &format!(
+                "{what} failed all {} runs: a real failure, not a flake",
+                summary.total_runs
+            ),
+        ),
+        Verdict::Stable => command(
+            "notice",
+            "Stable",
+            &format!(
+                "{what} passed all {} runs (failure rate below {} at 95% confidence)",
+                summary.total_runs,
+                pct(summary.ci_high)
+            ),
+        ),
+        Verdict::Inconclusive => command("warning", "Inconclusive", "no run finished"),
+    };
+    vec![line]
+}
+
+/// `::kind title=…::message`, escaped as the runner expects: `%`, CR and LF everywhere,
+/// and `:` and `,` in property values.
+fn command(kind: &str, title: &str, message: &str) -> String {
+    let data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+    format!("::{kind} title={}::{}", property(title), data(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_commands_are_escaped() {
+        assert_eq!(
+            command("warning", "Flaky test: a::b, c", "50% of runs\nfailed"),
+            "::warning title=Flaky test%3A a%3A%3Ab%2C c::50%25 of runs%0Afailed"
+        );
+    }
+}
