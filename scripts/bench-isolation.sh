@@ -45,7 +45,7 @@ for ((i = 0; i < rounds; i++)); do
         cpu[$name]+="${m#* } "
     done
 done
-median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-36s %12s %12s %14s\n' "median of ${rounds}" "wall s" "cpu s" "wall / xargs"
 xw=$(median "${wall[xargs]}")

@@ -5,7 +5,6 @@
 //! The job flags mirror `run`'s, with two differences: `--timeout` bounds the whole wait
 //! here (a run's own limit is `--run-timeout`), and `--input job.json` may replace them.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,11 +14,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::exit;
 use super::history::DbArg;
+use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, secret};
-use super::run::{FailOn, emit, parse_env, parse_framework, parse_isolation};
-use crate::config::Isolation;
+use super::run::{FailOn, emit};
 use crate::errors::one_line;
-use crate::framework::Framework;
 use crate::history::{Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
 use crate::runpod::client::{ClientError, ClientPolicy, Deadline, EndpointClient, Progress};
@@ -55,43 +53,11 @@ pub struct SubmitArgs {
     /// Repository: an https:// or git@host:path URL the workers can clone.
     #[arg(long, required_unless_present = "input")]
     pub repo: Option<String>,
-    /// Test command [default: test_command of the repository's .flaky-detector.yml].
-    #[arg(long, short = 'c', visible_alias = "test-command")]
-    pub command: Option<String>,
-    /// Runs in all, split over the shards [default: 10, or the repository's config; needed
-    /// with --shards unless --seed is given].
-    #[arg(long, short = 'n')]
-    pub runs: Option<u32>,
-    /// Runs at once on each worker (1-50).
-    #[arg(long, short = 'p')]
-    pub parallelism: Option<u32>,
-    /// Branch, tag or commit SHA to test: in CI, the commit that failed.
-    #[arg(long = "ref")]
-    pub git_ref: Option<String>,
+    #[command(flatten)]
+    pub job: JobFlags,
     /// Seconds per run before its process group is killed [default: 300].
     #[arg(long, value_name = "SECONDS")]
     pub run_timeout: Option<f64>,
-    /// Replay these seeds instead of drawing new ones (repeat or comma-separate).
-    #[arg(long = "seed", value_delimiter = ',')]
-    pub seeds: Vec<u64>,
-    /// Extra variable for the runs, NAME=VALUE (repeatable).
-    #[arg(long = "env", value_parser = parse_env)]
-    pub env: Vec<(String, String)>,
-    /// Force the framework instead of detecting it.
-    #[arg(long, value_parser = parse_framework)]
-    pub framework: Option<Framework>,
-    /// Where each run works: run, slot or shared.
-    #[arg(long, value_parser = parse_isolation)]
-    pub isolation: Option<Isolation>,
-    /// Shuffle test order with each run's seed.
-    #[arg(long)]
-    pub shuffle: bool,
-    /// Stop starting runs once more runs cannot change the verdict (per shard).
-    #[arg(long)]
-    pub stop_early: bool,
-    /// Skip the confirmation phase.
-    #[arg(long)]
-    pub no_confirm: bool,
     /// Branch the commit belongs to, for history and reports.
     #[arg(long)]
     pub branch: Option<String>,
@@ -132,23 +98,10 @@ impl SubmitArgs {
     fn job_input(&self) -> Result<JobInput, String> {
         let mut input = match &self.input {
             Some(path) => read_input(path)?,
-            None => JobInput {
-                repo: self.repo.clone().unwrap_or_default(),
-                test_command: self.command.clone(),
-                runs: self.runs,
-                parallelism: self.parallelism,
-                framework: self.framework,
-                git_ref: self.git_ref.clone(),
-                timeout: self.run_timeout,
-                seeds: (!self.seeds.is_empty()).then(|| self.seeds.clone()),
-                env: (!self.env.is_empty())
-                    .then(|| self.env.iter().cloned().collect::<BTreeMap<_, _>>()),
-                isolation: self.isolation,
-                shuffle: self.shuffle.then_some(true),
-                stop_early: self.stop_early.then_some(true),
-                confirm: self.no_confirm.then_some(false),
-                ..JobInput::default()
-            },
+            None => self
+                .job
+                .clone()
+                .into_input(self.repo.clone().unwrap_or_default(), self.run_timeout),
         };
         let event_pr = std::env::var_os("GITHUB_EVENT_PATH")
             .filter(|p| !p.is_empty())

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub use super::command::{Runner, RunnerAt, insert_flags};
 use super::junit_paths::{JunitGlobs, Stamp};
 use super::shuffle::Shuffle;
-use crate::analysis::test_result::{TestReport, TestResult};
+use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::analysis::{go_test, jest, junit};
 use crate::errors::one_line;
 use crate::runner::capture::{Capture, Captured};
@@ -150,6 +150,16 @@ impl PreparedReport {
                     Ok(json) => (report_of(jest::parse(&json, cwd)), None),
                     Err(_) => (TestReport::Missing, None),
                 },
+                // Mocha has one reporter at a time: with ours writing the file, its stdout is
+                // empty, so the run's readable output is rebuilt from the report.
+                Runner::Mocha => match read("junit.xml").map(|xml| junit::parse(&xml)) {
+                    Ok(Ok(results)) => {
+                        let text = readable(&results, output_limit);
+                        (TestReport::Parsed(results), Some(text))
+                    }
+                    Ok(Err(error)) => (TestReport::Unreadable(one_line(&error)), None),
+                    Err(_) => (TestReport::Missing, None),
+                },
                 _ => match read("junit.xml") {
                     Ok(xml) => (report_of(junit::parse(&xml)), None),
                     Err(_) => (TestReport::Missing, None),
@@ -158,6 +168,33 @@ impl PreparedReport {
             ReportPlan::Junit(globs) => (globs.collect(cwd, &self.snapshot), None),
         }
     }
+}
+
+/// A spec-reporter-like listing of `results`: every test with its outcome, failure messages
+/// under the failed ones, and the counts.
+fn readable(results: &[TestResult], output_limit: usize) -> Captured {
+    let mut text = Capture::new(output_limit);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for result in results {
+        let line = match result.status {
+            TestStatus::Passed => {
+                passed += 1;
+                format!("  ok      {}\n", result.name)
+            }
+            TestStatus::Failed => {
+                failed += 1;
+                let message = result.message.as_deref().unwrap_or("failed");
+                format!("  FAILED  {}\n          {message}\n", result.name)
+            }
+            TestStatus::Skipped => {
+                skipped += 1;
+                format!("  skipped {}\n", result.name)
+            }
+        };
+        text.push(line.as_bytes());
+    }
+    text.push(format!("{passed} passing, {failed} failing, {skipped} pending\n").as_bytes());
+    text.finish()
 }
 
 fn report_of<E: std::error::Error + 'static>(parsed: Result<Vec<TestResult>, E>) -> TestReport {
