@@ -370,3 +370,30 @@ fn the_local_test_mode_prints_the_result_json() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("test_input.json not found"));
 }
+
+#[test]
+fn a_reader_that_goes_away_does_not_crash_the_summary() {
+    let repo = project(&[("README", "x\n")]);
+    let sandbox = Sandbox::new();
+    let mut child = sandbox
+        .command()
+        .args([
+            "run",
+            "--json",
+            "--repo",
+            path_str(repo.path()),
+            "-c",
+            "true",
+            "-n",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -131,10 +131,18 @@ pub(crate) fn emit(
             exit::JOB_ERROR
         })?;
     }
-    if json {
-        println!("{text}");
+    let shown = if json {
+        format!("{text}\n")
     } else {
-        print!("{}", super::human::render(summary));
+        super::human::render(summary)
+    };
+    // A reader that went away (`run --json | head`) is not an error of the job.
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, shown.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write the summary: {e}");
+            Err(exit::JOB_ERROR)
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
