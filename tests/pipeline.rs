@@ -23,6 +23,22 @@ def test_flaky_mod_3():
     assert SEED % 3 != 0, f"seed {SEED} is a multiple of 3"
 "#;
 
+/// `run --json` of the pytest suite in `repo`, with `extra` flags.
+fn pytest_summary(
+    sandbox: &Sandbox,
+    repo: &tempfile::TempDir,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
+        "--repo",
+        path_str(repo.path()),
+        "--command",
+        "pytest -q -p no:cacheprovider tests",
+    ];
+    args.extend_from_slice(extra);
+    sandbox.summary(&args)
+}
+
 fn seeds_1_to_12() -> Vec<String> {
     (1..=12).map(|s| s.to_string()).collect()
 }
@@ -32,16 +48,7 @@ fn a_seeded_flake_fails_for_exactly_its_seeds() {
     let repo = project(&[("tests/test_seeded.py", SEEDED)]);
     let sandbox = Sandbox::new();
     let seeds = seeds_1_to_12().join(",");
-    let summary = sandbox.summary(&[
-        "--repo",
-        path_str(repo.path()),
-        "--command",
-        "pytest -q -p no:cacheprovider tests",
-        "--seed",
-        &seeds,
-        "--parallelism",
-        "4",
-    ]);
+    let summary = pytest_summary(&sandbox, &repo, &["--seed", &seeds, "--parallelism", "4"]);
     assert_eq!(summary["total_runs"], 12);
     assert_eq!(summary["failures"], 4);
     assert_eq!(failing_seeds(&summary), vec![3, 6, 9, 12]);
@@ -71,14 +78,7 @@ fn a_seeded_flake_fails_for_exactly_its_seeds() {
 fn the_reproduce_line_replays_the_failure() {
     let repo = project(&[("tests/test_seeded.py", SEEDED)]);
     let sandbox = Sandbox::new();
-    let summary = sandbox.summary(&[
-        "--repo",
-        path_str(repo.path()),
-        "--command",
-        "pytest -q -p no:cacheprovider tests",
-        "--seed",
-        "4,5,6",
-    ]);
+    let summary = pytest_summary(&sandbox, &repo, &["--seed", "4,5,6"]);
     let line = summary["reproduce"].as_str().expect("a reproduce line");
     assert!(line.contains("TEST_SEED=6"), "{line}");
     let replay = std::process::Command::new("sh")
@@ -91,16 +91,7 @@ fn the_reproduce_line_replays_the_failure() {
     assert!(String::from_utf8_lossy(&replay.stdout).contains("seed 6 is a multiple of 3"));
 
     // The detector's own replay: the failing seed alone, three times, fails three times.
-    let again = sandbox.summary(&[
-        "--repo",
-        path_str(repo.path()),
-        "--command",
-        "pytest -q -p no:cacheprovider tests",
-        "--seed",
-        "6",
-        "--runs",
-        "3",
-    ]);
+    let again = pytest_summary(&sandbox, &repo, &["--seed", "6", "--runs", "3"]);
     assert_eq!(again["failures"], 3);
     assert_eq!(again["verdict"], "always-failing");
 }
@@ -123,18 +114,18 @@ def test_hangs():
     )]);
     let sandbox = Sandbox::new();
     let started = Instant::now();
-    let summary = sandbox.summary(&[
-        "--repo",
-        path_str(repo.path()),
-        "--command",
-        "pytest -q -p no:cacheprovider tests",
-        "--runs",
-        "1",
-        "--timeout",
-        "10",
-        "--env",
-        &format!("PID_FILE={}", pid_file.display()),
-    ]);
+    let summary = pytest_summary(
+        &sandbox,
+        &repo,
+        &[
+            "--runs",
+            "1",
+            "--timeout",
+            "10",
+            "--env",
+            &format!("PID_FILE={}", pid_file.display()),
+        ],
+    );
     assert!(started.elapsed() < Duration::from_secs(120));
     assert_eq!(summary["timeouts"], 1);
     let run = &summary["results"][0];
@@ -165,16 +156,16 @@ def test_starts_a_daemon_and_returns():
     )]);
     let sandbox = Sandbox::new();
     let started = Instant::now();
-    let summary = sandbox.summary(&[
-        "--repo",
-        path_str(repo.path()),
-        "--command",
-        "pytest -q -p no:cacheprovider tests",
-        "--runs",
-        "1",
-        "--env",
-        &format!("PID_FILE={}", pid_file.display()),
-    ]);
+    let summary = pytest_summary(
+        &sandbox,
+        &repo,
+        &[
+            "--runs",
+            "1",
+            "--env",
+            &format!("PID_FILE={}", pid_file.display()),
+        ],
+    );
     assert!(
         started.elapsed() < Duration::from_secs(120),
         "waited {:?} for a process holding stdout",
