@@ -118,6 +118,9 @@ pub fn render(summary: &Summary) -> String {
             confirmation.load_runs
         );
     }
+    if let Some(mechanism) = summary.isolation_mechanism {
+        let _ = writeln!(out, "  isolation:  {mechanism}");
+    }
     if summary.runs_saved > 0 {
         let _ = writeln!(
             out,

@@ -36,8 +36,11 @@ pub struct JobFlags {
     /// Force the framework instead of detecting it.
     #[arg(long, value_parser = parse_framework)]
     pub framework: Option<Framework>,
-    /// Where each run works: its own copy (run), one copy per slot (slot), or one shared
-    /// checkout (shared, the seed project's behaviour).
+    /// Where each run works: its own view of the checkout (run: an overlay mount where the
+    /// machine allows it, else a copy per run where the filesystem clones files, else a copy
+    /// per slot reset between runs; the summary names the mechanism, and
+    /// FLAKY_ISOLATION_MECHANISM=overlay|copy|slot forces one), one copy per slot (slot), or
+    /// one shared checkout (shared, the seed project's behaviour).
     #[arg(long, value_parser = parse_isolation)]
     pub isolation: Option<Isolation>,
     /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
