@@ -250,6 +250,7 @@ async fn run_pipeline(
             template.clone(),
             settings.parallelism,
             first_attempt,
+            settings.confirm_budget,
             events,
             cancel,
         )

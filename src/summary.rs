@@ -88,6 +88,10 @@ pub struct ConfirmationReport {
     /// Replays among other runs at the job's parallelism, and how many of them failed.
     pub load_runs: u32,
     pub load_failures: u32,
+    /// Most replays (alone and under load) the job allowed; the phase stops earlier once
+    /// more replays cannot change any class.
+    #[serde(default)]
+    pub budget: u32,
 }
 
 /// A job's result.

@@ -52,6 +52,10 @@ pub struct JobFlags {
     /// Skip the confirmation phase (replaying failing seeds alone and under load).
     #[arg(long)]
     pub no_confirm: bool,
+    /// Most replays of failing seeds the confirmation phase may run [default: 10 % of the
+    /// runs, at least 6, or the repository's config].
+    #[arg(long, value_name = "REPLAYS")]
+    pub confirm_budget: Option<u32>,
 }
 
 impl JobFlags {
@@ -71,6 +75,7 @@ impl JobFlags {
             shuffle: self.shuffle.then_some(true),
             stop_early: self.stop_early.then_some(true),
             confirm: self.no_confirm.then_some(false),
+            confirm_budget: self.confirm_budget,
             ..JobInput::default()
         }
     }
