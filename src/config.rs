@@ -105,6 +105,7 @@ pub struct FileConfig {
     pub isolation: Option<Isolation>,
     pub shuffle: Option<bool>,
     pub confirm: Option<bool>,
+    pub confirm_budget: Option<u32>,
     pub stop_early: Option<bool>,
     pub output_limit_bytes: Option<usize>,
     /// Unknown keys, reported as warnings in the summary.
@@ -158,6 +159,7 @@ impl FileConfig {
                 "isolation" => config.isolation = Some(field(&key, value)?),
                 "shuffle" => config.shuffle = Some(field(&key, value)?),
                 "confirm" => config.confirm = Some(field(&key, value)?),
+                "confirm_budget" => config.confirm_budget = Some(field(&key, value)?),
                 "stop_early" => config.stop_early = Some(field(&key, value)?),
                 "output_limit_bytes" => config.output_limit_bytes = Some(field(&key, value)?),
                 // Read by the seed project's CI workflow: valid here, checked, not used.
@@ -310,6 +312,9 @@ pub struct Settings {
     pub isolation: Isolation,
     pub shuffle: bool,
     pub confirm: bool,
+    /// Most replays of failing seeds the confirmation phase may run; `None`: the default of
+    /// `analysis::classify::default_budget`, which depends on the runs' failure rate.
+    pub confirm_budget: Option<u32>,
     pub stop_early: bool,
 }
 
@@ -366,6 +371,7 @@ impl Settings {
             isolation: o.isolation.or(file.isolation).unwrap_or_default(),
             shuffle: o.shuffle.or(file.shuffle).unwrap_or(false),
             confirm: o.confirm.or(file.confirm).unwrap_or(true),
+            confirm_budget: o.confirm_budget.or(file.confirm_budget),
             stop_early: o.stop_early.or(file.stop_early).unwrap_or(false),
         })
     }

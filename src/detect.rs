@@ -247,14 +247,16 @@ async fn run_pipeline(
         let first_attempt = settings.runs;
         confirm(
             &mut assessment,
-            template,
+            template.clone(),
             settings.parallelism,
             first_attempt,
+            settings.confirm_budget,
             events,
             cancel,
         )
         .await;
     }
+    template.places.finish().await;
 
     let facts = JobFacts {
         settings,
@@ -270,6 +272,7 @@ async fn run_pipeline(
     };
     let mut summary = Summary::build(facts, records);
     summary.runs_saved = runs_saved;
+    summary.isolation_mechanism = template.places.mechanism();
     assessment.apply(&mut summary, |seed| {
         let argv = options.replay_argv(&settings.argv, seed);
         reproduce_line(framework, seed, &job.env, &argv)

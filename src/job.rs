@@ -51,6 +51,10 @@ pub struct JobInput {
     pub shuffle: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<bool>,
+    /// Most replays the confirmation phase may run (default: 10 % of `runs`, at least
+    /// enough to tell a seed-dependent failure from a nondeterministic one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_budget: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_early: Option<bool>,
 }
@@ -95,6 +99,7 @@ pub struct Overrides {
     pub isolation: Option<Isolation>,
     pub shuffle: Option<bool>,
     pub confirm: Option<bool>,
+    pub confirm_budget: Option<u32>,
     pub stop_early: Option<bool>,
 }
 
@@ -256,6 +261,7 @@ impl JobInput {
                     isolation: self.isolation,
                     shuffle: self.shuffle,
                     confirm: self.confirm,
+                    confirm_budget: self.confirm_budget,
                     stop_early: self.stop_early,
                 },
                 env: self.env.unwrap_or_default(),

@@ -88,6 +88,10 @@ pub struct ConfirmationReport {
     /// Replays among other runs at the job's parallelism, and how many of them failed.
     pub load_runs: u32,
     pub load_failures: u32,
+    /// Most replays (alone and under load) the job allowed; the phase stops earlier once
+    /// more replays cannot change any class.
+    #[serde(default)]
+    pub budget: u32,
 }
 
 /// A job's result.
@@ -110,6 +114,9 @@ pub struct Summary {
     /// Runs not started because the verdict could no longer change (`stop_early`).
     #[serde(default)]
     pub runs_saved: u32,
+    /// How runs were kept apart (`overlay`, `copy`, `slot` or `shared`); picked at job start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation_mechanism: Option<crate::runner::isolation::Mechanism>,
     pub timeouts: u32,
     pub failing_seeds: Vec<u64>,
     /// Per test case, flakiest first; empty when the runner gave no per-test report.
@@ -217,6 +224,7 @@ impl Summary {
             ci_high: stats::round3(interval.high),
             runs_requested: settings.runs,
             runs_saved: 0,
+            isolation_mechanism: None,
             timeouts,
             failing_seeds,
             tests: Vec::new(),

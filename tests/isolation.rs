@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flaky_detector::config::Isolation;
+use flaky_detector::runner::isolation::Mechanism;
+use flaky_detector::runner::isolation::mechanism::FORCE_VARIABLE;
+use flaky_detector::runner::isolation::overlay::OverlayBase;
 use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -114,13 +117,25 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
+        Sandbox::named("flaky-work")
+    }
+
+    /// A sandbox whose work directory (where checkouts go) has `prefix` in its name.
+    fn named(prefix: &str) -> Sandbox {
         Sandbox {
-            work: tempfile::tempdir().expect("tempdir"),
+            work: tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir()
+                .expect("tempdir"),
             cache: tempfile::tempdir().expect("tempdir"),
         }
     }
 
     async fn detect(&self, input: JobInput) -> Summary {
+        self.try_detect(input).await.expect("the job runs")
+    }
+
+    async fn try_detect(&self, input: JobInput) -> Result<Summary, String> {
         let job = input
             .validate(RepoPolicy { allow_local: true })
             .expect("valid job");
@@ -134,7 +149,7 @@ impl Sandbox {
         };
         detect(job, &deps, &Events::none(), &CancellationToken::new())
             .await
-            .expect("the job runs")
+            .map_err(|e| flaky_detector::errors::one_line(&e))
     }
 
     /// Jobs remove their scratch directories unless asked to keep them.
@@ -164,6 +179,42 @@ fn with_env(mut input: JobInput, vars: &[(&str, &Path)]) -> JobInput {
             .collect(),
     );
     input
+}
+
+/// `input` with `mechanism` forced through the run environment, as an operator would.
+fn forcing(mut input: JobInput, mechanism: Option<&str>) -> JobInput {
+    if let Some(mechanism) = mechanism {
+        input
+            .env
+            .get_or_insert_with(BTreeMap::new)
+            .insert(FORCE_VARIABLE.to_string(), mechanism.to_string());
+    }
+    input
+}
+
+/// Whether this machine lets a process mount an overlay in a namespace of its own; the
+/// overlay cases are skipped (and say so) where it does not.
+fn overlay_works() -> bool {
+    let (checkout, scratch) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    match OverlayBase::probe(checkout.path(), scratch.path()) {
+        Ok(_) => true,
+        Err(reason) => {
+            eprintln!("skipping the overlay case: {reason}");
+            false
+        }
+    }
+}
+
+/// The mechanisms a `run` mode job can be given here, forced by name.
+fn forced_mechanisms() -> Vec<(&'static str, Mechanism)> {
+    let mut all = vec![("copy", Mechanism::Copy), ("slot", Mechanism::Slot)];
+    if overlay_works() {
+        all.insert(0, ("overlay", Mechanism::Overlay));
+    }
+    all
 }
 
 fn failures_text(summary: &Summary) -> String {
@@ -215,6 +266,13 @@ async fn default_isolation_never_fails_a_sound_test() {
         .await;
     assert_eq!(summary.total_runs, 100);
     assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+    let expected = if overlay_works() {
+        Mechanism::Overlay
+    } else {
+        summary.isolation_mechanism.unwrap_or(Mechanism::Shared)
+    };
+    assert_eq!(summary.isolation_mechanism, Some(expected));
+    assert_ne!(summary.isolation_mechanism, Some(Mechanism::Shared));
     assert!(
         !repo.path().join("state.txt").exists(),
         "the user's tree is never written"
@@ -222,8 +280,85 @@ async fn default_isolation_never_fails_a_sound_test() {
     assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
 }
 
+/// Issue 10: whatever the mechanism, a run writing the same file as the runs in flight with
+/// it never fails because of them, and the job names the mechanism it used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mechanism_keeps_concurrent_writes_apart() {
+    let repo = repository(&[("pid.sh", PID_TEST), ("barrier.sh", BARRIER)]);
+    for (name, mechanism) in forced_mechanisms() {
+        let barrier = tempfile::tempdir().expect("tempdir");
+        let sandbox = Sandbox::new();
+        let input = with_env(
+            job(repo.path(), "sh pid.sh", 16, 4),
+            &[("BARRIER", barrier.path())],
+        );
+        let summary = sandbox.detect(forcing(input, Some(name))).await;
+        assert_eq!(summary.isolation_mechanism, Some(mechanism), "{name}");
+        assert_eq!(summary.failures, 0, "{name}: {}", failures_text(&summary));
+        assert!(!repo.path().join("state.txt").exists(), "{name}");
+        assert!(
+            sandbox.leftovers().is_empty(),
+            "{name}: {:?}",
+            sandbox.leftovers()
+        );
+    }
+}
+
+/// Issue 10: where the overlay cannot be mounted (here: a checkout path overlay's options
+/// cannot hold), the job falls back to a copying mechanism, says which, and still keeps
+/// every run from seeing the others' writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_overlay_falls_back_and_the_summary_says_which() {
+    let repo = repository(&[("pid.sh", PID_TEST), ("barrier.sh", BARRIER)]);
+    let barrier = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::named("flaky,work");
+    let input = with_env(
+        job(repo.path(), "sh pid.sh", 8, 4),
+        &[("BARRIER", barrier.path())],
+    );
+    let summary = sandbox.detect(input).await;
+    assert!(
+        matches!(
+            summary.isolation_mechanism,
+            Some(Mechanism::Copy | Mechanism::Slot)
+        ),
+        "{:?}",
+        summary.isolation_mechanism
+    );
+    assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+
+    // Asking for the overlay there is an error that says why, not a silent fallback.
+    let input = with_env(
+        job(repo.path(), "sh pid.sh", 2, 2),
+        &[("BARRIER", barrier.path())],
+    );
+    let error = sandbox
+        .try_detect(forcing(input, Some("overlay")))
+        .await
+        .expect_err("the overlay cannot be mounted on this path");
+    assert!(error.contains("overlay"), "{error}");
+}
+
+/// Issue 10: a mistyped mechanism is a one-line error naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_mechanism_is_a_clear_error() {
+    let repo = repository(&[("ok.sh", "true\n")]);
+    let sandbox = Sandbox::new();
+    let error = sandbox
+        .try_detect(forcing(job(repo.path(), "sh ok.sh", 2, 1), Some("fast")))
+        .await
+        .expect_err("an unknown mechanism");
+    assert!(
+        error.contains(FORCE_VARIABLE) && error.contains("`fast`"),
+        "{error}"
+    );
+}
+
 /// What four runs in flight together recorded, by run index.
-async fn concurrent_views(isolation: Isolation) -> Vec<BTreeMap<String, String>> {
+async fn concurrent_views(
+    isolation: Isolation,
+    mechanism: Option<&str>,
+) -> Vec<BTreeMap<String, String>> {
     let repo = repository(&[
         ("env.sh", ENV_TEST),
         ("barrier.sh", BARRIER),
@@ -236,12 +371,11 @@ async fn concurrent_views(isolation: Isolation) -> Vec<BTreeMap<String, String>>
     let sandbox = Sandbox::new();
     let mut input = job(repo.path(), "sh env.sh", 4, 4);
     input.isolation = Some(isolation);
-    let summary = sandbox
-        .detect(with_env(
-            input,
-            &[("BARRIER", barrier.path()), ("RECORD", record.path())],
-        ))
-        .await;
+    let input = with_env(
+        input,
+        &[("BARRIER", barrier.path()), ("RECORD", record.path())],
+    );
+    let summary = sandbox.detect(forcing(input, mechanism)).await;
     assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
     (0..4)
         .map(|i| {
@@ -265,8 +399,21 @@ fn distinct(views: &[BTreeMap<String, String>], key: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_have_their_own_tmp_cache_home_ports_and_checkout() {
     let real_home = std::env::var("HOME").unwrap_or_default();
-    for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
-        let views = concurrent_views(isolation).await;
+    let mut cases = vec![
+        (Isolation::Run, None),
+        (Isolation::Slot, None),
+        (Isolation::Shared, None),
+    ];
+    cases.extend(
+        forced_mechanisms()
+            .into_iter()
+            .map(|(name, _)| (Isolation::Run, Some(name))),
+    );
+    for (isolation, mechanism) in cases {
+        let views = concurrent_views(isolation, mechanism).await;
+        // An overlay shows each run the checkout at its own path: one path, four views.
+        let overlay = mechanism == Some("overlay")
+            || (isolation == Isolation::Run && mechanism.is_none() && overlay_works());
         for key in ["tmp", "cache", "ports", "slot"] {
             assert_eq!(distinct(&views, key), 4, "{isolation:?} {key}: {views:?}");
         }
@@ -289,7 +436,8 @@ async fn concurrent_runs_have_their_own_tmp_cache_home_ports_and_checkout() {
             assert_eq!(distinct(&views, "cwd"), 1, "{views:?}");
             assert!(views.iter().all(|v| v["home"] == real_home));
         } else {
-            assert_eq!(distinct(&views, "cwd"), 4, "{isolation:?}: {views:?}");
+            let cwds = if overlay { 1 } else { 4 };
+            assert_eq!(distinct(&views, "cwd"), cwds, "{isolation:?}: {views:?}");
             assert_eq!(distinct(&views, "home"), 4, "{isolation:?}: {views:?}");
             assert!(views.iter().all(|v| v["home"] != real_home));
         }
@@ -308,11 +456,16 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         ("tool.sh", "#!/bin/sh\n"),
         ("node_modules/pkg/index.js", "module.exports = 1;\n"),
     ];
-    for (isolation, runs, preserve) in [
-        (Isolation::Slot, 12, true),
-        (Isolation::Run, 12, false),
-        (Isolation::Run, 6, true),
-    ] {
+    let mut cases = vec![
+        (Isolation::Slot, None, 12, true),
+        (Isolation::Run, Some("copy"), 12, false),
+        (Isolation::Run, Some("slot"), 12, false),
+        (Isolation::Run, None, 6, true),
+    ];
+    if overlay_works() {
+        cases.push((Isolation::Run, Some("overlay"), 12, false));
+    }
+    for (isolation, mechanism, runs, preserve) in cases {
         let repo = repository(&files);
         if preserve {
             std::fs::write(
@@ -330,18 +483,18 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         let sandbox = Sandbox::new();
         let mut input = job(repo.path(), "sh mutate.sh", runs, 2);
         input.isolation = Some(isolation);
-        let summary = sandbox
-            .detect(with_env(input, &[("RECORD", record.path())]))
-            .await;
-        let case = format!("{isolation:?}, preserve {preserve}");
+        let input = with_env(input, &[("RECORD", record.path())]);
+        let summary = sandbox.detect(forcing(input, mechanism)).await;
+        let case = format!("{isolation:?} {mechanism:?}, preserve {preserve}");
         assert_eq!(summary.failures, 0, "{case}: {}", failures_text(&summary));
         let cwds: BTreeSet<String> = (0..runs)
             .map(|i| std::fs::read_to_string(record.path().join(i.to_string())).expect("cwd"))
             .collect();
-        let expected = if isolation == Isolation::Slot {
-            2
-        } else {
-            runs as usize
+        // Slots reuse two copies; an overlay shows every run the checkout at its own path.
+        let expected = match (isolation, mechanism) {
+            (Isolation::Slot, _) | (_, Some("slot")) => 2,
+            (_, Some("overlay")) => 1,
+            _ => runs as usize,
         };
         assert_eq!(cwds.len(), expected, "{case}: {cwds:?}");
         if !preserve {

@@ -19,6 +19,7 @@ fn sh(script: &str, timeout: f64) -> ProcessSpec {
         timeout: Duration::from_secs_f64(timeout),
         kill_grace: Duration::from_millis(300),
         output_limit: 16 * 1024,
+        overlay: None,
     }
 }
 

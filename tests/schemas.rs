@@ -116,6 +116,7 @@ fn the_input_schema_accepts_what_the_parser_accepts() {
         "isolation": "slot",
         "shuffle": true,
         "confirm": false,
+        "confirm_budget": 12,
         "stop_early": true
     });
     assert_valid(&validator, &full, "a full input");

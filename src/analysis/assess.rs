@@ -62,7 +62,7 @@ impl Assessment {
             confirmation: None,
             warnings: report_warnings(records),
         };
-        assessment.confirm(&[], &[]);
+        assessment.confirm(&[], &[], 0);
         assessment
     }
 
@@ -96,8 +96,35 @@ impl Assessment {
         classify::seeds_to_confirm(&self.failing_seeds(), flaky, &self.tests)
     }
 
-    /// Classifies the command and every test case from the replays of `seeds`.
-    pub fn confirm(&mut self, seeds: &[u64], replays: &[Replay]) {
+    /// The budget of replays when the job sets none: see [`classify::default_budget`].
+    pub fn default_budget(&self) -> u32 {
+        classify::default_budget(self.runs.len() as u32, self.failures())
+    }
+
+    /// Whether more replays of `seeds` can no longer change the class of any subject they
+    /// concern (the command if it is flaky, each flaky test case): see
+    /// [`classify::settled`]. A subject none of whose failing seeds was replayed is left out:
+    /// more replays of the same seeds cannot tell anything about it.
+    pub fn settled(&self, replays: &[Replay]) -> bool {
+        let failing = self.failing_seeds();
+        let command = classify::command_tally(replays, &failing, &self.ignore);
+        let command_flaky = Verdict::of(self.failures(), self.runs.len() as u32) == Verdict::Flaky;
+        let tests = self
+            .tests
+            .iter()
+            .filter(|t| t.verdict == Verdict::Flaky)
+            .map(|t| classify::test_tally(replays, t, &self.ignore));
+        command_flaky
+            .then_some(command)
+            .into_iter()
+            .chain(tests)
+            .filter(|tally| tally.runs() > 0)
+            .all(|tally| classify::settled(&tally))
+    }
+
+    /// Classifies the command and every test case from the replays of `seeds`, which ran
+    /// within `budget` replays.
+    pub fn confirm(&mut self, seeds: &[u64], replays: &[Replay], budget: u32) {
         let failing = self.failing_seeds();
         let tally = classify::command_tally(replays, &failing, &self.ignore);
         self.classification = classify::classify(
@@ -129,6 +156,7 @@ impl Assessment {
                 alone_failures: all.alone_failures,
                 load_runs: all.load_runs,
                 load_failures: all.load_failures,
+                budget,
             });
         }
     }

@@ -9,8 +9,40 @@ use crate::summary::{Classification, TestCaseStats};
 
 /// Most failing seeds replayed per job.
 pub const MAX_SEEDS: usize = 5;
-/// Replays of each seed alone, and again under load.
+/// Replays of each seed alone, and again under load, that a budget aims to allow.
 pub const REPLAYS_PER_SEED: u32 = 3;
+/// The smallest default budget: one seed replayed [`REPLAYS_PER_SEED`] times alone and as
+/// many under load.
+pub const MIN_BUDGET: u32 = 2 * REPLAYS_PER_SEED;
+/// The largest default budget: what the phase replayed before it had one (5 seeds, 6 each).
+pub const MAX_BUDGET: u32 = 30;
+/// How unlikely a failure that recurs by chance at the job's own failure rate must be to
+/// fail every replay before the default budget calls it seed-dependent.
+const CHANCE: f64 = 1e-4;
+
+/// The default most replays for a job that ran `runs` runs of which `failures` failed: a
+/// tenth of the runs, but at least enough that a failure recurring by chance at that rate
+/// would fail every replay with a probability below 1 in 10,000 (a seed-dependent failure
+/// fails every one), within [`MIN_BUDGET`] and [`MAX_BUDGET`]. A nondeterministic failure
+/// usually settles after a few replays, so the budget is mostly spent on failures that
+/// keep recurring.
+pub fn default_budget(runs: u32, failures: u32) -> u32 {
+    let rate = f64::from(failures) / f64::from(runs.max(1));
+    let telling = if rate > 0.0 && rate < 1.0 {
+        (CHANCE.ln() / rate.ln()).ceil() as u32
+    } else {
+        MIN_BUDGET
+    };
+    runs.div_ceil(10).max(telling.clamp(MIN_BUDGET, MAX_BUDGET))
+}
+
+/// Whether more replays can no longer change a subject's class: once a failing seed has
+/// both failed alone and passed in some replay, it is neither seed-dependent (every replay
+/// fails) nor contention-dependent (no replay alone fails); it is nondeterministic for good.
+pub fn settled(tally: &ReplayTally) -> bool {
+    tally.alone_failures > 0
+        && (tally.alone_failures < tally.alone_runs || tally.load_failures < tally.load_runs)
+}
 
 /// One replay of a failing seed.
 #[derive(Debug, Clone)]
@@ -184,6 +216,29 @@ mod tests {
             classify(3, 10, &tally((9, 0), (9, 2)), false),
             Some(Nondeterministic)
         );
+    }
+
+    #[test]
+    fn only_a_failure_and_a_pass_alone_or_under_load_settle_a_class() {
+        assert!(settled(&tally((2, 1), (0, 0))));
+        assert!(settled(&tally((1, 1), (1, 0))));
+        assert!(!settled(&tally((3, 3), (3, 3))), "seed-dependent so far");
+        assert!(!settled(&tally((3, 0), (3, 1))), "contention so far");
+        assert!(
+            !settled(&tally((1, 0), (1, 0))),
+            "a later failure alone would change it"
+        );
+        assert!(!settled(&ReplayTally::default()));
+        assert_eq!(default_budget(10, 1), MIN_BUDGET, "rare: few replays tell");
+        assert_eq!(
+            default_budget(12, 4),
+            9,
+            "a third: 9 failing replays in a row"
+        );
+        assert_eq!(default_budget(20, 12), 19, "60 %: 0.6^19 < 1e-4");
+        assert_eq!(default_budget(20, 19), MAX_BUDGET);
+        assert_eq!(default_budget(1000, 10), 100, "a tenth of the runs");
+        assert_eq!(default_budget(10, 0), MIN_BUDGET);
     }
 
     #[test]

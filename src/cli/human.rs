@@ -110,13 +110,18 @@ pub fn render(summary: &Summary) -> String {
     if let Some(confirmation) = &summary.confirmation {
         let _ = writeln!(
             out,
-            "  confirmed:  {} seed(s) replayed: {} of {} failed alone, {} of {} under load",
+            "  confirmed:  {} seed(s) replayed: {} of {} failed alone, {} of {} under load ({} of at most {} replays)",
             confirmation.seeds.len(),
             confirmation.alone_failures,
             confirmation.alone_runs,
             confirmation.load_failures,
-            confirmation.load_runs
+            confirmation.load_runs,
+            confirmation.alone_runs + confirmation.load_runs,
+            confirmation.budget
         );
+    }
+    if let Some(mechanism) = summary.isolation_mechanism {
+        let _ = writeln!(out, "  isolation:  {mechanism}");
     }
     if summary.runs_saved > 0 {
         let _ = writeln!(

@@ -36,8 +36,11 @@ pub struct JobFlags {
     /// Force the framework instead of detecting it.
     #[arg(long, value_parser = parse_framework)]
     pub framework: Option<Framework>,
-    /// Where each run works: its own copy (run), one copy per slot (slot), or one shared
-    /// checkout (shared, the seed project's behaviour).
+    /// Where each run works: its own view of the checkout (run: an overlay mount where the
+    /// machine allows it, else a copy per run where the filesystem clones files, else a copy
+    /// per slot reset between runs; the summary names the mechanism, and
+    /// FLAKY_ISOLATION_MECHANISM=overlay|copy|slot forces one), one copy per slot (slot), or
+    /// one shared checkout (shared, the seed project's behaviour).
     #[arg(long, value_parser = parse_isolation)]
     pub isolation: Option<Isolation>,
     /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
@@ -49,6 +52,10 @@ pub struct JobFlags {
     /// Skip the confirmation phase (replaying failing seeds alone and under load).
     #[arg(long)]
     pub no_confirm: bool,
+    /// Most replays of failing seeds the confirmation phase may run [default: 10 % of the
+    /// runs, at least 6, or the repository's config].
+    #[arg(long, value_name = "REPLAYS")]
+    pub confirm_budget: Option<u32>,
 }
 
 impl JobFlags {
@@ -68,6 +75,7 @@ impl JobFlags {
             shuffle: self.shuffle.then_some(true),
             stop_early: self.stop_early.then_some(true),
             confirm: self.no_confirm.then_some(false),
+            confirm_budget: self.confirm_budget,
             ..JobInput::default()
         }
     }

@@ -255,6 +255,7 @@ async fn host_pip_targets_others(host: &str, ctx: &InstallContext<'_>) -> bool {
         timeout: Duration::from_secs(30),
         kill_grace: Duration::from_secs(1),
         output_limit: 4096,
+        overlay: None,
     };
     match run_process(&spec, ctx.cancel).await {
         Ok(output) if output.outcome.passed() => pip_supports_python_option(&output.stdout.text),
@@ -483,6 +484,7 @@ async fn cached_install(
             timeout: deadline.saturating_duration_since(Instant::now()),
             kill_grace: Duration::from_secs(2),
             output_limit: OUTPUT_TAIL * 2,
+            overlay: None,
         };
         let output = match run_process(&spec, ctx.cancel).await {
             Ok(output) => output,

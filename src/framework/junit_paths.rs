@@ -71,7 +71,9 @@ impl JunitGlobs {
                 if depth < 12 && !NOT_WALKED.iter().any(|n| name == *n) {
                     self.walk(cwd, &path, depth + 1, found);
                 }
-            } else if let Ok(relative) = path.strip_prefix(cwd)
+            } else if (kind.is_file() || kind.is_symlink())
+                // An overlay's record of a deleted file (a character device) is no report.
+                && let Ok(relative) = path.strip_prefix(cwd)
                 && self.set.is_match(relative)
                 && let Ok(meta) = entry.metadata()
             {

@@ -129,7 +129,12 @@ impl PreparedReport {
     /// Reads what the run reported. For `go test -json`, also returns the run's readable
     /// stdout rebuilt from the events (the JSON itself says little to a person), bounded by
     /// `output_limit`. Blocking file work; call it from `spawn_blocking`.
-    pub fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+    pub fn collect(
+        self,
+        cwd: &Path,
+        written: &Path,
+        output_limit: usize,
+    ) -> (TestReport, Option<Captured>) {
         let read = |name: &str| std::fs::read_to_string(self.run_dir.join(name));
         match &self.plan {
             ReportPlan::None => (TestReport::NotRequested, None),
@@ -165,7 +170,7 @@ impl PreparedReport {
                     Err(_) => (TestReport::Missing, None),
                 },
             },
-            ReportPlan::Junit(globs) => (globs.collect(cwd, &self.snapshot), None),
+            ReportPlan::Junit(globs) => (globs.collect(written, &self.snapshot), None),
         }
     }
 }
@@ -299,13 +304,18 @@ impl RunnerOptions {
 
 impl PreparedRun {
     /// Reads the run's report off the blocking pool; see [`PreparedReport::collect`].
-    pub async fn collect(self, cwd: &Path, output_limit: usize) -> (TestReport, Option<Captured>) {
+    pub async fn collect(
+        self,
+        cwd: &Path,
+        written: &Path,
+        output_limit: usize,
+    ) -> (TestReport, Option<Captured>) {
         let report = self.report;
         if matches!(report.plan, ReportPlan::None) {
             return (TestReport::NotRequested, None);
         }
-        let cwd = cwd.to_path_buf();
-        tokio::task::spawn_blocking(move || report.collect(&cwd, output_limit))
+        let (cwd, written) = (cwd.to_path_buf(), written.to_path_buf());
+        tokio::task::spawn_blocking(move || report.collect(&cwd, &written, output_limit))
             .await
             .unwrap_or_else(|e| {
                 (
@@ -363,7 +373,7 @@ mod tests {
             "<testsuite><testcase classname='c' name='fresh'><failure message='no'/></testcase></testsuite>",
         )
         .expect("write");
-        let (report, _) = prepared.collect(cwd, 1024);
+        let (report, _) = prepared.collect(cwd, cwd, 1024);
         let results = report.results().expect("parsed").to_vec();
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].name, "c::fresh");
@@ -376,11 +386,11 @@ mod tests {
         let plan = ReportPlan::for_command(&argv("pytest"), &[]);
         let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
         assert_eq!(prepared.flags.len(), 1);
-        let (report, _) = prepared.collect(dir.path(), 1024);
+        let (report, _) = prepared.collect(dir.path(), dir.path(), 1024);
         assert_eq!(report, TestReport::Missing);
         let prepared = plan.prepare(dir.path(), dir.path()).expect("prepare");
         std::fs::write(dir.path().join("junit.xml"), "<<<").expect("write");
-        let (report, _) = prepared.collect(dir.path(), 1024);
+        let (report, _) = prepared.collect(dir.path(), dir.path(), 1024);
         assert!(matches!(report, TestReport::Unreadable(_)), "{report:?}");
     }
 }

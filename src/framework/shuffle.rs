@@ -106,6 +106,7 @@ pub async fn pytest_randomly_installed(
         timeout: Duration::from_secs(60),
         kill_grace: Duration::from_secs(1),
         output_limit: 4096,
+        overlay: None,
     };
     matches!(run_process(&spec, cancel).await, Ok(out) if out.outcome.passed())
 }

@@ -1,8 +1,9 @@
-//! The confirmation phase's runs ([`replay`]): each failing seed replayed
-//! [`REPLAYS_PER_SEED`] times alone (one run at a time, nothing else running), then as many
-//! times again under load (at the job's parallelism, among filler runs of passing seeds, so
-//! the machine is as busy as it was when the seed failed). The judgement is
-//! `analysis::classify`'s.
+//! The confirmation phase's runs ([`replay`]): failing seeds replayed in rounds, each seed
+//! once alone (one run at a time, nothing else running) and then once under load (at the
+//! job's parallelism, with filler runs of passing seeds when there are fewer replays than
+//! slots, so the machine is as busy as it was when the seed failed). Replays count against
+//! the job's budget, and the phase stops as soon as more of them cannot change a class. The
+//! judgement is `analysis::classify`'s.
 
 use std::sync::Arc;
 
@@ -16,18 +17,26 @@ use crate::analysis::classify::{REPLAYS_PER_SEED, Replay};
 use crate::errors::one_line;
 use crate::events::{Event, Events};
 
-/// The confirmation phase of a job: replays the seeds `assessment` asks for (if any, and if
-/// the job was not cancelled) and hands the replays back to it. A replay that cannot start
-/// becomes a warning: the first phase's summary is never lost to the confirmation.
+/// The confirmation phase of a job: replays the seeds `assessment` asks for (if any, if the
+/// job was not cancelled, and if the budget allows a replay) and hands the replays back to
+/// it. A replay that cannot start becomes a warning: the first phase's summary is never lost
+/// to the confirmation.
 pub async fn confirm(
     assessment: &mut Assessment,
     template: Arc<RunTemplate>,
     parallelism: u32,
     first_attempt: u32,
+    budget: Option<u32>,
     events: &Events,
     cancel: &CancellationToken,
 ) {
-    let seeds = assessment.seeds_to_confirm();
+    let budget = budget.unwrap_or_else(|| assessment.default_budget());
+    let mut seeds = assessment.seeds_to_confirm();
+    // As many seeds as the budget gives [`REPLAYS_PER_SEED`] rounds each (alone, and under
+    // load when runs run in parallel), and at least one when it allows any replay.
+    let per_round = if parallelism > 1 { 2 } else { 1 };
+    let rounds = per_round * REPLAYS_PER_SEED;
+    seeds.truncate((budget / rounds).max(u32::from(budget > 0)) as usize);
     if seeds.is_empty() || cancel.is_cancelled() {
         return;
     }
@@ -35,18 +44,17 @@ pub async fn confirm(
         seeds: seeds.clone(),
     });
     let fillers = assessment.passing_seeds();
-    match replay(
-        template,
-        &seeds,
-        &fillers,
+    let plan = ReplayPlan {
+        seeds: &seeds,
+        fillers: &fillers,
         parallelism,
         first_attempt,
-        cancel,
-    )
-    .await
-    {
+        budget,
+    };
+    let settled = |replays: &[Replay]| assessment.settled(replays);
+    match replay(template, &plan, &settled, cancel).await {
         Ok(_) if cancel.is_cancelled() => {}
-        Ok(replays) => assessment.confirm(&seeds, &replays),
+        Ok(replays) => assessment.confirm(&seeds, &replays, budget),
         Err(error) => assessment.warn(format!(
             "the confirmation phase was skipped: {}",
             one_line(&error)
@@ -54,19 +62,31 @@ pub async fn confirm(
     }
 }
 
-/// Replays `seeds` alone and then under load. `fillers` are seeds of passing runs that keep
-/// `parallelism` slots busy during the loaded replays; their own results are dropped.
-/// Attempt numbers start at `first_attempt`, so run directories never clash with the first
-/// phase's. Cancelled replays are left out.
+/// What to replay and within which limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayPlan<'a> {
+    pub seeds: &'a [u64],
+    /// Seeds of passing runs that keep `parallelism` slots busy during loaded replays; their
+    /// own results are dropped and they do not count as replays.
+    pub fillers: &'a [u64],
+    pub parallelism: u32,
+    /// Attempt numbers start here, so run directories never clash with the first phase's.
+    pub first_attempt: u32,
+    /// Most replays (alone and under load together).
+    pub budget: u32,
+}
+
+/// Replays `plan.seeds` in rounds: each seed once alone, then each once under load. Stops
+/// after a round when `settled` says the replays so far decide every class, or when the
+/// next round does not fit in the budget (a last round alone only when that still fits).
+/// Cancelled replays are left out.
 pub async fn replay(
     template: Arc<RunTemplate>,
-    seeds: &[u64],
-    fillers: &[u64],
-    parallelism: u32,
-    first_attempt: u32,
+    plan: &ReplayPlan<'_>,
+    settled: &(dyn Fn(&[Replay]) -> bool + Sync),
     cancel: &CancellationToken,
 ) -> Result<Vec<Replay>, RunnerError> {
-    let mut attempt = first_attempt;
+    let mut attempt = plan.first_attempt;
     let mut next = |seed: u64| {
         attempt += 1;
         RunRequest {
@@ -74,60 +94,71 @@ pub async fn replay(
             seed,
         }
     };
-    let replays: Vec<u64> = (0..REPLAYS_PER_SEED)
-        .flat_map(|_| seeds.iter().copied())
-        .collect();
-
-    let alone: Vec<RunRequest> = replays.iter().map(|&seed| next(seed)).collect();
     let quiet = Events::none();
-    let mut out: Vec<Replay> = run_all(template.clone(), alone, 1, &quiet, cancel, &mut |_| false)
-        .await?
-        .into_iter()
-        .map(|record| Replay {
+    let seeds = plan.seeds;
+    let mut out: Vec<Replay> = Vec::new();
+    loop {
+        let left = (plan.budget as usize).saturating_sub(out.len());
+        if seeds.is_empty() || left < seeds.len() || cancel.is_cancelled() {
+            break;
+        }
+        let alone: Vec<RunRequest> = seeds.iter().map(|&seed| next(seed)).collect();
+        let records = run_all(template.clone(), alone, 1, &quiet, cancel, &mut |_| false).await?;
+        out.extend(records.into_iter().map(|record| Replay {
             alone: true,
             record,
-        })
-        .collect();
-    if parallelism <= 1 || cancel.is_cancelled() {
-        return Ok(out);
-    }
-
-    // Interleave replays with fillers so every batch of `parallelism` starts holds both,
-    // and the run is at least two batches long.
-    let filler_count = (2 * parallelism as usize).saturating_sub(replays.len());
-    let filler_seeds: Vec<u64> = if fillers.is_empty() {
-        seeds.to_vec()
-    } else {
-        fillers.to_vec()
-    };
-    let mut loaded = Vec::new();
-    let mut filler_attempts = Vec::new();
-    let mut fill = filler_seeds.iter().cycle().take(filler_count);
-    for &seed in &replays {
-        loaded.push(next(seed));
-        if let Some(&filler) = fill.next() {
+        }));
+        let left = left - seeds.len();
+        if plan.parallelism <= 1 || left < seeds.len() || cancel.is_cancelled() {
+            if settled(&out) {
+                break;
+            }
+            continue;
+        }
+        // Interleave replays with fillers so every slot is busy from the start.
+        let filler_seeds = if plan.fillers.is_empty() {
+            seeds
+        } else {
+            plan.fillers
+        };
+        let filler_count = (plan.parallelism as usize).saturating_sub(seeds.len());
+        let mut fill = filler_seeds.iter().cycle().take(filler_count);
+        let mut loaded = Vec::new();
+        let mut filler_attempts = Vec::new();
+        for &seed in seeds {
+            loaded.push(next(seed));
+            if let Some(&filler) = fill.next() {
+                let request = next(filler);
+                filler_attempts.push(request.attempt);
+                loaded.push(request);
+            }
+        }
+        for &filler in fill {
             let request = next(filler);
             filler_attempts.push(request.attempt);
             loaded.push(request);
         }
+        let records = run_all(
+            template.clone(),
+            loaded,
+            plan.parallelism,
+            &quiet,
+            cancel,
+            &mut |_| false,
+        )
+        .await?;
+        out.extend(
+            records
+                .into_iter()
+                .filter(|r| !filler_attempts.contains(&r.attempt))
+                .map(|record| Replay {
+                    alone: false,
+                    record,
+                }),
+        );
+        if settled(&out) {
+            break;
+        }
     }
-    for &filler in fill {
-        let request = next(filler);
-        filler_attempts.push(request.attempt);
-        loaded.push(request);
-    }
-    let records = run_all(template, loaded, parallelism, &quiet, cancel, &mut |_| {
-        false
-    })
-    .await?;
-    out.extend(
-        records
-            .into_iter()
-            .filter(|r| !filler_attempts.contains(&r.attempt))
-            .map(|record| Replay {
-                alone: false,
-                record,
-            }),
-    );
     Ok(out)
 }

@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Captured};
+use super::isolation::OverlayMount;
 
 /// How long the pipes may stay open once the leader has exited and its group was killed.
 /// Only a grandchild that moved to another session can hold them that long.
@@ -36,6 +37,8 @@ pub struct ProcessSpec {
     pub timeout: Duration,
     pub kill_grace: Duration,
     pub output_limit: usize,
+    /// An overlay mount the child enters before `exec` (runs isolated by overlay).
+    pub overlay: Option<OverlayMount>,
 }
 
 /// How a process ended. A failing, crashing or hanging test is data, never an `Err`.
@@ -101,6 +104,8 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot choose how to isolate runs: {0}")]
+    Isolation(String),
     #[error("cannot prepare run directory {}", path.display())]
     RunDir {
         path: PathBuf,
@@ -152,6 +157,12 @@ pub async fn run_process_teeing(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(overlay) = spec.overlay.clone() {
+        // Safety: `enter` only makes system calls on strings made before the fork.
+        unsafe {
+            command.pre_exec(move || overlay.enter().map_err(std::io::Error::from));
+        }
+    }
     let started = Instant::now();
     let mut child = command
         .spawn()

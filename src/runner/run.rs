@@ -88,7 +88,7 @@ impl RunTemplate {
         // Reports go to the place's scratch folder, which is the run's own while it runs.
         let prepared = self
             .options
-            .prepare_run(&argv, request.seed, place.scratch(), place.cwd())
+            .prepare_run(&argv, request.seed, place.scratch(), place.written())
             .await
             .map_err(|source| RunnerError::RunDir {
                 path: place.scratch().to_path_buf(),
@@ -103,11 +103,14 @@ impl RunTemplate {
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             output_limit: self.output_limit,
+            overlay: place.mount().cloned(),
         };
         let stdout_copy = prepared.report.stdout_copy.clone();
         let result = run_process_teeing(&spec, cancel, stdout_copy.as_deref()).await;
         // The report lives in the place's scratch folder: read it before leaving.
-        let (tests, readable_stdout) = prepared.collect(place.cwd(), self.output_limit).await;
+        let (tests, readable_stdout) = prepared
+            .collect(place.cwd(), place.written(), self.output_limit)
+            .await;
         place.leave().await;
         let output = result?;
         let keep = self.keep_passing_output || !output.outcome.passed();

@@ -71,6 +71,7 @@ impl Summary {
                 a.alone_failures += b.alone_failures;
                 a.load_runs += b.load_runs;
                 a.load_failures += b.load_failures;
+                a.budget += b.budget;
                 Some(a)
             }
             (a, b) => a.or(b),

@@ -5,17 +5,21 @@
 use std::path::{Path, PathBuf};
 
 use super::home::{HomeStamp, RunHome};
+use super::mechanism::Mechanism;
+use super::overlay::{OverlayBase, OverlayMount, layer_dirs, remove_layer};
 use super::reset::SlotCopy;
 use super::scratch::{fresh_scratch, new_run_dir, reuse_scratch};
-use super::tree::{Manifest, remove_any};
-use crate::config::Isolation;
+use super::tree::Manifest;
 use crate::runner::RunnerError;
 use crate::workspace::copy::Reflinks;
 
 /// What every run's place is made from, found once per job.
 #[derive(Debug)]
 pub(super) struct Prepared {
-    /// `None` in `shared` mode, which copies nothing.
+    pub(super) mechanism: Mechanism,
+    /// With [`Mechanism::Overlay`]: how each run's mount is made.
+    pub(super) overlay: Option<OverlayBase>,
+    /// With [`Mechanism::Copy`] and [`Mechanism::Slot`] only: the others copy nothing.
     pub(super) manifest: Option<Manifest>,
     pub(super) reflinks: Reflinks,
     pub(super) home: RunHome,
@@ -45,9 +49,8 @@ pub(super) struct SlotState {
 pub(super) struct Job<'a> {
     pub(super) runs_dir: &'a Path,
     pub(super) prepared: &'a Prepared,
-    pub(super) isolation: Isolation,
     pub(super) preserve: bool,
-    /// Where a `run` mode copy goes if none was made ahead.
+    /// Where a `run` mode copy (or an overlay's layers) goes if none was made ahead.
     pub(super) fresh_copy: PathBuf,
 }
 
@@ -56,6 +59,8 @@ pub(super) struct Made {
     pub(super) scratch: PathBuf,
     pub(super) cwd: Option<PathBuf>,
     pub(super) remove: Option<PathBuf>,
+    /// With [`Mechanism::Overlay`]: the run's mount, and its upper folder (what it wrote).
+    pub(super) overlay: Option<(OverlayMount, PathBuf)>,
     pub(super) state: SlotState,
 }
 
@@ -70,7 +75,8 @@ pub(super) fn make_place(
         let path = path.to_path_buf();
         move |source| RunnerError::RunDir { path, source }
     };
-    let home = job.prepared.manifest.as_ref().map(|_| &job.prepared.home);
+    let mechanism = job.prepared.mechanism;
+    let home = (mechanism != Mechanism::Shared).then_some(&job.prepared.home);
     let scratch = if job.preserve {
         let dir = new_run_dir(job.runs_dir, attempt)?;
         fresh_scratch(&dir, home).map_err(fail(&dir))?;
@@ -81,16 +87,28 @@ pub(super) fn make_place(
         state.scratch = Some(reused.map_err(fail(&dir))?);
         dir
     };
+    if let Some(base) = &job.prepared.overlay {
+        let layer = &job.fresh_copy;
+        let mount = base.mount(layer).map_err(fail(layer))?;
+        return Ok(Made {
+            scratch,
+            cwd: None,
+            remove: Some(layer.clone()),
+            overlay: Some((mount, layer_dirs(layer).0)),
+            state,
+        });
+    }
     let Some(manifest) = &job.prepared.manifest else {
         return Ok(Made {
             scratch,
             cwd: None,
             remove: None,
+            overlay: None,
             state,
         });
     };
     let reflinks = &job.prepared.reflinks;
-    if job.isolation == Isolation::Slot {
+    if mechanism == Mechanism::Slot {
         let slot_dir = job.runs_dir.join(format!("slot-{slot}"));
         let root = slot_dir.join("checkout");
         let fresh = || {
@@ -114,6 +132,7 @@ pub(super) fn make_place(
             scratch,
             cwd: Some(cwd),
             remove: None,
+            overlay: None,
             state,
         });
     }
@@ -133,11 +152,13 @@ pub(super) fn make_place(
         scratch,
         remove: (!job.preserve).then(|| copy.clone()),
         cwd: Some(copy),
+        overlay: None,
         state,
     })
 }
 
-/// The work done while a `run` mode run runs: removes the slot's previous copy and makes the
+/// The work done while a `run` mode run runs: removes the slot's previous copy (or overlay
+/// layers) and makes the
 /// next one at `next` (when copies are made ahead). A failure only costs the next run an
 /// inline copy (which then reports the error properly).
 pub(super) fn copy_ahead(
@@ -146,14 +167,14 @@ pub(super) fn copy_ahead(
     next: Option<PathBuf>,
 ) -> Option<PathBuf> {
     if let Some(stale) = stale {
-        let _ = remove_any(&stale);
+        let _ = remove_layer(&stale);
     }
     let (manifest, next) = (prepared.manifest.as_ref()?, next?);
     match manifest.materialize(&next, &prepared.reflinks) {
         Ok(()) => Some(next),
         Err(error) => {
             tracing::debug!(error = %error, "isolation: copy ahead failed");
-            let _ = remove_any(&next);
+            let _ = super::tree::remove_any(&next);
             None
         }
     }

@@ -7,14 +7,18 @@
 //!   rebuilt) before each run, which costs a directory read instead of a dozen `mkdir`,
 //!   `symlink` and `unlink` calls per run. With `preserve_temp_dir` every run gets its own
 //!   `run-N/` with these folders instead, so each run's leftovers can be inspected.
-//! - `run` mode: `copy-G` (or `run-N/checkout` when preserving), a fresh copy of the
+//! - `run` mode with the `overlay` mechanism: `layer-G/{upper,work}`, the upper layer of the
+//!   overlay mounted on the prepared checkout in the run's own mount namespace (see
+//!   [`super::overlay`]): nothing is copied, and the run works at the checkout's own path. The
+//!   slot's next run removes it while it runs.
+//! - `run` mode with the `copy` mechanism: `copy-G` (or `run-N/checkout` when preserving), a fresh copy of the
 //!   prepared checkout per run. Copies are made one run ahead: while a run runs, the copy
 //!   for the slot's next run is made and the previous run's copy removed, so a run starts
 //!   without waiting for a copy (only the first run of a slot does). What is left at the
 //!   end (one unused and one used copy per slot) goes with the job's scratch directory.
 //!   Copies of more than 256 MiB without copy-on-write are made when their run starts.
-//! - `slot` mode: `slot-K/checkout`, a copy per slot, reset to the prepared state before each
-//!   run that uses it.
+//! - `slot` mode (or `run` mode with the `slot` mechanism): `slot-K/checkout`, a copy per
+//!   slot, reset to the prepared state before each run that uses it.
 //!
 //! `shared` mode runs in the prepared checkout itself, as the seed project did.
 
@@ -27,6 +31,8 @@ use tokio::sync::OnceCell;
 use super::home::RunHome;
 use super::launch::{find_program, repoint};
 use super::make::{AHEAD_LIMIT, Job, Prepared, SlotState, copy_ahead, make_place};
+use super::mechanism::{Choice, Mechanism};
+use super::overlay::{OverlayBase, OverlayMount};
 use super::slots::{PortBlock, Slot, SlotPool};
 use super::tree::Manifest;
 use crate::config::Isolation;
@@ -82,9 +88,13 @@ pub struct RunPlace {
     /// The prepared checkout, when the run works elsewhere (its paths in the environment are
     /// pointed at the run's copy).
     moved_from: Option<PathBuf>,
-    /// The run's own copy in `run` mode, left for the slot's next run to remove (unless
-    /// preserving).
+    /// The run's own copy (or overlay layers) in `run` mode, left for the slot's next run to
+    /// remove (unless preserving).
     remove: Option<PathBuf>,
+    /// With the `overlay` mechanism: the mount the run's child enters, and its upper folder.
+    overlay: Option<(OverlayMount, PathBuf)>,
+    /// The run has a HOME of its own (every mechanism but `shared`).
+    own_home: bool,
     /// Under way while the run runs (`run` mode): the removal of the slot's previous copy and
     /// the making of its next one (unless copies are too big to make ahead).
     ahead: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
@@ -102,16 +112,20 @@ impl Places {
         let ports = PortBlock::take();
         let prepared = self.prepared(spec).await?;
         let state = self.take_state(slot.number());
-        let own_copies = spec.isolation == Isolation::Run && !spec.preserve;
+        let mechanism = prepared.mechanism;
+        let own_copies =
+            matches!(mechanism, Mechanism::Copy | Mechanism::Overlay) && !spec.preserve;
         let work = {
             let (runs_dir, prepared) = (spec.runs_dir.to_path_buf(), prepared.clone());
-            let (isolation, preserve, number) = (spec.isolation, spec.preserve, slot.number());
-            let fresh_copy = self.copy_name(spec.runs_dir);
+            let (preserve, number) = (spec.preserve, slot.number());
+            let fresh_copy = match mechanism {
+                Mechanism::Overlay => self.numbered(spec.runs_dir, "layer"),
+                _ => self.numbered(spec.runs_dir, "copy"),
+            };
             move || {
                 let job = Job {
                     runs_dir: &runs_dir,
                     prepared: &prepared,
-                    isolation,
                     preserve,
                     fresh_copy,
                 };
@@ -121,7 +135,7 @@ impl Places {
         let mut made = blocking(work).await?;
         let ahead = own_copies.then(|| {
             let stale = made.state.stale.take();
-            let next = prepared.ahead.then(|| self.copy_name(spec.runs_dir));
+            let next = prepared.ahead.then(|| self.numbered(spec.runs_dir, "copy"));
             tokio::task::spawn_blocking(move || copy_ahead(&prepared, stale, next))
         });
         Ok(RunPlace {
@@ -132,16 +146,46 @@ impl Places {
             moved_from: made.cwd.as_ref().map(|_| spec.checkout.to_path_buf()),
             cwd: made.cwd.unwrap_or_else(|| spec.checkout.to_path_buf()),
             remove: made.remove,
+            overlay: made.overlay,
+            own_home: mechanism != Mechanism::Shared,
             ahead,
             state: made.state,
         })
+    }
+
+    /// Removes what runs left for their slot's next run to clear (copies, overlay layers),
+    /// once the job's last run has left. Overlay layers hold folders only their owner may
+    /// remove after opening them up, which removing the job's scratch directory would not do.
+    pub async fn finish(&self) {
+        let stale: Vec<PathBuf> = {
+            let mut states = self
+                .0
+                .slot_states
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            states.iter_mut().filter_map(|s| s.stale.take()).collect()
+        };
+        if stale.is_empty() {
+            return;
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            for path in stale {
+                let _ = super::overlay::remove_layer(&path);
+            }
+        })
+        .await;
+    }
+
+    /// The mechanism the job's runs use, once the first run has entered.
+    pub fn mechanism(&self) -> Option<Mechanism> {
+        self.0.prepared.get().map(|p| p.mechanism)
     }
 
     async fn prepared(&self, spec: &PlaceSpec<'_>) -> Result<Arc<Prepared>, RunnerError> {
         let init = || {
             let checkout = spec.checkout.to_path_buf();
             let runs_dir = spec.runs_dir.to_path_buf();
-            let copies = spec.isolation != Isolation::Shared;
+            let choice = Choice::pick(spec.isolation, spec.preserve, spec.env);
             let ahead_limit = self.0.ahead_limit.unwrap_or(AHEAD_LIMIT);
             let home = spec
                 .env
@@ -153,6 +197,9 @@ impl Places {
                     path: runs_dir.clone(),
                     source,
                 })?;
+                let choice = choice.map_err(RunnerError::Isolation)?;
+                let (mechanism, overlay) = choose(choice, &checkout, &runs_dir)?;
+                let copies = matches!(mechanism, Some(Mechanism::Copy | Mechanism::Slot) | None);
                 let manifest = copies
                     .then(|| Manifest::scan(&checkout))
                     .transpose()
@@ -171,14 +218,25 @@ impl Places {
                         "isolation: snapshot of the prepared checkout taken"
                     );
                 }
-                let ahead = manifest.as_ref().is_some_and(|m| {
-                    reflinks.supported() == Some(true) || m.own_bytes() <= ahead_limit
+                // No overlay: copies per run where clones make them cheap, else a slot's
+                // copy reset between runs, which only redoes what a run changed.
+                let mechanism = mechanism.unwrap_or(if reflinks.supported() == Some(true) {
+                    Mechanism::Copy
+                } else {
+                    Mechanism::Slot
                 });
+                tracing::debug!(%mechanism, "isolation: mechanism chosen");
+                let ahead = mechanism == Mechanism::Copy
+                    && manifest.as_ref().is_some_and(|m| {
+                        reflinks.supported() == Some(true) || m.own_bytes() <= ahead_limit
+                    });
                 Ok(Arc::new(Prepared {
+                    mechanism,
+                    overlay,
                     ahead,
                     manifest,
                     reflinks,
-                    home: if copies {
+                    home: if mechanism != Mechanism::Shared {
                         RunHome::list(home.as_deref())
                     } else {
                         RunHome::default()
@@ -189,9 +247,10 @@ impl Places {
         self.0.prepared.get_or_try_init(init).await.cloned()
     }
 
-    fn copy_name(&self, runs_dir: &Path) -> PathBuf {
+    /// `copy-G` or `layer-G`: G counts per job, so names are never reused within it.
+    fn numbered(&self, runs_dir: &Path, prefix: &str) -> PathBuf {
         runs_dir.join(format!(
-            "copy-{}",
+            "{prefix}-{}",
             self.0.copies.fetch_add(1, Ordering::Relaxed)
         ))
     }
@@ -222,6 +281,32 @@ impl Places {
     }
 }
 
+/// The mechanism `choice` comes to on this machine, with the overlay it probed; `None` when
+/// the overlay was refused and the choice between copies and slots waits for the reflink
+/// probe. A forced overlay the machine refuses is an error: the operator asked for it.
+fn choose(
+    choice: Choice,
+    checkout: &Path,
+    runs_dir: &Path,
+) -> Result<(Option<Mechanism>, Option<OverlayBase>), RunnerError> {
+    match choice {
+        Choice::Fixed(Mechanism::Overlay) => match OverlayBase::probe(checkout, runs_dir) {
+            Ok(base) => Ok((Some(Mechanism::Overlay), Some(base))),
+            Err(reason) => Err(RunnerError::Isolation(format!(
+                "the overlay mechanism was asked for but does not work here: {reason}"
+            ))),
+        },
+        Choice::Fixed(mechanism) => Ok((Some(mechanism), None)),
+        Choice::Cheapest => match OverlayBase::probe(checkout, runs_dir) {
+            Ok(base) => Ok((Some(Mechanism::Overlay), Some(base))),
+            Err(reason) => {
+                tracing::debug!(%reason, "isolation: no overlay mounts here");
+                Ok((None, None))
+            }
+        },
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RunnerError> + Send + 'static,
 ) -> Result<T, RunnerError> {
@@ -241,6 +326,21 @@ impl RunPlace {
     /// The run's working directory.
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+
+    /// Where this process finds what the run wrote into its working directory: the overlay's
+    /// upper folder (only what the run wrote, so a search of it costs nothing when the run
+    /// wrote little), else the working directory itself.
+    pub fn written(&self) -> &Path {
+        match &self.overlay {
+            Some((_, upper)) => upper,
+            None => &self.cwd,
+        }
+    }
+
+    /// The overlay the run's child must enter before `exec` (the `overlay` mechanism).
+    pub fn mount(&self) -> Option<&OverlayMount> {
+        self.overlay.as_ref().map(|(mount, _)| mount)
     }
 
     /// The slot (`FLAKY_SLOT`): 0 to `parallelism - 1`, unique among the job's runs in flight.
@@ -288,7 +388,7 @@ impl RunPlace {
             "XDG_CACHE_HOME",
             self.scratch.join("cache").display().to_string(),
         );
-        if self.moved_from.is_some() {
+        if self.own_home {
             env.set("HOME", self.scratch.join("home").display().to_string());
         }
         env.set("FLAKY_SLOT", self.slot().to_string());
@@ -325,12 +425,16 @@ mod tests {
         std::fs::write(checkout.path().join("state.txt"), "prepared").expect("write");
         let scratch = tempfile::tempdir().expect("tempdir");
         let runs_dir = scratch.path().join("runs");
+        let force_copy = [(
+            super::super::mechanism::FORCE_VARIABLE.to_string(),
+            "copy".to_string(),
+        )];
         let spec = PlaceSpec {
             isolation: Isolation::Run,
             checkout: checkout.path(),
             runs_dir: &runs_dir,
             preserve: false,
-            env: &[],
+            env: &force_copy,
         };
         let mut cwds = BTreeSet::new();
         for attempt in 0..runs {

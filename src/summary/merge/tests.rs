@@ -171,6 +171,7 @@ fn confirmation_evidence_is_summed_and_judged_again() {
         alone_failures: 3,
         load_runs: 3,
         load_failures: 3,
+        budget: 6,
     });
     first.classification = Some(Classification::SeedDependent);
     second.confirmation = Some(ConfirmationReport {
@@ -179,6 +180,7 @@ fn confirmation_evidence_is_summed_and_judged_again() {
         alone_failures: 0,
         load_runs: 3,
         load_failures: 1,
+        budget: 6,
     });
     second.classification = Some(Classification::ContentionDependent);
     let merged = Summary::merge(vec![first, second]).expect("two shards");

@@ -1,0 +1,260 @@
+//! The `overlay` mechanism: each run's child, between `fork` and `exec`, enters a mount
+//! namespace of its own (and a user namespace when it lacks the right to mount) and mounts an
+//! overlay on top of the prepared checkout's own path: the checkout is the read-only lower
+//! layer, a per-run folder on the scratch filesystem the upper one. The run sees the checkout
+//! at its real path, every write lands in its upper folder, and nothing is copied: the cost
+//! of a run's place no longer depends on the size of the repository.
+//!
+//! [`OverlayBase`] is what the job-start probe found to work; [`OverlayMount`] is one run's
+//! mount, all strings prepared before the fork so that [`OverlayMount::enter`] only makes
+//! system calls (it runs in the forked child, where allocating is not allowed).
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::stat::Mode;
+
+/// Namespaces a run's child needs, as the probe found them to work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Namespaces {
+    /// A mount namespace only: the process may mount already (root with `CAP_SYS_ADMIN`).
+    Mount,
+    /// A user namespace mapping the process's own uid and gid, and a mount namespace owned by
+    /// it: unprivileged overlay mounts (Linux 5.11 and later). `userxattr` keeps overlay's
+    /// bookkeeping in `user.*` attributes, which an unprivileged mount may write.
+    User { userxattr: bool },
+}
+
+/// What every run's mount is made from: the checkout (lower layer and mount point) and the
+/// namespaces that worked at job start.
+#[derive(Debug, Clone)]
+pub struct OverlayBase {
+    checkout: PathBuf,
+    namespaces: Namespaces,
+    /// Mounted with `volatile` (Linux 5.10 and later): the upper folder is thrown away after
+    /// the run, so overlay need not sync it to disk when the run's namespace goes, which
+    /// otherwise costs a journal commit of the scratch filesystem per run.
+    volatile: bool,
+}
+
+/// One run's overlay, ready to be entered in its child.
+#[derive(Debug, Clone)]
+pub struct OverlayMount {
+    target: CString,
+    options: CString,
+    /// `uid_map` and `gid_map` lines, with a user namespace.
+    maps: Option<(CString, CString)>,
+    /// A file the probe creates through the mount (not used for runs).
+    touch: Option<CString>,
+}
+
+/// The per-run folders of a mount: `upper` (what the run wrote) and `work` (overlay's own),
+/// both in `layer`, on one filesystem.
+pub fn layer_dirs(layer: &Path) -> (PathBuf, PathBuf) {
+    (layer.join("upper"), layer.join("work"))
+}
+
+impl OverlayBase {
+    /// Tries the overlay over `checkout` for real, once per way of getting the right to
+    /// mount, with layers under `scratch`: a forked child mounts it and creates a file through
+    /// it, which must land in the upper folder and not in the checkout. The first way that
+    /// works is kept. `Err` gives the reason the last one failed. Blocking.
+    pub fn probe(checkout: &Path, scratch: &Path) -> Result<OverlayBase, String> {
+        if !cfg!(target_os = "linux") {
+            return Err("overlay mounts need Linux".into());
+        }
+        let mut last = String::from("no way to mount was tried");
+        let ways = [
+            Namespaces::Mount,
+            Namespaces::User { userxattr: true },
+            Namespaces::User { userxattr: false },
+        ]
+        .into_iter()
+        .flat_map(|namespaces| [(namespaces, true), (namespaces, false)]);
+        for (namespaces, volatile) in ways {
+            let base = OverlayBase {
+                checkout: checkout.to_path_buf(),
+                namespaces,
+                volatile,
+            };
+            match base.try_once(scratch) {
+                Ok(()) => return Ok(base),
+                Err(reason) => last = reason,
+            }
+        }
+        Err(last)
+    }
+
+    fn try_once(&self, scratch: &Path) -> Result<(), String> {
+        let layer = scratch.join(format!(".overlay-probe-{}", std::process::id()));
+        let _ = remove_layer(&layer);
+        let result = self.try_in(&layer);
+        let _ = remove_layer(&layer);
+        result
+    }
+
+    fn try_in(&self, layer: &Path) -> Result<(), String> {
+        let name = format!(".flaky-overlay-probe-{}", std::process::id());
+        let mut mount = self.mount(layer).map_err(|e| e.to_string())?;
+        mount.touch = Some(path_c(&self.checkout.join(&name)).map_err(|e| e.to_string())?);
+        // Safety: the child only makes system calls on memory prepared before the fork, then
+        // leaves with `_exit`, which is what POSIX allows after forking a threaded process.
+        let child = match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let code = match mount.enter() {
+                    Ok(()) => 0,
+                    Err(errno) => errno as i32,
+                };
+                unsafe { nix::libc::_exit(code) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => child,
+            Err(errno) => return Err(format!("cannot fork: {errno}")),
+        };
+        match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => {}
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
+                return Err(nix::errno::Errno::from_raw(code).desc().to_string());
+            }
+            other => return Err(format!("the probe ended as {other:?}")),
+        }
+        let (upper, _) = layer_dirs(layer);
+        if !upper.join(&name).exists() || self.checkout.join(&name).exists() {
+            let _ = std::fs::remove_file(self.checkout.join(&name));
+            return Err("a write through the overlay did not land in its upper folder".into());
+        }
+        Ok(())
+    }
+
+    /// The mount for a run whose layer folder is `layer` (made here, with its `upper` and
+    /// `work`). Blocking.
+    pub fn mount(&self, layer: &Path) -> io::Result<OverlayMount> {
+        let (upper, work) = layer_dirs(layer);
+        std::fs::create_dir(layer)?;
+        std::fs::create_dir(&upper)?;
+        std::fs::create_dir(&work)?;
+        let lower = option_path(&self.checkout)?;
+        let mut options = format!(
+            "lowerdir={lower},upperdir={},workdir={}",
+            option_path(&upper)?,
+            option_path(&work)?
+        );
+        if self.volatile {
+            options.push_str(",volatile");
+        }
+        let maps = match self.namespaces {
+            Namespaces::Mount => None,
+            Namespaces::User { userxattr } => {
+                if userxattr {
+                    options.push_str(",userxattr");
+                }
+                let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+                Some((
+                    CString::new(format!("{uid} {uid} 1"))?,
+                    CString::new(format!("{gid} {gid} 1"))?,
+                ))
+            }
+        };
+        Ok(OverlayMount {
+            target: path_c(&self.checkout)?,
+            options: CString::new(options)?,
+            maps,
+            touch: None,
+        })
+    }
+}
+
+impl OverlayMount {
+    /// Enters the run's namespaces and mounts its overlay on the checkout, then moves the
+    /// process onto the mounted checkout (its working directory was entered before the mount).
+    /// Called in the forked child before `exec`: system calls only, no allocation.
+    pub fn enter(&self) -> nix::Result<()> {
+        let mut flags = CloneFlags::CLONE_NEWNS;
+        if self.maps.is_some() {
+            flags |= CloneFlags::CLONE_NEWUSER;
+        }
+        unshare(flags)?;
+        if let Some((uid_map, gid_map)) = &self.maps {
+            write_file(c"/proc/self/setgroups", b"deny")?;
+            write_file(c"/proc/self/uid_map", uid_map.as_bytes())?;
+            write_file(c"/proc/self/gid_map", gid_map.as_bytes())?;
+        }
+        // The run's mounts must not propagate back to the machine's namespace.
+        mount(
+            None::<&CStr>,
+            c"/",
+            None::<&CStr>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&CStr>,
+        )?;
+        mount(
+            Some(c"overlay"),
+            self.target.as_c_str(),
+            Some(c"overlay"),
+            MsFlags::empty(),
+            Some(self.options.as_c_str()),
+        )?;
+        nix::unistd::chdir(self.target.as_c_str())?;
+        if let Some(touch) = &self.touch {
+            nix::fcntl::open(
+                touch.as_c_str(),
+                OFlag::O_CREAT | OFlag::O_WRONLY,
+                Mode::from_bits_truncate(0o600),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn write_file(path: &CStr, content: &[u8]) -> nix::Result<()> {
+    let fd = nix::fcntl::open(path, OFlag::O_WRONLY, Mode::empty())?;
+    nix::unistd::write(&fd, content)?;
+    Ok(())
+}
+
+fn path_c(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)
+}
+
+/// `path` as overlay's mount options can hold it: they are split at `,` and layers at `:`.
+fn option_path(path: &Path) -> io::Result<String> {
+    match path.to_str() {
+        Some(text) if !text.contains([',', ':', '\\']) => Ok(text.to_string()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} cannot be an overlay layer (its name has `,`, `:` or `\\`, or is not UTF-8)",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Removes a run's layer folder. Overlay makes `work/work` and the folders in it with mode
+/// 000, which only root may enter as they are; their owner gives itself access first.
+pub fn remove_layer(layer: &Path) -> io::Result<()> {
+    match super::tree::remove_any(layer) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            open_up(&layer_dirs(layer).1);
+            super::tree::remove_any(layer)
+        }
+    }
+}
+
+/// Gives the owner access to `dir` and the folders under it (a handful, made by overlay).
+fn open_up(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up(&entry.path());
+            }
+        }
+    }
+}
