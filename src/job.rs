@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Isolation;
+use crate::framework::build_once::BuildOnce;
 use crate::framework::Framework;
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
@@ -49,6 +50,8 @@ pub struct JobInput {
     pub isolation: Option<Isolation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shuffle: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_once: Option<BuildOnce>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +97,7 @@ pub struct Overrides {
     pub seeds: Option<Vec<u64>>,
     pub isolation: Option<Isolation>,
     pub shuffle: Option<bool>,
+    pub build_once: Option<BuildOnce>,
     pub confirm: Option<bool>,
     pub stop_early: Option<bool>,
 }
@@ -255,6 +259,7 @@ impl JobInput {
                     seeds: self.seeds,
                     isolation: self.isolation,
                     shuffle: self.shuffle,
+                    build_once: self.build_once,
                     confirm: self.confirm,
                     stop_early: self.stop_early,
                 },
