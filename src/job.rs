@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Isolation;
-use crate::framework::build_once::BuildOnce;
 use crate::framework::Framework;
+use crate::framework::build_once::BuildOnce;
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
 pub const MAX_RUNS: u32 = 1000;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use clap::Args;
 
 use crate::config::Isolation;
-use crate::framework::build_once::BuildOnce;
 use crate::framework::Framework;
+use crate::framework::build_once::BuildOnce;
 use crate::job::JobInput;
 
 #[derive(Debug, Clone, Args)]

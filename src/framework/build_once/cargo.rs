@@ -236,10 +236,7 @@ impl CargoBuilt {
             .map(|binary| {
                 let cwd = root.join(&binary.dir);
                 Step {
-                    env: vec![(
-                        "CARGO_MANIFEST_DIR".into(),
-                        cwd.display().to_string(),
-                    )],
+                    env: vec![("CARGO_MANIFEST_DIR".into(), cwd.display().to_string())],
                     cwd,
                     program: binary.executable.display().to_string(),
                     args: command.binary_args.clone(),
@@ -270,7 +267,11 @@ mod tests {
         );
         assert_eq!(command.binary_args, words("ledger_ --test-threads=1"));
         assert!(command.doc_tests);
-        assert!(!parse(&words("cargo test --tests")).expect("parsed").doc_tests);
+        assert!(
+            !parse(&words("cargo test --tests"))
+                .expect("parsed")
+                .doc_tests
+        );
     }
 
     #[test]

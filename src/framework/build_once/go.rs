@@ -83,7 +83,9 @@ pub fn parse(argv: &[String]) -> Result<GoCommand, String> {
     while let Some(word) = words.next() {
         if !word.starts_with('-') || word == "-" {
             if word.ends_with(".go") {
-                return Err(format!("go test of single files (`{word}`) is not built once"));
+                return Err(format!(
+                    "go test of single files (`{word}`) is not built once"
+                ));
             }
             command.packages.push(word.clone());
             continue;
@@ -172,8 +174,7 @@ pub async fn build(ctx: &BuildContext<'_>) -> Result<GoBuilt, String> {
     list.extend(command.packages.iter().cloned());
     let listed = step(ctx, &go, list, "go list").await?.stdout;
     let dir = ctx.out_dir.join("go");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut packages = Vec::new();
     let mut without_tests = 0;
     for line in listed.lines().filter(|l| !l.trim().is_empty()) {

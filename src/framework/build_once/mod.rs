@@ -18,9 +18,7 @@ use crate::errors::one_line;
 use crate::runner::{ProcessSpec, run_process};
 
 /// Whether a job may build its test binaries once (`build_once` in the file and job input).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildOnce {
     /// Build once when the command is one we can translate; plain runs otherwise.
