@@ -146,3 +146,40 @@ pub(crate) fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     path.strip_prefix(&root).ok().map(Path::to_path_buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FileConfig;
+
+    #[test]
+    fn the_file_takes_auto_or_off_and_names_the_key_on_anything_else() {
+        let config = FileConfig::parse("build_once: off\n").expect("parsed");
+        assert_eq!(config.build_once, Some(BuildOnce::Off));
+        let config = FileConfig::parse("build_once: auto\n").expect("parsed");
+        assert_eq!(config.build_once, Some(BuildOnce::Auto));
+        let error = FileConfig::parse("build_once: sometimes\n").expect_err("refused");
+        assert!(error.to_string().contains("build_once"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn off_and_untranslatable_commands_say_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cancel = CancellationToken::new();
+        let argv: Vec<String> = vec!["make".into(), "test".into()];
+        let ctx = BuildContext {
+            argv: &argv,
+            env: &[],
+            checkout: dir.path(),
+            out_dir: dir.path(),
+            timeout: Duration::from_secs(5),
+            cancel: &cancel,
+        };
+        let (built, mode) = prepare(BuildOnce::Off, &ctx).await;
+        assert!(built.is_none());
+        assert_eq!(mode, "off: build_once is off");
+        let (built, mode) = prepare(BuildOnce::Auto, &ctx).await;
+        assert!(built.is_none());
+        assert_eq!(mode, "off: the command is not `go test` or `cargo test`");
+    }
+}
