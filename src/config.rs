@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::framework::build_once::BuildOnce;
 use crate::job::{Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
@@ -104,6 +105,7 @@ pub struct FileConfig {
     pub junit_paths: Option<Vec<String>>,
     pub isolation: Option<Isolation>,
     pub shuffle: Option<bool>,
+    pub build_once: Option<BuildOnce>,
     pub confirm: Option<bool>,
     pub confirm_budget: Option<u32>,
     pub stop_early: Option<bool>,
@@ -158,6 +160,7 @@ impl FileConfig {
                 "junit_paths" => config.junit_paths = Some(field(&key, value)?),
                 "isolation" => config.isolation = Some(field(&key, value)?),
                 "shuffle" => config.shuffle = Some(field(&key, value)?),
+                "build_once" => config.build_once = Some(field(&key, value)?),
                 "confirm" => config.confirm = Some(field(&key, value)?),
                 "confirm_budget" => config.confirm_budget = Some(field(&key, value)?),
                 "stop_early" => config.stop_early = Some(field(&key, value)?),
@@ -311,6 +314,7 @@ pub struct Settings {
     pub output_limit_bytes: usize,
     pub isolation: Isolation,
     pub shuffle: bool,
+    pub build_once: BuildOnce,
     pub confirm: bool,
     /// Most replays of failing seeds the confirmation phase may run; `None`: the default of
     /// `analysis::classify::default_budget`, which depends on the runs' failure rate.
@@ -370,6 +374,7 @@ impl Settings {
             output_limit_bytes: file.output_limit_bytes.unwrap_or(16 * 1024),
             isolation: o.isolation.or(file.isolation).unwrap_or_default(),
             shuffle: o.shuffle.or(file.shuffle).unwrap_or(false),
+            build_once: o.build_once.or(file.build_once).unwrap_or_default(),
             confirm: o.confirm.or(file.confirm).unwrap_or(true),
             confirm_budget: o.confirm_budget.or(file.confirm_budget),
             stop_early: o.stop_early.or(file.stop_early).unwrap_or(false),

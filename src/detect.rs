@@ -16,6 +16,7 @@ use crate::config::{FileConfig, Settings};
 use crate::errors::DetectError;
 use crate::events::{Event, Events};
 use crate::framework::Framework;
+use crate::framework::build_once::{self, BuildContext};
 use crate::framework::install::{InstallContext, install};
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
@@ -187,6 +188,21 @@ async fn run_pipeline(
         cancel,
     )
     .await;
+    let (build, build_mode) = build_once::prepare(
+        settings.build_once,
+        &BuildContext {
+            argv: &settings.argv,
+            env: &env,
+            checkout,
+            out_dir: &workspace.scratch().join("build-once"),
+            timeout: settings.install_timeout,
+            cancel,
+        },
+    )
+    .await;
+    if cancel.is_cancelled() {
+        return Err(DetectError::Cancelled);
+    }
     let template = Arc::new(RunTemplate {
         argv: settings.argv.clone(),
         checkout: checkout.to_path_buf(),
@@ -201,6 +217,7 @@ async fn run_pipeline(
         preserve: settings.preserve_temp_dir,
         options: options.clone(),
         places: Default::default(),
+        build: build.map(Arc::new),
     });
     let requests: Vec<RunRequest> = plan_seeds(
         settings.runs,
@@ -273,6 +290,7 @@ async fn run_pipeline(
     let mut summary = Summary::build(facts, records);
     summary.runs_saved = runs_saved;
     summary.isolation_mechanism = template.places.mechanism();
+    summary.build_once = Some(build_mode);
     assessment.apply(&mut summary, |seed| {
         let argv = options.replay_argv(&settings.argv, seed);
         reproduce_line(framework, seed, &job.env, &argv)

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Isolation;
 use crate::framework::Framework;
+use crate::framework::build_once::BuildOnce;
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
 pub const MAX_RUNS: u32 = 1000;
@@ -49,6 +50,8 @@ pub struct JobInput {
     pub isolation: Option<Isolation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shuffle: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_once: Option<BuildOnce>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<bool>,
     /// Most replays the confirmation phase may run (default: 10 % of `runs`, at least
@@ -98,6 +101,7 @@ pub struct Overrides {
     pub seeds: Option<Vec<u64>>,
     pub isolation: Option<Isolation>,
     pub shuffle: Option<bool>,
+    pub build_once: Option<BuildOnce>,
     pub confirm: Option<bool>,
     pub confirm_budget: Option<u32>,
     pub stop_early: Option<bool>,
@@ -260,6 +264,7 @@ impl JobInput {
                     seeds: self.seeds,
                     isolation: self.isolation,
                     shuffle: self.shuffle,
+                    build_once: self.build_once,
                     confirm: self.confirm,
                     confirm_budget: self.confirm_budget,
                     stop_early: self.stop_early,

@@ -163,6 +163,10 @@ pub struct Summary {
     pub cancelled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_dir: Option<String>,
+    /// How the runs started the tests (`build_once`): what was built once (`"go test
+    /// binary"`), or `"off: <reason>"` for plain runs of the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_once: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
     pub duration_seconds: f64,
@@ -246,6 +250,7 @@ impl Summary {
             warnings: facts.warnings,
             cancelled: false,
             temp_dir: None,
+            build_once: None,
             run_id: None,
             duration_seconds: stats::round3(facts.duration_seconds),
         }

@@ -115,6 +115,7 @@ fn the_input_schema_accepts_what_the_parser_accepts() {
         "commit_sha": "abcdef1",
         "isolation": "slot",
         "shuffle": true,
+        "build_once": "off",
         "confirm": false,
         "confirm_budget": 12,
         "stop_early": true

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::config::Isolation;
 use crate::framework::Framework;
+use crate::framework::build_once::BuildOnce;
 use crate::job::JobInput;
 
 #[derive(Debug, Clone, Args)]
@@ -46,6 +47,10 @@ pub struct JobFlags {
     /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
     #[arg(long)]
     pub shuffle: bool,
+    /// Build `go test` / `cargo test` binaries once and start them per run (auto), or run
+    /// the plain command every time (off) [default: auto, or the repository's config].
+    #[arg(long, value_enum)]
+    pub build_once: Option<BuildOnce>,
     /// Stop starting runs once more runs cannot change the verdict or severity.
     #[arg(long)]
     pub stop_early: bool,
@@ -73,6 +78,7 @@ impl JobFlags {
             env: (!self.env.is_empty()).then(|| self.env.into_iter().collect::<BTreeMap<_, _>>()),
             isolation: self.isolation,
             shuffle: self.shuffle.then_some(true),
+            build_once: self.build_once,
             stop_early: self.stop_early.then_some(true),
             confirm: self.no_confirm.then_some(false),
             confirm_budget: self.confirm_budget,

@@ -2,6 +2,7 @@
 //! installed and cached ([`install`]), how a seed reaches a run ([`seed`]), how a run is
 //! told to write a per-test report ([`report`]), and seeded order shuffling ([`shuffle`]).
 
+pub mod build_once;
 pub mod command;
 pub mod detect;
 pub mod install;

@@ -3,6 +3,7 @@
 //! and a [`RunRecord`] as the result.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,7 @@ use super::isolation::{PlaceSpec, Places, RunPlace};
 use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
 use crate::analysis::test_result::TestReport;
 use crate::config::Isolation;
+use crate::framework::build_once::BuiltRuns;
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, seed::seed_env};
@@ -46,6 +48,8 @@ pub struct RunTemplate {
     pub options: RunnerOptions,
     /// Where each run works (slots, copies of the checkout); shared by clones of the template.
     pub places: Places,
+    /// Test binaries built once for the job (`build_once`); `None` runs the plain command.
+    pub build: Option<Arc<BuiltRuns>>,
 }
 
 /// A finished run.
@@ -94,11 +98,24 @@ impl RunTemplate {
                 path: place.scratch().to_path_buf(),
                 source,
             })?;
+        let built = self
+            .build
+            .as_ref()
+            .and_then(|built| built.invocation(&prepared.argv, place.cwd()));
+        let (program, arg0, args, cwd) = match built {
+            Some(run) => (run.program, None, run.args, run.cwd),
+            None => (
+                place.program(&prepared.argv[0], &env),
+                Some(prepared.argv[0].clone()),
+                prepared.argv[1..].to_vec(),
+                place.cwd().to_path_buf(),
+            ),
+        };
         let spec = ProcessSpec {
-            program: place.program(&prepared.argv[0], &env),
-            arg0: Some(prepared.argv[0].clone()),
-            args: prepared.argv[1..].to_vec(),
-            cwd: place.cwd().to_path_buf(),
+            program,
+            arg0,
+            args,
+            cwd,
             env,
             timeout: self.timeout,
             kill_grace: self.kill_grace,

@@ -1,0 +1,186 @@
+//! Build once, run many (`build_once: auto`): the fixed cost of a test command (compiling
+//! `go test`'s binaries, Cargo's build check) is paid once per job, and each seeded run then
+//! starts the prepared test binaries directly ([`BuiltRuns::invocation`]). Anything the
+//! translation does not understand leaves the job on plain runs, and the summary says why
+//! ([`prepare`]'s second value). Reproduce lines always stay the plain command.
+
+pub mod cargo;
+pub mod go;
+mod script;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::errors::one_line;
+use crate::runner::{ProcessSpec, run_process};
+
+/// Whether a job may build its test binaries once (`build_once` in the file and job input).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildOnce {
+    /// Build once when the command is one we can translate; plain runs otherwise.
+    #[default]
+    Auto,
+    /// Always plain runs.
+    Off,
+}
+
+/// What one run starts instead of the plain command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+}
+
+/// Test binaries built once for a job, ready to be started per run.
+#[derive(Debug, Clone)]
+pub enum BuiltRuns {
+    Go(go::GoBuilt),
+    Cargo(cargo::CargoBuilt),
+}
+
+impl BuiltRuns {
+    /// What a run starts, given the run's prepared command (report and shuffle flags already
+    /// in it) and the root of the run's copy of the checkout. `None` when this run's command
+    /// cannot be translated; the run then starts the plain command.
+    pub fn invocation(&self, argv: &[String], root: &Path) -> Option<Invocation> {
+        match self {
+            BuiltRuns::Go(built) => built.invocation(argv, root),
+            BuiltRuns::Cargo(built) => built.invocation(argv, root),
+        }
+    }
+
+    /// The mode for the summary (`build_once: "go test binary"`).
+    pub fn describe(&self) -> String {
+        match self {
+            BuiltRuns::Go(built) => built.describe(),
+            BuiltRuns::Cargo(built) => built.describe(),
+        }
+    }
+}
+
+/// What building needs from the job.
+pub struct BuildContext<'a> {
+    pub argv: &'a [String],
+    /// The runs' environment (without the per-run seed variables).
+    pub env: &'a [(String, String)],
+    pub checkout: &'a Path,
+    /// Where the binaries go: outside the checkout, so run copies do not carry them.
+    pub out_dir: &'a Path,
+    pub timeout: Duration,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Builds the command's test binaries once when `mode` allows and the command is one we
+/// translate. The second value is the mode for the summary: what was built, or
+/// `off: <reason>` when the runs are plain.
+pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRuns>, String) {
+    if mode == BuildOnce::Off {
+        return (None, "off: build_once is off".into());
+    }
+    let built = if go::is_go_test(ctx.argv) {
+        go::build(ctx).await.map(BuiltRuns::Go)
+    } else if cargo::is_cargo_test(ctx.argv) {
+        cargo::build(ctx).await.map(BuiltRuns::Cargo)
+    } else {
+        Err("the command is not `go test` or `cargo test`".into())
+    };
+    match built {
+        Ok(built) => {
+            let mode = built.describe();
+            (Some(built), mode)
+        }
+        Err(reason) => (None, format!("off: {reason}")),
+    }
+}
+
+/// What a build step printed, as the reason for falling back.
+#[derive(Debug)]
+pub(crate) struct StepOutput {
+    pub stdout: String,
+}
+
+/// Runs one build step with the job's environment, under the build timeout and the job's
+/// cancellation, in its own process group like every other child.
+pub(crate) async fn step(
+    ctx: &BuildContext<'_>,
+    program: &str,
+    args: Vec<String>,
+    what: &str,
+) -> Result<StepOutput, String> {
+    let spec = ProcessSpec {
+        program: crate::framework::install::find_on_path(ctx.env, program)
+            .unwrap_or_else(|| program.to_string()),
+        arg0: None,
+        args,
+        cwd: ctx.checkout.to_path_buf(),
+        env: ctx.env.to_vec(),
+        timeout: ctx.timeout,
+        kill_grace: Duration::from_secs(2),
+        output_limit: 8 * 1024 * 1024,
+        overlay: None,
+    };
+    let output = run_process(&spec, ctx.cancel)
+        .await
+        .map_err(|e| format!("{what}: {}", one_line(&e)))?;
+    if !output.outcome.passed() {
+        let stderr = &output.stderr.text;
+        let first = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no output");
+        return Err(format!("{what} failed ({first})"));
+    }
+    Ok(StepOutput {
+        stdout: output.stdout.text,
+    })
+}
+
+/// `path` relative to `root`, when it lies inside it.
+pub(crate) fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    path.strip_prefix(&root).ok().map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FileConfig;
+
+    #[test]
+    fn the_file_takes_auto_or_off_and_names_the_key_on_anything_else() {
+        let config = FileConfig::parse("build_once: off\n").expect("parsed");
+        assert_eq!(config.build_once, Some(BuildOnce::Off));
+        let config = FileConfig::parse("build_once: auto\n").expect("parsed");
+        assert_eq!(config.build_once, Some(BuildOnce::Auto));
+        let error = FileConfig::parse("build_once: sometimes\n").expect_err("refused");
+        assert!(error.to_string().contains("build_once"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn off_and_untranslatable_commands_say_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cancel = CancellationToken::new();
+        let argv: Vec<String> = vec!["make".into(), "test".into()];
+        let ctx = BuildContext {
+            argv: &argv,
+            env: &[],
+            checkout: dir.path(),
+            out_dir: dir.path(),
+            timeout: Duration::from_secs(5),
+            cancel: &cancel,
+        };
+        let (built, mode) = prepare(BuildOnce::Off, &ctx).await;
+        assert!(built.is_none());
+        assert_eq!(mode, "off: build_once is off");
+        let (built, mode) = prepare(BuildOnce::Auto, &ctx).await;
+        assert!(built.is_none());
+        assert_eq!(mode, "off: the command is not `go test` or `cargo test`");
+    }
+}

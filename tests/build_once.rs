@@ -1,0 +1,296 @@
+//! Build once, run many (issue 15): with `build_once: auto` the Go and Rust examples fail
+//! for exactly the seeds they fail for with plain runs, seed by seed, under the same per-test
+//! names; a hanging test binary still times out with its whole process tree killed; and
+//! commands the translation does not understand fall back to plain runs, saying why.
+//!
+//! A missing `go` or `cargo` fails with the line that installs it, unless
+//! `FLAKY_SKIP_MISSING_TOOLS=1` says to skip.
+
+#[allow(dead_code)]
+#[path = "languages/examples.rs"]
+mod examples;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use examples::{CARGO, Example, go, rust, tools_present};
+
+struct Sandbox {
+    _root: tempfile::TempDir,
+    checkout: PathBuf,
+    deps: Deps,
+}
+
+/// A scratch root with `checkout/` filled by `fill`, and the job's work and cache folders.
+fn sandbox(fill: impl FnOnce(&Path)) -> Sandbox {
+    let root = tempfile::tempdir().expect("tempdir");
+    let checkout = root.path().join("checkout");
+    std::fs::create_dir_all(&checkout).expect("checkout folder");
+    fill(&checkout);
+    let work = root.path().join("work");
+    let cache = root.path().join("cache");
+    for dir in [&work, &cache] {
+        std::fs::create_dir_all(dir).expect("sandbox folder");
+    }
+    let deps = Deps {
+        work_dir: work,
+        cache_dir: cache,
+        git_token: None,
+        clone_timeout: Duration::from_secs(60),
+        kill_grace: Duration::from_secs(2),
+        history: None,
+    };
+    Sandbox {
+        _root: root,
+        checkout,
+        deps,
+    }
+}
+
+/// Copies `examples/<dir>` without build leftovers.
+fn copy_example(dir: &str, dest: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create folder");
+        for entry in std::fs::read_dir(from).expect("read example folder") {
+            let entry = entry.expect("directory entry");
+            let name = entry.file_name();
+            if name == "target" {
+                continue;
+            }
+            let kind = entry.file_type().expect("file type");
+            if kind.is_dir() {
+                copy(&entry.path(), &to.join(&name));
+            } else if kind.is_file() {
+                std::fs::copy(entry.path(), to.join(&name)).expect("copy a file");
+            }
+        }
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(dir);
+    copy(&source, dest);
+}
+
+/// Runs one job on the sandbox's checkout; `extra` is merged into the job input.
+async fn run_job(sandbox: &Sandbox, command: &str, seeds: &[u64], extra: Value) -> Summary {
+    let mut input = json!({
+        "repo": sandbox.checkout.display().to_string(),
+        "test_command": command,
+        "runs": seeds.len(),
+        "parallelism": 2,
+        "seeds": seeds,
+        "timeout": 300,
+        "confirm": false,
+    });
+    if let (Some(input), Value::Object(extra)) = (input.as_object_mut(), extra) {
+        input.extend(extra);
+    }
+    let job = JobInput::from_value(input)
+        .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
+        .expect("the job input is valid");
+    detect(
+        job,
+        &sandbox.deps,
+        &Events::none(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the job `{command}` ran: {e}"))
+}
+
+/// Pass or fail per seed.
+fn by_seed(summary: &Summary) -> BTreeMap<u64, bool> {
+    summary.results.iter().map(|r| (r.seed, r.passed)).collect()
+}
+
+/// Failures per test name.
+fn per_test(summary: &Summary) -> BTreeMap<String, (u32, Vec<u64>)> {
+    summary
+        .tests
+        .iter()
+        .map(|t| (t.name.clone(), (t.runs, t.failing_seeds.clone())))
+        .collect()
+}
+
+fn mode(summary: &Summary) -> &str {
+    summary.build_once.as_deref().unwrap_or("<none>")
+}
+
+/// Runs `example` with `build_once: auto` and `off` on the same seeds and checks that both
+/// fail the same seeds, seed by seed, as the example's formula predicts, with the same
+/// per-test names and failing seeds.
+async fn same_as_plain(example: Example, seeds: &[u64], extra: Value, built: &str) {
+    if !tools_present(&example) {
+        return;
+    }
+    let sandbox = sandbox(|checkout| copy_example(example.dir, checkout));
+    let mut on = extra.clone();
+    on["build_once"] = json!("auto");
+    let mut off = extra;
+    off["build_once"] = json!("off");
+    let once = run_job(&sandbox, example.command, seeds, on).await;
+    let plain = run_job(&sandbox, example.command, seeds, off).await;
+    assert!(mode(&once).starts_with(built), "mode: {}", mode(&once));
+    assert_eq!(mode(&plain), "off: build_once is off");
+    assert_eq!(by_seed(&once), by_seed(&plain), "pass/fail per seed");
+    let predicted: Vec<u64> = (example.expect)(seeds)
+        .into_iter()
+        .filter(|(_, failing)| !failing.is_empty())
+        .map(|(seed, _)| seed)
+        .collect();
+    assert_eq!(
+        once.failing_seeds, predicted,
+        "failing seeds vs the formula"
+    );
+    assert_eq!(per_test(&once), per_test(&plain), "per-test results");
+    // The reproduce line stays the plain command a person can paste.
+    let line = once.reproduce.as_deref().unwrap_or_default();
+    let runner: Vec<&str> = example.command.split(' ').take(2).collect();
+    assert!(line.contains(&runner.join(" ")), "reproduce: {line}");
+    assert!(
+        !line.contains("test2json") && !line.contains("build-once"),
+        "reproduce: {line}"
+    );
+    assert_eq!(once.reproduce, plain.reproduce);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_build_once_fails_the_same_seeds_as_plain_runs() {
+    let seeds: Vec<u64> = (1..=24).collect();
+    // Shuffled order too: the seed's `-shuffle` must reach the binary as `-test.shuffle`.
+    same_as_plain(go(), &seeds, json!({ "shuffle": true }), "go test binary").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cargo_build_once_fails_the_same_seeds_as_plain_runs() {
+    let seeds: Vec<u64> = (1..=16).collect();
+    same_as_plain(
+        rust("cargo test", &[CARGO]),
+        &seeds,
+        json!({}),
+        "cargo test binaries",
+    )
+    .await;
+}
+
+fn go_module(checkout: &Path, test_file: &str) {
+    std::fs::write(
+        checkout.join("go.mod"),
+        "module example.com/hang\n\ngo 1.19\n",
+    )
+    .expect("go.mod");
+    std::fs::write(checkout.join("hang_test.go"), test_file).expect("test file");
+}
+
+/// A test that starts a grandchild (`sleep`), writes its pid where `PID_FILE` says, and
+/// hangs.
+const HANGING_TEST: &str = r#"package hang
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestHangs(t *testing.T) {
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(os.Getenv("PID_FILE"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Hour)
+}
+"#;
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_test_binary_times_out_and_its_process_tree_is_killed() {
+    if !tools_present(&go()) {
+        return;
+    }
+    let sandbox = sandbox(|checkout| go_module(checkout, HANGING_TEST));
+    let pid_file = sandbox.deps.work_dir.join("grandchild.pid");
+    let summary = run_job(
+        &sandbox,
+        "go test ./...",
+        &[7],
+        json!({ "timeout": 5, "env": { "PID_FILE": pid_file.display().to_string() } }),
+    )
+    .await;
+    assert_eq!(mode(&summary), "go test binary");
+    assert!(summary.results[0].timed_out, "{:?}", summary.results[0]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the test wrote its grandchild's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !alive(pid),
+        "the grandchild {pid} outlived the timed-out run"
+    );
+}
+
+const PASSING_TEST: &str = "package hang\n\nimport \"testing\"\n\nfunc TestOk(t *testing.T) {}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_build_once_does_not_understand_run_plain_and_say_why() {
+    if !tools_present(&go()) {
+        return;
+    }
+    let sandbox = sandbox(|checkout| go_module(checkout, PASSING_TEST));
+    let cases = [
+        // A flag with no binary equivalent.
+        ("go test -exec=env ./...", "off: go test flag `-exec=env`"),
+        // Not a command we translate.
+        ("sh -c 'go test ./...'", "off: the command is not"),
+    ];
+    for (command, reason) in cases {
+        let summary = run_job(&sandbox, command, &[1, 2], json!({})).await;
+        assert!(
+            mode(&summary).starts_with(reason),
+            "{command}: {}",
+            mode(&summary)
+        );
+        assert_eq!(summary.failures, 0, "{command} ran plain and passed");
+    }
+    // Turned off in the repository's file.
+    std::fs::write(
+        sandbox.checkout.join(".flaky-detector.yml"),
+        "build_once: off\n",
+    )
+    .expect("config");
+    let summary = run_job(&sandbox, "go test ./...", &[1], json!({})).await;
+    assert_eq!(mode(&summary), "off: build_once is off");
+    std::fs::remove_file(sandbox.checkout.join(".flaky-detector.yml")).expect("remove config");
+    // A package that does not compile: the build is reported and the runs show the error.
+    std::fs::write(
+        sandbox.checkout.join("broken_test.go"),
+        "package hang\n\nfunc broken() { undefined() }\n",
+    )
+    .expect("broken file");
+    let summary = run_job(&sandbox, "go test ./...", &[1], json!({})).await;
+    assert!(
+        mode(&summary).starts_with("off: ") && mode(&summary).contains("failed"),
+        "{}",
+        mode(&summary)
+    );
+    assert_eq!(summary.failures, 1);
+}
