@@ -291,7 +291,8 @@ done
     done
     echo
     echo "Median of $rounds rounds, parallelism $par, $(nproc) cores; load average $load_before before," \
-        "$load_after after. Ratios are wall time ÷ xargs's; raw numbers in raw.tsv."
-    echo "flaky-detector: $("$bin" --version 2>/dev/null || echo "$bin"); seed project: $(git -C "$seed_dir" rev-parse --short HEAD)."
+        "$load_after after. Ratios are wall time ÷ xargs's; raw numbers in raw.tsv. Other" \
+        "processes' load inflates every column: compare figures taken in the same run."
+    echo "$("$bin" --version 2>/dev/null || echo "$bin"); seed project: $(git -C "$seed_dir" rev-parse --short HEAD)."
 } | tee "$out/table.md"
 echo "raw numbers: $raw; detector summaries and seed logs: $out/logs/" >&2
