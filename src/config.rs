@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::job::{Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
 
@@ -69,8 +70,8 @@ struct SeedRange {
 /// Why the repository's config file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {FILE_NAME}")]
-    Read(#[source] std::io::Error),
+    #[error("cannot use {FILE_NAME}: {0}")]
+    Read(#[source] crate::workspace::read::ReadError),
     #[error("{FILE_NAME} is not valid YAML: {0}")]
     Yaml(String),
     #[error("{FILE_NAME} must be a mapping of keys to values")]
@@ -113,10 +114,12 @@ pub struct FileConfig {
 
 impl FileConfig {
     /// Reads `.flaky-detector.yml` from the checkout root; a missing file is an empty config.
+    /// The repository controls the file, so it is read capped (a symlink to `/dev/zero` is
+    /// refused at once).
     pub fn load(checkout: &Path) -> Result<FileConfig, ConfigError> {
-        match std::fs::read_to_string(checkout.join(FILE_NAME)) {
+        match read_capped(&checkout.join(FILE_NAME), CONFIG_CAP) {
             Ok(text) => FileConfig::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) if e.is_not_found() => Ok(FileConfig::default()),
             Err(e) => Err(ConfigError::Read(e)),
         }
     }

@@ -10,11 +10,11 @@ use crate::config::{Settings, Thresholds};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
+use crate::runner::capture::finished_run_keep;
 use crate::runner::{RunOutcome, RunRecord};
 
-/// Total bytes of run output a summary may carry, so a 1000-run job stays far below RunPod's
-/// 20 MB result limit; each failing run gets an equal share, up to the capture limit.
-pub const OUTPUT_BUDGET: usize = 4 * 1024 * 1024;
+/// Total bytes of run output a summary may carry; each run with output gets an equal share.
+pub use crate::runner::capture::OUTPUT_BUDGET;
 
 /// One run as reported. `attempt`, `exit_code`, `stdout`, `stderr` and `passed` are the seed
 /// project's fields.
@@ -198,11 +198,8 @@ impl Summary {
         let reproduce = failing_seeds
             .first()
             .map(|seed| reproduce_line(facts.framework, *seed, facts.env, &settings.argv));
-        let share = if failures == 0 {
-            settings.output_limit_bytes
-        } else {
-            (OUTPUT_BUDGET / (2 * failures as usize)).min(settings.output_limit_bytes)
-        };
+        let with_output = records.iter().filter(|r| r.has_output()).count();
+        let share = finished_run_keep(with_output).min(settings.output_limit_bytes);
         let results = records.into_iter().map(|r| result(r, share)).collect();
         Summary {
             total_runs: runs,
