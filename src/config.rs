@@ -3,6 +3,8 @@
 //! ours; an unknown key is a warning (a newer file must still run on an older worker), an
 //! invalid value is an error naming the key.
 
+pub mod policy;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -218,3 +218,84 @@ fn issue_12_finding_5_a_report_symlinked_to_dev_zero_is_a_warning() {
         "{warnings:?}"
     );
 }
+
+/// One job through RunPod's local test mode (the worker's own policy); the `output` object.
+fn worker_job(sandbox: &Sandbox, input: Value, allow_keep: bool) -> Value {
+    let mut command = sandbox.command();
+    command
+        .arg("--test_input")
+        .arg(serde_json::json!({ "input": input }).to_string())
+        .env_remove("FLAKY_MAX_OUTPUT_LIMIT_BYTES");
+    if allow_keep {
+        command.env("FLAKY_ALLOW_REPO_KEEP_DIRS", "1");
+    } else {
+        command.env_remove("FLAKY_ALLOW_REPO_KEEP_DIRS");
+    }
+    let output = command.output().expect("the binary starts");
+    let document: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no result: {}", String::from_utf8_lossy(&output.stderr)));
+    document["output"].clone()
+}
+
+/// Finding 9: `preserve_temp_dir` and `cleanup_on_failure: false` from the repository's own
+/// file kept checkouts on a shared server for good, and its `output_limit_bytes` had no
+/// server-side ceiling. Under the worker they are ignored with a warning unless the
+/// operator allows them.
+#[test]
+fn issue_12_finding_9_the_repository_cannot_keep_directories_on_a_server() {
+    let repo = project(&[(
+        ".flaky-detector.yml",
+        "preserve_temp_dir: true\ncleanup_on_failure: false\noutput_limit_bytes: 16777216\nconfirm: false\n",
+    )]);
+    let input = serde_json::json!({
+        "repo": path_str(repo.path()),
+        "test_command": "sh -c 'exit 1'",
+        "runs": 1,
+    });
+    let sandbox = Sandbox::new();
+    let summary = worker_job(&sandbox, input.clone(), false);
+    assert!(summary["temp_dir"].is_null(), "{summary}");
+    let warnings = warnings(&summary);
+    for expected in [
+        "`preserve_temp_dir` from the repository was ignored",
+        "`cleanup_on_failure: false` from the repository was ignored",
+        "`output_limit_bytes` was lowered from 16777216 to this server's ceiling of 1048576",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(expected)),
+            "{warnings:?}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(sandbox.work_dir())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+
+    // The operator may allow it.
+    let allowed = worker_job(&sandbox, input, true);
+    let kept = allowed["temp_dir"].as_str().expect("kept when allowed");
+    assert!(std::path::Path::new(kept).is_dir());
+}
+
+/// Finding 9: a secret given in a job's `env` reached the stored reproduce line.
+#[test]
+fn issue_12_finding_9_a_secret_in_the_job_env_is_masked_in_the_reproduce_line() {
+    let repo = project(&[(".flaky-detector.yml", "confirm: false\n")]);
+    let sandbox = Sandbox::new();
+    let summary = sandbox.summary(&[
+        "--repo",
+        path_str(repo.path()),
+        "--command",
+        "sh -c 'exit 1'",
+        "--runs",
+        "1",
+        "--env",
+        "DATABASE_URL=postgres://app:hunter2@db/app",
+        "--env",
+        "MODE=fast",
+    ]);
+    let reproduce = summary["reproduce"].as_str().expect("reproduce line");
+    assert!(!reproduce.contains("hunter2"), "{reproduce}");
+    assert!(reproduce.contains("DATABASE_URL=***"), "{reproduce}");
+    assert!(reproduce.contains("MODE=fast"), "{reproduce}");
+}

@@ -103,20 +103,35 @@ impl Captured {
         self.text.is_empty()
     }
 
-    /// The last `max` bytes of the text (on a character boundary), for summaries that must
-    /// stay small; the cut is added to `truncated_bytes`.
+    /// The end of the text that takes at most `max` bytes once written as a JSON string
+    /// (a NUL byte becomes six: `\u0000`), for summaries that must stay small; the cut is
+    /// added to `truncated_bytes`. Cuts on a character boundary.
     pub fn tail(self, max: usize) -> Captured {
-        if self.text.len() <= max {
-            return self;
+        let mut size = 0;
+        let mut cut = 0;
+        for (at, c) in self.text.char_indices().rev() {
+            size += json_len(c);
+            if size > max {
+                cut = at + c.len_utf8();
+                break;
+            }
         }
-        let mut cut = self.text.len() - max;
-        while !self.text.is_char_boundary(cut) {
-            cut += 1;
+        if cut == 0 {
+            return self;
         }
         Captured {
             truncated_bytes: self.truncated_bytes + cut as u64,
             text: format!("[... {cut} bytes cut ...]\n{}", &self.text[cut..]),
         }
+    }
+}
+
+/// Bytes `c` takes inside a JSON string as serde_json writes it.
+fn json_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
     }
 }
 
@@ -152,6 +167,21 @@ mod tests {
                 .starts_with("ab\n[... 18 bytes truncated ...]\n")
         );
         assert!(captured.text.ends_with("uvwxyz"));
+    }
+
+    /// Issue 12, finding 9: 2 MB of NUL bytes kept under a 2 MB budget became 12.5 MB of
+    /// JSON. The budget now counts the bytes the JSON takes.
+    #[test]
+    fn issue_12_finding_9_the_tail_budget_counts_json_escaped_bytes() {
+        let budget = 2 * 1024 * 1024;
+        let captured = Captured {
+            text: "\0".repeat(budget),
+            truncated_bytes: 0,
+        }
+        .tail(budget);
+        let json = serde_json::to_string(&captured.text).expect("JSON");
+        assert!(json.len() <= budget + 64, "{} bytes of JSON", json.len());
+        assert_eq!(captured.truncated_bytes, (budget - budget / 6) as u64);
     }
 
     #[test]
