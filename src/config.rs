@@ -172,9 +172,10 @@ impl FileConfig {
                 "auto_trigger_runs" | "auto_trigger_parallelism" => {
                     let _: u32 = field(&key, value)?;
                 }
-                _ => config
-                    .warnings
-                    .push(format!("{FILE_NAME}: unknown key `{key}` was ignored")),
+                _ => config.warnings.push(format!(
+                    "{FILE_NAME}: unknown key `{}` was ignored",
+                    shown_key(&key)
+                )),
             }
         }
         config.check()?;
@@ -284,6 +285,24 @@ fn field<T: DeserializeOwned>(key: &str, value: serde_norway::Value) -> Result<T
         key: key.into(),
         message: one_line(&e),
     })
+}
+
+/// An unknown key as a warning shows it: at most 64 characters, on one line, without
+/// backticks, so it stays inside the code span the warning puts it in.
+fn shown_key(key: &str) -> String {
+    let mut shown: String = key
+        .chars()
+        .take(64)
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if key.chars().count() > 64 {
+        shown.push('…');
+    }
+    shown
 }
 
 fn one_line(error: &dyn std::fmt::Display) -> String {
