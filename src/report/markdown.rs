@@ -210,7 +210,7 @@ fn escape(text: &str, dialect: Dialect) -> String {
     let parts: Vec<&str> = text.split('`').collect();
     let last = parts.len() - 1;
     // An odd number of backticks: the last one opens nothing.
-    let paired = last % 2 == 0;
+    let paired = last.is_multiple_of(2);
     let mut out = String::with_capacity(text.len());
     for (i, part) in parts.iter().enumerate() {
         let inside = i % 2 == 1 && i != last;

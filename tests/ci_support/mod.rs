@@ -149,6 +149,9 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// A comment the fake GitHub keeps: id, issue, body, author's login.
+type StoredComment = (u64, u64, String, &'static str);
+
 /// A GitHub REST API for `o/r` that keeps issue comments, pages them 100 at a time with a
 /// `Link: rel="next"` header, creates (`POST …/issues/{n}/comments`, 201) and edits
 /// (`PATCH …/issues/comments/{id}`), and lists the pull requests of commit `abc123…`
@@ -157,7 +160,7 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
 pub fn github_api(
     comments: Vec<(u64, String)>,
 ) -> impl Fn(&Recorded, &[Recorded]) -> Reply + Send + Sync + 'static {
-    let store: Arc<Mutex<Vec<(u64, u64, String, &'static str)>>> = Arc::new(Mutex::new(
+    let store: Arc<Mutex<Vec<StoredComment>>> = Arc::new(Mutex::new(
         comments
             .into_iter()
             .enumerate()
