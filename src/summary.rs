@@ -320,7 +320,8 @@ const SECRET_WORDS: [&str; 6] = [
 /// Whether a job `env` variable must not be written out: a name with a credential word
 /// (`GH_PAT`, `SENTRY_DSN`, `MYSQL_PWD`, `NPM_CONFIG__AUTH`), or a value that carries URL
 /// credentials (`postgres://u:p@h/db`) or looks like a generated token (20+ characters
-/// without spaces, mixing letters and digits). Masking too much only costs typing.
+/// without spaces, mixing letters and digits, not a path). Masking too much only costs
+/// typing.
 pub fn looks_secret(name: &str, value: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let by_name = SECRET_WORDS.iter().any(|w| upper.contains(w))
@@ -331,6 +332,7 @@ pub fn looks_secret(name: &str, value: &str) -> bool {
             .is_some_and(|a| a.contains('@'))
     });
     let token_like = value.len() >= 20
+        && !value.starts_with(['/', '.', '~'])
         && !value.contains(char::is_whitespace)
         && value.chars().any(|c| c.is_ascii_digit())
         && value.chars().any(|c| c.is_ascii_alphabetic());
@@ -352,6 +354,7 @@ mod tests {
             ("OPAQUE", "q8Zr2LmX0vTq7wPn4KsY1"),
             ("FEATURE_FLAG", "on"),
             ("PYTHONPATH", "src"),
+            ("PID_FILE", "/tmp/.tmpA1b2C3d4/grandchild.pid"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
