@@ -3,6 +3,8 @@
 //! ours; an unknown key is a warning (a newer file must still run on an older worker), an
 //! invalid value is an error naming the key.
 
+pub mod policy;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::framework::build_once::BuildOnce;
 use crate::job::{Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
 
@@ -70,8 +73,8 @@ struct SeedRange {
 /// Why the repository's config file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {FILE_NAME}")]
-    Read(#[source] std::io::Error),
+    #[error("cannot use {FILE_NAME}: {0}")]
+    Read(#[source] crate::workspace::read::ReadError),
     #[error("{FILE_NAME} is not valid YAML: {0}")]
     Yaml(String),
     #[error("{FILE_NAME} must be a mapping of keys to values")]
@@ -116,10 +119,12 @@ pub struct FileConfig {
 
 impl FileConfig {
     /// Reads `.flaky-detector.yml` from the checkout root; a missing file is an empty config.
+    /// The repository controls the file, so it is read capped (a symlink to `/dev/zero` is
+    /// refused at once).
     pub fn load(checkout: &Path) -> Result<FileConfig, ConfigError> {
-        match std::fs::read_to_string(checkout.join(FILE_NAME)) {
+        match read_capped(&checkout.join(FILE_NAME), CONFIG_CAP) {
             Ok(text) => FileConfig::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) if e.is_not_found() => Ok(FileConfig::default()),
             Err(e) => Err(ConfigError::Read(e)),
         }
     }
@@ -172,9 +177,10 @@ impl FileConfig {
                 "auto_trigger_runs" | "auto_trigger_parallelism" => {
                     let _: u32 = field(&key, value)?;
                 }
-                _ => config
-                    .warnings
-                    .push(format!("{FILE_NAME}: unknown key `{key}` was ignored")),
+                _ => config.warnings.push(format!(
+                    "{FILE_NAME}: unknown key `{}` was ignored",
+                    shown_key(&key)
+                )),
             }
         }
         config.check()?;
@@ -284,6 +290,24 @@ fn field<T: DeserializeOwned>(key: &str, value: serde_norway::Value) -> Result<T
         key: key.into(),
         message: one_line(&e),
     })
+}
+
+/// An unknown key as a warning shows it: at most 64 characters, on one line, without
+/// backticks, so it stays inside the code span the warning puts it in.
+fn shown_key(key: &str) -> String {
+    let mut shown: String = key
+        .chars()
+        .take(64)
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if key.chars().count() > 64 {
+        shown.push('…');
+    }
+    shown
 }
 
 fn one_line(error: &dyn std::fmt::Display) -> String {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::analysis::assess::Assessment;
 use crate::analysis::early_stop;
 use crate::analysis::per_test::Ignore;
+use crate::config::policy::JobPolicy;
 use crate::config::{FileConfig, Settings};
 use crate::errors::DetectError;
 use crate::events::{Event, Events};
@@ -43,6 +44,8 @@ pub struct Deps {
     /// Where finished jobs are recorded before any front end reports them; `None` records
     /// nothing (tests, and front ends whose operator turned history off).
     pub history: Option<Arc<Store>>,
+    /// What the repository's own file may decide (a shared server bounds it).
+    pub policy: JobPolicy,
 }
 
 impl Deps {
@@ -70,6 +73,7 @@ impl Deps {
             clone_timeout: Duration::from_secs(300),
             kill_grace: Duration::from_secs(2),
             history: None,
+            policy: JobPolicy::default(),
         }
     }
 }
@@ -101,24 +105,19 @@ pub async fn detect(
     });
 
     let file = FileConfig::load(workspace.checkout())?;
+    let mut warnings = file.warnings.clone();
     let settings = match Settings::resolve(&job, &file) {
-        Ok(settings) => settings,
+        Ok(mut settings) => {
+            deps.policy.apply(&mut settings, &mut warnings);
+            settings
+        }
         Err(error) => {
-            keep_on_failure(workspace, file.cleanup_on_failure.unwrap_or(true));
+            let cleanup = deps.policy.cleanup_on_failure(file.cleanup_on_failure);
+            keep_on_failure(workspace, cleanup);
             return Err(error.into());
         }
     };
-    match run_pipeline(
-        &job,
-        deps,
-        events,
-        cancel,
-        &workspace,
-        &settings,
-        file.warnings,
-    )
-    .await
-    {
+    match run_pipeline(&job, deps, events, cancel, &workspace, &settings, warnings).await {
         Ok(mut summary) => {
             summary.duration_seconds =
                 crate::analysis::stats::round3(started.elapsed().as_secs_f64());

@@ -10,11 +10,11 @@ use crate::config::{Settings, Thresholds};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
+use crate::runner::capture::finished_run_keep;
 use crate::runner::{RunOutcome, RunRecord};
 
-/// Total bytes of run output a summary may carry, so a 1000-run job stays far below RunPod's
-/// 20 MB result limit; each failing run gets an equal share, up to the capture limit.
-pub const OUTPUT_BUDGET: usize = 4 * 1024 * 1024;
+/// Total bytes of run output a summary may carry; each run with output gets an equal share.
+pub use crate::runner::capture::OUTPUT_BUDGET;
 
 /// One run as reported. `attempt`, `exit_code`, `stdout`, `stderr` and `passed` are the seed
 /// project's fields.
@@ -209,11 +209,8 @@ impl Summary {
         let reproduce = failing_seeds
             .first()
             .map(|seed| reproduce_line(facts.framework, *seed, facts.env, &settings.argv));
-        let share = if failures == 0 {
-            settings.output_limit_bytes
-        } else {
-            (OUTPUT_BUDGET / (2 * failures as usize)).min(settings.output_limit_bytes)
-        };
+        let with_output = records.iter().filter(|r| r.has_output()).count();
+        let share = finished_run_keep(with_output).min(settings.output_limit_bytes);
         let results = records.into_iter().map(|r| result(r, share)).collect();
         Summary {
             total_runs: runs,
@@ -279,6 +276,8 @@ fn result(record: RunRecord, share: usize) -> RunResult {
 
 /// `VAR=value … command [seed option]`, shell-quoted, with the same seed variables, job `env`
 /// and runner seed option the run had, so pasting it into a checkout replays the run.
+/// The line is stored in history and posted to reports, so a job `env` value that looks
+/// secret ([`looks_secret`]) is written `NAME=***`: the user fills it in from their own.
 pub fn reproduce_line(
     framework: Framework,
     seed: u64,
@@ -290,10 +289,105 @@ pub fn reproduce_line(
     let assignments = seed_env(framework, seed)
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
-        .chain(env.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .map(|(name, value)| format!("{name}={}", quote(&value)));
+        .map(|(name, value)| format!("{name}={}", quote(&value)))
+        .chain(env.iter().map(|(name, value)| {
+            if looks_secret(name, value) {
+                format!("{name}=***")
+            } else {
+                format!("{name}={}", quote(value))
+            }
+        }));
     assignments
         .chain(with_seed_args(argv, seed).iter().map(|word| quote(word)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Name parts (split on `_`) that mark a variable as a credential.
+const SECRET_PARTS: [&str; 14] = [
+    "PWD",
+    "PASS",
+    "KEY",
+    "AUTH",
+    "JWT",
+    "DSN",
+    "PAT",
+    "COOKIE",
+    "SESSION",
+    "PRIVATE",
+    "CERT",
+    "SALT",
+    "SIGNATURE",
+    "CREDENTIALS",
+];
+/// Words that mark a variable as a credential wherever they appear in its name.
+const SECRET_WORDS: [&str; 6] = [
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "APIKEY",
+];
+
+/// Whether a job `env` variable must not be written out: a name with a credential word
+/// (`GH_PAT`, `SENTRY_DSN`, `MYSQL_PWD`, `NPM_CONFIG__AUTH`), or a value that carries URL
+/// credentials (`postgres://u:p@h/db`) or looks like a generated token (20+ characters
+/// without spaces, mixing letters and digits, not a path). Masking too much only costs
+/// typing.
+pub fn looks_secret(name: &str, value: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let by_name = SECRET_WORDS.iter().any(|w| upper.contains(w))
+        || upper.split('_').any(|part| SECRET_PARTS.contains(&part));
+    let url_credentials = value.split_once("://").is_some_and(|(_, rest)| {
+        rest.split(['/', '?', '#'])
+            .next()
+            .is_some_and(|a| a.contains('@'))
+    });
+    let token_like = value.len() >= 20
+        && !value.starts_with(['/', '.', '~'])
+        && !value.contains(char::is_whitespace)
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| c.is_ascii_alphabetic());
+    by_name || url_credentials || token_like
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12, finding 9: secrets given in a job's `env` were stored in the reproduce line.
+    #[test]
+    fn issue_12_finding_9_secret_env_values_are_masked_in_the_reproduce_line() {
+        let env: std::collections::BTreeMap<String, String> = [
+            ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+            ("GH_PAT", "short"),
+            ("API_TOKEN", "abc"),
+            ("SENTRY_DSN", "x"),
+            ("OPAQUE", "q8Zr2LmX0vTq7wPn4KsY1"),
+            ("FEATURE_FLAG", "on"),
+            ("PYTHONPATH", "src"),
+            ("PID_FILE", "/tmp/.tmpA1b2C3d4/grandchild.pid"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let line = reproduce_line(Framework::Unknown, 7, &env, &["make".into(), "test".into()]);
+        for secret in ["hunter2", "short", "abc", "q8Zr2LmX0vTq7wPn4KsY1"] {
+            assert!(!line.contains(secret), "{secret} in {line}");
+        }
+        for masked in [
+            "DATABASE_URL=***",
+            "GH_PAT=***",
+            "API_TOKEN=***",
+            "SENTRY_DSN=***",
+        ] {
+            assert!(line.contains(masked), "{masked} not in {line}");
+        }
+        assert!(
+            line.contains("FEATURE_FLAG=on") && line.contains("PYTHONPATH=src"),
+            "{line}"
+        );
+        assert!(line.ends_with("make test"), "{line}");
+    }
 }

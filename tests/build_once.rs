@@ -44,6 +44,7 @@ fn sandbox(fill: impl FnOnce(&Path)) -> Sandbox {
         clone_timeout: Duration::from_secs(60),
         kill_grace: Duration::from_secs(2),
         history: None,
+        policy: Default::default(),
     };
     Sandbox {
         _root: root,

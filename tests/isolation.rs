@@ -146,6 +146,7 @@ impl Sandbox {
             clone_timeout: Duration::from_secs(60),
             kill_grace: Duration::from_secs(1),
             history: None,
+            policy: Default::default(),
         };
         detect(job, &deps, &Events::none(), &CancellationToken::new())
             .await

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ci_support::{FakeServer, Reply, cli, github_api, stderr, stdout, summary};
 use flaky_detector::Summary;
-use flaky_detector::report::markdown::{Body, GITHUB, fit};
+use flaky_detector::report::markdown::{Body, GITHUB, MARKER, fit};
 use flaky_detector::report::{COMMENT_LIMIT, discord, slack};
 use serde_json::json;
 use tempfile::TempDir;
@@ -353,5 +353,42 @@ async fn without_a_channel_the_markdown_is_printed() {
         stderr(&output).contains("is not a flaky-detector summary"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// Issue 12, finding 11: anyone could paste the hidden marker into a comment of theirs and
+/// have the next report edit it. Only a marked comment the token's own user wrote is ours.
+#[tokio::test]
+async fn issue_12_finding_11_a_marker_planted_by_someone_else_is_not_edited() {
+    let planted = format!("{MARKER}\nplanted by someone else");
+    let github = FakeServer::start(github_api(vec![(7, planted)])).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = results(&dir, &summary("flaky"));
+    let env = github_env(&github.url);
+    let output = report(&dir, &["report", path_str(&file), "--github"], &env).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("created comment 5001 on pull request #7"),
+        "{}",
+        stderr(&output)
+    );
+    let requests = github.requests();
+    assert!(
+        requests.iter().all(|r| r.method != "PATCH"),
+        "the planted comment was edited"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/user")
+    );
+
+    // Our own comment is found and edited next time, past the planted one.
+    let file = results(&dir, &summary("stable"));
+    let again = report(&dir, &["report", path_str(&file), "--github"], &env).await;
+    assert!(
+        stderr(&again).contains("updated comment 5001 on pull request #7"),
+        "{}",
+        stderr(&again)
     );
 }

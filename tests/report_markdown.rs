@@ -117,3 +117,105 @@ fn the_colour_follows_the_severity() {
         "#db6d28"
     );
 }
+
+/// Issue 12, finding 7: a summary whose every repository string is hostile: test names with
+/// line breaks, pipes, backticks and HTML, a command and an env value with a fence and a
+/// line break, a warning carrying HTML, a link and a mention.
+fn hostile() -> Body {
+    let mut s = summary("flaky");
+    s.tests[0].name = "tests/x.py::test_a\n| injected | row |\n<b>bold</b> ```".into();
+    s.tests[0].first_failure = Some("boom `code` <script>alert(1)</script>\n# heading".into());
+    s.tests[1].name = "tests/y.py::test_`tick`|pipe".into();
+    s.test_command = "pytest -k 'a\n```\n# not a heading' `whoami`".into();
+    s.reproduce = Some("TOKEN='````\nrm -rf ~' pytest -k '```'".into());
+    s.warnings = vec![
+        ".flaky-detector.yml: unknown key `<img src=x onerror=alert(1)>` was ignored".into(),
+        "see [click here](https://evil.example) @everyone <!channel> *loud* a`b".into(),
+    ];
+    s.results[1].stderr = "line\n````\n</details><h1>escaped</h1>\n".into();
+    Body::of(&s)
+}
+
+/// The fence that opens the block right after `intro`, and the block's text.
+fn fenced_after<'a>(text: &'a str, intro: &str) -> (&'a str, &'a str) {
+    let start = text.find(intro).expect("intro") + intro.len() + 1;
+    let rest = &text[start..];
+    let fence_end = rest.find(|c| c != '`').expect("fence");
+    let fence = &rest[..fence_end];
+    let body_start = rest.find('\n').expect("fence line") + 1;
+    let close = rest[body_start..]
+        .find(&format!("\n{fence}\n"))
+        .expect("closing fence");
+    (fence, &rest[body_start..body_start + close])
+}
+
+#[test]
+fn issue_12_finding_7_hostile_repository_strings_on_github() {
+    let comment = fit(&hostile(), GITHUB, COMMENT_LIMIT);
+    insta::assert_snapshot!(comment);
+    // Table rows stay rows: every line of the table has the header's six unescaped pipes.
+    let rows: Vec<&str> = comment.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 2 + 2, "{comment}");
+    for row in &rows {
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 6, "{row}");
+    }
+    assert!(!comment.lines().any(|l| l.starts_with("| injected")));
+    // The reproduce line is whole inside a fence longer than any backtick run in it.
+    let (fence, code) = fenced_after(&comment, "Reproduce the first failing run in a checkout:");
+    assert_eq!(fence, "`````");
+    assert_eq!(code, "TOKEN='````\nrm -rf ~' pytest -k '```'");
+    // HTML and links from the repository are inert: literal inside code spans and fences,
+    // escaped outside them.
+    assert!(
+        comment.contains("unknown key `<img src=x onerror=alert(1)>` was ignored"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains(
+            "see \\[click here\\](https://evil.example) @everyone &lt;!channel&gt; \\*loud\\* a\\`b"
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("`: `boom 'code' <script>alert(1)</script> # heading`\n"),
+        "{comment}"
+    );
+    // The run's output cannot close its fence (and with it the `<details>` block).
+    let (fence, output) = fenced_after(
+        &comment,
+        "<summary>Output of the first failing run (seed 3)</summary>\n",
+    );
+    assert_eq!(fence, "`````");
+    assert!(output.contains("</details><h1>escaped</h1>"), "{output}");
+}
+
+#[test]
+fn issue_12_finding_7_hostile_repository_strings_on_slack_and_discord() {
+    let body = hostile();
+    let slack = slack::payload(&body);
+    insta::assert_snapshot!(pretty(&slack));
+    let text: String = slack["attachments"][0]["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Slack parses `<…>` as links and mentions: none may come from the repository.
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    // Slack's fence cannot be lengthened: backticks inside a block become quotes.
+    let (_, code) = fenced_after(&text, "Reproduce the first failing run in a checkout:");
+    assert!(!code.contains('`'), "{code}");
+
+    let discord = discord::payload(&body);
+    insta::assert_snapshot!(pretty(&discord));
+    assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+    let description = discord["embeds"][0]["description"].as_str().expect("text");
+    assert!(!description.contains("[click here](https"), "{description}");
+    let (fence, code) = fenced_after(
+        description,
+        "Reproduce the first failing run in a checkout:",
+    );
+    assert_eq!(fence, "`````");
+    assert_eq!(code, "TOKEN='````\nrm -rf ~' pytest -k '```'");
+}

@@ -2,7 +2,11 @@
 //! support. Tolerant by design: the root may be `<testsuites>` or a bare `<testsuite>`
 //! (Mocha's xunit, Maven Surefire), suites may nest, and elements we do not use
 //! (`properties`, `system-out`, nextest's `flakyFailure`) are skipped wherever they sit.
+//! Serde reads nested elements by recursion, so a document nested deeper than
+//! [`MAX_DEPTH`] is refused by an iterative pre-scan before serde sees it: a hostile report
+//! becomes an error, never a stack overflow.
 
+use quick_xml::events::Event;
 use serde::Deserialize;
 
 use super::test_result::{TestResult, TestStatus, first_line};
@@ -12,7 +16,13 @@ use super::test_result::{TestResult, TestStatus, first_line};
 pub enum JunitError {
     #[error("not a JUnit XML report")]
     Xml(#[source] quick_xml::DeError),
+    #[error("the JUnit report nests elements more than {MAX_DEPTH} deep")]
+    TooDeep,
 }
+
+/// Deepest element nesting read. Real reports nest a handful of suites; serde's recursion
+/// stays far inside a 2 MiB thread stack (a debug build's) at this depth.
+pub const MAX_DEPTH: usize = 64;
 
 /// A `<testsuites>` or `<testsuite>` element: both hold suites and cases, so one recursive
 /// type reads either root and any nesting.
@@ -52,10 +62,32 @@ struct Problem {
 /// Every test case of the report, in document order. A case with a `<failure>` or an
 /// `<error>` failed; one with `<skipped>` (and neither) was skipped; any other passed.
 pub fn parse(xml: &str) -> Result<Vec<TestResult>, JunitError> {
+    check_depth(xml)?;
     let root: Suite = quick_xml::de::from_str(xml).map_err(JunitError::Xml)?;
     let mut results = Vec::new();
     collect(&root, &mut results);
     Ok(results)
+}
+
+/// Walks the document's events without recursion and refuses it at the first element deeper
+/// than [`MAX_DEPTH`]. Syntax errors are left to serde, which names them the same way as
+/// for a shallow document.
+fn check_depth(xml: &str) -> Result<(), JunitError> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(JunitError::TooDeep);
+                }
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
 }
 
 fn collect(suite: &Suite, results: &mut Vec<TestResult>) {
@@ -236,6 +268,33 @@ mod tests {
                 row("inner::ignored", Skipped, None),
             ]
         );
+    }
+
+    fn nested(depth: usize) -> String {
+        let mut xml = "<testsuite name='s'>".repeat(depth);
+        xml.push_str("<testcase name='deep'/>");
+        xml.push_str(&"</testsuite>".repeat(depth));
+        xml
+    }
+
+    /// Issue 12, finding 3: a 3,000-deep report overflowed the stack and aborted the process.
+    #[test]
+    fn issue_12_deeply_nested_reports_are_an_error_not_an_abort() {
+        for depth in [3_000, 100_000] {
+            let error = parse(&nested(depth)).expect_err("too deep");
+            assert!(matches!(error, JunitError::TooDeep), "{error}");
+            assert!(error.to_string().contains("more than 64 deep"), "{error}");
+        }
+        // Unclosed nesting is refused the same way, before any syntax error.
+        let open = "<testsuite>".repeat(100_000);
+        assert!(matches!(parse(&open), Err(JunitError::TooDeep)));
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_still_parses() {
+        let results = parse(&nested(MAX_DEPTH - 1)).expect("deep but allowed");
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].name, "s::deep");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::exit;
+use crate::config::policy::JobPolicy;
 use crate::detect::{Deps, detect};
 use crate::errors::one_line;
 use crate::events::Events;
@@ -57,6 +58,11 @@ pub async fn run(test_input: Option<String>, deps: &Deps) -> i32 {
     };
     eprintln!("INFO   | {id} | Started.");
     let cancel = super::cancel_on_signals();
+    // The worker's own mode: the same policy as on the server.
+    let deps = &Deps {
+        policy: JobPolicy::server_from_env(),
+        ..deps.clone()
+    };
     match detect(job, deps, &Events::none(), &cancel).await {
         Ok(summary) => {
             println!("{}", json!({ "output": summary }));

@@ -11,6 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::analysis::junit;
 use crate::analysis::test_result::TestReport;
 use crate::errors::one_line;
+use crate::workspace::read::{REPORT_CAP, read_capped};
 
 /// The config's `junit_paths`, compiled.
 #[derive(Debug, Clone)]
@@ -96,7 +97,7 @@ impl JunitGlobs {
         written.sort();
         let mut results = Vec::new();
         for (path, _) in written {
-            let parsed = std::fs::read_to_string(&path)
+            let parsed = read_capped(&path, REPORT_CAP)
                 .map_err(|e| e.to_string())
                 .and_then(|xml| junit::parse(&xml).map_err(|e| one_line(&e)));
             match parsed {

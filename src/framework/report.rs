@@ -16,6 +16,7 @@ use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::analysis::{go_test, jest, junit};
 use crate::errors::one_line;
 use crate::runner::capture::{Capture, Captured};
+use crate::workspace::read::{REPORT_CAP, ReadError, read_capped};
 
 /// How every run of a job reports its test cases.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +136,7 @@ impl PreparedReport {
         written: &Path,
         output_limit: usize,
     ) -> (TestReport, Option<Captured>) {
-        let read = |name: &str| std::fs::read_to_string(self.run_dir.join(name));
+        let read = |name: &str| read_capped(&self.run_dir.join(name), REPORT_CAP);
         match &self.plan {
             ReportPlan::None => (TestReport::NotRequested, None),
             ReportPlan::Runner(at) => match at.runner {
@@ -153,7 +154,7 @@ impl PreparedReport {
                 }
                 Runner::Jest => match read("jest.json") {
                     Ok(json) => (report_of(jest::parse(&json, cwd)), None),
-                    Err(_) => (TestReport::Missing, None),
+                    Err(error) => (not_read("jest.json", &error), None),
                 },
                 // Mocha has one reporter at a time: with ours writing the file, its stdout is
                 // empty, so the run's readable output is rebuilt from the report.
@@ -163,15 +164,25 @@ impl PreparedReport {
                         (TestReport::Parsed(results), Some(text))
                     }
                     Ok(Err(error)) => (TestReport::Unreadable(one_line(&error)), None),
-                    Err(_) => (TestReport::Missing, None),
+                    Err(error) => (not_read("junit.xml", &error), None),
                 },
                 _ => match read("junit.xml") {
                     Ok(xml) => (report_of(junit::parse(&xml)), None),
-                    Err(_) => (TestReport::Missing, None),
+                    Err(error) => (not_read("junit.xml", &error), None),
                 },
             },
             ReportPlan::Junit(globs) => (globs.collect(written, &self.snapshot), None),
         }
+    }
+}
+
+/// A report file that was not there is missing; one that was there but could not be read
+/// (not a regular file, too large) says why.
+fn not_read(name: &str, error: &ReadError) -> TestReport {
+    if error.is_not_found() {
+        TestReport::Missing
+    } else {
+        TestReport::Unreadable(format!("{name}: {}", one_line(error)))
     }
 }
 

@@ -72,9 +72,19 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-/// A code span that survives backticks in the text.
+/// A code span that survives any repository string: backticks become `'` (Slack has no
+/// longer delimiters), and line breaks and other control characters spaces, so a span never
+/// ends a table row or a list item.
 pub fn code(text: &str) -> String {
-    format!("`{}`", text.replace('`', "'"))
+    let inner: String = text
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    format!("`{inner}`")
 }
 
 pub(super) fn seed_list(seeds: &[u64], max: usize) -> String {

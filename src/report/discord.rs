@@ -27,6 +27,8 @@ pub fn payload(body: &Body) -> Value {
     let description = fit(body, DISCORD, DESCRIPTION_LIMIT.min(room));
     json!({
         "username": "flaky-detector",
+        // Repository text (test names, warnings) must not ping `@everyone` or a role.
+        "allowed_mentions": {"parse": []},
         "embeds": [{
             "title": title,
             "description": description,

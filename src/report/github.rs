@@ -115,10 +115,13 @@ impl Github {
         }
     }
 
-    /// Pages through the pull request's comments for one carrying the marker. Only `next`
-    /// links on the API's own origin are followed, so the token goes nowhere else.
+    /// Pages through the pull request's comments for one carrying the marker and written by
+    /// the token's own user: anyone may paste the marker into a comment of theirs, and
+    /// editing that one would hand them the report. Only `next` links on the API's own
+    /// origin are followed, so the token goes nowhere else.
     async fn find_comment(&self, sender: &Sender, pr: u64) -> Result<Option<u64>, ReportError> {
         let mut url = format!("{}/issues/{pr}/comments?per_page=100", self.repo_url());
+        let mut author: Option<Author> = None;
         for _ in 0..MAX_PAGES {
             let response = sender
                 .send(CHANNEL, || self.request(sender, reqwest::Method::GET, &url))
@@ -129,17 +132,21 @@ impl Github {
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
             let comments: Vec<Value> = response.json().await.map_err(|e| bad(describe(e)))?;
-            let ours = comments.iter().find(|c| {
+            for comment in comments.iter().filter(|c| {
                 c.get("body")
                     .and_then(Value::as_str)
                     .is_some_and(|body| body.contains(MARKER))
-            });
-            if let Some(comment) = ours {
-                return comment
-                    .get("id")
-                    .and_then(Value::as_u64)
-                    .map(Some)
-                    .ok_or_else(|| bad("a comment has no id".into()));
+            }) {
+                if author.is_none() {
+                    author = Some(self.token_user(sender).await);
+                }
+                if author.as_ref().is_some_and(|a| a.wrote(comment)) {
+                    return comment
+                        .get("id")
+                        .and_then(Value::as_u64)
+                        .map(Some)
+                        .ok_or_else(|| bad("a comment has no id".into()));
+                }
             }
             match next {
                 Some(next) if same_origin(&next, &self.api) => url = next,
@@ -148,6 +155,28 @@ impl Github {
             }
         }
         Ok(None)
+    }
+
+    /// Who the token writes as, asked only once a marked comment is seen. `GET /user`
+    /// names the user of a personal or OAuth token; an Actions or App installation token is
+    /// refused there (403), and its comments are written by a bot account.
+    async fn token_user(&self, sender: &Sender) -> Author {
+        let url = format!("{}/user", self.api);
+        let login = match sender
+            .send(CHANNEL, || self.request(sender, reqwest::Method::GET, &url))
+            .await
+        {
+            Ok(response) => response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|user| user.get("login").and_then(Value::as_str).map(String::from)),
+            Err(_) => None,
+        };
+        match login {
+            Some(login) => Author::Login(login),
+            None => Author::AnyBot,
+        }
     }
 
     /// The open pull request whose head is `sha`: a `workflow_run` event from a fork names
@@ -169,6 +198,26 @@ impl Github {
             .or(pulls.first())
             .and_then(|p| p.get("number"))
             .and_then(Value::as_u64))
+    }
+}
+
+/// Whose marked comment may be edited.
+enum Author {
+    /// The token's own user, by login.
+    Login(String),
+    /// An installation token, which has no user of its own: a bot account wrote its
+    /// comments (people cannot comment as a bot).
+    AnyBot,
+}
+
+impl Author {
+    fn wrote(&self, comment: &Value) -> bool {
+        let user = comment.get("user");
+        let field = |name: &str| user.and_then(|u| u.get(name)).and_then(Value::as_str);
+        match self {
+            Author::Login(login) => field("login").is_some_and(|l| l.eq_ignore_ascii_case(login)),
+            Author::AnyBot => field("type") == Some("Bot"),
+        }
     }
 }
 

@@ -69,7 +69,8 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
             body.headline
         );
     }
-    let _ = writeln!(out, "{}", text(&body.rate).replace("**", dialect.bold));
+    // The rate is our own wording, with bold marks the dialect rewrites.
+    let _ = writeln!(out, "{}", body.rate.replace("**", dialect.bold));
     let _ = writeln!(out, "\n{}\n", text(&body.context.join(" · ")));
     let notes = if level == Level::Minimal {
         3
@@ -94,23 +95,18 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
             b = dialect.bold
         );
     }
-    let fence = if dialect.fence_language {
-        "```sh"
-    } else {
-        "```"
-    };
     if let Some(reproduce) = &body.reproduce {
         let _ = writeln!(
             out,
-            "Reproduce the first failing run in a checkout:\n{fence}\n{}\n```\n",
-            escape(reproduce, dialect)
+            "Reproduce the first failing run in a checkout:\n{}\n",
+            code_block(reproduce, dialect, "sh")
         );
     }
     if let (Some(replay), true) = (&body.replay, level < Level::Brief) {
         let _ = writeln!(
             out,
-            "Replay the failing seeds:\n{fence}\n{}\n```\n",
-            escape(replay, dialect)
+            "Replay the failing seeds:\n{}\n",
+            code_block(replay, dialect, "sh")
         );
     }
     if dialect.html && level == Level::Full {
@@ -118,13 +114,13 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
             let _ = writeln!(
                 out,
                 "<details>\n<summary>{}</summary>\n",
-                html_escape(&detail.title)
+                html_escape(&one_line(&detail.title))
             );
             for line in &detail.lines {
-                let _ = writeln!(out, "- {line}");
+                let _ = writeln!(out, "- {}", escape(line, dialect));
             }
             if let Some(output) = &detail.output {
-                let _ = writeln!(out, "```text\n{}\n```", output.replace("```", "'''"));
+                let _ = writeln!(out, "{}", code_block(output, dialect, "text"));
             }
             let _ = writeln!(out, "\n</details>\n");
         }
@@ -203,14 +199,84 @@ fn tests(out: &mut String, body: &Body, dialect: Dialect, level: Level) {
     }
 }
 
+/// A line of text that may hold repository strings (test names, messages, warnings), made
+/// inert for `dialect`: one line; code spans (between backticks, which [`code`] guarantees
+/// hold none) kept literal; everything else escaped so it cannot open a tag, a link, a
+/// mention or emphasis. GitHub gets HTML entities and backslash escapes, Discord backslash
+/// escapes, Slack its `&amp;`/`&lt;`/`&gt;` (also inside code, where Slack still parses
+/// them). A backtick left unpaired is escaped too.
 fn escape(text: &str, dialect: Dialect) -> String {
+    let text = one_line(text);
+    let parts: Vec<&str> = text.split('`').collect();
+    let last = parts.len() - 1;
+    // An odd number of backticks: the last one opens nothing.
+    let paired = last.is_multiple_of(2);
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in parts.iter().enumerate() {
+        let inside = i % 2 == 1 && i != last;
+        if i > 0 {
+            let opens_unpaired = !paired && i == last;
+            out.push_str(match (opens_unpaired, dialect.escape_angles) {
+                (false, _) => "`",
+                (true, true) => "'",
+                (true, false) => "\\`",
+            });
+        }
+        if inside {
+            out.push_str(&slack_entities(part, dialect));
+        } else {
+            out.push_str(&escape_plain(part, dialect));
+        }
+    }
+    out
+}
+
+/// Text outside code spans.
+fn escape_plain(text: &str, dialect: Dialect) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' if dialect.html || dialect.escape_angles => out.push_str("&amp;"),
+            '<' if dialect.html || dialect.escape_angles => out.push_str("&lt;"),
+            '>' if dialect.html || dialect.escape_angles => out.push_str("&gt;"),
+            '\\' | '*' | '_' | '[' | ']' | '~' | '|' | '<' | '>' if !dialect.escape_angles => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Slack parses `&`, `<` and `>` even inside code; the other dialects show code literally.
+fn slack_entities(text: &str, dialect: Dialect) -> String {
     if dialect.escape_angles {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
+        html_escape(text)
     } else {
         text.to_string()
     }
+}
+
+/// Line breaks and other control characters as spaces: a repository string must not end a
+/// table row, a list item or a heading early.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A fenced block holding `text` verbatim. GitHub and Discord get a fence longer than any
+/// backtick run inside, so nothing in the text can close it; Slack has only the
+/// three-backtick fence, so its backticks become `'` (and `&<>` entities).
+fn code_block(text: &str, dialect: Dialect, language: &str) -> String {
+    if dialect.escape_angles {
+        return format!("```\n{}\n```", html_escape(&text.replace('`', "'")));
+    }
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let language = if dialect.fence_language { language } else { "" };
+    format!("{fence}{language}\n{text}\n{fence}")
 }
 
 fn html_escape(text: &str) -> String {

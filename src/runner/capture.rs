@@ -3,6 +3,21 @@
 
 use std::collections::VecDeque;
 
+/// Total bytes of run output a summary may carry, so a 1000-run job stays far below RunPod's
+/// 20 MB result limit. Also bounds what finished runs hold while a job goes on (see
+/// [`finished_run_keep`]).
+pub const OUTPUT_BUDGET: usize = 4 * 1024 * 1024;
+
+/// Bytes per stream the `nth` (1-based) finished run that kept any output may go on
+/// holding. The summary gives each of the `k` runs with output an equal share of
+/// [`OUTPUT_BUDGET`] over two streams; since `k >= nth`, this share is never smaller than the
+/// final one, so trimming early loses nothing the summary would show. All finished runs
+/// together hold at most `OUTPUT_BUDGET * H(k)` bytes (about 30 MiB for 1000 runs), however
+/// large the repository sets `output_limit_bytes`.
+pub fn finished_run_keep(nth: usize) -> usize {
+    OUTPUT_BUDGET / (2 * nth.max(1))
+}
+
 /// Head and tail of a stream. A quarter of the limit goes to the head (where a test usually
 /// says what it is), the rest to the tail (where it says why it failed).
 #[derive(Debug)]
@@ -51,19 +66,30 @@ impl Capture {
             self.tail.drain(..overflow);
             self.dropped += overflow as u64;
         }
+        self.grow_tail(data.len());
         self.tail.extend(data);
     }
 
-    pub fn finish(self) -> Captured {
-        let mut text = String::from_utf8_lossy(&self.head).into_owned();
+    /// Grows the tail's buffer by doubling, but never past the limit: a plain doubling would
+    /// hold up to twice the limit for a stream that fills it.
+    fn grow_tail(&mut self, more: usize) {
+        let needed = self.tail.len() + more;
+        let capacity = self.tail.capacity();
+        if needed > capacity {
+            let target = needed.max(capacity * 2).min(self.tail_limit.max(needed));
+            self.tail.reserve_exact(target - self.tail.len());
+        }
+    }
+
+    /// The kept text. Builds one string in place of the two buffers, copying each once.
+    pub fn finish(mut self) -> Captured {
+        let mut text = String::with_capacity(self.head.len() + self.tail.len() + 40);
+        text.push_str(&String::from_utf8_lossy(&self.head));
+        self.head = Vec::new();
         if self.dropped > 0 {
             text.push_str(&format!("\n[... {} bytes truncated ...]\n", self.dropped));
         }
-        let (a, b) = self.tail.as_slices();
-        let mut tail = Vec::with_capacity(a.len() + b.len());
-        tail.extend_from_slice(a);
-        tail.extend_from_slice(b);
-        text.push_str(&String::from_utf8_lossy(&tail));
+        text.push_str(&String::from_utf8_lossy(self.tail.make_contiguous()));
         Captured {
             text,
             truncated_bytes: self.dropped,
@@ -72,20 +98,40 @@ impl Capture {
 }
 
 impl Captured {
-    /// The last `max` bytes of the text (on a character boundary), for summaries that must
-    /// stay small; the cut is added to `truncated_bytes`.
+    /// True when nothing was kept.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The end of the text that takes at most `max` bytes once written as a JSON string
+    /// (a NUL byte becomes six: `\u0000`), for summaries that must stay small; the cut is
+    /// added to `truncated_bytes`. Cuts on a character boundary.
     pub fn tail(self, max: usize) -> Captured {
-        if self.text.len() <= max {
-            return self;
+        let mut size = 0;
+        let mut cut = 0;
+        for (at, c) in self.text.char_indices().rev() {
+            size += json_len(c);
+            if size > max {
+                cut = at + c.len_utf8();
+                break;
+            }
         }
-        let mut cut = self.text.len() - max;
-        while !self.text.is_char_boundary(cut) {
-            cut += 1;
+        if cut == 0 {
+            return self;
         }
         Captured {
             truncated_bytes: self.truncated_bytes + cut as u64,
             text: format!("[... {cut} bytes cut ...]\n{}", &self.text[cut..]),
         }
+    }
+}
+
+/// Bytes `c` takes inside a JSON string as serde_json writes it.
+fn json_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
     }
 }
 
@@ -121,6 +167,21 @@ mod tests {
                 .starts_with("ab\n[... 18 bytes truncated ...]\n")
         );
         assert!(captured.text.ends_with("uvwxyz"));
+    }
+
+    /// Issue 12, finding 9: 2 MB of NUL bytes kept under a 2 MB budget became 12.5 MB of
+    /// JSON. The budget now counts the bytes the JSON takes.
+    #[test]
+    fn issue_12_finding_9_the_tail_budget_counts_json_escaped_bytes() {
+        let budget = 2 * 1024 * 1024;
+        let captured = Captured {
+            text: "\0".repeat(budget),
+            truncated_bytes: 0,
+        }
+        .tail(budget);
+        let json = serde_json::to_string(&captured.text).expect("JSON");
+        assert!(json.len() <= budget + 64, "{} bytes of JSON", json.len());
+        assert_eq!(captured.truncated_bytes, (budget - budget / 6) as u64);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::capture::finished_run_keep;
 use super::process::{RunOutcome, RunnerError};
 use super::run::{RunRecord, RunRequest, RunTemplate};
 use crate::events::{Event, Events};
@@ -15,6 +16,10 @@ use crate::events::{Event, Events};
 /// Runs every request, at most `parallelism` at once, and returns the finished records in
 /// attempt order. `enough` sees the records so far after each run; once it says `true` no
 /// new run starts (runs already started finish). Cancelled runs are left out of the result.
+///
+/// A finished run's output is trimmed at once to what the summary can show of it
+/// ([`finished_run_keep`]), so memory is bounded by `parallelism` captures in flight plus a
+/// fixed budget, not by runs × `output_limit_bytes`.
 ///
 /// A run that cannot start (the command does not exist) stops the job: the other runs are
 /// cancelled and reaped, then the error is returned.
@@ -33,6 +38,7 @@ pub async fn run_all(
     let mut set: JoinSet<Result<RunRecord, RunnerError>> = JoinSet::new();
     let mut records: Vec<RunRecord> = Vec::new();
     let mut failures = 0;
+    let mut with_output = 0;
     let mut first_error = None;
     let mut launching = true;
 
@@ -43,7 +49,11 @@ pub async fn run_all(
                 let Some(joined) = joined else { continue };
                 match joined {
                     Ok(Ok(record)) if record.outcome == RunOutcome::Cancelled => {}
-                    Ok(Ok(record)) => {
+                    Ok(Ok(mut record)) => {
+                        if record.has_output() {
+                            with_output += 1;
+                            record.trim_output(finished_run_keep(with_output));
+                        }
                         if !record.outcome.passed() {
                             failures += 1;
                         }

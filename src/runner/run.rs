@@ -65,6 +65,19 @@ pub struct RunRecord {
     pub tests: TestReport,
 }
 
+impl RunRecord {
+    /// True when the run kept any output (it failed, or passing output is kept).
+    pub fn has_output(&self) -> bool {
+        !self.stdout.is_empty() || !self.stderr.is_empty()
+    }
+
+    /// Keeps at most the last `max` bytes of each stream, once the run is over.
+    pub fn trim_output(&mut self, max: usize) {
+        self.stdout = std::mem::take(&mut self.stdout).tail(max);
+        self.stderr = std::mem::take(&mut self.stderr).tail(max);
+    }
+}
+
 impl RunTemplate {
     /// Runs once with `request`'s seed. Only a failure to start is an `Err`.
     pub async fn run(

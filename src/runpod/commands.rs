@@ -17,6 +17,7 @@ use super::spool::Spool;
 use super::stop::StopPacing;
 use super::worker::{Shutdown, TakeBackoff, WorkerConfig};
 use crate::cli::exit;
+use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
 use crate::errors::one_line;
 use crate::job::RepoPolicy;
@@ -108,6 +109,10 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// Runs the worker; the exit status is 0 after a shutdown signal, 1 if it cannot start.
 pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
     super::log::init("info");
+    let deps = Deps {
+        policy: JobPolicy::server_from_env(),
+        ..deps
+    };
     let platform = match Platform::from_env() {
         Ok(platform) => platform,
         Err(e) => {
@@ -152,6 +157,10 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
 /// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
 pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
     super::log::init("info");
+    let deps = Deps {
+        policy: JobPolicy::server_from_env(),
+        ..deps
+    };
     let config = ServeConfig {
         addr: SocketAddr::new(args.host, args.port),
         concurrency: usize::from(args.concurrency),

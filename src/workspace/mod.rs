@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod fetch;
+pub mod read;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -149,18 +149,22 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// A comment the fake GitHub keeps: id, issue, body, author's login.
+type StoredComment = (u64, u64, String, &'static str);
+
 /// A GitHub REST API for `o/r` that keeps issue comments, pages them 100 at a time with a
 /// `Link: rel="next"` header, creates (`POST …/issues/{n}/comments`, 201) and edits
 /// (`PATCH …/issues/comments/{id}`), and lists the pull requests of commit `abc123…`
-/// (#9). `comments` seeds the store as (issue, body).
+/// (#9). `comments` seeds the store as (issue, body), written by another user (`octocat`);
+/// comments the token creates are written by its user `flaky-bot` (`GET /user`).
 pub fn github_api(
     comments: Vec<(u64, String)>,
 ) -> impl Fn(&Recorded, &[Recorded]) -> Reply + Send + Sync + 'static {
-    let store: Arc<Mutex<Vec<(u64, u64, String)>>> = Arc::new(Mutex::new(
+    let store: Arc<Mutex<Vec<StoredComment>>> = Arc::new(Mutex::new(
         comments
             .into_iter()
             .enumerate()
-            .map(|(i, (issue, body))| (1000 + i as u64, issue, body))
+            .map(|(i, (issue, body))| (1000 + i as u64, issue, body, "octocat"))
             .collect(),
     ));
     move |request, _| {
@@ -183,8 +187,10 @@ pub fn github_api(
                     .unwrap_or(1);
                 let all: Vec<Value> = store
                     .iter()
-                    .filter(|(_, i, _)| *i == issue)
-                    .map(|(id, _, body)| json!({"id": id, "body": body}))
+                    .filter(|(_, i, _, _)| *i == issue)
+                    .map(|(id, _, body, login)| {
+                        json!({"id": id, "body": body, "user": {"login": login, "type": "User"}})
+                    })
                     .collect();
                 let pages = all.len().div_ceil(100).max(1);
                 let chunk: Vec<Value> = all.into_iter().skip((page - 1) * 100).take(100).collect();
@@ -207,7 +213,7 @@ pub fn github_api(
                     .unwrap_or_default()
                     .to_string();
                 let id = 5000 + store.len() as u64;
-                store.push((id, n.parse().unwrap_or(0), body.clone()));
+                store.push((id, n.parse().unwrap_or(0), body.clone(), "flaky-bot"));
                 Reply::json(201, json!({"id": id, "body": body}))
             }
             ("PATCH", ["repos", "o", "r", "issues", "comments", id]) => {
@@ -216,7 +222,7 @@ pub fn github_api(
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
-                match store.iter_mut().find(|(c, _, _)| *c == id) {
+                match store.iter_mut().find(|(c, _, _, _)| *c == id) {
                     Some(comment) => {
                         comment.2 = body.clone();
                         Reply::json(200, json!({"id": id, "body": body}))
@@ -224,6 +230,7 @@ pub fn github_api(
                     None => Reply::json(404, json!({"message": "Not Found"})),
                 }
             }
+            ("GET", ["user"]) => Reply::json(200, json!({"login": "flaky-bot", "type": "User"})),
             ("GET", ["repos", "o", "r", "commits", sha, "pulls"]) => {
                 if sha.starts_with("abc123") {
                     Reply::json(

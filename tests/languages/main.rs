@@ -111,6 +111,7 @@ fn sandbox(example: &Example) -> Sandbox {
         clone_timeout: Duration::from_secs(60),
         kill_grace: Duration::from_secs(2),
         history: None,
+        policy: Default::default(),
     };
     Sandbox {
         root,
