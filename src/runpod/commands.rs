@@ -47,7 +47,8 @@ pub struct WorkerArgs {
     /// Seconds to wait before each retry of a result post that got a 5xx (comma-separated).
     #[arg(long, value_name = "SECONDS,...", value_delimiter = ',', default_value = "2,3", value_parser = parse_seconds)]
     pub post_retry_waits: Vec<Duration>,
-    /// Seconds to wait after a 429 from job-take (jitter is added).
+    /// Seconds to wait at least after a 429 from job-take (up to half as much again is added
+    /// at random).
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub rate_limit_wait: Duration,
     /// Seconds to wait after a failed job-take; doubled per failure in a row, up to 30.
