@@ -468,6 +468,10 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
     };
     let (code, _) = page("/dashboard".into(), None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
+    for path in ["/dashboard/no-such-page", "/dashboard/jobs/999999"] {
+        let (code, body) = page(path.into(), None).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{path}: {body}");
+    }
     let (code, overview) = page("/dashboard".into(), Some("dash-key")).await;
     assert_eq!(code, StatusCode::OK);
     assert!(overview.contains("<html"), "{overview}");

@@ -68,9 +68,11 @@ pub fn router_with_dashboard(
     state: ApiState,
     store: std::sync::Arc<crate::history::Store>,
 ) -> Router {
-    let dashboard = crate::web::mounted("/dashboard", store).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_key),
-    );
+    // `layer`, not `route_layer`: the dashboard's own 404s sit behind the key as well.
+    let dashboard = crate::web::mounted("/dashboard", store).layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
     router(state).merge(dashboard)
 }
 
