@@ -202,23 +202,7 @@ fn one_line(error: &git2::Error) -> String {
 
 /// Removes `user:password@` from anything that looks like a URL in `text`.
 pub(crate) fn scrub_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
-        let end = after
-            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-            .unwrap_or(after.len());
-        let authority_end = after[..end].find('/').unwrap_or(end);
-        match after[..authority_end].rfind('@') {
-            Some(at) => out.push_str(&after[at + 1..end]),
-            None => out.push_str(&after[..end]),
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+    crate::job::hide_userinfo(text)
 }
 
 #[cfg(test)]
