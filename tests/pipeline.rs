@@ -255,7 +255,22 @@ fn the_runs_never_see_the_workers_secrets() {
             "https://hooks.slack.com/services/sekrit",
         )
         .env("DATABASE_PASSWORD", "sekrit-password")
+        // Credentials whose names carry no marker: only an allow-list keeps them out.
+        .env("DATABASE_URL", "postgres://app:sekrit-db@db/app")
+        .env("REDIS_URL", "redis://:sekrit-redis@cache:6379")
+        .env("MYSQL_PWD", "sekrit-mysql")
+        .env("GH_PAT", "sekrit-gh-pat")
+        .env("SENTRY_DSN", "https://sekrit-sentry@o1.ingest.sentry.io/1")
+        .env("SSH_AUTH_SOCK", "/tmp/sekrit-agent.sock")
+        .env("NPM_CONFIG__AUTH", "sekrit-npm")
+        .env("CI_JOB_JWT", "sekrit-jwt")
+        .env("ENCRYPTION_KEY", "sekrit-encryption")
+        .env("DOCKER_AUTH_CONFIG", "{\"auths\":\"sekrit-docker\"}")
+        .env("WORKER_UNLISTED", "sekrit-unlisted")
+        // The operator's knob passes named extras.
+        .env("FLAKY_PASS_ENV", "WORKER_VISIBLE")
         .env("WORKER_VISIBLE", "from-the-worker")
+        .env("LC_TIME", "C")
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -265,6 +280,8 @@ fn the_runs_never_see_the_workers_secrets() {
     assert!(env_dump.contains("TEST_SEED="), "{env_dump}");
     assert!(env_dump.contains("WORKER_VISIBLE=from-the-worker"));
     assert!(env_dump.contains("JOB_VISIBLE=from-the-job"));
+    assert!(env_dump.contains("LC_TIME=C"), "{env_dump}");
+    assert!(env_dump.contains("\nPATH=") || env_dump.starts_with("PATH="));
     assert!(
         !stdout.contains("sekrit"),
         "a secret reached the runs: {env_dump}"
