@@ -482,3 +482,146 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
         "{detail}"
     );
 }
+
+/// Sends `head` (request line and headers, without the blank line) and `body` over a raw
+/// connection, so `Host` and `Origin` are exactly what a browser or a rebound name would
+/// send; returns the status and the body.
+async fn raw(base: &str, head: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .expect("answer read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_keyless_server_refuses_web_pages_and_foreign_host_names() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = odd_seeds_fail("0");
+    let job = json!({"input": input(repo.path(), &[2])}).to_string();
+    let port = server
+        .base
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .trim_end_matches('/');
+    let local = format!("Host: 127.0.0.1:{port}");
+
+    for (what, head, expected) in [
+        (
+            "a simple cross-site POST (text/plain, foreign Origin)",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: text/plain\r\nOrigin: http://evil.example"
+            ),
+            403,
+        ),
+        (
+            "a form-encoded POST from this machine",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: application/x-www-form-urlencoded"
+            ),
+            415,
+        ),
+        (
+            "a body without a content type",
+            format!("POST /run HTTP/1.1\r\n{local}"),
+            415,
+        ),
+        (
+            "a JSON POST from a foreign page",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: application/json\r\nOrigin: https://evil.example"
+            ),
+            403,
+        ),
+        (
+            "DNS rebinding: a foreign name for 127.0.0.1",
+            format!(
+                "POST /run HTTP/1.1\r\nHost: rebind.evil.example:{port}\r\nContent-Type: application/json"
+            ),
+            403,
+        ),
+    ] {
+        let (status, body) = raw(&server.base, &head, &job).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        let error: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
+        let message = error["error"].as_str().expect("an error message");
+        assert!(!message.contains('\n'), "{message}");
+    }
+    for path in ["/status/x", "/health", "/dashboard"] {
+        let (status, _) = raw(
+            &server.base,
+            &format!("GET {path} HTTP/1.1\r\nHost: rebind.evil.example:{port}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, 403, "{path} read through a rebound name");
+    }
+    assert_eq!(server.get("/health").await.0, StatusCode::OK);
+
+    // Programs on this machine still get through: JSON, a loopback name, with or without a
+    // same-machine Origin; and the bodiless cancel `submit` sends.
+    for host in [local.clone(), format!("Host: localhost:{port}")] {
+        let (status, body) = raw(
+            &server.base,
+            &format!("POST /run HTTP/1.1\r\n{host}\r\nContent-Type: application/json; charset=utf-8\r\nOrigin: http://localhost:{port}"),
+            &job,
+        )
+        .await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    let (status, _) = raw(
+        &server.base,
+        &format!("POST /cancel/nope HTTP/1.1\r\n{local}"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404, "an unknown job, not a refusal");
+}
+
+#[tokio::test]
+async fn a_keyless_server_refuses_a_non_loopback_address_unless_told() {
+    let mut process =
+        support::process::Process::spawn(&["serve", "--port", "0", "--host", "0.0.0.0"], &[]);
+    let status = process.wait_exit().await;
+    assert_eq!(status.code(), Some(2));
+    let stderr = process.stderr();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: refusing to listen on 0.0.0.0 without an API key"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--allow-unauthenticated-remote"),
+        "{stderr}"
+    );
+
+    let server = Server::start(&["--host", "0.0.0.0", "--allow-unauthenticated-remote"]).await;
+    assert_eq!(server.get("/health").await.0, StatusCode::OK);
+    let with_key = Server::start(&["--host", "0.0.0.0", "--api-key", "k"]).await;
+    assert_eq!(with_key.get("/health").await.0, StatusCode::OK);
+}
