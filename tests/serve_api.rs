@@ -625,3 +625,103 @@ async fn a_keyless_server_refuses_a_non_loopback_address_unless_told() {
     let with_key = Server::start(&["--host", "0.0.0.0", "--api-key", "k"]).await;
     assert_eq!(with_key.get("/health").await.0, StatusCode::OK);
 }
+
+/// Every process below `root` (host pids, from /proc): (pid, state).
+fn descendants(root: i32) -> Vec<(i32, String)> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("?").to_string();
+        let parent: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        table.push((pid, parent, state));
+    }
+    let mut found = vec![root];
+    let mut out = Vec::new();
+    while let Some(parent) = found.pop() {
+        for (pid, _, state) in table.iter().filter(|(_, p, _)| *p == parent) {
+            found.push(*pid);
+            out.push((*pid, state.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
+    let usable = std::process::Command::new("unshare")
+        .args(["-fp", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        eprintln!("skipped: `unshare -fp --mount-proc` is not permitted here (needs root)");
+        return;
+    }
+    let process = support::process::Process::spawn_program(
+        "unshare",
+        &[
+            "-fp",
+            "--mount-proc",
+            "--kill-child",
+            support::process::BIN,
+            "serve",
+            "--port",
+            "0",
+            "--allow-local-repos",
+        ],
+        &[],
+    );
+    let base = process.listening_url().await;
+    let server = Server {
+        process,
+        base,
+        client: reqwest::Client::new(),
+        key: None,
+    };
+    let repo = support::fixture::odd_seeds_fail("0");
+    let mut job = input(repo.path(), &[1, 2, 3, 4, 5]);
+    job["test_command"] = json!("sh -c 'sleep 0.2 & exit 1'");
+    let (code, done) = server.post("/runsync", &json!({ "input": job })).await;
+    assert_eq!(code, StatusCode::OK, "{done}");
+    assert_eq!(done["output"]["failures"], 5, "{done}");
+    // The five background sleeps end 0.2 s after their runs, orphaned to the namespace's
+    // PID 1; give them time to end and be reaped.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let zombies: Vec<i32> = descendants(server.process.pid())
+        .into_iter()
+        .filter(|(_, state)| state == "Z")
+        .map(|(pid, _)| pid)
+        .collect();
+    assert!(
+        zombies.is_empty(),
+        "zombies left in the server's namespace: {zombies:?}\n{}",
+        server.process.stderr()
+    );
+
+    // The init passes SIGTERM on, and exits as the server does (0 after a shutdown).
+    let init = descendants(server.process.pid())
+        .first()
+        .map(|(pid, _)| *pid)
+        .expect("the namespace's PID 1");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM sent");
+    let mut process = server.process;
+    let status = process.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", process.stderr());
+    assert!(process.stderr().contains("shutdown signal received"));
+}

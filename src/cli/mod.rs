@@ -7,6 +7,7 @@
 pub mod dashboard;
 pub mod history;
 pub mod human;
+pub mod init;
 pub mod job_flags;
 pub mod local_test;
 pub mod progress;
