@@ -63,7 +63,7 @@ fn main() {
 async fn run() -> i32 {
     let cli = Cli::parse();
     let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
-    let code = match cli.command {
+    match cli.command {
         // The worker and the server set up their own logging (RunPod's JSON lines).
         Some(Command::Worker(args)) => match with_history(&args.db) {
             Ok(deps) => runpod::run_worker(args, deps).await,
@@ -113,8 +113,7 @@ async fn run() -> i32 {
                 Err(code) => code,
             }
         }
-    };
-    code
+    }
 }
 
 /// The operator's dependencies with the history store of `db` (jobs are recorded before
