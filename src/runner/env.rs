@@ -31,6 +31,11 @@ pub const PASSED: &[&str] = &[
     "TEMP",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
     // Go.
     "GOPATH",
     "GOROOT",
@@ -76,6 +81,9 @@ pub const PASSED: &[&str] = &[
     "VIRTUAL_ENV",
     "PYENV_ROOT",
     "PIP_CACHE_DIR",
+    "PIP_FIND_LINKS",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
     "UV_CACHE_DIR",
 ];
 
