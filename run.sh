@@ -13,4 +13,6 @@ done
 if [ -z "${RUNPOD_WEBHOOK_GET_JOB:-}" ]; then
   exec "$bin" "$@"
 fi
+# As PID 1 the binary forks into a small init that reaps orphans (src/cli/init.rs), so no
+# tini is needed.
 exec "$bin" worker "$@"

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::assess::Assessment;
@@ -27,7 +26,7 @@ use crate::runner::confirm::confirm;
 use crate::runner::env::{EnvBuilder, inherited};
 use crate::runner::{RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, Summary, reproduce_line};
-use crate::workspace::{FetchSettings, Workspace};
+use crate::workspace::{FetchSettings, GitToken, Workspace};
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
 /// live, git credentials, and process limits.
@@ -37,7 +36,8 @@ pub struct Deps {
     pub work_dir: PathBuf,
     /// Dependency cache shared by jobs (`FLAKY_CACHE_DIR`).
     pub cache_dir: PathBuf,
-    pub git_token: Option<SecretString>,
+    /// For https clones, and only to the hosts it belongs to.
+    pub git_token: Option<GitToken>,
     pub clone_timeout: Duration,
     /// Time between SIGTERM and SIGKILL for a run that timed out.
     pub kill_grace: Duration,
@@ -51,7 +51,7 @@ pub struct Deps {
 impl Deps {
     /// Defaults from the environment: `FLAKY_WORK_DIR` (else the system temp dir),
     /// `FLAKY_CACHE_DIR` (else the RunPod volume, else the XDG cache dir), and `GIT_TOKEN` or
-    /// `GITHUB_TOKEN` for https clones.
+    /// `GITHUB_TOKEN` for https clones (see [`GitToken::from_env`] for the hosts it goes to).
     pub fn from_env() -> Deps {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let cache_dir = var("FLAKY_CACHE_DIR")
@@ -67,9 +67,7 @@ impl Deps {
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir),
             cache_dir,
-            git_token: var("GIT_TOKEN")
-                .or_else(|| var("GITHUB_TOKEN"))
-                .map(SecretString::from),
+            git_token: GitToken::from_env(),
             clone_timeout: Duration::from_secs(300),
             kill_grace: Duration::from_secs(2),
             history: None,

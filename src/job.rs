@@ -144,25 +144,56 @@ impl RemoteUrl {
         &self.0
     }
 
+    /// Schemes are case-insensitive (RFC 3986), so `HTTPS://` is https too.
     pub fn is_https(&self) -> bool {
-        self.0.starts_with("https://")
+        self.0
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    }
+
+    /// The host git will connect to, lower case: an https URL's host, or `host` in
+    /// `git@host:path`.
+    pub fn host(&self) -> Option<String> {
+        if let Some(rest) = self.0.strip_prefix("git@") {
+            return rest
+                .split_once(':')
+                .map(|(host, _)| host.to_ascii_lowercase());
+        }
+        url::Url::parse(&self.0)
+            .ok()?
+            .host_str()
+            .map(str::to_ascii_lowercase)
     }
 }
 
 impl fmt::Display for RemoteUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(mut url) if self.is_https() => {
-                if !url.username().is_empty() || url.password().is_some() {
-                    // Both calls only fail for URLs that cannot have credentials.
-                    let _ = url.set_username("");
-                    let _ = url.set_password(None);
-                }
-                f.write_str(url.as_str())
-            }
-            _ => f.write_str(&self.0),
-        }
+        f.write_str(&hide_userinfo(&self.0))
     }
+}
+
+/// `text` with the `user:password@` part of every `scheme://` URL in it removed, whatever
+/// the scheme and its case. Used on every repository string an error or a log may show.
+pub fn hide_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| {
+                c.is_whitespace() || c.is_control() || c == '\'' || c == '"' || c == '`'
+            })
+            .unwrap_or(after.len());
+        let authority_end = after[..end].find(['/', '?', '#']).unwrap_or(end);
+        match after[..authority_end].rfind('@') {
+            Some(at) => out.push_str(&after[at + 1..end]),
+            None => out.push_str(&after[..end]),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl fmt::Debug for RemoteUrl {
@@ -308,12 +339,13 @@ impl RepoSource {
         if repo.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!(
                 "`repo` must not contain whitespace or control characters, got `{}`",
-                printable(repo)
+                printable(&hide_userinfo(repo))
             ));
         }
         if repo.starts_with('-') {
             return Err(format!(
-                "`repo` must not start with `-` (git would read it as an option), got `{repo}`"
+                "`repo` must not start with `-` (git would read it as an option), got `{}`",
+                printable(&hide_userinfo(repo))
             ));
         }
         let lower = repo.to_ascii_lowercase();
@@ -325,12 +357,14 @@ impl RepoSource {
         }
         if repo.contains("::") {
             return Err(format!(
-                "`repo` must not use a git transport helper such as `ext::`, got `{repo}`"
+                "`repo` must not use a git transport helper such as `ext::`, got `{}`",
+                printable(&hide_userinfo(repo))
             ));
         }
         if lower.starts_with("https://") {
             return parse_https(repo);
         }
+        let repo = &hide_userinfo(repo);
         if repo.starts_with("git@") {
             return parse_scp(repo);
         }
@@ -488,6 +522,44 @@ mod tests {
         assert_eq!(url.to_string(), "https://example.com/a/b.git");
         assert!(!format!("{url:?}").contains("s3cret"));
         assert_eq!(url.expose(), "https://user:s3cret@example.com/a/b.git");
+    }
+
+    #[test]
+    fn credentials_are_hidden_whatever_the_scheme_and_its_case() {
+        let url = RemoteUrl("HTTPS://user:pa55@example.com/a/b.git".into());
+        assert!(url.is_https());
+        assert_eq!(url.to_string(), "HTTPS://example.com/a/b.git");
+        for repo in [
+            "HTTPS://user:pa55@example.com/a/b.git",
+            "http://user:pa55@example.com/a.git",
+            "ssh://git:pa55@example.com/a.git",
+            "-https://u:pa55@example.com/a",
+            "ext::https://u:pa55@example.com/a",
+            "https://u:pa55@example.com/a b",
+        ] {
+            let shown = match RepoSource::parse(repo, REMOTE_ONLY) {
+                Ok(source) => source.display(),
+                Err(error) => error,
+            };
+            assert!(!shown.contains("pa55"), "{repo}: {shown}");
+        }
+        assert_eq!(
+            hide_userinfo("at 'http://a:b@h:1/x?y=@z' and https://h/p"),
+            "at 'http://h:1/x?y=@z' and https://h/p"
+        );
+    }
+
+    #[test]
+    fn hosts_are_read_from_both_url_forms() {
+        let host = |u: &str| RemoteUrl(u.into()).host();
+        assert_eq!(
+            host("https://x:y@GitHub.com/a/b"),
+            Some("github.com".into())
+        );
+        assert_eq!(
+            host("git@gitlab.example:a/b.git"),
+            Some("gitlab.example".into())
+        );
     }
 
     #[test]

@@ -46,11 +46,24 @@ enum Command {
     Serve(ServeArgs),
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Before the runtime's threads exist: as PID 1 the process forks into init + detector.
+    cli::init::supervise_if_pid1();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            std::process::exit(cli::exit::JOB_ERROR);
+        }
+    };
+    let code = runtime.block_on(run());
+    std::process::exit(code);
+}
+
+async fn run() -> i32 {
     let cli = Cli::parse();
     let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
-    let code = match cli.command {
+    match cli.command {
         // The worker and the server set up their own logging (RunPod's JSON lines).
         Some(Command::Worker(args)) => match with_history(&args.db) {
             Ok(deps) => runpod::run_worker(args, deps).await,
@@ -100,8 +113,7 @@ async fn main() {
                 Err(code) => code,
             }
         }
-    };
-    std::process::exit(code);
+    }
 }
 
 /// The operator's dependencies with the history store of `db` (jobs are recorded before

@@ -235,3 +235,33 @@ fn the_cli_refuses_bad_flags_with_one_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn credentials_in_a_repository_url_are_never_shown() {
+    let sandbox = Sandbox::new();
+    for repo in [
+        // Accepted (any case scheme is https), then the clone fails: the error names the URL.
+        "HTTPS://user:pa55word@127.0.0.1:9/a/b.git",
+        "Https://user:pa55word@127.0.0.1:9/a/b.git",
+        // Refused: the refusal quotes the URL.
+        "http://user:pa55word@example.com/a.git",
+        "ssh://git:pa55word@example.com/a.git",
+        "-https://user:pa55word@example.com/a.git",
+        "ext::https://user:pa55word@example.com/a.git",
+    ] {
+        let output = sandbox
+            .command()
+            .arg("--test_input")
+            .arg(json!({"input": {"repo": repo, "test_command": "true"}}).to_string())
+            .output()
+            .expect("the binary starts");
+        assert_eq!(output.status.code(), Some(1), "{repo}: {output:?}");
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(shown.contains("error"), "{repo}: {shown}");
+        assert!(!shown.contains("pa55word"), "{repo}: {shown}");
+    }
+}

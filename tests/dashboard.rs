@@ -272,6 +272,10 @@ async fn filters_select_jobs_and_bad_parameters_get_a_400_naming_them() {
         ("/jobs?from=2026-03-02&to=2026-03-01", "to"),
         ("/trend?days=0", "days"),
         ("/jobs?page=-1", "page"),
+        // Year 1 to 60000 once cost 5.6 s and hundreds of MB: dates and spans are bounded.
+        ("/trend?from=0001-01-01&to=2026-01-01", "from"),
+        ("/trend?from=2026-01-01&to=%2B60000-01-01", "to"),
+        ("/?from=1970-01-01&to=9999-12-31", "from"),
     ] {
         let (status, html) = get(&app, uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");

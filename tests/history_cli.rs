@@ -135,6 +135,14 @@ fn keep_days_deletes_older_jobs() {
 
     let output = run(command(dir.path()).args(["history", "--keep-days", "0"]));
     assert_eq!(output.status.code(), Some(2), "0 days is a usage error");
+    // Once a panic (exit 101): a cutoff before the calendar's start.
+    let output = run(command(dir.path())
+        .args(["history", "--keep-days", "100000000", "--db"])
+        .arg(&db));
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--keep-days"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
@@ -207,4 +215,57 @@ async fn the_dashboard_command_serves_the_history() {
     let html = response.text().await.expect("a body");
     assert!(html.contains(r#"id="stat-jobs">1<"#), "{html}");
     assert!(html.contains(r#"id="stat-runs">5<"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_command_can_require_a_key() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = dir.path().join("h.db");
+    let mut child = command(dir.path())
+        .args(["dashboard", "--port", "0", "--key", "d-key", "--db"])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the dashboard starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut text = String::new();
+        // A note about the new database file, then the address.
+        for _ in 0..2 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            text.push_str(&line);
+            if line.contains("http://") {
+                break;
+            }
+        }
+        text
+    })
+    .await
+    .expect("the read finishes");
+    let url = lines
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {lines:?}"))
+        .to_string();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for (path, key) in [("", None), ("no-such-page", None), ("", Some("d-key"))] {
+        let mut request = client.get(format!("{url}{path}"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        statuses.push(request.send().await.map(|r| r.status().as_u16()));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let statuses: Vec<u16> = statuses
+        .into_iter()
+        .map(|s| s.expect("the dashboard answers"))
+        .collect();
+    assert_eq!(statuses, [401, 401, 200]);
 }

@@ -255,7 +255,22 @@ fn the_runs_never_see_the_workers_secrets() {
             "https://hooks.slack.com/services/sekrit",
         )
         .env("DATABASE_PASSWORD", "sekrit-password")
+        // Credentials whose names carry no marker: only an allow-list keeps them out.
+        .env("DATABASE_URL", "postgres://app:sekrit-db@db/app")
+        .env("REDIS_URL", "redis://:sekrit-redis@cache:6379")
+        .env("MYSQL_PWD", "sekrit-mysql")
+        .env("GH_PAT", "sekrit-gh-pat")
+        .env("SENTRY_DSN", "https://sekrit-sentry@o1.ingest.sentry.io/1")
+        .env("SSH_AUTH_SOCK", "/tmp/sekrit-agent.sock")
+        .env("NPM_CONFIG__AUTH", "sekrit-npm")
+        .env("CI_JOB_JWT", "sekrit-jwt")
+        .env("ENCRYPTION_KEY", "sekrit-encryption")
+        .env("DOCKER_AUTH_CONFIG", "{\"auths\":\"sekrit-docker\"}")
+        .env("WORKER_UNLISTED", "sekrit-unlisted")
+        // The operator's knob passes named extras.
+        .env("FLAKY_PASS_ENV", "WORKER_VISIBLE")
         .env("WORKER_VISIBLE", "from-the-worker")
+        .env("LC_TIME", "C")
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -265,6 +280,8 @@ fn the_runs_never_see_the_workers_secrets() {
     assert!(env_dump.contains("TEST_SEED="), "{env_dump}");
     assert!(env_dump.contains("WORKER_VISIBLE=from-the-worker"));
     assert!(env_dump.contains("JOB_VISIBLE=from-the-job"));
+    assert!(env_dump.contains("LC_TIME=C"), "{env_dump}");
+    assert!(env_dump.contains("\nPATH=") || env_dump.starts_with("PATH="));
     assert!(
         !stdout.contains("sekrit"),
         "a secret reached the runs: {env_dump}"
@@ -387,4 +404,82 @@ fn a_reader_that_goes_away_does_not_crash_the_summary() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+/// True while `pid` is a live (not zombie) process.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let repo = project(&[(
+        "test.sh",
+        "trap '' TERM\necho $$ > \"$PID_DIR/$TEST_SEED.pid\"\nsleep 30\n",
+    )]);
+    let pid_dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new();
+    let mut detector = sandbox
+        .command()
+        .args(["run", "--json", "--repo", path_str(repo.path())])
+        .args([
+            "--command",
+            "sh test.sh",
+            "--runs",
+            "2",
+            "--parallelism",
+            "2",
+        ])
+        .arg("--env")
+        .arg(format!("PID_DIR={}", pid_dir.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the detector starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs: Vec<i32> = loop {
+        let pids: Vec<i32> = std::fs::read_dir(pid_dir.path())
+            .expect("pid dir")
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|text| text.trim().parse().ok())
+            .collect();
+        if pids.len() == 2 {
+            break pids;
+        }
+        assert!(Instant::now() < deadline, "the runs did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let detector_pid = Pid::from_raw(detector.id() as i32);
+    kill(detector_pid, Signal::SIGINT).expect("first Ctrl-C");
+    std::thread::sleep(Duration::from_millis(150));
+    kill(detector_pid, Signal::SIGINT).expect("second Ctrl-C");
+    let exit_deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = detector.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < exit_deadline, "the detector did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    // Past the 0.5 s cancel grace the detector would have given them: nobody is left to
+    // send the SIGKILL, so the runs must already be gone.
+    std::thread::sleep(Duration::from_millis(1500));
+    let survivors: Vec<i32> = runs.iter().copied().filter(|pid| alive(*pid)).collect();
+    for pid in &survivors {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    assert!(
+        survivors.is_empty(),
+        "runs outlived the detector: {survivors:?}"
+    );
 }

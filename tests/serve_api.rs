@@ -468,6 +468,10 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
     };
     let (code, _) = page("/dashboard".into(), None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
+    for path in ["/dashboard/no-such-page", "/dashboard/jobs/999999"] {
+        let (code, body) = page(path.into(), None).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{path}: {body}");
+    }
     let (code, overview) = page("/dashboard".into(), Some("dash-key")).await;
     assert_eq!(code, StatusCode::OK);
     assert!(overview.contains("<html"), "{overview}");
@@ -477,4 +481,247 @@ async fn the_dashboard_is_mounted_and_shows_finished_jobs_behind_the_key() {
         detail.contains(&*repo.path().display().to_string()),
         "{detail}"
     );
+}
+
+/// Sends `head` (request line and headers, without the blank line) and `body` over a raw
+/// connection, so `Host` and `Origin` are exactly what a browser or a rebound name would
+/// send; returns the status and the body.
+async fn raw(base: &str, head: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .expect("answer read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_keyless_server_refuses_web_pages_and_foreign_host_names() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = odd_seeds_fail("0");
+    let job = json!({"input": input(repo.path(), &[2])}).to_string();
+    let port = server
+        .base
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .trim_end_matches('/');
+    let local = format!("Host: 127.0.0.1:{port}");
+
+    for (what, head, expected) in [
+        (
+            "a simple cross-site POST (text/plain, foreign Origin)",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: text/plain\r\nOrigin: http://evil.example"
+            ),
+            403,
+        ),
+        (
+            "a form-encoded POST from this machine",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: application/x-www-form-urlencoded"
+            ),
+            415,
+        ),
+        (
+            "a body without a content type",
+            format!("POST /run HTTP/1.1\r\n{local}"),
+            415,
+        ),
+        (
+            "a JSON POST from a foreign page",
+            format!(
+                "POST /run HTTP/1.1\r\n{local}\r\nContent-Type: application/json\r\nOrigin: https://evil.example"
+            ),
+            403,
+        ),
+        (
+            "DNS rebinding: a foreign name for 127.0.0.1",
+            format!(
+                "POST /run HTTP/1.1\r\nHost: rebind.evil.example:{port}\r\nContent-Type: application/json"
+            ),
+            403,
+        ),
+    ] {
+        let (status, body) = raw(&server.base, &head, &job).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        let error: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
+        let message = error["error"].as_str().expect("an error message");
+        assert!(!message.contains('\n'), "{message}");
+    }
+    for path in ["/status/x", "/health", "/dashboard"] {
+        let (status, _) = raw(
+            &server.base,
+            &format!("GET {path} HTTP/1.1\r\nHost: rebind.evil.example:{port}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, 403, "{path} read through a rebound name");
+    }
+    assert_eq!(server.get("/health").await.0, StatusCode::OK);
+
+    // Programs on this machine still get through: JSON, a loopback name, with or without a
+    // same-machine Origin; and the bodiless cancel `submit` sends.
+    for host in [local.clone(), format!("Host: localhost:{port}")] {
+        let (status, body) = raw(
+            &server.base,
+            &format!("POST /run HTTP/1.1\r\n{host}\r\nContent-Type: application/json; charset=utf-8\r\nOrigin: http://localhost:{port}"),
+            &job,
+        )
+        .await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    let (status, _) = raw(
+        &server.base,
+        &format!("POST /cancel/nope HTTP/1.1\r\n{local}"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404, "an unknown job, not a refusal");
+}
+
+#[tokio::test]
+async fn a_keyless_server_refuses_a_non_loopback_address_unless_told() {
+    let mut process =
+        support::process::Process::spawn(&["serve", "--port", "0", "--host", "0.0.0.0"], &[]);
+    let status = process.wait_exit().await;
+    assert_eq!(status.code(), Some(2));
+    let stderr = process.stderr();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: refusing to listen on 0.0.0.0 without an API key"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--allow-unauthenticated-remote"),
+        "{stderr}"
+    );
+
+    let server = Server::start(&["--host", "0.0.0.0", "--allow-unauthenticated-remote"]).await;
+    assert_eq!(server.get("/health").await.0, StatusCode::OK);
+    let with_key = Server::start(&["--host", "0.0.0.0", "--api-key", "k"]).await;
+    assert_eq!(with_key.get("/health").await.0, StatusCode::OK);
+}
+
+/// Every process below `root` (host pids, from /proc): (pid, state).
+fn descendants(root: i32) -> Vec<(i32, String)> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().unwrap_or("?").to_string();
+        let parent: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        table.push((pid, parent, state));
+    }
+    let mut found = vec![root];
+    let mut out = Vec::new();
+    while let Some(parent) = found.pop() {
+        for (pid, _, state) in table.iter().filter(|(_, p, _)| *p == parent) {
+            found.push(*pid);
+            out.push((*pid, state.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
+    let usable = std::process::Command::new("unshare")
+        .args(["-fp", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        eprintln!("skipped: `unshare -fp --mount-proc` is not permitted here (needs root)");
+        return;
+    }
+    let process = support::process::Process::spawn_program(
+        "unshare",
+        &[
+            "-fp",
+            "--mount-proc",
+            "--kill-child",
+            support::process::BIN,
+            "serve",
+            "--port",
+            "0",
+            "--allow-local-repos",
+        ],
+        &[],
+    );
+    let base = process.listening_url().await;
+    let server = Server {
+        process,
+        base,
+        client: reqwest::Client::new(),
+        key: None,
+    };
+    let repo = support::fixture::odd_seeds_fail("0");
+    let mut job = input(repo.path(), &[1, 2, 3, 4, 5]);
+    job["test_command"] = json!("sh -c 'sleep 0.2 & exit 1'");
+    let (code, done) = server.post("/runsync", &json!({ "input": job })).await;
+    assert_eq!(code, StatusCode::OK, "{done}");
+    assert_eq!(done["output"]["failures"], 5, "{done}");
+    // The five background sleeps end 0.2 s after their runs, orphaned to the namespace's
+    // PID 1; give them time to end and be reaped.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let zombies: Vec<i32> = descendants(server.process.pid())
+        .into_iter()
+        .filter(|(_, state)| state == "Z")
+        .map(|(pid, _)| pid)
+        .collect();
+    assert!(
+        zombies.is_empty(),
+        "zombies left in the server's namespace: {zombies:?}\n{}",
+        server.process.stderr()
+    );
+
+    // The init passes SIGTERM on, and exits as the server does (0 after a shutdown).
+    let init = descendants(server.process.pid())
+        .first()
+        .map(|(pid, _)| *pid)
+        .expect("the namespace's PID 1");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM sent");
+    let mut process = server.process;
+    let status = process.wait_exit().await;
+    assert!(status.success(), "{status:?}\n{}", process.stderr());
+    assert!(process.stderr().contains("shutdown signal received"));
 }

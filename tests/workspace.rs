@@ -219,3 +219,76 @@ fn an_unreachable_remote_fails_fast_with_a_redacted_url() {
     );
     assert!(!text.contains("sekrit"), "{text}");
 }
+
+/// An HTTP server on 127.0.0.1 that answers every request with a 401 asking for Basic
+/// credentials, and records the `Authorization` header of each request (empty if none).
+fn refusing_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut authorization = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("authorization")
+                {
+                    authorization = value.trim().to_string();
+                }
+            }
+            record.lock().expect("lock").push(authorization);
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn the_git_token_goes_only_to_the_hosts_it_belongs_to() {
+    use flaky_detector::workspace::GitToken;
+    use secrecy::SecretString;
+    let (port, seen) = refusing_server();
+    let url = format!("http://127.0.0.1:{port}/victim/repo.git");
+    let fetch = |hosts: &[&str]| {
+        let token = GitToken::new(
+            SecretString::from("s3cret-token"),
+            hosts.iter().map(|h| h.to_string()).collect(),
+        );
+        let dest = tempfile::tempdir().expect("tempdir");
+        let request = FetchRequest {
+            url: &url,
+            shown: &url,
+            git_ref: None,
+            token: Some(&token),
+            shallow: true,
+            deadline: Instant::now() + Duration::from_secs(30),
+        };
+        fetch_into(&request, dest.path()).expect_err("the server refuses everyone")
+    };
+
+    // The default list (github.com) does not hold 127.0.0.1: asked for credentials, the
+    // fetch gives up without sending the token.
+    let error = fetch(&["github.com"]).to_string();
+    assert!(error.contains("not for"), "{error}");
+    let sent = seen.lock().expect("lock").clone();
+    assert!(!sent.is_empty(), "git asked the server");
+    assert!(sent.iter().all(String::is_empty), "token sent: {sent:?}");
+
+    // Listed: the token goes there, as Basic x-access-token:<token>.
+    seen.lock().expect("lock").clear();
+    fetch(&["github.com", "127.0.0.1"]);
+    let sent = seen.lock().expect("lock").clone();
+    // base64("x-access-token:s3cret-token")
+    let expected = "Basic eC1hY2Nlc3MtdG9rZW46czNjcmV0LXRva2Vu";
+    assert!(sent.iter().any(|a| a == expected), "{sent:?}");
+}

@@ -17,6 +17,9 @@ pub struct DashboardArgs {
     pub host: String,
     #[arg(long, default_value_t = 8501)]
     pub port: u16,
+    /// Require this key (`Authorization: Bearer <key>` or the bare key) on every page.
+    #[arg(long, env = "FLAKY_DASHBOARD_KEY", hide_env_values = true)]
+    pub key: Option<String>,
     #[command(flatten)]
     pub db: DbArg,
 }
@@ -59,7 +62,11 @@ pub async fn run(args: DashboardArgs) -> i32 {
         let _ = tokio::signal::ctrl_c().await;
         stop.cancel();
     });
-    match crate::web::serve(listener, store, shutdown).await {
+    let key = args
+        .key
+        .filter(|key| !key.is_empty())
+        .map(secrecy::SecretString::from);
+    match crate::web::serve(listener, store, key, shutdown).await {
         Ok(()) => exit::OK,
         Err(error) => {
             eprintln!("error: the dashboard server stopped: {error}");

@@ -67,8 +67,9 @@ pub struct HistoryArgs {
     /// Trend window in days, ending today (UTC).
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub days: u32,
-    /// Retention: first delete the jobs recorded more than this many days ago.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Retention: first delete the jobs recorded more than this many days ago (at most
+    /// 36500, a century).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub keep_days: Option<u32>,
 }
 
@@ -121,7 +122,9 @@ fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
     let store = Store::open_existing(path).map_err(|e| one_line(&e))?;
     let deleted_jobs = match args.keep_days {
         Some(days) => {
-            let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+            let cutoff = Utc::now()
+                .checked_sub_days(chrono::Days::new(u64::from(days)))
+                .ok_or_else(|| format!("--keep-days {days} reaches before the calendar's start"))?;
             let deleted = store.delete_jobs_before(cutoff).map_err(|e| one_line(&e))?;
             if !args.json {
                 eprintln!(

@@ -7,6 +7,7 @@
 pub mod dashboard;
 pub mod history;
 pub mod human;
+pub mod init;
 pub mod job_flags;
 pub mod local_test;
 pub mod progress;
@@ -31,7 +32,8 @@ pub mod exit {
 }
 
 /// A token cancelled on the first Ctrl-C or SIGTERM (runs are killed, the finished ones are
-/// reported); a second Ctrl-C exits at once.
+/// reported); a second Ctrl-C SIGKILLs every run's process group and exits at once, so a run
+/// that ignores SIGTERM cannot outlive the detector while it is still inside its grace.
 pub fn cancel_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
@@ -48,8 +50,55 @@ pub fn cancel_on_signals() -> CancellationToken {
         eprintln!("\ninterrupted: stopping the runs (Ctrl-C again to quit at once)");
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
+            kill_child_groups();
             std::process::exit(exit::INTERRUPTED);
         }
     });
     token
+}
+
+/// SIGKILLs each direct child of this process and the process group it leads (every run,
+/// install or git helper is spawned as a group leader), found in /proc. The runner's own
+/// bookkeeping lives in tasks that `exit` would cut short, so the children are found from
+/// the kernel's side instead.
+fn kill_child_groups() {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::Pid;
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| parent_pid(&stat));
+        if parent == Some(me) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The parent pid in a `/proc/PID/stat` line: the second field after the command name,
+/// which is in parentheses and may itself hold spaces and parentheses.
+fn parent_pid(stat: &str) -> Option<i32> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_parent_pid_is_read_past_an_odd_command_name() {
+        let stat = "4242 (sh (x) y) S 17 4242 4242 0 -1 4194560 0 0";
+        assert_eq!(super::parent_pid(stat), Some(17));
+        assert_eq!(super::parent_pid("garbage"), None);
+    }
 }

@@ -6,6 +6,7 @@
 mod auth;
 mod error;
 mod handlers;
+mod origin;
 mod request;
 
 use std::sync::Arc;
@@ -46,10 +47,33 @@ pub struct ApiSettings {
     /// How long `/runsync` waits without `?wait=`.
     pub runsync_wait: Duration,
     pub body_limit: usize,
+    /// Without a key, any `Host` is accepted (the operator bound a non-loopback address
+    /// with `--allow-unauthenticated-remote`); otherwise only loopback names are.
+    pub unauthenticated_remote: bool,
 }
 
 /// Every route of the API, at both prefixes, with auth, body limit and request timeout.
 pub fn router(state: ApiState) -> Router {
+    let api = api(state.clone());
+    same_machine_unless_keyed(api, &state)
+}
+
+/// Without a key, every route answers only requests from this machine's programs
+/// (see [`origin`]).
+fn same_machine_unless_keyed(app: Router, state: &ApiState) -> Router {
+    if state.settings.api_key.is_some() {
+        return app;
+    }
+    let policy = origin::OriginPolicy {
+        any_host: state.settings.unauthenticated_remote,
+    };
+    app.layer(middleware::from_fn_with_state(
+        policy,
+        origin::same_machine_only,
+    ))
+}
+
+fn api(state: ApiState) -> Router {
     let operations = operations(state.clone());
     Router::new()
         .merge(operations.clone())
@@ -68,10 +92,13 @@ pub fn router_with_dashboard(
     state: ApiState,
     store: std::sync::Arc<crate::history::Store>,
 ) -> Router {
-    let dashboard = crate::web::mounted("/dashboard", store).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_key),
-    );
-    router(state).merge(dashboard)
+    // `layer`, not `route_layer`: the dashboard's own 404s sit behind the key as well.
+    let dashboard = crate::web::mounted("/dashboard", store).layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
+    let app = api(state.clone()).merge(dashboard);
+    same_machine_unless_keyed(app, &state)
 }
 
 fn operations(state: ApiState) -> Router {

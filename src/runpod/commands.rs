@@ -48,7 +48,8 @@ pub struct WorkerArgs {
     /// Seconds to wait before each retry of a result post that got a 5xx (comma-separated).
     #[arg(long, value_name = "SECONDS,...", value_delimiter = ',', default_value = "2,3", value_parser = parse_seconds)]
     pub post_retry_waits: Vec<Duration>,
-    /// Seconds to wait after a 429 from job-take (jitter is added).
+    /// Seconds to wait at least after a 429 from job-take (up to half as much again is added
+    /// at random).
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub rate_limit_wait: Duration,
     /// Seconds to wait after a failed job-take; doubled per failure in a row, up to 30.
@@ -95,6 +96,10 @@ pub struct ServeArgs {
     /// Accept local directory paths as `repo` (only when every client is trusted).
     #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_local_repos: bool,
+    /// Listen on a non-loopback --host without --api-key: anyone who reaches the port can
+    /// run any command on this machine.
+    #[arg(long)]
+    pub allow_unauthenticated_remote: bool,
 }
 
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -157,6 +162,14 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
 /// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
 pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
     super::log::init("info");
+    let keyless = args.api_key.as_deref().is_none_or(str::is_empty);
+    if keyless && !args.host.is_loopback() && !args.allow_unauthenticated_remote {
+        eprintln!(
+            "error: refusing to listen on {} without an API key (anyone who reaches it could run commands here): set --api-key or FLAKY_API_KEY, or pass --allow-unauthenticated-remote",
+            args.host
+        );
+        return exit::USAGE;
+    }
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
         ..deps
@@ -178,6 +191,7 @@ pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
             execution_timeout: args.execution_timeout,
             runsync_wait: args.runsync_wait,
             body_limit: BODY_LIMIT,
+            unauthenticated_remote: args.allow_unauthenticated_remote,
         },
     };
     let shutdown = Shutdown::default();

@@ -212,7 +212,7 @@ async fn take_loop(
             }
             Take::RateLimited => {
                 tracing::debug!("job take rate limited");
-                jitter(backoff.rate_limited)
+                jitter_above(backoff.rate_limited)
             }
             Take::Failed(why) => {
                 failures = failures.saturating_add(1);
@@ -240,6 +240,12 @@ fn jitter(wait: Duration) -> Duration {
     }
     let half = wait / 2;
     half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
+}
+
+/// The whole wait plus up to half of it again: the platform asks for at least `wait` after
+/// a 429 (§2), so the jitter that spreads a fleet out may only lengthen it.
+fn jitter_above(wait: Duration) -> Duration {
+    wait + wait.mul_f64(rand::rng().random_range(0.0..=0.5))
 }
 
 /// Retries the spool at start and then every `interval` until `until` fires.
@@ -279,5 +285,17 @@ mod tests {
             assert!(wait >= Duration::from_secs(2) && wait <= Duration::from_secs(4));
         }
         assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_rate_limited_take_waits_at_least_the_whole_wait() {
+        for _ in 0..200 {
+            let wait = jitter_above(Duration::from_secs(5));
+            assert!(
+                wait >= Duration::from_secs(5) && wait <= Duration::from_millis(7500),
+                "{wait:?}"
+            );
+        }
+        assert_eq!(jitter_above(Duration::ZERO), Duration::ZERO);
     }
 }

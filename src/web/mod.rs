@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod job_page;
+pub mod key;
 pub mod pages;
 pub mod params;
 pub mod routes;

@@ -38,14 +38,27 @@ fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// Dates a page accepts: wide enough for any recorded job, narrow enough that a request
+/// cannot ask for millennia of days.
+fn date_bounds() -> (NaiveDate, NaiveDate) {
+    (
+        NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date"),
+        NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date"),
+    )
+}
+
 fn date(name: &'static str, value: &Option<String>) -> Result<Option<NaiveDate>, ParamError> {
+    let (earliest, latest) = date_bounds();
     given(value)
         .map(|text| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ParamError {
-                name,
-                value: text.to_string(),
-                expected: "expected a date as YYYY-MM-DD".to_string(),
-            })
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (earliest..=latest).contains(d))
+                .ok_or_else(|| ParamError {
+                    name,
+                    value: text.to_string(),
+                    expected: format!("expected a date as YYYY-MM-DD from {earliest} to {latest}"),
+                })
         })
         .transpose()
 }
@@ -101,6 +114,22 @@ impl PageParams {
                 value: to.to_string(),
                 expected: format!("expected a date on or after `from` ({from})"),
             });
+        }
+        // The trend draws one point per day from `from` to `to` (or today): bound the span
+        // as `days` is bounded, so no query string costs seconds and megabytes.
+        if let Some(from) = from {
+            let last = to
+                .unwrap_or_else(|| chrono::Utc::now().date_naive())
+                .max(from);
+            if (last - from).num_days() >= i64::from(MAX_DAYS) {
+                return Err(ParamError {
+                    name: "from",
+                    value: from.to_string(),
+                    expected: format!(
+                        "expected at most {MAX_DAYS} days between `from` and `to` (or today, {last})"
+                    ),
+                });
+            }
         }
         Ok(JobFilter {
             repo: given(&self.repo).map(str::to_string),
@@ -198,6 +227,23 @@ mod tests {
         assert_eq!(bad.name, "to");
         assert!(params(&[("days", "0")]).days().is_err());
         assert!(params(&[("page", "x")]).page().is_err());
+    }
+
+    #[test]
+    fn dates_and_spans_are_bounded() {
+        for (from, to) in [("0001-01-01", ""), ("2020-01-01", "+60000-01-01")] {
+            let bad = params(&[("from", from), ("to", to)])
+                .filter()
+                .expect_err("out of range");
+            assert!(bad.expected.contains("1970-01-01 to 9999-12-31"), "{bad}");
+        }
+        let bad = params(&[("from", "1970-01-01"), ("to", "9999-12-31")])
+            .filter()
+            .expect_err("too long a span");
+        assert_eq!(bad.name, "from");
+        assert!(bad.to_string().contains("at most 3660 days"), "{bad}");
+        let ok = params(&[("from", "2020-01-01"), ("to", "2029-12-31")]).filter();
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

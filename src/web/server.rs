@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
@@ -14,16 +15,22 @@ use crate::history::Store;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the dashboard on `listener` until `shutdown` is cancelled, then lets requests in
-/// flight finish.
+/// flight finish. With `key`, every page (and every 404) needs it.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
+    key: Option<SecretString>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = super::router(store).layer(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        REQUEST_TIMEOUT,
-    ));
+    let app = super::router(store)
+        .layer(axum::middleware::from_fn_with_state(
+            key.map(Arc::new),
+            super::key::require,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

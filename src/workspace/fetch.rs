@@ -8,9 +8,10 @@ use git2::{
     AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository,
     build::CheckoutBuilder,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::WorkspaceError;
+use super::credential::GitToken;
 use crate::job::is_hex_sha;
 
 /// Where the fetched commit is kept locally.
@@ -23,7 +24,8 @@ pub struct FetchRequest<'a> {
     /// Shown in errors instead of `url`.
     pub shown: &'a str,
     pub git_ref: Option<&'a str>,
-    pub token: Option<&'a SecretString>,
+    /// Sent only when libgit2 authenticates to one of the token's hosts.
+    pub token: Option<&'a GitToken>,
     /// Shallow fetches need a smart transport; a local path is fetched whole, which is cheap.
     pub shallow: bool,
     pub deadline: Instant,
@@ -157,7 +159,7 @@ fn callbacks<'a>(request: &'a FetchRequest<'a>) -> RemoteCallbacks<'a> {
     let mut callbacks = RemoteCallbacks::new();
     let mut attempts = 0;
     let token = request.token;
-    callbacks.credentials(move |_url, username, allowed| {
+    callbacks.credentials(move |url, username, allowed| {
         attempts += 1;
         if attempts > 3 {
             return Err(git2::Error::from_str("authentication failed"));
@@ -165,7 +167,12 @@ fn callbacks<'a>(request: &'a FetchRequest<'a>) -> RemoteCallbacks<'a> {
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
             && let Some(token) = token
         {
-            return Cred::userpass_plaintext("x-access-token", token.expose_secret());
+            return match token.for_url(url) {
+                Some(secret) => Cred::userpass_plaintext("x-access-token", secret.expose_secret()),
+                None => Err(git2::Error::from_str(
+                    "authentication required by a host the git token is not for (list extra hosts in FLAKY_GIT_CREDENTIAL_HOSTS)",
+                )),
+            };
         }
         if allowed.contains(CredentialType::SSH_KEY) {
             return Cred::ssh_key_from_agent(username.unwrap_or("git"));
@@ -202,23 +209,7 @@ fn one_line(error: &git2::Error) -> String {
 
 /// Removes `user:password@` from anything that looks like a URL in `text`.
 pub(crate) fn scrub_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
-        let end = after
-            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-            .unwrap_or(after.len());
-        let authority_end = after[..end].find('/').unwrap_or(end);
-        match after[..authority_end].rfind('@') {
-            Some(at) => out.push_str(&after[at + 1..end]),
-            None => out.push_str(&after[..end]),
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+    crate::job::hide_userinfo(text)
 }
 
 #[cfg(test)]

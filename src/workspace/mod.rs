@@ -2,16 +2,17 @@
 //! from a local path) plus room for per-run directories. Removed when dropped unless kept.
 
 pub mod copy;
+pub mod credential;
 pub mod fetch;
 pub mod read;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
 use tempfile::TempDir;
 
 use crate::job::RepoSource;
+pub use credential::GitToken;
 
 /// Why a workspace could not be prepared. Every variant names what the user gave us; none
 /// carries a credential.
@@ -62,7 +63,8 @@ impl WorkspaceError {
 /// How to fetch: credentials and limits that come from the operator, not the job.
 #[derive(Clone)]
 pub struct FetchSettings {
-    pub token: Option<SecretString>,
+    /// Offered only to the hosts it belongs to.
+    pub token: Option<GitToken>,
     pub timeout: Duration,
 }
 

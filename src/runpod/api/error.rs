@@ -23,6 +23,10 @@ pub enum ApiError {
     NoRoute(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("a request body must be sent as `Content-Type: application/json`")]
+    UnsupportedMediaType,
     #[error("request body is larger than the {0}-byte limit")]
     TooLarge(usize),
     #[error(transparent)]
@@ -37,6 +41,8 @@ impl ApiError {
             ApiError::JobNotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Submit(SubmitError::QueueFull(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Submit(SubmitError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
         }
