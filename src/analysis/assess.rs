@@ -335,3 +335,130 @@ fn report_warnings(records: &[RunRecord]) -> Vec<String> {
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_result::TestResult;
+    use crate::config::FileConfig;
+    use crate::job::{JobInput, RepoPolicy};
+    use crate::runner::Captured;
+
+    fn settings() -> Settings {
+        let job = JobInput {
+            repo: "https://example.com/o/r".into(),
+            test_command: Some("pytest tests".into()),
+            parallelism: Some(2),
+            ..JobInput::default()
+        }
+        .validate(RepoPolicy { allow_local: false })
+        .expect("a valid job");
+        Settings::resolve(&job, &FileConfig::default()).expect("settings")
+    }
+
+    /// A run of tests `a` and `b`, `b` failing when `b_fails`; the command exits 1 anyway
+    /// when `gate` (a coverage gate printed on stdout).
+    fn run(seed: u64, b_fails: bool, gate: bool, outcome: Option<RunOutcome>) -> RunRecord {
+        let status = |failed: bool| {
+            if failed {
+                TestStatus::Failed
+            } else {
+                TestStatus::Passed
+            }
+        };
+        RunRecord {
+            attempt: seed as u32,
+            seed,
+            outcome: outcome.unwrap_or(if b_fails || gate {
+                RunOutcome::Failed { exit_code: 1 }
+            } else {
+                RunOutcome::Passed
+            }),
+            duration: Duration::from_secs(1),
+            stdout: Captured {
+                text: if gate {
+                    "FAIL Required test coverage of 90% not reached. Total coverage: 40.00%\n"
+                        .into()
+                } else {
+                    String::new()
+                },
+                truncated_bytes: 0,
+            },
+            stderr: Captured::default(),
+            tests: TestReport::Parsed(vec![
+                TestResult {
+                    name: "a".into(),
+                    status: TestStatus::Passed,
+                    message: None,
+                },
+                TestResult {
+                    name: "b".into(),
+                    status: status(b_fails),
+                    message: None,
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn a_gate_failing_every_run_leaves_the_verdict_to_the_tests() {
+        let records: Vec<RunRecord> = (1..=6).map(|s| run(s, s == 3, true, None)).collect();
+        let mut summary = Summary::build(
+            crate::summary::JobFacts {
+                settings: &settings(),
+                framework: crate::framework::Framework::Python,
+                install: crate::framework::InstallReport {
+                    status: crate::framework::InstallStatus::Skipped,
+                    framework: crate::framework::Framework::Python,
+                    command: None,
+                    duration_ms: 0,
+                    cache_key: None,
+                    detail: None,
+                    output_tail: None,
+                },
+                repo: "r".into(),
+                git_ref: None,
+                commit: None,
+                meta: &crate::job::JobMeta::default(),
+                env: &Default::default(),
+                warnings: Vec::new(),
+                duration_seconds: 1.0,
+            },
+            records.clone(),
+        );
+        Assessment::new(&records, &settings()).apply(&mut summary, |s| s.to_string());
+        assert_eq!(summary.verdict, Verdict::Flaky);
+        assert_eq!(summary.failing_seeds, vec![3]);
+        let failure = summary.command_failure.expect("a command failure");
+        assert_eq!((failure.runs, failure.kind), (6, FailureKind::CoverageGate));
+        assert!(
+            failure
+                .cause
+                .starts_with("FAIL Required test coverage of 90%")
+        );
+        assert_eq!(summary.first_error, None);
+    }
+
+    #[test]
+    fn a_hanging_seed_gets_a_shorter_replay_timeout() {
+        let full = Duration::from_secs(60);
+        let mut records: Vec<RunRecord> = (1..=5).map(|s| run(s, false, false, None)).collect();
+        assert_eq!(
+            Assessment::new(&records, &settings()).replay_timeout(full),
+            full
+        );
+        records.push(run(6, true, false, None));
+        assert_eq!(
+            Assessment::new(&records, &settings()).replay_timeout(full),
+            full
+        );
+        records.push(run(7, false, false, Some(RunOutcome::TimedOut)));
+        let assessment = Assessment::new(&records, &settings());
+        assert_eq!(assessment.replay_timeout(full), Duration::from_secs(10));
+        // Never below twice the slowest run that finished.
+        assert_eq!(
+            assessment.replay_timeout(Duration::from_secs(6)),
+            Duration::from_secs(2)
+        );
+    }
+}
