@@ -51,6 +51,25 @@ pub enum Classification {
     ContentionDependent,
     /// Failed in every run: a real bug, not a flake.
     AlwaysFailing,
+    /// Hung: still running at the timeout (a test case), or a failing seed hung again on
+    /// replay (the command).
+    Timeout,
+    /// Every run failed before any test ran: the runner could not load the tests.
+    CollectionError,
+    /// Every run failed before any test ran: a module or package the tests import is
+    /// missing.
+    MissingDependency,
+}
+
+/// Runs whose command failed for a reason beyond their test cases (a coverage gate, a
+/// collection error, a plugin, a crash after the tests), and that reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandFailure {
+    /// Runs whose command failed this way (with or without a failing test beside it).
+    pub runs: u32,
+    pub kind: crate::analysis::command_failure::FailureKind,
+    /// The line that says why, cut to `max_error_length`.
+    pub cause: String,
 }
 
 /// Figures for one test case across the runs (per-test attribution from JUnit and the like).
@@ -133,6 +152,9 @@ pub struct Summary {
     pub first_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<ConfirmationReport>,
+    /// Runs that failed beyond their test cases; the verdict follows the test cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_failure: Option<CommandFailure>,
     /// A shell line that replays the first failing run in a checkout of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
@@ -233,6 +255,7 @@ impl Summary {
             severity_note: None,
             first_error: None,
             confirmation: None,
+            command_failure: None,
             reproduce,
             runs_needed: stats::runs_needed(settings.thresholds.low),
             thresholds: Some(settings.thresholds),

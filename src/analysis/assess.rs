@@ -3,13 +3,18 @@
 //! seeds the confirmation phase should replay, and the classification it leads to. It then
 //! fills those parts of the [`Summary`].
 
+use std::time::Duration;
+
 use super::Verdict;
-use super::classify::{self, Replay, ReplayTally};
-use super::per_test::{Figures, Ignore, outcomes, run_failed, test_case_stats};
-use super::test_result::{TestReport, cut};
+use super::classify::{self, REPLAYS_PER_SEED, Replay, ReplayTally};
+use super::command_failure::{self, FailureKind};
+use super::per_test::{
+    Figures, Ignore, RunJudgement, judge, outcomes, run_failed, test_case_stats,
+};
+use super::test_result::{TestReport, TestStatus, cut};
 use crate::config::{Settings, Thresholds};
-use crate::runner::RunRecord;
-use crate::summary::{Classification, ConfirmationReport, Summary, TestCaseStats};
+use crate::runner::{RunOutcome, RunRecord};
+use crate::summary::{Classification, CommandFailure, ConfirmationReport, Summary, TestCaseStats};
 
 #[derive(Debug, Clone)]
 pub struct Assessment {
@@ -24,6 +29,15 @@ pub struct Assessment {
     classification: Option<Classification>,
     confirmation: Option<ConfirmationReport>,
     warnings: Vec<String>,
+    command_failure: Option<CommandFailure>,
+    /// Set when every run failed before any test ran, for a reason that is not a flake.
+    setup_failure: Option<Classification>,
+    /// Seeds whose first-phase run hit the timeout.
+    hung_seeds: Vec<u64>,
+    /// Test cases that were still running when a run hit the timeout.
+    hung_tests: Vec<String>,
+    /// The longest run that finished on its own.
+    slowest_finished: Duration,
 }
 
 impl Assessment {
@@ -47,9 +61,31 @@ impl Assessment {
             settings.max_error_length,
         );
         let failures = runs.iter().filter(|(_, failed)| *failed).count();
-        let first_error = (failures > 0 && failures == runs.len())
+        let every_run = failures > 0 && failures == runs.len();
+        let first_error = every_run
             .then(|| first_error(records, &ignore, settings.max_error_length))
             .flatten();
+        let setup_failure = every_run.then(|| setup_failure(records)).flatten();
+        let hung_seeds: Vec<u64> = records
+            .iter()
+            .filter(|r| r.outcome == RunOutcome::TimedOut)
+            .map(|r| r.seed)
+            .collect();
+        let mut hung_tests: Vec<String> = Vec::new();
+        for record in records {
+            for result in record.tests.results().unwrap_or_default() {
+                if result.status == TestStatus::TimedOut && !hung_tests.contains(&result.name) {
+                    hung_tests.push(result.name.clone());
+                }
+            }
+        }
+        let slowest_finished = records
+            .iter()
+            .filter(|r| !matches!(r.outcome, RunOutcome::TimedOut | RunOutcome::Cancelled))
+            .map(|r| r.duration)
+            .max()
+            .unwrap_or_default();
+        let command_failure = command_failure(records, &ignore, settings.max_error_length);
         let mut assessment = Assessment {
             ignore,
             thresholds: settings.thresholds,
@@ -61,6 +97,11 @@ impl Assessment {
             classification: None,
             confirmation: None,
             warnings: report_warnings(records),
+            command_failure,
+            setup_failure,
+            hung_seeds,
+            hung_tests,
+            slowest_finished,
         };
         assessment.confirm(&[], &[], 0);
         assessment
@@ -133,10 +174,22 @@ impl Assessment {
             &tally,
             self.parallel,
         );
+        if self.setup_failure.is_some() {
+            self.classification = self.setup_failure;
+        }
+        let hung_again = replays.iter().any(|r| {
+            r.record.outcome == RunOutcome::TimedOut && self.hung_seeds.contains(&r.record.seed)
+        });
+        if hung_again {
+            self.classification = Some(Classification::Timeout);
+        }
         for test in &mut self.tests {
             let tally = classify::test_tally(replays, test, &self.ignore);
             test.classification =
                 classify::classify(test.failures, test.runs, &tally, self.parallel);
+            if self.hung_tests.contains(&test.name) {
+                test.classification = Some(Classification::Timeout);
+            }
         }
         if !seeds.is_empty() {
             let mut all = ReplayTally::default();
@@ -159,6 +212,20 @@ impl Assessment {
                 budget,
             });
         }
+    }
+
+    /// The timeout for the confirmation's replays: the job's own, unless a seed to replay
+    /// hung, where a replay gets a share of it so that replaying the hang
+    /// ([`REPLAYS_PER_SEED`] alone and again under load) costs about one timeout, not one
+    /// per replay. Never below twice the slowest run that finished, so a replay that would
+    /// finish is not cut short.
+    pub fn replay_timeout(&self, full: Duration) -> Duration {
+        let seeds = self.seeds_to_confirm();
+        if !seeds.iter().any(|s| self.hung_seeds.contains(s)) {
+            return full;
+        }
+        let share = full / (2 * REPLAYS_PER_SEED);
+        share.max(self.slowest_finished * 2).min(full)
     }
 
     /// Adds a sentence to the summary's warnings.
@@ -191,6 +258,7 @@ impl Assessment {
         summary.classification = self.classification;
         summary.first_error = self.first_error;
         summary.confirmation = self.confirmation;
+        summary.command_failure = self.command_failure;
         if self.excused > 0 {
             summary.warnings.push(format!(
                 "{} failing run(s) failed only in test cases matched by ignore_patterns and count as passed",
@@ -214,18 +282,57 @@ fn first_error(records: &[RunRecord], ignore: &Ignore, max: usize) -> Option<Str
                 None => format!("{name} failed"),
             })
         });
-    let last_line = |text: &str| {
-        text.lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(str::to_string)
-    };
     from_report
-        .or_else(|| last_line(&record.stderr.text))
-        .or_else(|| last_line(&record.stdout.text))
+        .or_else(|| command_failure::cause(&record.stdout.text, &record.stderr.text).1)
         .or_else(|| Some(format!("the command failed ({:?})", record.outcome)))
         .map(|line| cut(&line, max))
+}
+
+/// The runs that failed beyond their test cases, when some run's tests all passed while its
+/// command failed: the cause read from the first such run, and how many runs show it (those
+/// runs, plus runs with a failing test whose output names the same kind of cause).
+fn command_failure(records: &[RunRecord], ignore: &Ignore, max: usize) -> Option<CommandFailure> {
+    let first = records
+        .iter()
+        .find(|r| judge(r, ignore) == RunJudgement::CommandOnly)?;
+    let (kind, cause) = command_failure::cause(&first.stdout.text, &first.stderr.text);
+    let shows = |r: &&RunRecord| match judge(r, ignore) {
+        RunJudgement::CommandOnly => true,
+        RunJudgement::Failed => {
+            kind != FailureKind::Other
+                && matches!(r.outcome, RunOutcome::Failed { .. })
+                && command_failure::cause(&r.stdout.text, &r.stderr.text).0 == kind
+        }
+        RunJudgement::Passed | RunJudgement::Excused => false,
+    };
+    let runs = records.iter().filter(shows).count() as u32;
+    let cause = cause.unwrap_or_else(|| format!("the command failed ({:?})", first.outcome));
+    Some(CommandFailure {
+        runs,
+        kind,
+        cause: cut(&cause, max),
+    })
+}
+
+/// When every run failed before any test ran and the output says the tests could not be
+/// loaded or a dependency is missing: that, as the job's classification.
+fn setup_failure(records: &[RunRecord]) -> Option<Classification> {
+    let mut kinds = records.iter().map(|r| {
+        let ran_tests = r
+            .tests
+            .results()
+            .is_some_and(|results| results.iter().any(|t| !t.is_collection_error()));
+        if ran_tests || !matches!(r.outcome, RunOutcome::Failed { .. }) {
+            return None;
+        }
+        match command_failure::cause(&r.stdout.text, &r.stderr.text).0 {
+            FailureKind::CollectionError => Some(Classification::CollectionError),
+            FailureKind::MissingDependency => Some(Classification::MissingDependency),
+            FailureKind::CoverageGate | FailureKind::Other => None,
+        }
+    });
+    let first = kinds.next().flatten()?;
+    kinds.all(|k| k == Some(first)).then_some(first)
 }
 
 /// Warnings for runs whose report was expected but missing or unreadable.
@@ -255,4 +362,131 @@ fn report_warnings(records: &[RunRecord]) -> Vec<String> {
         ));
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_result::TestResult;
+    use crate::config::FileConfig;
+    use crate::job::{JobInput, RepoPolicy};
+    use crate::runner::Captured;
+
+    fn settings() -> Settings {
+        let job = JobInput {
+            repo: "https://example.com/o/r".into(),
+            test_command: Some("pytest tests".into()),
+            parallelism: Some(2),
+            ..JobInput::default()
+        }
+        .validate(RepoPolicy { allow_local: false })
+        .expect("a valid job");
+        Settings::resolve(&job, &FileConfig::default()).expect("settings")
+    }
+
+    /// A run of tests `a` and `b`, `b` failing when `b_fails`; the command exits 1 anyway
+    /// when `gate` (a coverage gate printed on stdout).
+    fn run(seed: u64, b_fails: bool, gate: bool, outcome: Option<RunOutcome>) -> RunRecord {
+        let status = |failed: bool| {
+            if failed {
+                TestStatus::Failed
+            } else {
+                TestStatus::Passed
+            }
+        };
+        RunRecord {
+            attempt: seed as u32,
+            seed,
+            outcome: outcome.unwrap_or(if b_fails || gate {
+                RunOutcome::Failed { exit_code: 1 }
+            } else {
+                RunOutcome::Passed
+            }),
+            duration: Duration::from_secs(1),
+            stdout: Captured {
+                text: if gate {
+                    "FAIL Required test coverage of 90% not reached. Total coverage: 40.00%\n"
+                        .into()
+                } else {
+                    String::new()
+                },
+                truncated_bytes: 0,
+            },
+            stderr: Captured::default(),
+            tests: TestReport::Parsed(vec![
+                TestResult {
+                    name: "a".into(),
+                    status: TestStatus::Passed,
+                    message: None,
+                },
+                TestResult {
+                    name: "b".into(),
+                    status: status(b_fails),
+                    message: None,
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn a_gate_failing_every_run_leaves_the_verdict_to_the_tests() {
+        let records: Vec<RunRecord> = (1..=6).map(|s| run(s, s == 3, true, None)).collect();
+        let mut summary = Summary::build(
+            crate::summary::JobFacts {
+                settings: &settings(),
+                framework: crate::framework::Framework::Python,
+                install: crate::framework::InstallReport {
+                    status: crate::framework::InstallStatus::Skipped,
+                    framework: crate::framework::Framework::Python,
+                    command: None,
+                    duration_ms: 0,
+                    cache_key: None,
+                    detail: None,
+                    output_tail: None,
+                },
+                repo: "r".into(),
+                git_ref: None,
+                commit: None,
+                meta: &crate::job::JobMeta::default(),
+                env: &Default::default(),
+                warnings: Vec::new(),
+                duration_seconds: 1.0,
+            },
+            records.clone(),
+        );
+        Assessment::new(&records, &settings()).apply(&mut summary, |s| s.to_string());
+        assert_eq!(summary.verdict, Verdict::Flaky);
+        assert_eq!(summary.failing_seeds, vec![3]);
+        let failure = summary.command_failure.expect("a command failure");
+        assert_eq!((failure.runs, failure.kind), (6, FailureKind::CoverageGate));
+        assert!(
+            failure
+                .cause
+                .starts_with("FAIL Required test coverage of 90%")
+        );
+        assert_eq!(summary.first_error, None);
+    }
+
+    #[test]
+    fn a_hanging_seed_gets_a_shorter_replay_timeout() {
+        let full = Duration::from_secs(60);
+        let mut records: Vec<RunRecord> = (1..=5).map(|s| run(s, false, false, None)).collect();
+        assert_eq!(
+            Assessment::new(&records, &settings()).replay_timeout(full),
+            full
+        );
+        records.push(run(6, true, false, None));
+        assert_eq!(
+            Assessment::new(&records, &settings()).replay_timeout(full),
+            full
+        );
+        records.push(run(7, false, false, Some(RunOutcome::TimedOut)));
+        let assessment = Assessment::new(&records, &settings());
+        assert_eq!(assessment.replay_timeout(full), Duration::from_secs(10));
+        // Never below twice the slowest run that finished.
+        assert_eq!(
+            assessment.replay_timeout(Duration::from_secs(6)),
+            Duration::from_secs(2)
+        );
+    }
 }

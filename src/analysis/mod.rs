@@ -6,6 +6,8 @@
 
 pub mod assess;
 pub mod classify;
+pub mod command_failure;
+pub mod console;
 pub mod early_stop;
 pub mod go_test;
 pub mod jest;

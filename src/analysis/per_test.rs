@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::test_result::{TestStatus, cut};
+use super::test_result::{TestReport, TestResult, TestStatus, cut};
 use super::{Severity, Verdict, severity, stats};
 use crate::config::Thresholds;
 use crate::runner::RunRecord;
@@ -39,17 +39,18 @@ impl Ignore {
 
 /// One run's verdict on each test case it reported: `Some(message)` for a failure. A name
 /// reported twice in one run (a retry, two files) failed if any report of it failed.
-/// Skipped and ignored cases are left out.
+/// Skipped and ignored cases are left out, and so are the stand-ins a runner reports for a
+/// file it could not collect (that is the command failing, not a test).
 pub fn outcomes<'a>(
     record: &'a RunRecord,
     ignore: &Ignore,
 ) -> BTreeMap<&'a str, Option<Option<&'a str>>> {
     let mut map: BTreeMap<&str, Option<Option<&str>>> = BTreeMap::new();
-    for result in record.tests.results().unwrap_or_default() {
+    for result in tests_of(record) {
         if result.status == TestStatus::Skipped || ignore.matches(&result.name) {
             continue;
         }
-        let failure = (result.status == TestStatus::Failed).then_some(result.message.as_deref());
+        let failure = result.status.failed().then_some(result.message.as_deref());
         let slot = map.entry(result.name.as_str()).or_insert(None);
         if slot.is_none() {
             *slot = failure;
@@ -58,22 +59,77 @@ pub fn outcomes<'a>(
     map
 }
 
-/// True when the run counts as failed: it did not pass, and its failure is not entirely
-/// explained by ignored test cases. A failed run whose report names no failed test (a
-/// crash outside the tests, a timeout) still counts.
-pub fn run_failed(record: &RunRecord, ignore: &Ignore) -> bool {
-    if record.outcome.passed() {
-        return false;
-    }
-    let Some(results) = record.tests.results() else {
-        return true;
-    };
-    let failed: Vec<&str> = results
+/// The run's test cases, without collection stand-ins.
+fn tests_of(record: &RunRecord) -> impl Iterator<Item = &TestResult> {
+    record
+        .tests
+        .results()
+        .unwrap_or_default()
         .iter()
-        .filter(|r| r.status == TestStatus::Failed)
-        .map(|r| r.name.as_str())
-        .collect();
-    failed.is_empty() || failed.iter().any(|name| !ignore.matches(name))
+        .filter(|r| !r.is_collection_error())
+}
+
+/// What one run counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunJudgement {
+    Passed,
+    /// A test case failed, the run hung or crashed, or it reported no test at all.
+    Failed,
+    /// Failed only in test cases matched by `ignore_patterns`.
+    Excused,
+    /// Its test cases passed but the command exited non-zero (a coverage gate, a plugin,
+    /// something after the tests): a command failure, reported beside the tests.
+    CommandOnly,
+}
+
+/// How `record` counts. A run that timed out or was killed by a signal always fails; so
+/// does a failed run with no per-test report, or whose report names no test.
+pub fn judge(record: &RunRecord, ignore: &Ignore) -> RunJudgement {
+    if record.outcome.passed() {
+        return RunJudgement::Passed;
+    }
+    if record.tests.results().is_none()
+        || !matches!(record.outcome, crate::runner::RunOutcome::Failed { .. })
+    {
+        return RunJudgement::Failed;
+    }
+    let mut any_test = false;
+    let mut any_failed = false;
+    for result in tests_of(record) {
+        any_test |= result.status != TestStatus::Skipped;
+        if result.status.failed() {
+            if !ignore.matches(&result.name) {
+                return RunJudgement::Failed;
+            }
+            any_failed = true;
+        }
+    }
+    match (any_failed, any_test) {
+        (true, _) => RunJudgement::Excused,
+        (false, true) => RunJudgement::CommandOnly,
+        (false, false) => RunJudgement::Failed,
+    }
+}
+
+/// True when the run counts as failed: it did not pass, and its failure is not entirely
+/// explained by ignored test cases, nor by a command failure outside passing tests. A
+/// failed run whose report names no test (a crash before the tests, a timeout) still counts.
+pub fn run_failed(record: &RunRecord, ignore: &Ignore) -> bool {
+    judge(record, ignore) == RunJudgement::Failed
+}
+
+/// A known test a run does not name passed in that run when its report is read from the
+/// console (which lists failures, not every pass) and the run finished: it passed, or it
+/// named a failure of its own.
+fn passes_unnamed(record: &RunRecord) -> bool {
+    match &record.tests {
+        TestReport::Console(results) => {
+            record.outcome.passed()
+                || (matches!(record.outcome, crate::runner::RunOutcome::Failed { .. })
+                    && results.iter().any(|r| r.status.failed()))
+        }
+        _ => false,
+    }
 }
 
 #[derive(Default)]
@@ -94,7 +150,19 @@ pub fn test_case_stats(
 ) -> Vec<TestCaseStats> {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     for record in records {
-        for (name, failure) in outcomes(record, ignore) {
+        for (name, _) in outcomes(record, ignore) {
+            tallies.entry(name).or_default();
+        }
+    }
+    let known: Vec<&str> = tallies.keys().copied().collect();
+    for record in records {
+        let named = outcomes(record, ignore);
+        if passes_unnamed(record) {
+            for name in known.iter().copied().filter(|n| !named.contains_key(n)) {
+                tallies.entry(name).or_default().runs += 1;
+            }
+        }
+        for (name, failure) in named {
             let tally = tallies.entry(name).or_default();
             tally.runs += 1;
             if let Some(message) = failure {

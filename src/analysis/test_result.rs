@@ -15,6 +15,16 @@ pub enum TestStatus {
     /// A failed assertion or an error (setup, teardown, crash) alike: both mean "did not pass".
     Failed,
     Skipped,
+    /// Still running when the run was killed at the timeout: the test that hung.
+    #[serde(rename = "timeout")]
+    TimedOut,
+}
+
+impl TestStatus {
+    /// True for every way of not passing.
+    pub fn failed(self) -> bool {
+        matches!(self, TestStatus::Failed | TestStatus::TimedOut)
+    }
 }
 
 /// A test case as one run reported it.
@@ -26,6 +36,16 @@ pub struct TestResult {
     pub status: TestStatus,
     /// First line of the failure message, for failed tests.
     pub message: Option<String>,
+}
+
+impl TestResult {
+    /// True for the case pytest's JUnit report writes for a file it could not collect
+    /// (`<error message="collection failure">`): the command failing, not a test.
+    pub fn is_collection_error(&self) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("collection failure"))
+    }
 }
 
 /// What a run's report said, or why there is none.
@@ -41,13 +61,24 @@ pub enum TestReport {
     /// The report exists but could not be read; the text says why, in one line.
     Unreadable(String),
     Parsed(Vec<TestResult>),
+    /// Results read from the run's console output: the failures it printed and the passes it
+    /// could tell, so a known test it does not name passed when the run finished.
+    Console(Vec<TestResult>),
 }
 
 impl TestReport {
     /// The parsed results, if any.
     pub fn results(&self) -> Option<&[TestResult]> {
         match self {
-            TestReport::Parsed(results) => Some(results),
+            TestReport::Parsed(results) | TestReport::Console(results) => Some(results),
+            _ => None,
+        }
+    }
+
+    /// The results, mutable, when there are any.
+    pub fn results_mut(&mut self) -> Option<&mut Vec<TestResult>> {
+        match self {
+            TestReport::Parsed(results) | TestReport::Console(results) => Some(results),
             _ => None,
         }
     }

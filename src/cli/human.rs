@@ -24,11 +24,26 @@ pub fn render(summary: &Summary) -> String {
             pct(summary.ci_high),
             summary.severity
         ),
-        Verdict::AlwaysFailing => format!(
-            "ALWAYS FAILING: all {} runs failed; this is a real failure, not a flake",
-            summary.total_runs
-        ),
+        Verdict::AlwaysFailing => match summary.classification {
+            Some(c @ (Classification::CollectionError | Classification::MissingDependency)) => {
+                format!(
+                    "ALWAYS FAILING: all {} runs failed before any test ran ({}); not a flake",
+                    summary.total_runs,
+                    name_of(c)
+                )
+            }
+            _ => format!(
+                "ALWAYS FAILING: all {} runs failed; this is a real failure, not a flake",
+                summary.total_runs
+            ),
+        },
         Verdict::Inconclusive => "INCONCLUSIVE: no run finished".to_string(),
+    };
+    let headline = match (tests_headline(summary), also_line(summary)) {
+        (Some(tests), Some(also)) => format!("{headline}: {tests}; {also}"),
+        (Some(tests), None) => format!("{headline}: {tests}"),
+        (None, Some(also)) => format!("{headline}; {also}"),
+        (None, None) => headline,
     };
     let _ = writeln!(out, "{headline}");
     if let Some(note) = &summary.severity_note {
@@ -150,12 +165,52 @@ pub fn render(summary: &Summary) -> String {
     out
 }
 
+/// "1 flaky test" (or "2 flaky tests, 1 always failing") when the runs reported test cases.
+fn tests_headline(summary: &Summary) -> Option<String> {
+    let count = |verdict: Verdict| {
+        summary
+            .tests
+            .iter()
+            .filter(|t| t.verdict == verdict)
+            .count()
+    };
+    let (flaky, always) = (count(Verdict::Flaky), count(Verdict::AlwaysFailing));
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match (flaky, always) {
+        (0, 0) => None,
+        (f, 0) => Some(format!("{f} flaky test{}", plural(f))),
+        (0, a) => Some(format!("{a} test{} failing every run", plural(a))),
+        (f, a) => Some(format!(
+            "{f} flaky test{}, {a} failing every run",
+            plural(f)
+        )),
+    }
+}
+
+/// "the command also fails on every run: <cause>" when runs failed beyond their tests.
+pub fn also_line(summary: &Summary) -> Option<String> {
+    let failure = summary.command_failure.as_ref()?;
+    let how_often = if failure.runs >= summary.total_runs {
+        "on every run".to_string()
+    } else {
+        format!("in {} of {} runs", failure.runs, summary.total_runs)
+    };
+    Some(format!(
+        "the command also fails {how_often} ({}): {}",
+        failure.kind.name(),
+        failure.cause
+    ))
+}
+
 pub fn name_of(classification: Classification) -> &'static str {
     match classification {
         Classification::SeedDependent => "seed-dependent",
         Classification::Nondeterministic => "nondeterministic",
         Classification::ContentionDependent => "contention-dependent",
         Classification::AlwaysFailing => "always-failing",
+        Classification::Timeout => "timeout",
+        Classification::CollectionError => "collection-error",
+        Classification::MissingDependency => "missing-dependency",
     }
 }
 
@@ -170,6 +225,13 @@ pub fn cause(classification: Classification) -> String {
             "fails only when other runs execute at the same time, never alone"
         }
         Classification::AlwaysFailing => "fails every run: a real bug, not a flake",
+        Classification::Timeout => "hangs: a failing seed hit the timeout again on replay",
+        Classification::CollectionError => {
+            "the tests could not be loaded (a collection or build error), not a flake"
+        }
+        Classification::MissingDependency => {
+            "a module the tests import is not installed, not a flake"
+        }
     };
     format!("{} ({meaning})", name_of(classification))
 }

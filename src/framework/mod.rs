@@ -8,6 +8,7 @@ pub mod detect;
 pub mod install;
 pub mod junit_paths;
 pub mod report;
+pub mod script;
 pub mod seed;
 pub mod shuffle;
 

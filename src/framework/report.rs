@@ -2,15 +2,20 @@
 //! report is read back before the run's directory is removed ([`ReportPlan`]).
 //!
 //! Runners we recognise in the command (pytest, `go test`, Jest, Vitest, Mocha,
-//! `cargo nextest run`) get their own report option pointing into the run's directory, so
-//! concurrent runs never share a file. Other commands (`make test`, `npm test`) are read
-//! through the config's `junit_paths` globs; with neither, the whole command is the unit.
+//! `cargo nextest run`), or behind `npm|yarn|pnpm test` ([`ScriptRunner`]), get their own
+//! report option pointing into the run's directory, so concurrent runs never share a file.
+//! Other commands are read through the config's `junit_paths` globs; without those, pytest
+//! is asked for its JUnit report through `PYTEST_ADDOPTS` wherever the command runs it
+//! (`make test`, `tox`, a script), and the runner's console output is the fallback.
+//! pytest runs also get a small plugin ([`PROGRESS_PLUGIN`]) that names the test running,
+//! so a run killed at the timeout says which test hung.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use super::command::{Runner, RunnerAt, insert_flags};
 use super::junit_paths::{JunitGlobs, Stamp};
+pub use super::script::ScriptRunner;
 use super::shuffle::Shuffle;
 use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::analysis::{go_test, jest, junit};
@@ -25,21 +30,74 @@ pub enum ReportPlan {
     #[default]
     None,
     Runner(RunnerAt),
+    /// A runner behind the package manager's `test` script: its flags go at the end.
+    Script(ScriptRunner),
     /// JUnit files the command writes itself, found by globs relative to its working
     /// directory.
     Junit(JunitGlobs),
+    /// Any other command: pytest's JUnit report through `PYTEST_ADDOPTS` if the command
+    /// runs pytest, else what the console output names.
+    Console,
 }
+
+/// A pytest plugin that writes the node id of the test running to `FLAKY_PROGRESS_FILE`
+/// (and empties it when the test is done), so a run killed at the timeout names the test
+/// that hung. It is put on the runs' `PYTHONPATH` and loaded with `-p`.
+pub const PROGRESS_PLUGIN: &str = r#""""flaky-detector: names the test that is running, for runs killed at the timeout."""
+import os
+
+_PATH = os.environ.get("FLAKY_PROGRESS_FILE")
+
+
+def _write(text):
+    if not _PATH:
+        return
+    try:
+        with open(_PATH, "w") as handle:
+            handle.write(text)
+    except OSError:
+        pass
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _write(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _write("")
+"#;
+
+/// The plugin's module name (`-p` loads it by this name).
+const PROGRESS_MODULE: &str = "flaky_detector_progress";
 
 impl ReportPlan {
     /// The runner's own report when the command is one we recognise, else `junit_paths`
-    /// when given.
+    /// when given, else pytest's report through the environment and the console.
     pub fn for_command(argv: &[String], junit_paths: &[String]) -> ReportPlan {
+        ReportPlan::for_job(argv, junit_paths, Path::new(""))
+    }
+
+    /// [`ReportPlan::for_command`], also following `npm|yarn|pnpm test` through the
+    /// `package.json` in `checkout`.
+    pub fn for_job(argv: &[String], junit_paths: &[String], checkout: &Path) -> ReportPlan {
         if let Some(at) = RunnerAt::find(argv) {
             return ReportPlan::Runner(at);
         }
+        if let Some(script) = ScriptRunner::find(argv, checkout) {
+            return ReportPlan::Script(script);
+        }
         match JunitGlobs::new(junit_paths) {
             Some(globs) => ReportPlan::Junit(globs),
-            None => ReportPlan::None,
+            None => ReportPlan::Console,
+        }
+    }
+
+    /// True when pytest may run under this plan and gets the progress plugin.
+    fn pytest_may_run(&self) -> bool {
+        match self {
+            ReportPlan::Runner(at) => at.runner == Runner::Pytest,
+            ReportPlan::Console => true,
+            _ => false,
         }
     }
 
@@ -58,39 +116,40 @@ impl ReportPlan {
         let mut flags = Vec::new();
         let mut stdout_copy = None;
         let mut snapshot = HashMap::new();
+        let mut env = Vec::new();
+        let mut progress = None;
         let file = |name: &str| run_dir.join(name).display().to_string();
         match self {
             ReportPlan::None => {}
-            ReportPlan::Runner(at) => match at.runner {
-                Runner::Pytest => flags.push(format!("--junitxml={}", file("junit.xml"))),
-                Runner::GoTest => {
-                    flags.push("-json".into());
-                    stdout_copy = Some(run_dir.join("go-test.jsonl"));
+            ReportPlan::Runner(at) => {
+                stdout_copy = runner_flags(at.runner, run_dir, &mut flags)?;
+            }
+            ReportPlan::Script(script) => {
+                if script.separator {
+                    flags.push("--".into());
                 }
-                Runner::Jest => {
-                    flags.push("--json".into());
-                    flags.push(format!("--outputFile={}", file("jest.json")));
-                }
-                Runner::Vitest => {
-                    // The default reporter keeps the run's output readable.
-                    flags.push("--reporter=default".into());
-                    flags.push("--reporter=junit".into());
-                    flags.push(format!("--outputFile.junit={}", file("junit.xml")));
-                }
-                Runner::Mocha => {
-                    flags.push("--reporter".into());
-                    flags.push("xunit".into());
-                    flags.push("--reporter-option".into());
-                    flags.push(format!("output={}", file("junit.xml")));
-                }
-                Runner::Nextest => {
-                    let config = run_dir.join("nextest.toml");
-                    std::fs::write(&config, nextest_config(&run_dir.join("junit.xml")))?;
-                    flags.push("--tool-config-file".into());
-                    flags.push(format!("flaky-detector:{}", config.display()));
-                }
-            },
+                stdout_copy = runner_flags(script.runner, run_dir, &mut flags)?;
+            }
             ReportPlan::Junit(globs) => snapshot = globs.scan(cwd),
+            ReportPlan::Console => {
+                env.push((
+                    "PYTEST_ADDOPTS".to_string(),
+                    format!("--junitxml={}", file("junit.xml")),
+                ));
+            }
+        }
+        if self.pytest_may_run() {
+            let hook_dir = run_dir.join("pyhook");
+            std::fs::create_dir_all(&hook_dir)?;
+            std::fs::write(
+                hook_dir.join(format!("{PROGRESS_MODULE}.py")),
+                PROGRESS_PLUGIN,
+            )?;
+            let path = run_dir.join("progress");
+            env.push(("PYTEST_ADDOPTS".into(), format!("-p {PROGRESS_MODULE}")));
+            env.push(("PYTHONPATH".into(), hook_dir.display().to_string()));
+            env.push(("FLAKY_PROGRESS_FILE".into(), path.display().to_string()));
+            progress = Some(path);
         }
         Ok(PreparedReport {
             plan: self.clone(),
@@ -98,8 +157,50 @@ impl ReportPlan {
             flags,
             stdout_copy,
             snapshot,
+            env,
+            progress,
         })
     }
+}
+
+/// Pushes `runner`'s report flags (files in `run_dir`); returns where stdout must be
+/// copied for runners whose report is their stdout.
+fn runner_flags(
+    runner: Runner,
+    run_dir: &Path,
+    flags: &mut Vec<String>,
+) -> std::io::Result<Option<PathBuf>> {
+    let file = |name: &str| run_dir.join(name).display().to_string();
+    match runner {
+        Runner::Pytest => flags.push(format!("--junitxml={}", file("junit.xml"))),
+        Runner::GoTest => {
+            flags.push("-json".into());
+            return Ok(Some(run_dir.join("go-test.jsonl")));
+        }
+        Runner::Jest => {
+            flags.push("--json".into());
+            flags.push(format!("--outputFile={}", file("jest.json")));
+        }
+        Runner::Vitest => {
+            // The default reporter keeps the run's output readable.
+            flags.push("--reporter=default".into());
+            flags.push("--reporter=junit".into());
+            flags.push(format!("--outputFile.junit={}", file("junit.xml")));
+        }
+        Runner::Mocha => {
+            flags.push("--reporter".into());
+            flags.push("xunit".into());
+            flags.push("--reporter-option".into());
+            flags.push(format!("output={}", file("junit.xml")));
+        }
+        Runner::Nextest => {
+            let config = run_dir.join("nextest.toml");
+            std::fs::write(&config, nextest_config(&run_dir.join("junit.xml")))?;
+            flags.push("--tool-config-file".into());
+            flags.push(format!("flaky-detector:{}", config.display()));
+        }
+    }
+    Ok(None)
 }
 
 /// Nextest's tool config: the JUnit report of the default profile (which custom profiles
@@ -124,6 +225,11 @@ pub struct PreparedReport {
     /// Where the run's stdout must be copied in full (`go test -json`).
     pub stdout_copy: Option<PathBuf>,
     snapshot: HashMap<PathBuf, Stamp>,
+    /// Variables the run needs: `PYTEST_ADDOPTS` words to append, a `PYTHONPATH` entry to
+    /// put first, anything else to set (see [`PreparedReport::apply_env`]).
+    pub env: Vec<(String, String)>,
+    /// Where the progress plugin names the running test.
+    progress: Option<PathBuf>,
 }
 
 impl PreparedReport {
@@ -136,42 +242,83 @@ impl PreparedReport {
         written: &Path,
         output_limit: usize,
     ) -> (TestReport, Option<Captured>) {
-        let read = |name: &str| read_capped(&self.run_dir.join(name), REPORT_CAP);
         match &self.plan {
             ReportPlan::None => (TestReport::NotRequested, None),
-            ReportPlan::Runner(at) => match at.runner {
-                Runner::GoTest => {
-                    let Some(path) = &self.stdout_copy else {
-                        return (TestReport::Missing, None);
-                    };
-                    let Ok(file) = std::fs::File::open(path) else {
-                        return (TestReport::Missing, None);
-                    };
-                    let mut text = Capture::new(output_limit);
-                    let parsed =
-                        go_test::parse(std::io::BufReader::new(file), |t| text.push(t.as_bytes()));
-                    (report_of(parsed), Some(text.finish()))
-                }
-                Runner::Jest => match read("jest.json") {
-                    Ok(json) => (report_of(jest::parse(&json, cwd)), None),
-                    Err(error) => (not_read("jest.json", &error), None),
-                },
-                // Mocha has one reporter at a time: with ours writing the file, its stdout is
-                // empty, so the run's readable output is rebuilt from the report.
-                Runner::Mocha => match read("junit.xml").map(|xml| junit::parse(&xml)) {
-                    Ok(Ok(results)) => {
-                        let text = readable(&results, output_limit);
-                        (TestReport::Parsed(results), Some(text))
-                    }
-                    Ok(Err(error)) => (TestReport::Unreadable(one_line(&error)), None),
-                    Err(error) => (not_read("junit.xml", &error), None),
-                },
-                _ => match read("junit.xml") {
-                    Ok(xml) => (report_of(junit::parse(&xml)), None),
-                    Err(error) => (not_read("junit.xml", &error), None),
-                },
-            },
+            ReportPlan::Runner(at) => self.collect_runner(at.runner, cwd, output_limit),
+            ReportPlan::Script(script) => self.collect_runner(script.runner, cwd, output_limit),
             ReportPlan::Junit(globs) => (globs.collect(written, &self.snapshot), None),
+            // No report is no surprise here: the console is read instead.
+            ReportPlan::Console => match read_capped(&self.run_dir.join("junit.xml"), REPORT_CAP) {
+                Ok(xml) => (report_of(junit::parse(&xml)), None),
+                Err(_) => (TestReport::NotRequested, None),
+            },
+        }
+    }
+
+    /// True when a run without a report is read from its console output.
+    pub fn reads_console(&self) -> bool {
+        matches!(self.plan, ReportPlan::Console)
+    }
+
+    /// Where the progress plugin names the running test, if this run has it.
+    pub fn progress_file(&self) -> Option<&Path> {
+        self.progress.as_deref()
+    }
+
+    /// `base` with [`PreparedReport::env`] applied: `PYTEST_ADDOPTS` words appended to the
+    /// job's own, `PYTHONPATH` entries put first, other variables set.
+    pub fn apply_env(&self, base: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut env = base;
+        for (name, value) in &self.env {
+            match env.iter_mut().find(|(k, _)| k == name) {
+                Some((_, old)) if old.is_empty() => *old = value.clone(),
+                Some((_, old)) if name == "PYTEST_ADDOPTS" => *old = format!("{old} {value}"),
+                Some((_, old)) if name == "PYTHONPATH" => *old = format!("{value}:{old}"),
+                Some((_, old)) => *old = value.clone(),
+                None => env.push((name.clone(), value.clone())),
+            }
+        }
+        env
+    }
+
+    fn collect_runner(
+        &self,
+        runner: Runner,
+        cwd: &Path,
+        output_limit: usize,
+    ) -> (TestReport, Option<Captured>) {
+        let read = |name: &str| read_capped(&self.run_dir.join(name), REPORT_CAP);
+        match runner {
+            Runner::GoTest => {
+                let Some(path) = &self.stdout_copy else {
+                    return (TestReport::Missing, None);
+                };
+                let Ok(file) = std::fs::File::open(path) else {
+                    return (TestReport::Missing, None);
+                };
+                let mut text = Capture::new(output_limit);
+                let parsed =
+                    go_test::parse(std::io::BufReader::new(file), |t| text.push(t.as_bytes()));
+                (report_of(parsed), Some(text.finish()))
+            }
+            Runner::Jest => match read("jest.json") {
+                Ok(json) => (report_of(jest::parse(&json, cwd)), None),
+                Err(error) => (not_read("jest.json", &error), None),
+            },
+            // Mocha has one reporter at a time: with ours writing the file, its stdout is
+            // empty, so the run's readable output is rebuilt from the report.
+            Runner::Mocha => match read("junit.xml").map(|xml| junit::parse(&xml)) {
+                Ok(Ok(results)) => {
+                    let text = readable(&results, output_limit);
+                    (TestReport::Parsed(results), Some(text))
+                }
+                Ok(Err(error)) => (TestReport::Unreadable(one_line(&error)), None),
+                Err(error) => (not_read("junit.xml", &error), None),
+            },
+            _ => match read("junit.xml") {
+                Ok(xml) => (report_of(junit::parse(&xml)), None),
+                Err(error) => (not_read("junit.xml", &error), None),
+            },
         }
     }
 }
@@ -197,7 +344,7 @@ fn readable(results: &[TestResult], output_limit: usize) -> Captured {
                 passed += 1;
                 format!("  ok      {}\n", result.name)
             }
-            TestStatus::Failed => {
+            TestStatus::Failed | TestStatus::TimedOut => {
                 failed += 1;
                 let message = result.message.as_deref().unwrap_or("failed");
                 format!("  FAILED  {}\n          {message}\n", result.name)
@@ -248,7 +395,7 @@ impl RunnerOptions {
         cwd: &Path,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> (RunnerOptions, Option<String>) {
-        let report = ReportPlan::for_command(argv, junit_paths);
+        let report = ReportPlan::for_job(argv, junit_paths, cwd);
         let runner = RunnerAt::find(argv);
         let mut warning = None;
         let shuffle = if shuffle {
@@ -299,7 +446,9 @@ impl RunnerOptions {
         if let Some(shuffle) = &self.shuffle {
             argv = insert_flags(&argv, shuffle.insert_at(), &shuffle.flags(seed, &argv));
         }
-        if let Some(at) = self.report.runner() {
+        if let ReportPlan::Script(_) = &self.report {
+            argv.extend(report.flags.iter().cloned());
+        } else if let Some(at) = self.report.runner() {
             // A report option the command already gives would win over ours if ours came
             // first; last wins for these runners, so ours then goes last.
             let position = if at.runner.sets_own_report(&argv) {

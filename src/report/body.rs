@@ -6,9 +6,9 @@
 use std::fmt::Write;
 
 use crate::analysis::{Severity, Verdict};
-use crate::cli::human::{cause, name_of};
+use crate::cli::human::{also_line, cause, name_of};
 use crate::framework::InstallStatus;
-use crate::summary::Summary;
+use crate::summary::{Classification, Summary};
 
 /// Test rows and seeds shown when there is room; the rest are counted.
 pub(super) const MAX_TESTS: usize = 25;
@@ -181,7 +181,7 @@ impl Body {
             .map(|t| TestRow {
                 name: t.name.clone(),
                 verdict: match t.classification {
-                    Some(c) if t.verdict == Verdict::Flaky => {
+                    Some(c) if t.verdict == Verdict::Flaky || c == Classification::Timeout => {
                         format!("{}, {}", t.verdict, name_of(c))
                     }
                     _ => t.verdict.to_string(),
@@ -234,6 +234,9 @@ fn notes(s: &Summary) -> Vec<String> {
     }
     if let Some(error) = &s.first_error {
         notes.push(format!("❌ first error: {}", code(error)));
+    }
+    if let Some(also) = also_line(s) {
+        notes.push(format!("⚠️ {also}"));
     }
     if s.install.status == InstallStatus::Failed {
         let detail = s.install.detail.as_deref().unwrap_or("no detail");

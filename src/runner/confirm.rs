@@ -44,6 +44,16 @@ pub async fn confirm(
         seeds: seeds.clone(),
     });
     let fillers = assessment.passing_seeds();
+    // A seed that hung gets a shorter timeout per replay, so replaying a hang costs about
+    // one timeout rather than one per replay.
+    let timeout = assessment.replay_timeout(template.timeout);
+    let template = if timeout < template.timeout {
+        let mut shorter = (*template).clone();
+        shorter.timeout = timeout;
+        Arc::new(shorter)
+    } else {
+        template
+    };
     let plan = ReplayPlan {
         seeds: &seeds,
         fillers: &fillers,

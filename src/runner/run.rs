@@ -2,7 +2,7 @@
 //! checkout, TMPDIR, cache and HOME; see [`super::isolation`]), its seed in the environment,
 //! and a [`RunRecord`] as the result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +11,50 @@ use tokio_util::sync::CancellationToken;
 use super::capture::Captured;
 use super::isolation::{PlaceSpec, Places, RunPlace};
 use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
-use crate::analysis::test_result::TestReport;
+use crate::analysis::console;
+use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::config::Isolation;
 use crate::framework::build_once::BuiltRuns;
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, seed::seed_env};
+
+/// Marks the test that hung in a run killed at the timeout: `running` (named by the progress
+/// plugin or the streaming output), and the tests a streaming report (`go test -json`) saw
+/// start but never end.
+fn name_hung_test(tests: &mut TestReport, running: Option<String>, timeout: Duration) {
+    let message = format!(
+        "hung: still running when the run was killed at the timeout ({} s)",
+        timeout.as_secs()
+    );
+    if let Some(results) = tests.results_mut() {
+        for result in results.iter_mut() {
+            let unfinished = result
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("did not finish"));
+            if result.status == TestStatus::Failed && unfinished {
+                result.status = TestStatus::TimedOut;
+                result.message = Some(message.clone());
+            }
+        }
+    }
+    let Some(name) = running else {
+        return;
+    };
+    let hung = TestResult {
+        name,
+        status: TestStatus::TimedOut,
+        message: Some(message),
+    };
+    match tests.results_mut() {
+        Some(results) => match results.iter_mut().find(|r| r.name == hung.name) {
+            Some(result) => *result = hung,
+            None => results.push(hung),
+        },
+        None => *tests = TestReport::Parsed(vec![hung]),
+    }
+}
 
 /// Which run this is: its 0-based attempt number (the seed project's `attempt`) and its seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +149,7 @@ impl RunTemplate {
                 path: place.scratch().to_path_buf(),
                 source,
             })?;
+        let env = prepared.report.apply_env(env);
         let built = self
             .build
             .as_ref()
@@ -136,13 +175,36 @@ impl RunTemplate {
             overlay: place.mount().cloned(),
         };
         let stdout_copy = prepared.report.stdout_copy.clone();
+        let reads_console = prepared.report.reads_console();
+        let progress_file = prepared.report.progress_file().map(Path::to_path_buf);
         let result = run_process_teeing(&spec, cancel, stdout_copy.as_deref()).await;
-        // The report lives in the place's scratch folder: read it before leaving.
-        let (tests, readable_stdout) = prepared
+        // The report and the progress file live in the place's scratch folder: read them
+        // before leaving.
+        let (mut tests, readable_stdout) = prepared
             .collect(place.cwd(), place.written(), self.output_limit)
             .await;
+        let progress = match &progress_file {
+            Some(path) => tokio::fs::read_to_string(path).await.ok(),
+            None => None,
+        };
         place.leave().await;
         let output = result?;
+        if reads_console && tests == TestReport::NotRequested {
+            let results =
+                console::parse(&format!("{}\n{}", output.stdout.text, output.stderr.text));
+            // Even with no name in it: a passing run then counts its job's known tests as
+            // passed.
+            tests = TestReport::Console(results);
+        }
+        if output.outcome == RunOutcome::TimedOut {
+            let running = progress
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(console::pytest_name)
+                .or_else(|| console::running_test(&output.stdout.text));
+            name_hung_test(&mut tests, running, self.timeout);
+        }
         let keep = self.keep_passing_output || !output.outcome.passed();
         Ok(RunRecord {
             attempt: request.attempt,
@@ -163,6 +225,8 @@ impl RunTemplate {
         })
     }
 
+    /// The run was killed at the timeout: the test still running is marked as the one that
+    /// hung (`running`, or the tests a streaming report left unfinished).
     fn env_for(&self, request: RunRequest, place: &RunPlace) -> Vec<(String, String)> {
         let mut env = place.env(&self.env);
         env.set("ATTEMPT", request.attempt.to_string());

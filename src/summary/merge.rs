@@ -64,6 +64,13 @@ impl Summary {
             self.first_error = shard.first_error;
         }
         self.tests = merge_tests(std::mem::take(&mut self.tests), shard.tests);
+        self.command_failure = match (self.command_failure.take(), shard.command_failure) {
+            (Some(mut a), Some(b)) => {
+                a.runs += b.runs;
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
         self.confirmation = match (self.confirmation.take(), shard.confirmation) {
             (Some(mut a), Some(b)) => {
                 a.seeds.extend(b.seeds);

@@ -11,6 +11,7 @@
 
 mod examples;
 mod images;
+mod scripts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -121,7 +122,17 @@ fn sandbox(example: &Example) -> Sandbox {
 }
 
 async fn run_job(example: &Example, sandbox: &Sandbox, seeds: &[u64]) -> Summary {
-    let input = json!({
+    seeds_job(example, sandbox, seeds, json!({})).await
+}
+
+/// [`run_job`] with more job fields (`extra`, an object) on top.
+async fn seeds_job(
+    example: &Example,
+    sandbox: &Sandbox,
+    seeds: &[u64],
+    extra: serde_json::Value,
+) -> Summary {
+    let mut input = json!({
         "repo": sandbox.checkout.display().to_string(),
         "test_command": example.command,
         "runs": seeds.len(),
@@ -131,6 +142,9 @@ async fn run_job(example: &Example, sandbox: &Sandbox, seeds: &[u64]) -> Summary
         // depends on time.
         "timeout": 300,
     });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
     let job = JobInput::from_value(input)
         .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
         .expect("the job input is valid");
