@@ -118,6 +118,12 @@ pub fn render(summary: &Summary) -> String {
             confirmation.load_runs
         );
     }
+    for finding in &summary.order_dependence {
+        let _ = writeln!(out, "  order:      {}", finding.sentence);
+        if let Some(line) = &finding.reproduce {
+            let _ = writeln!(out, "              {line}");
+        }
+    }
     if summary.runs_saved > 0 {
         let _ = writeln!(
             out,
@@ -151,6 +157,7 @@ pub fn name_of(classification: Classification) -> &'static str {
         Classification::Nondeterministic => "nondeterministic",
         Classification::ContentionDependent => "contention-dependent",
         Classification::AlwaysFailing => "always-failing",
+        Classification::OrderDependent => "order-dependent",
     }
 }
 
@@ -165,6 +172,9 @@ pub fn cause(classification: Classification) -> String {
             "fails only when other runs execute at the same time, never alone"
         }
         Classification::AlwaysFailing => "fails every run: a real bug, not a flake",
+        Classification::OrderDependent => {
+            "its failing test order fails again, the file order passes"
+        }
     };
     format!("{} ({meaning})", name_of(classification))
 }
