@@ -40,7 +40,7 @@ pub struct JobFlags {
     /// checkout (shared, the seed project's behaviour).
     #[arg(long, value_parser = parse_isolation)]
     pub isolation: Option<Isolation>,
-    /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
+    /// Shuffle test order with each run's seed (pytest, go test, jest, vitest).
     #[arg(long)]
     pub shuffle: bool,
     /// Stop starting runs once more runs cannot change the verdict or severity.
