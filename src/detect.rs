@@ -24,6 +24,7 @@ use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::runner::confirm::confirm;
 use crate::runner::env::{EnvBuilder, inherited};
+use crate::runner::order;
 use crate::runner::{RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
@@ -176,7 +177,7 @@ async fn run_pipeline(
         env.set(name.clone(), value.clone());
     }
     let env = env.build();
-    let (options, options_warning) = RunnerOptions::resolve(
+    let (mut options, options_warning) = RunnerOptions::resolve(
         &settings.argv,
         &settings.junit_paths,
         settings.shuffle,
@@ -200,6 +201,9 @@ async fn run_pipeline(
     if cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
+    let (order_setup, order_warning) = order::setup(&mut options, &env, &deps.cache_dir).await;
+    let mut env = env;
+    env.extend(order_setup.run_env.iter().cloned());
     let template = Arc::new(RunTemplate {
         argv: settings.argv.clone(),
         checkout: checkout.to_path_buf(),
@@ -254,9 +258,10 @@ async fn run_pipeline(
         0
     };
     let mut assessment = Assessment::new(&records, settings);
-    if let Some(warning) = options_warning {
+    for warning in options_warning.into_iter().chain(order_warning) {
         assessment.warn(warning);
     }
+    let mut order_dependence = Vec::new();
     if settings.confirm {
         let first_attempt = settings.runs;
         confirm(
@@ -269,6 +274,15 @@ async fn run_pipeline(
             cancel,
         )
         .await;
+        let context = order::OrderContext {
+            template: template.clone(),
+            setup: &order_setup,
+            ignore: &ignore,
+            // Past every run of the confirmation phase, whatever its size.
+            first_attempt: settings.runs.saturating_add(ORDER_ATTEMPTS_FROM),
+            cancel,
+        };
+        order_dependence = order::find(&mut assessment, &records, &context).await;
     }
     template.places.finish().await;
 
@@ -288,12 +302,18 @@ async fn run_pipeline(
     summary.runs_saved = runs_saved;
     summary.isolation_mechanism = template.places.mechanism();
     summary.build_once = Some(build_mode);
+    let reproduce_env = order_setup.reproduce_env(&job.env);
     assessment.apply(&mut summary, |seed| {
         let argv = options.replay_argv(&settings.argv, seed);
-        reproduce_line(framework, seed, &job.env, &argv)
+        reproduce_line(framework, seed, &reproduce_env, &argv)
     });
+    summary.order_dependence = order_dependence;
     Ok(summary)
 }
+
+/// Attempt numbers of the order search's runs start this far past the first phase's, so
+/// their run directories never meet the confirmation phase's.
+const ORDER_ATTEMPTS_FROM: u32 = 1_000_000;
 
 /// With `cleanup_on_failure: false`, a job that failed leaves its scratch directory for
 /// inspection; the path goes to the log.

@@ -2,6 +2,9 @@
 //! records by [`Summary::build`]; the same shape comes back from RunPod, `serve` and the CLI.
 
 pub mod merge;
+pub mod order;
+
+pub use order::{OrderFinding, OrderRole};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +54,9 @@ pub enum Classification {
     ContentionDependent,
     /// Failed in every run: a real bug, not a flake.
     AlwaysFailing,
+    /// Its failing test order fails again and the file order passes: other tests that run
+    /// first decide (see `order_dependence`).
+    OrderDependent,
     /// Hung: still running at the timeout (a test case), or a failing seed hung again on
     /// replay (the command).
     Timeout,
@@ -155,6 +161,9 @@ pub struct Summary {
     /// Runs that failed beyond their test cases; the verdict follows the test cases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_failure: Option<CommandFailure>,
+    /// Order-dependent tests and the tests that must (or must not) run before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_dependence: Vec<OrderFinding>,
     /// A shell line that replays the first failing run in a checkout of the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
@@ -256,6 +265,7 @@ impl Summary {
             first_error: None,
             confirmation: None,
             command_failure: None,
+            order_dependence: Vec::new(),
             reproduce,
             runs_needed: stats::runs_needed(settings.thresholds.low),
             thresholds: Some(settings.thresholds),

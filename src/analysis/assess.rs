@@ -228,6 +228,27 @@ impl Assessment {
         share.max(self.slowest_finished * 2).min(full)
     }
 
+    /// Per-test figures and classifications so far.
+    pub fn tests(&self) -> &[TestCaseStats] {
+        &self.tests
+    }
+
+    /// Marks the test named `name` order-dependent (its failing order fails again, the file
+    /// order passes). The command's `seed-dependent` becomes `order-dependent` too once no
+    /// test is left seed-dependent: the order was what the seed decided.
+    pub fn mark_order_dependent(&mut self, name: &str) {
+        for test in self.tests.iter_mut().filter(|t| t.name == name) {
+            test.classification = Some(Classification::OrderDependent);
+        }
+        let seed_dependent = self
+            .tests
+            .iter()
+            .any(|t| t.classification == Some(Classification::SeedDependent));
+        if self.classification == Some(Classification::SeedDependent) && !seed_dependent {
+            self.classification = Some(Classification::OrderDependent);
+        }
+    }
+
     /// Adds a sentence to the summary's warnings.
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);

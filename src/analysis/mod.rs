@@ -13,6 +13,7 @@ pub mod go_test;
 pub mod jest;
 pub mod junit;
 pub mod per_test;
+pub mod polluter;
 pub mod severity;
 pub mod stats;
 pub mod test_result;

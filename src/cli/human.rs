@@ -138,6 +138,12 @@ pub fn render(summary: &Summary) -> String {
     if let Some(mechanism) = summary.isolation_mechanism {
         let _ = writeln!(out, "  isolation:  {mechanism}");
     }
+    for finding in &summary.order_dependence {
+        let _ = writeln!(out, "  order:      {}", finding.sentence);
+        if let Some(line) = &finding.reproduce {
+            let _ = writeln!(out, "              {line}");
+        }
+    }
     if summary.runs_saved > 0 {
         let _ = writeln!(
             out,
@@ -211,6 +217,7 @@ pub fn name_of(classification: Classification) -> &'static str {
         Classification::Timeout => "timeout",
         Classification::CollectionError => "collection-error",
         Classification::MissingDependency => "missing-dependency",
+        Classification::OrderDependent => "order-dependent",
     }
 }
 
@@ -231,6 +238,9 @@ pub fn cause(classification: Classification) -> String {
         }
         Classification::MissingDependency => {
             "a module the tests import is not installed, not a flake"
+        }
+        Classification::OrderDependent => {
+            "its failing test order fails again, the file order passes"
         }
     };
     format!("{} ({meaning})", name_of(classification))

@@ -44,7 +44,7 @@ pub struct JobFlags {
     /// one shared checkout (shared, the seed project's behaviour).
     #[arg(long, value_parser = parse_isolation)]
     pub isolation: Option<Isolation>,
-    /// Shuffle test order with each run's seed (pytest-randomly, go test, jest, vitest).
+    /// Shuffle test order with each run's seed (pytest, go test, jest, vitest).
     #[arg(long)]
     pub shuffle: bool,
     /// Build `go test` / `cargo test` binaries once and start them per run (auto), or run

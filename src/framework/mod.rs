@@ -7,6 +7,7 @@ pub mod command;
 pub mod detect;
 pub mod install;
 pub mod junit_paths;
+pub mod pytest_order;
 pub mod report;
 pub mod script;
 pub mod seed;

@@ -1,7 +1,9 @@
 //! Test-order shuffling keyed on the run's seed ([`Shuffle`], `shuffle: true`): an
 //! order-dependent test then fails for some seeds and passes for others, and the failing
 //! seed replays the failing order. Only runners that take a seed for their order are
-//! shuffled; the reproduce line carries the same flags.
+//! shuffled; the reproduce line carries the same flags. pytest is shuffled by
+//! pytest-randomly when the project installs it, else by our own plugin
+//! ([`super::pytest_order`]), which reads the seed from the run's environment.
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,12 +17,16 @@ use crate::runner::{ProcessSpec, run_process};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shuffle {
     at: RunnerAt,
+    /// pytest shuffled by our plugin (no flags; `FLAKY_SHUFFLE=1` and the plugin's
+    /// variables in the runs' environment) rather than by pytest-randomly.
+    plugin: bool,
 }
 
 impl Shuffle {
     /// The shuffle for `runner`, or why there is none (one sentence for the summary's
     /// warnings). `pytest_randomly` says whether the pytest-randomly plugin is importable
-    /// in the runs' environment ([`pytest_randomly_installed`]).
+    /// in the runs' environment ([`pytest_randomly_installed`]); without it pytest is
+    /// shuffled by our plugin.
     pub fn plan(runner: Option<RunnerAt>, pytest_randomly: bool) -> Result<Shuffle, String> {
         let Some(at) = runner else {
             return Err(
@@ -29,14 +35,25 @@ impl Shuffle {
             );
         };
         match at.runner {
-            Runner::Pytest if !pytest_randomly => Err(
-                "shuffle: pytest-randomly is not installed in the test environment, so test order was not shuffled (add it to the test requirements)"
-                    .into(),
-            ),
-            Runner::Pytest | Runner::GoTest | Runner::Jest | Runner::Vitest => Ok(Shuffle { at }),
+            Runner::Pytest => Ok(Shuffle {
+                at,
+                plugin: !pytest_randomly,
+            }),
+            Runner::GoTest | Runner::Jest | Runner::Vitest => Ok(Shuffle { at, plugin: false }),
             Runner::Mocha => Err("shuffle: mocha has no seeded order shuffling, so test order was not shuffled".into()),
             Runner::Nextest => Err("shuffle: cargo-nextest has no seeded order shuffling, so test order was not shuffled".into()),
         }
+    }
+
+    /// True when our pytest plugin does the shuffling: the runs need its environment
+    /// ([`super::pytest_order::PytestOrderPlugin::env`] and `FLAKY_SHUFFLE=1`), not flags.
+    pub fn uses_plugin(&self) -> bool {
+        self.plugin
+    }
+
+    /// The runner being shuffled.
+    pub fn runner(&self) -> Runner {
+        self.at.runner
     }
 
     /// Where the flags go in the command.
@@ -53,6 +70,7 @@ impl Shuffle {
         let int31 = seed % (1 << 31);
         let mut flags = Vec::new();
         match self.at.runner {
+            Runner::Pytest if self.plugin => {}
             Runner::Pytest => {
                 flags.push("-p".into());
                 flags.push("randomly".into());
@@ -161,8 +179,15 @@ mod tests {
     fn runners_without_seeded_shuffle_say_so() {
         assert!(flags("npx mocha", 1).is_err());
         assert!(flags("make test", 1).is_err());
-        let words = argv("pytest");
-        let reason = Shuffle::plan(RunnerAt::find(&words), false).expect_err("no plugin");
-        assert!(reason.contains("pytest-randomly"), "{reason}");
+    }
+
+    #[test]
+    fn pytest_without_pytest_randomly_is_shuffled_by_our_plugin() {
+        let words = argv("python3 -m pytest -q");
+        let shuffle = Shuffle::plan(RunnerAt::find(&words), false).expect("plugin shuffle");
+        assert!(shuffle.uses_plugin());
+        assert!(shuffle.flags(7, &words).is_empty());
+        let randomly = Shuffle::plan(RunnerAt::find(&words), true).expect("randomly");
+        assert!(!randomly.uses_plugin());
     }
 }

@@ -1,12 +1,14 @@
 //! Seeded runs of the test command: one process per run ([`process`]), at most `parallelism`
 //! at once ([`fan_out`]), each with its own directory and environment ([`run`],
-//! [`isolation`]); failing seeds replayed alone and under load ([`confirm`]).
+//! [`isolation`]); failing seeds replayed alone and under load ([`confirm`]); test order and
+//! polluters ([`order`]).
 
 pub mod capture;
 pub mod confirm;
 pub mod env;
 pub mod fan_out;
 pub mod isolation;
+pub mod order;
 pub mod process;
 pub mod run;
 

@@ -83,6 +83,11 @@ impl Summary {
             }
             (a, b) => a.or(b),
         };
+        for finding in shard.order_dependence {
+            if !self.order_dependence.iter().any(|f| f.test == finding.test) {
+                self.order_dependence.push(finding);
+            }
+        }
         if install_rank(shard.install.status) > install_rank(self.install.status) {
             self.install = shard.install;
         }
