@@ -29,7 +29,12 @@ pub async fn run(args: DashboardArgs) -> i32 {
             path.display()
         );
     }
-    let store = match Store::open(&path) {
+    let opened = if args.db.is_folder() {
+        Store::open_folder(&path, None)
+    } else {
+        Store::open(&path)
+    };
+    let store = match opened {
         Ok(store) => Arc::new(store),
         Err(error) => {
             eprintln!("error: {}", one_line(&error));

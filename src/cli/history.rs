@@ -13,13 +13,19 @@ use serde::Serialize;
 use super::exit;
 use crate::analysis::stats::round3;
 use crate::errors::one_line;
-use crate::history::{FlakyTest, JobFilter, JobRow, Store, TrendDay, default_db_path};
+use crate::history::folder::worker_file_name;
+use crate::history::{
+    FlakyTest, HistoryError, JobFilter, JobRow, Store, TrendDay, VOLUME_HISTORY_DIR,
+    default_db_path,
+};
 
 /// `--db`, shared by `run`, `history` and `dashboard`.
 #[derive(Debug, Clone, Args)]
 pub struct DbArg {
-    /// History database [default: /runpod-volume/flaky_test_history.db when /runpod-volume
-    /// exists, else ./flaky_test_history.db].
+    /// History database: a SQLite file, or a folder (an existing directory, or a path
+    /// ending in `/`) holding one SQLite file per worker [default:
+    /// /runpod-volume/flaky-detector/history/ when /runpod-volume exists, else
+    /// ./flaky_test_history.db].
     #[arg(long, env = "FLAKY_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 }
@@ -28,14 +34,68 @@ impl DbArg {
     pub fn path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(default_db_path)
     }
+
+    /// Whether history is a shared folder of per-worker files rather than one file.
+    pub fn is_folder(&self) -> bool {
+        let path = self.path();
+        path.is_dir()
+            || path == Path::new(VOLUME_HISTORY_DIR)
+            || path.as_os_str().to_string_lossy().ends_with('/')
+    }
+
+    /// Opens the store jobs are recorded in. In a folder, this process writes
+    /// `<pod id>.db` (`RUNPOD_POD_ID`, else `local`).
+    pub fn open_for_jobs(&self) -> Result<Store, HistoryError> {
+        if self.is_folder() {
+            Store::open_folder(&self.path(), Some(&worker_name()))
+        } else {
+            Store::open(&self.path())
+        }
+    }
+
+    /// Opens the store for reading only; a file or folder that does not exist is an error,
+    /// so a mistyped path does not show an empty history.
+    pub fn open_for_reading(&self) -> Result<Store, HistoryError> {
+        let path = self.path();
+        if !path.exists() {
+            return Err(HistoryError::Missing { path });
+        }
+        if self.is_folder() {
+            Store::open_folder(&path, None)
+        } else {
+            Store::open_existing(&path)
+        }
+    }
+
+    /// One line for a worker's log: which store jobs go to.
+    pub fn describe(&self) -> String {
+        let path = self.path();
+        if self.is_folder() {
+            format!(
+                "history: SQLite file {} (rollback journal, one file per worker) in the shared folder {}",
+                worker_file_name(&worker_name()),
+                path.display()
+            )
+        } else {
+            format!("history: SQLite file {} (WAL)", path.display())
+        }
+    }
+}
+
+/// The name of this process's file in a shared history folder: the RunPod pod id, which is
+/// unique among the pods sharing a volume.
+fn worker_name() -> String {
+    std::env::var("RUNPOD_POD_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| "local".to_string())
 }
 
 /// The store a job is recorded in. A database the user named (`--db`, `FLAKY_DB`) that
 /// cannot be opened is an error, before anything runs; the default one only gets a
 /// warning, so a read-only working directory does not stop a test run.
 pub fn store_for_jobs(db: &DbArg) -> Result<Option<Arc<Store>>, String> {
-    let path = db.path();
-    match Store::open(&path) {
+    match db.open_for_jobs() {
         Ok(store) => Ok(Some(Arc::new(store))),
         Err(error) if db.db.is_some() => Err(one_line(&error)),
         Err(error) => {
@@ -118,7 +178,7 @@ fn print(text: &str) -> i32 {
 }
 
 fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
-    let store = Store::open_existing(path).map_err(|e| one_line(&e))?;
+    let store = args.db.open_for_reading().map_err(|e| one_line(&e))?;
     let deleted_jobs = match args.keep_days {
         Some(days) => {
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));

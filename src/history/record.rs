@@ -23,7 +23,20 @@ impl Store {
     /// the whole job with all its runs, or nothing of it. A job without per-test figures is
     /// recorded with its command as its one test case, so the flakiest-tests view still
     /// covers runners that give no per-test report.
+    /// In a shared folder the job goes to this worker's own file.
     pub fn record_at(
+        &self,
+        summary: &Summary,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<RunId, HistoryError> {
+        match self.folder().and_then(|folder| folder.own()) {
+            Some(own) => own.record_here(summary, recorded_at),
+            None => self.record_here(summary, recorded_at),
+        }
+    }
+
+    /// Records into this store's own database (for a folder, the merged copy).
+    pub(super) fn record_here(
         &self,
         summary: &Summary,
         recorded_at: DateTime<Utc>,

@@ -1,6 +1,8 @@
-//! [`Store`]: the one owner of the history database's connections. Opening sets WAL,
-//! `synchronous=NORMAL`, a busy timeout and foreign keys, then migrates; every method is
-//! blocking, so async callers go through `spawn_blocking`.
+//! [`Store`]: the one owner of the history database's connections. Opening sets the journal
+//! ([`Journal`]: WAL on a local disk, a rollback journal for files on a shared volume), a busy
+//! timeout and foreign keys, then migrates; every method is blocking, so async callers go
+//! through `spawn_blocking`. A store over a shared folder ([`Store::open_folder`]) writes one
+//! file per worker and reads them all through a merged copy (see [`super::folder`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+use super::folder::Folder;
 use super::migrations::{self, MigrateError, Migrated};
 
 /// The database file's name, the seed project's.
@@ -18,15 +21,31 @@ pub const DB_FILE_NAME: &str = "flaky_test_history.db";
 /// records a job in milliseconds, so this only runs out when something is stuck.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where history lives when neither `--db` nor `FLAKY_DB` says: the RunPod network volume
-/// when it is mounted (it outlives workers), else the current directory.
+/// The folder of per-worker history files on the RunPod network volume.
+pub const VOLUME_HISTORY_DIR: &str = "/runpod-volume/flaky-detector/history";
+
+/// Where history lives when neither `--db` nor `FLAKY_DB` says: on the RunPod network volume
+/// when it is mounted (it outlives workers), a folder with one file per worker, since many
+/// pods share that volume and SQLite's WAL cannot be shared across hosts; else a file in
+/// the current directory.
 pub fn default_db_path() -> PathBuf {
-    let volume = Path::new("/runpod-volume");
-    if volume.is_dir() {
-        volume.join(DB_FILE_NAME)
+    if Path::new("/runpod-volume").is_dir() {
+        PathBuf::from(VOLUME_HISTORY_DIR)
     } else {
         PathBuf::from(DB_FILE_NAME)
     }
+}
+
+/// How a history file keeps its journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journal {
+    /// WAL: readers and a writer do not block each other. Needs shared memory between the
+    /// processes using the file, so only for a file on one host's local disk.
+    Wal,
+    /// The rollback journal with `synchronous=FULL`: a file that other hosts may open (a
+    /// network volume) never depends on shared memory, only on file locks, and each file
+    /// in a shared folder has a single writer anyway.
+    Rollback,
 }
 
 /// Why history could not be opened, written or read. Every message names the file.
@@ -40,6 +59,12 @@ pub enum HistoryError {
     },
     #[error("history database {path} does not exist")]
     Missing { path: PathBuf },
+    #[error("cannot list the history folder {path}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate history database {path}")]
     Migrate {
         path: PathBuf,
@@ -77,6 +102,9 @@ pub struct Store {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     migrated: Migrated,
+    /// Set for a store over a shared folder: `writer`/`reader` are then the merged copy,
+    /// and jobs are written to this worker's own file.
+    folder: Option<Box<Folder>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -86,14 +114,19 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`, in WAL mode.
     pub fn open(path: &Path) -> Result<Store, HistoryError> {
+        Store::open_with(path, Journal::Wal)
+    }
+
+    /// Opens (creating if needed) and migrates the database at `path` with `journal`.
+    pub fn open_with(path: &Path, journal: Journal) -> Result<Store, HistoryError> {
         let open_error = |source| HistoryError::Open {
             path: path.to_path_buf(),
             source,
         };
         let mut writer = Connection::open(path).map_err(open_error)?;
-        configure(&writer).map_err(open_error)?;
+        configure(&writer, journal).map_err(open_error)?;
         let migrated =
             migrations::migrate(&mut writer).map_err(|source| HistoryError::Migrate {
                 path: path.to_path_buf(),
@@ -104,7 +137,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_error)?;
-        configure(&reader).map_err(open_error)?;
+        configure(&reader, journal).map_err(open_error)?;
         // The pages' aggregates revisit the same job and index pages on every request; keep
         // them in the connection's cache (16 MiB) instead of the default 2 MiB.
         reader
@@ -115,7 +148,24 @@ impl Store {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             migrated,
+            folder: None,
         })
+    }
+
+    /// Opens history kept as one file per worker in `dir` (created if needed): jobs are
+    /// written to `<dir>/<worker>.db` when `worker` is given, and every read covers all the
+    /// folder's files, merged into a private copy that picks up new jobs on each read.
+    pub fn open_folder(dir: &Path, worker: Option<&str>) -> Result<Store, HistoryError> {
+        let folder = Folder::open(dir, worker)?;
+        let mut store = Store::open_with(&folder.merged_path(), Journal::Wal)?;
+        store.path = dir.to_path_buf();
+        store.folder = Some(Box::new(folder));
+        Ok(store)
+    }
+
+    /// The store's own worker file when it is a shared folder's, for writes.
+    pub(super) fn folder(&self) -> Option<&Folder> {
+        self.folder.as_deref()
     }
 
     /// Opens an existing database; for commands that only read, where creating an empty
@@ -144,7 +194,20 @@ impl Store {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The read connection; for a shared folder, first copies in the jobs other workers
+    /// recorded since the last read. A file that cannot be read is logged and skipped, so
+    /// one damaged worker file does not take the dashboard down.
     pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
+        if let Some(folder) = &self.folder
+            && let Err(error) = folder.merge_into(self)
+        {
+            tracing::warn!(error = %crate::errors::one_line(&error), "history folder not fully read");
+        }
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The read connection as it is, for the merge itself.
+    pub(super) fn reader_unmerged(&self) -> MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -166,6 +229,17 @@ impl Store {
     /// recomputes the per-test totals from the results left, then deletes the test cases
     /// no job mentions any more. Returns how many jobs went.
     pub fn delete_jobs_before(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
+        if let Some(folder) = &self.folder {
+            // Each worker file loses its old jobs (they are the ones read back), and the
+            // merged copy too, so it does not show them until the next start.
+            let deleted = folder.delete_jobs_before(cutoff)?;
+            self.delete_jobs_before_here(cutoff)?;
+            return Ok(deleted);
+        }
+        self.delete_jobs_before_here(cutoff)
+    }
+
+    fn delete_jobs_before_here(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -196,21 +270,26 @@ impl Store {
     }
 }
 
-/// The settings every connection needs: WAL so readers and a writer do not block each
-/// other, `synchronous=NORMAL` (durable at checkpoints, safe against corruption, and no
-/// fsync per job), a busy timeout for the moments two processes want the write lock, and
-/// foreign keys so deleting a job deletes its runs.
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// The settings every connection needs: the journal (WAL so readers and a writer do not
+/// block each other, `synchronous=NORMAL`: durable at checkpoints, safe against corruption,
+/// no fsync per job; or the rollback journal with `synchronous=FULL` for a shared volume),
+/// a busy timeout for the moments two processes want the write lock, and foreign keys so
+/// deleting a job deletes its runs.
+fn configure(conn: &Connection, journal: Journal) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    let (wanted, synchronous) = match journal {
+        Journal::Wal => ("WAL", "NORMAL"),
+        Journal::Rollback => ("DELETE", "FULL"),
+    };
     // A read-only connection cannot change the journal mode; it follows the file's.
     if !conn.is_readonly(rusqlite::MAIN_DB)? {
         let mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(%mode, "history database is not in WAL mode; readers may wait");
+            conn.pragma_update_and_check(None, "journal_mode", wanted, |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case(wanted) {
+            tracing::warn!(%mode, wanted, "history database kept another journal mode");
         }
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
 }
