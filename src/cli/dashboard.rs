@@ -23,13 +23,16 @@ pub struct DashboardArgs {
 
 pub async fn run(args: DashboardArgs) -> i32 {
     let path = args.db.path();
-    if !path.exists() {
+    let postgres = args.db.postgres_url();
+    if postgres.is_none() && !path.exists() {
         eprintln!(
             "note: {} does not exist yet; starting with an empty history",
             path.display()
         );
     }
-    let opened = if args.db.is_folder() {
+    let opened = if let Some(url) = &postgres {
+        Store::connect(url)
+    } else if args.db.is_folder() {
         Store::open_folder(&path, None)
     } else {
         Store::open(&path)
@@ -54,7 +57,7 @@ pub async fn run(args: DashboardArgs) -> i32 {
     match listener.local_addr() {
         Ok(addr) => eprintln!(
             "dashboard on http://{addr}/ (history: {}); Ctrl-C to stop",
-            path.display()
+            store.path().display()
         ),
         Err(_) => eprintln!("dashboard started; Ctrl-C to stop"),
     }

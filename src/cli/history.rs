@@ -14,6 +14,8 @@ use super::exit;
 use crate::analysis::stats::round3;
 use crate::errors::one_line;
 use crate::history::folder::worker_file_name;
+use crate::history::pending::default_pending_dir;
+use crate::history::postgres::{display_url, is_postgres_url};
 use crate::history::{
     FlakyTest, HistoryError, JobFilter, JobRow, Store, TrendDay, VOLUME_HISTORY_DIR,
     default_db_path,
@@ -22,11 +24,17 @@ use crate::history::{
 /// `--db`, shared by `run`, `history` and `dashboard`.
 #[derive(Debug, Clone, Args)]
 pub struct DbArg {
-    /// History database: a SQLite file, or a folder (an existing directory, or a path
-    /// ending in `/`) holding one SQLite file per worker [default:
+    /// History database: a SQLite file, a folder (an existing directory, or a path ending
+    /// in `/`) holding one SQLite file per worker, or a PostgreSQL URL
+    /// (postgres://user:password@host/db?sslmode=require) [default:
     /// /runpod-volume/flaky-detector/history/ when /runpod-volume exists, else
     /// ./flaky_test_history.db].
-    #[arg(long, env = "FLAKY_DB", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "FLAKY_DB",
+        value_name = "PATH|URL",
+        hide_env_values = true
+    )]
     pub db: Option<PathBuf>,
 }
 
@@ -35,8 +43,17 @@ impl DbArg {
         self.db.clone().unwrap_or_else(default_db_path)
     }
 
+    /// The PostgreSQL URL, when `--db` is one.
+    pub fn postgres_url(&self) -> Option<String> {
+        let db = self.db.as_ref()?.to_str()?;
+        is_postgres_url(db).then(|| db.trim().to_string())
+    }
+
     /// Whether history is a shared folder of per-worker files rather than one file.
     pub fn is_folder(&self) -> bool {
+        if self.postgres_url().is_some() {
+            return false;
+        }
         let path = self.path();
         path.is_dir()
             || path == Path::new(VOLUME_HISTORY_DIR)
@@ -46,7 +63,13 @@ impl DbArg {
     /// Opens the store jobs are recorded in. In a folder, this process writes
     /// `<pod id>.db` (`RUNPOD_POD_ID`, else `local`).
     pub fn open_for_jobs(&self) -> Result<Store, HistoryError> {
-        if self.is_folder() {
+        if let Some(url) = self.postgres_url() {
+            // A job finished while the database is down is kept and written later.
+            let mut store = Store::connect(&url)?;
+            store.keep_failed_writes_in(default_pending_dir());
+            store.retry_pending();
+            Ok(store)
+        } else if self.is_folder() {
             Store::open_folder(&self.path(), Some(&worker_name()))
         } else {
             Store::open(&self.path())
@@ -56,6 +79,9 @@ impl DbArg {
     /// Opens the store for reading only; a file or folder that does not exist is an error,
     /// so a mistyped path does not show an empty history.
     pub fn open_for_reading(&self) -> Result<Store, HistoryError> {
+        if let Some(url) = self.postgres_url() {
+            return Store::connect(&url);
+        }
         let path = self.path();
         if !path.exists() {
             return Err(HistoryError::Missing { path });
@@ -69,6 +95,9 @@ impl DbArg {
 
     /// One line for a worker's log: which store jobs go to.
     pub fn describe(&self) -> String {
+        if let Some(url) = self.postgres_url() {
+            return format!("history: PostgreSQL {}", display_url(&url));
+        }
         let path = self.path();
         if self.is_folder() {
             format!(
@@ -146,8 +175,7 @@ pub struct HistoryReport {
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
-    let path = args.db.path();
-    match report(&path, &args) {
+    match report(&args) {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
             Ok(text) => print(&format!("{text}\n")),
             Err(e) => {
@@ -177,7 +205,7 @@ fn print(text: &str) -> i32 {
     }
 }
 
-fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
+fn report(args: &HistoryArgs) -> Result<HistoryReport, String> {
     let store = args.db.open_for_reading().map_err(|e| one_line(&e))?;
     let deleted_jobs = match args.keep_days {
         Some(days) => {
@@ -204,7 +232,7 @@ fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
         .unwrap_or(today);
     let read = |e: crate::history::HistoryError| one_line(&e);
     Ok(HistoryReport {
-        db: path.to_path_buf(),
+        db: store.path().to_path_buf(),
         deleted_jobs,
         total_jobs: store.count_jobs(&filter).map_err(read)?,
         jobs: store.jobs(&filter, args.limit, 0).map_err(read)?,

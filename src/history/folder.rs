@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::columns::RunId;
 use super::queries::timestamp;
+use super::sql::{DbError, values};
 use super::store::{HistoryError, Journal, Store};
 
 /// The extension of the per-worker files; others in the folder are ignored.
@@ -156,17 +157,17 @@ impl Folder {
 
 /// Copies the jobs of `source` newer than its mark, each with its original time.
 fn copy_new_jobs(source: &mut Source, merged: &Store) -> Result<(), HistoryError> {
-    let new: Vec<(i64, i64)> = {
-        let conn = source.store.reader_unmerged();
-        conn.prepare_cached("SELECT id, recorded_at FROM jobs WHERE id > ?1 ORDER BY id")
-            .and_then(|mut stmt| {
-                stmt.query_map([source.copied_up_to], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| source.store.read_error(e))?
-    };
+    let new: Vec<(i64, i64)> = source.store.read_here(|db| {
+        db.rows(
+            "SELECT id, recorded_at FROM jobs WHERE id > ?1 ORDER BY id",
+            &values![source.copied_up_to],
+        )?
+        .iter()
+        .map(|row| Ok((row.get(0)?, row.get(1)?)))
+        .collect::<Result<Vec<_>, DbError>>()
+    })?;
     for (id, recorded_at) in new {
-        if let Some(summary) = source.store.summary(RunId(id))? {
+        if let Some(summary) = source.store.summary_in(RunId(id), true)? {
             merged.record_here(&summary, timestamp(recorded_at))?;
         }
         source.copied_up_to = id;

@@ -7,8 +7,11 @@ pub mod detail;
 pub mod filter;
 pub mod folder;
 pub mod migrations;
+pub mod pending;
+pub mod postgres;
 pub mod queries;
 pub mod record;
+pub mod sql;
 pub mod store;
 
 pub use columns::{RunId, TestCaseId};

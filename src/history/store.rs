@@ -5,7 +5,7 @@
 //! file per worker and reads them all through a merged copy (see [`super::folder`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::folder::Folder;
 use super::migrations::{self, MigrateError, Migrated};
+use super::postgres::PgStore;
+use super::sql::{DbError, Exec, values};
 
 /// The database file's name, the seed project's.
 pub const DB_FILE_NAME: &str = "flaky_test_history.db";
@@ -55,7 +57,7 @@ pub enum HistoryError {
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("history database {path} does not exist")]
     Missing { path: PathBuf },
@@ -75,13 +77,13 @@ pub enum HistoryError {
     Write {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("cannot read history database {path}")]
     Read {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("cannot encode the summary for history")]
     Encode(#[source] serde_json::Error),
@@ -97,14 +99,28 @@ pub enum HistoryError {
 /// The history database. Writes go through one connection and reads through another, each
 /// behind a mutex: under WAL a reader sees the last committed job while a write is under
 /// way, so a dashboard page never waits for a 1,000-run job to be recorded.
+///
+/// Or, for a fleet, a PostgreSQL database ([`Store::connect`]): the same statements run
+/// through a connection pool.
 pub struct Store {
+    /// The file, the shared folder, or the PostgreSQL URL without its password.
     path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    engine: Engine,
     migrated: Migrated,
-    /// Set for a store over a shared folder: `writer`/`reader` are then the merged copy,
-    /// and jobs are written to this worker's own file.
-    folder: Option<Box<Folder>>,
+    /// Where jobs whose write failed wait for the next try (see [`super::pending`]).
+    pub(super) pending: Option<PathBuf>,
+}
+
+#[allow(clippy::large_enum_variant, reason = "a process holds one or two stores")]
+enum Engine {
+    Sqlite {
+        writer: Mutex<Connection>,
+        reader: Mutex<Connection>,
+        /// Set for a store over a shared folder: `writer`/`reader` are then the merged
+        /// copy, and jobs are written to this worker's own file.
+        folder: Option<Box<Folder>>,
+    },
+    Postgres(Box<PgStore>),
 }
 
 impl std::fmt::Debug for Store {
@@ -121,9 +137,9 @@ impl Store {
 
     /// Opens (creating if needed) and migrates the database at `path` with `journal`.
     pub fn open_with(path: &Path, journal: Journal) -> Result<Store, HistoryError> {
-        let open_error = |source| HistoryError::Open {
+        let open_error = |source: rusqlite::Error| HistoryError::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         };
         let mut writer = Connection::open(path).map_err(open_error)?;
         configure(&writer, journal).map_err(open_error)?;
@@ -145,10 +161,25 @@ impl Store {
             .map_err(open_error)?;
         Ok(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            engine: Engine::Sqlite {
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+                folder: None,
+            },
             migrated,
-            folder: None,
+            pending: None,
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://` or `postgresql://`) and
+    /// migrates it.
+    pub fn connect(url: &str) -> Result<Store, HistoryError> {
+        let (pg, migrated) = PgStore::connect(url)?;
+        Ok(Store {
+            path: PathBuf::from(pg.display_url()),
+            engine: Engine::Postgres(Box::new(pg)),
+            migrated,
+            pending: None,
         })
     }
 
@@ -159,13 +190,18 @@ impl Store {
         let folder = Folder::open(dir, worker)?;
         let mut store = Store::open_with(&folder.merged_path(), Journal::Wal)?;
         store.path = dir.to_path_buf();
-        store.folder = Some(Box::new(folder));
+        if let Engine::Sqlite { folder: slot, .. } = &mut store.engine {
+            *slot = Some(Box::new(folder));
+        }
         Ok(store)
     }
 
-    /// The store's own worker file when it is a shared folder's, for writes.
+    /// The shared folder this store reads, if it is one.
     pub(super) fn folder(&self) -> Option<&Folder> {
-        self.folder.as_deref()
+        match &self.engine {
+            Engine::Sqlite { folder, .. } => folder.as_deref(),
+            Engine::Postgres(_) => None,
+        }
     }
 
     /// Opens an existing database; for commands that only read, where creating an empty
@@ -188,38 +224,69 @@ impl Store {
         self.migrated
     }
 
-    /// The write connection. A panic while it was held poisons the mutex; the connection
-    /// itself is still sound (an unfinished transaction was rolled back when dropped).
-    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` in one write transaction (SQLite: IMMEDIATE, so the busy timeout applies at
+    /// BEGIN rather than on a read-to-write upgrade halfway), committed when it returns
+    /// `Ok` and rolled back otherwise.
+    pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let written = match &self.engine {
+            Engine::Sqlite { writer, .. } => {
+                // A panic while the lock was held poisons it; the connection itself is
+                // still sound (an unfinished transaction was rolled back when dropped).
+                let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(DbError::from)
+                    .and_then(|mut tx| {
+                        let value = f(&mut tx)?;
+                        tx.commit()?;
+                        Ok(value)
+                    })
+            }
+            Engine::Postgres(pg) => pg.write(f),
+        };
+        written.map_err(|source| HistoryError::Write {
+            path: self.path.clone(),
+            source,
+        })
     }
 
-    /// The read connection; for a shared folder, first copies in the jobs other workers
-    /// recorded since the last read. A file that cannot be read is logged and skipped, so
-    /// one damaged worker file does not take the dashboard down.
-    pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
-        if let Some(folder) = &self.folder
+    /// Runs `f` in one read transaction, so what it reads comes from one snapshot; for a
+    /// shared folder, first copies in the jobs other workers recorded since the last read.
+    /// A file that cannot be read is logged and skipped, so one damaged worker file does
+    /// not take the dashboard down.
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        if let Some(folder) = self.folder()
             && let Err(error) = folder.merge_into(self)
         {
             tracing::warn!(error = %crate::errors::one_line(&error), "history folder not fully read");
         }
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+        self.read_here(f)
     }
 
-    /// The read connection as it is, for the merge itself.
-    pub(super) fn reader_unmerged(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    /// [`Store::read`] without the folder merge, for the merge itself.
+    pub(super) fn read_here<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let read = match &self.engine {
+            Engine::Sqlite { reader, .. } => {
+                let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.unchecked_transaction()
+                    .map_err(DbError::from)
+                    .and_then(|mut tx| f(&mut tx))
+            }
+            Engine::Postgres(pg) => pg.read(f),
+        };
+        read.map_err(|source| self.read_error(source))
     }
 
-    pub(super) fn read_error(&self, source: rusqlite::Error) -> HistoryError {
+    pub(super) fn read_error(&self, source: DbError) -> HistoryError {
         HistoryError::Read {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    pub(super) fn write_error(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError::Write {
             path: self.path.clone(),
             source,
         }
@@ -229,7 +296,7 @@ impl Store {
     /// recomputes the per-test totals from the results left, then deletes the test cases
     /// no job mentions any more. Returns how many jobs went.
     pub fn delete_jobs_before(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
-        if let Some(folder) = &self.folder {
+        if let Some(folder) = self.folder() {
             // Each worker file loses its old jobs (they are the ones read back), and the
             // merged copy too, so it does not show them until the next start.
             let deleted = folder.delete_jobs_before(cutoff)?;
@@ -240,33 +307,30 @@ impl Store {
     }
 
     fn delete_jobs_before_here(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| self.write_error(e))?;
-        let deleted = tx
-            .execute(
+        self.write(|db| {
+            let deleted = db.execute(
                 "DELETE FROM jobs WHERE recorded_at < ?1",
-                [cutoff.timestamp()],
-            )
-            .and_then(|deleted| {
-                if deleted > 0 {
-                    tx.execute_batch(
-                        "DELETE FROM test_case_totals;
-                         INSERT INTO test_case_totals
-                             (test_case_id, jobs, flaky_jobs, runs, failures, last_seen)
-                         SELECT test_case_id, count(*), sum(verdict = 'flaky'), sum(runs),
-                                sum(failures), max(recorded_at)
-                         FROM test_results GROUP BY test_case_id;
-                         DELETE FROM test_cases WHERE NOT EXISTS
-                             (SELECT 1 FROM test_results r WHERE r.test_case_id = test_cases.id);",
-                    )?;
-                }
-                Ok(deleted)
-            })
-            .map_err(|e| self.write_error(e))?;
-        tx.commit().map_err(|e| self.write_error(e))?;
-        Ok(deleted)
+                &values![cutoff.timestamp()],
+            )?;
+            if deleted > 0 {
+                db.execute("DELETE FROM test_case_totals", &[])?;
+                db.execute(
+                    "INSERT INTO test_case_totals \
+                         (test_case_id, jobs, flaky_jobs, runs, failures, last_seen) \
+                     SELECT test_case_id, count(*), \
+                         sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END), sum(runs), \
+                         sum(failures), max(recorded_at) \
+                     FROM test_results GROUP BY test_case_id",
+                    &[],
+                )?;
+                db.execute(
+                    "DELETE FROM test_cases WHERE NOT EXISTS \
+                     (SELECT 1 FROM test_results r WHERE r.test_case_id = test_cases.id)",
+                    &[],
+                )?;
+            }
+            Ok(deleted as usize)
+        })
     }
 }
 
