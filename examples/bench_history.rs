@@ -220,13 +220,12 @@ async fn main() {
         store.record_at(&summary, now - age).expect("a job records");
     }
     let fill = started.elapsed();
-    let runs: i64 = rusqlite::Connection::open(&path)
-        .and_then(|c| c.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)))
-        .expect("counts");
+    // Every job stores each of its runs, so the jobs' run totals count the run rows.
+    let runs = store.overview(&JobFilter::default()).expect("counts").runs;
     println!(
         "history bench: {} jobs, {runs} run rows in {} ({:.1} MiB)",
         options.jobs,
-        path.display(),
+        store.path().display(),
         std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
     );
     if options.jobs > have {
