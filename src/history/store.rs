@@ -111,7 +111,10 @@ pub struct Store {
     pub(super) pending: Option<PathBuf>,
 }
 
-#[allow(clippy::large_enum_variant, reason = "a process holds one or two stores")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a process holds one or two stores"
+)]
 enum Engine {
     Sqlite {
         writer: Mutex<Connection>,
