@@ -65,17 +65,20 @@ async fn run() -> i32 {
     let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
     match cli.command {
         // The worker and the server set up their own logging (RunPod's JSON lines).
-        Some(Command::Worker(args)) => match with_history(&args.db) {
+        Some(Command::Worker(args)) => match with_history(&args.db).inspect(|_| announce(&args.db))
+        {
             Ok(deps) => runpod::run_worker(args, deps).await,
             Err(code) => code,
         },
-        Some(Command::Serve(args)) => match with_history(&args.db) {
-            Ok(deps) => runpod::run_serve(args, deps).await,
-            Err(code) => code,
-        },
+        Some(Command::Serve(args)) => {
+            match with_history(&args.db).inspect(|_| announce(&args.db)) {
+                Ok(deps) => runpod::run_serve(args, deps).await,
+                Err(code) => code,
+            }
+        }
         None if on_runpod && cli.test_input.is_none() => {
             let args = WorkerArgs::parse_from(["worker"]);
-            match with_history(&args.db) {
+            match with_history(&args.db).inspect(|_| announce(&args.db)) {
                 Ok(deps) => runpod::run_worker(args, deps).await,
                 Err(code) => code,
             }
@@ -130,6 +133,11 @@ fn with_history(db: &cli::history::DbArg) -> Result<Deps, i32> {
             Err(cli::exit::JOB_ERROR)
         }
     }
+}
+
+/// Says in the worker's or server's log which history store jobs go to.
+fn announce(db: &cli::history::DbArg) {
+    eprintln!("{}", db.describe());
 }
 
 /// Logs go to stderr; `RUST_LOG` picks the level (warnings only by default, so the summary

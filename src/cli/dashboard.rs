@@ -26,13 +26,21 @@ pub struct DashboardArgs {
 
 pub async fn run(args: DashboardArgs) -> i32 {
     let path = args.db.path();
-    if !path.exists() {
+    let postgres = args.db.postgres_url();
+    if postgres.is_none() && !path.exists() {
         eprintln!(
             "note: {} does not exist yet; starting with an empty history",
             path.display()
         );
     }
-    let store = match Store::open(&path) {
+    let opened = if let Some(url) = &postgres {
+        Store::connect(url)
+    } else if args.db.is_folder() {
+        Store::open_folder(&path, None)
+    } else {
+        Store::open(&path)
+    };
+    let store = match opened {
         Ok(store) => Arc::new(store),
         Err(error) => {
             eprintln!("error: {}", one_line(&error));
@@ -52,7 +60,7 @@ pub async fn run(args: DashboardArgs) -> i32 {
     match listener.local_addr() {
         Ok(addr) => eprintln!(
             "dashboard on http://{addr}/ (history: {}); Ctrl-C to stop",
-            path.display()
+            store.path().display()
         ),
         Err(_) => eprintln!("dashboard started; Ctrl-C to stop"),
     }

@@ -13,14 +13,28 @@ use serde::Serialize;
 use super::exit;
 use crate::analysis::stats::round3;
 use crate::errors::one_line;
-use crate::history::{FlakyTest, JobFilter, JobRow, Store, TrendDay, default_db_path};
+use crate::history::folder::worker_file_name;
+use crate::history::pending::default_pending_dir;
+use crate::history::postgres::{display_url, is_postgres_url};
+use crate::history::{
+    FlakyTest, HistoryError, JobFilter, JobRow, Store, TrendDay, VOLUME_HISTORY_DIR,
+    default_db_path,
+};
 
 /// `--db`, shared by `run`, `history` and `dashboard`.
 #[derive(Debug, Clone, Args)]
 pub struct DbArg {
-    /// History database [default: /runpod-volume/flaky_test_history.db when /runpod-volume
-    /// exists, else ./flaky_test_history.db].
-    #[arg(long, env = "FLAKY_DB", value_name = "PATH")]
+    /// History database: a SQLite file, a folder (an existing directory, or a path ending
+    /// in `/`) holding one SQLite file per worker, or a PostgreSQL URL
+    /// (postgres://user:password@host/db?sslmode=require) [default:
+    /// /runpod-volume/flaky-detector/history/ when /runpod-volume exists, else
+    /// ./flaky_test_history.db].
+    #[arg(
+        long,
+        env = "FLAKY_DB",
+        value_name = "PATH|URL",
+        hide_env_values = true
+    )]
     pub db: Option<PathBuf>,
 }
 
@@ -28,14 +42,89 @@ impl DbArg {
     pub fn path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(default_db_path)
     }
+
+    /// The PostgreSQL URL, when `--db` is one.
+    pub fn postgres_url(&self) -> Option<String> {
+        let db = self.db.as_ref()?.to_str()?;
+        is_postgres_url(db).then(|| db.trim().to_string())
+    }
+
+    /// Whether history is a shared folder of per-worker files rather than one file.
+    pub fn is_folder(&self) -> bool {
+        if self.postgres_url().is_some() {
+            return false;
+        }
+        let path = self.path();
+        path.is_dir()
+            || path == Path::new(VOLUME_HISTORY_DIR)
+            || path.as_os_str().to_string_lossy().ends_with('/')
+    }
+
+    /// Opens the store jobs are recorded in. In a folder, this process writes
+    /// `<pod id>.db` (`RUNPOD_POD_ID`, else `local`).
+    pub fn open_for_jobs(&self) -> Result<Store, HistoryError> {
+        if let Some(url) = self.postgres_url() {
+            // A job finished while the database is down is kept and written later.
+            let mut store = Store::connect(&url)?;
+            store.keep_failed_writes_in(default_pending_dir());
+            store.retry_pending();
+            Ok(store)
+        } else if self.is_folder() {
+            Store::open_folder(&self.path(), Some(&worker_name()))
+        } else {
+            Store::open(&self.path())
+        }
+    }
+
+    /// Opens the store for reading only; a file or folder that does not exist is an error,
+    /// so a mistyped path does not show an empty history.
+    pub fn open_for_reading(&self) -> Result<Store, HistoryError> {
+        if let Some(url) = self.postgres_url() {
+            return Store::connect(&url);
+        }
+        let path = self.path();
+        if !path.exists() {
+            return Err(HistoryError::Missing { path });
+        }
+        if self.is_folder() {
+            Store::open_folder(&path, None)
+        } else {
+            Store::open_existing(&path)
+        }
+    }
+
+    /// One line for a worker's log: which store jobs go to.
+    pub fn describe(&self) -> String {
+        if let Some(url) = self.postgres_url() {
+            return format!("history: PostgreSQL {}", display_url(&url));
+        }
+        let path = self.path();
+        if self.is_folder() {
+            format!(
+                "history: SQLite file {} (rollback journal, one file per worker) in the shared folder {}",
+                worker_file_name(&worker_name()),
+                path.display()
+            )
+        } else {
+            format!("history: SQLite file {} (WAL)", path.display())
+        }
+    }
+}
+
+/// The name of this process's file in a shared history folder: the RunPod pod id, which is
+/// unique among the pods sharing a volume.
+fn worker_name() -> String {
+    std::env::var("RUNPOD_POD_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| "local".to_string())
 }
 
 /// The store a job is recorded in. A database the user named (`--db`, `FLAKY_DB`) that
 /// cannot be opened is an error, before anything runs; the default one only gets a
 /// warning, so a read-only working directory does not stop a test run.
 pub fn store_for_jobs(db: &DbArg) -> Result<Option<Arc<Store>>, String> {
-    let path = db.path();
-    match Store::open(&path) {
+    match db.open_for_jobs() {
         Ok(store) => Ok(Some(Arc::new(store))),
         Err(error) if db.db.is_some() => Err(one_line(&error)),
         Err(error) => {
@@ -87,8 +176,7 @@ pub struct HistoryReport {
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
-    let path = args.db.path();
-    match report(&path, &args) {
+    match report(&args) {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
             Ok(text) => print(&format!("{text}\n")),
             Err(e) => {
@@ -118,8 +206,8 @@ fn print(text: &str) -> i32 {
     }
 }
 
-fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
-    let store = Store::open_existing(path).map_err(|e| one_line(&e))?;
+fn report(args: &HistoryArgs) -> Result<HistoryReport, String> {
+    let store = args.db.open_for_reading().map_err(|e| one_line(&e))?;
     let deleted_jobs = match args.keep_days {
         Some(days) => {
             let cutoff = Utc::now()
@@ -147,7 +235,7 @@ fn report(path: &Path, args: &HistoryArgs) -> Result<HistoryReport, String> {
         .unwrap_or(today);
     let read = |e: crate::history::HistoryError| one_line(&e);
     Ok(HistoryReport {
-        db: path.to_path_buf(),
+        db: store.path().to_path_buf(),
         deleted_jobs,
         total_jobs: store.count_jobs(&filter).map_err(read)?,
         jobs: store.jobs(&filter, args.limit, 0).map_err(read)?,

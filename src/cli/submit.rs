@@ -254,7 +254,8 @@ pub async fn run(args: SubmitArgs) -> i32 {
 /// their own history, so a local copy is only made when asked for.
 fn open_history(db: &DbArg) -> Result<Option<std::sync::Arc<Store>>, String> {
     match &db.db {
-        Some(path) => Store::open(path)
+        Some(_) => db
+            .open_for_jobs()
             .map(|store| Some(std::sync::Arc::new(store)))
             .map_err(|e| one_line(&e)),
         None => Ok(None),

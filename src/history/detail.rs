@@ -2,12 +2,12 @@
 //! outcome, error excerpts of the first failing runs) and [`Store::summary`], the summary as
 //! it was recorded.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
 use super::columns::{RunId, StoredSeed, TestCaseId};
 use super::queries::{JOB_COLUMNS, JobRow};
+use super::sql::{DbError, Exec, values};
 use super::store::{HistoryError, Store};
 use crate::analysis::{Severity, Verdict};
 use crate::summary::{Classification, Summary};
@@ -73,46 +73,37 @@ pub struct Excerpt {
 impl Store {
     /// The job with id `id`, or `None` when there is none (or retention removed it).
     pub fn job(&self, id: RunId) -> Result<Option<JobDetail>, HistoryError> {
-        let conn = self.reader();
-        let read = |e| self.read_error(e);
         // One read transaction, so the job, its tests and its runs come from one snapshot
         // even if retention deletes the job meanwhile.
-        let tx = conn.unchecked_transaction().map_err(read)?;
-        let head = tx
-            .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS}, j.commit_sha, j.classification, j.reproduce, s.summary \
-                 FROM jobs j LEFT JOIN job_summaries s ON s.job_id = j.id WHERE j.id = ?1"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row([id], |row| {
-                    Ok((
-                        JobRow::from_row(row)?,
-                        row.get::<_, Option<String>>(18)?,
-                        row.get::<_, Option<Classification>>(19)?,
-                        row.get::<_, Option<String>>(20)?,
-                        row.get::<_, Option<String>>(21)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(read)?;
-        let Some((job, commit_sha, classification, reproduce, document)) = head else {
-            return Ok(None);
-        };
-        let warnings = document
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-            .and_then(|v| serde_json::from_value(v.get("warnings")?.clone()).ok())
-            .unwrap_or_default();
-        let tests = tx
-            .prepare_cached(
-                "SELECT r.test_case_id, c.name, c.whole_command, r.runs, r.failures, \
-                 r.failure_rate, r.ci_low, r.ci_high, r.verdict, r.severity, r.classification, \
-                 r.failing_seeds, r.first_failure, r.severity_note \
-                 FROM test_results r JOIN test_cases c ON c.id = r.test_case_id \
-                 WHERE r.job_id = ?1 ORDER BY r.failure_rate DESC, c.name",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([id], |row| {
+        self.read(|db| {
+            let head = db.row(
+                &format!(
+                    "SELECT {JOB_COLUMNS}, j.commit_sha, j.classification, j.reproduce, \
+                     s.summary FROM jobs j LEFT JOIN job_summaries s ON s.job_id = j.id \
+                     WHERE j.id = ?1"
+                ),
+                &values![id],
+            )?;
+            let Some(head) = head else {
+                return Ok(None);
+            };
+            let job = JobRow::from_record(&head)?;
+            let document: Option<String> = head.get(21)?;
+            let warnings = document
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                .and_then(|v| serde_json::from_value(v.get("warnings")?.clone()).ok())
+                .unwrap_or_default();
+            let tests = db
+                .rows(
+                    "SELECT r.test_case_id, c.name, c.whole_command, r.runs, r.failures, \
+                     r.failure_rate, r.ci_low, r.ci_high, r.verdict, r.severity, \
+                     r.classification, r.failing_seeds, r.first_failure, r.severity_note \
+                     FROM test_results r JOIN test_cases c ON c.id = r.test_case_id \
+                     WHERE r.job_id = ?1 ORDER BY r.failure_rate DESC, c.name",
+                    &values![id],
+                )?
+                .iter()
+                .map(|row| {
                     let seeds: String = row.get(11)?;
                     Ok(TestResult {
                         test_case: row.get(0)?,
@@ -130,113 +121,125 @@ impl Store {
                         first_failure: row.get(12)?,
                         severity_note: row.get(13)?,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(read)?;
-        let runs = tx
-            .prepare_cached(
-                "SELECT attempt, seed, passed, exit_code, signal, timed_out, duration_ms \
-                 FROM runs WHERE job_id = ?1 ORDER BY attempt, id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([id], |row| {
+                })
+                .collect::<Result<Vec<_>, DbError>>()?;
+            let runs = db
+                .rows(
+                    "SELECT attempt, seed, passed, exit_code, signal, timed_out, duration_ms \
+                     FROM runs WHERE job_id = ?1 ORDER BY attempt, id",
+                    &values![id],
+                )?
+                .iter()
+                .map(|row| {
                     Ok(RunSummary {
                         attempt: row.get(0)?,
-                        seed: row.get::<_, StoredSeed>(1)?.0,
+                        seed: row.get::<StoredSeed>(1)?.0,
                         passed: row.get(2)?,
                         exit_code: row.get(3)?,
                         signal: row.get(4)?,
                         timed_out: row.get(5)?,
-                        duration_ms: row.get::<_, i64>(6)?.max(0) as u64,
+                        duration_ms: row.get::<i64>(6)?.max(0) as u64,
                     })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(read)?;
-        let excerpts = tx
-            .prepare_cached(
-                "SELECT attempt, seed, substr(stdout, -?2), substr(stderr, -?2) FROM runs \
-                 WHERE job_id = ?1 AND passed = 0 ORDER BY attempt, id LIMIT ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map(
-                    params![id, EXCERPT_CHARS as i64, EXCERPT_RUNS as i64],
-                    |row| {
-                        Ok(Excerpt {
-                            attempt: row.get(0)?,
-                            seed: row.get::<_, StoredSeed>(1)?.0,
-                            stdout: row.get(2)?,
-                            stderr: row.get(3)?,
-                        })
-                    },
+                })
+                .collect::<Result<Vec<_>, DbError>>()?;
+            // The last EXCERPT_CHARS characters, in SQL both engines read alike.
+            let excerpts = db
+                .rows(
+                    "SELECT attempt, seed, \
+                     CASE WHEN length(stdout) > ?2 THEN substr(stdout, length(stdout) - ?2 + 1) \
+                          ELSE stdout END, \
+                     CASE WHEN length(stderr) > ?2 THEN substr(stderr, length(stderr) - ?2 + 1) \
+                          ELSE stderr END \
+                     FROM runs WHERE job_id = ?1 AND passed = 0 ORDER BY attempt, id LIMIT ?3",
+                    &values![id, EXCERPT_CHARS as i64, EXCERPT_RUNS as i64],
                 )?
-                .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(read)?;
-        Ok(Some(JobDetail {
-            job,
-            commit_sha,
-            classification,
-            reproduce,
-            warnings,
-            tests,
-            runs,
-            excerpts,
-        }))
+                .iter()
+                .map(|row| {
+                    Ok(Excerpt {
+                        attempt: row.get(0)?,
+                        seed: row.get::<StoredSeed>(1)?.0,
+                        stdout: row.get(2)?,
+                        stderr: row.get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DbError>>()?;
+            Ok(Some(JobDetail {
+                job,
+                commit_sha: head.get(18)?,
+                classification: head.get(19)?,
+                reproduce: head.get(20)?,
+                warnings,
+                tests,
+                runs,
+                excerpts,
+            }))
+        })
     }
 
     /// The summary recorded as job `id`, with its results and `run_id`, as `detect()`
     /// returned it; for reports sent again from history.
     pub fn summary(&self, id: RunId) -> Result<Option<Summary>, HistoryError> {
-        let conn = self.reader();
-        let read = |e| self.read_error(e);
-        let tx = conn.unchecked_transaction().map_err(read)?;
-        let document: Option<String> = tx
-            .query_row(
+        self.summary_in(id, false)
+    }
+
+    /// [`Store::summary`]; `here` reads without a shared folder's merge (for the merge).
+    pub(super) fn summary_in(
+        &self,
+        id: RunId,
+        here: bool,
+    ) -> Result<Option<Summary>, HistoryError> {
+        let read = |db: &mut dyn Exec| -> Result<_, DbError> {
+            let Some(document) = db.row(
                 "SELECT summary FROM job_summaries WHERE job_id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(read)?;
-        let Some(document) = document else {
-            return Ok(None);
-        };
-        let mut value: serde_json::Value =
-            serde_json::from_str(&document).map_err(|source| self.decode_error(id, source))?;
-        // Built as JSON rather than as `RunResult`s, so fields added to the output schema
-        // later take their serde defaults instead of breaking old rows.
-        let results: Vec<serde_json::Value> = tx
-            .prepare_cached(
-                "SELECT attempt, exit_code, stdout, stderr, passed, seed, duration_ms, \
-                 timed_out, signal, output_truncated_bytes FROM runs WHERE job_id = ?1 \
-                 ORDER BY id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([id], |row| {
+                &values![id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let document: String = document.get(0)?;
+            // Built as JSON rather than as `RunResult`s, so fields added to the output
+            // schema later take their serde defaults instead of breaking old rows.
+            let results = db
+                .rows(
+                    "SELECT attempt, exit_code, stdout, stderr, passed, seed, duration_ms, \
+                     timed_out, signal, output_truncated_bytes FROM runs WHERE job_id = ?1 \
+                     ORDER BY id",
+                    &values![id],
+                )?
+                .iter()
+                .map(|row| {
                     let mut run = json!({
-                        "attempt": row.get::<_, u32>(0)?,
-                        "exit_code": row.get::<_, Option<i32>>(1)?,
-                        "stdout": row.get::<_, String>(2)?,
-                        "stderr": row.get::<_, String>(3)?,
-                        "passed": row.get::<_, bool>(4)?,
-                        "seed": row.get::<_, StoredSeed>(5)?.0,
-                        "duration_ms": row.get::<_, i64>(6)?.max(0),
-                        "timed_out": row.get::<_, bool>(7)?,
+                        "attempt": row.get::<u32>(0)?,
+                        "exit_code": row.get::<Option<i32>>(1)?,
+                        "stdout": row.get::<String>(2)?,
+                        "stderr": row.get::<String>(3)?,
+                        "passed": row.get::<bool>(4)?,
+                        "seed": row.get::<StoredSeed>(5)?.0,
+                        "duration_ms": row.get::<i64>(6)?.max(0),
+                        "timed_out": row.get::<bool>(7)?,
                     });
-                    if let Some(signal) = row.get::<_, Option<i32>>(8)? {
+                    if let Some(signal) = row.get::<Option<i32>>(8)? {
                         run["signal"] = signal.into();
                     }
-                    let truncated = row.get::<_, i64>(9)?;
+                    let truncated = row.get::<i64>(9)?;
                     if truncated > 0 {
                         run["output_truncated_bytes"] = truncated.into();
                     }
                     Ok(run)
-                })?
-                .collect()
-            })
-            .map_err(read)?;
+                })
+                .collect::<Result<Vec<serde_json::Value>, DbError>>()?;
+            Ok(Some((document, results)))
+        };
+        let found = if here {
+            self.read_here(read)?
+        } else {
+            self.read(read)?
+        };
+        let Some((document, results)) = found else {
+            return Ok(None);
+        };
+        let mut value: serde_json::Value =
+            serde_json::from_str(&document).map_err(|source| self.decode_error(id, source))?;
         if let Some(object) = value.as_object_mut() {
             object.insert("results".into(), results.into());
             object.insert("run_id".into(), id.0.into());

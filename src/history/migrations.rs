@@ -144,10 +144,10 @@ pub enum MigrateError {
     Step {
         version: u32,
         #[source]
-        source: rusqlite::Error,
+        source: super::sql::DbError,
     },
     #[error("cannot start or commit the migration transaction")]
-    Transaction(#[source] rusqlite::Error),
+    Transaction(#[source] super::sql::DbError),
 }
 
 /// Applies the pending migrations of `list` in one exclusive transaction: a second process
@@ -156,10 +156,10 @@ pub enum MigrateError {
 pub fn migrate_with(conn: &mut Connection, list: &[&str]) -> Result<Migrated, MigrateError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Exclusive)
-        .map_err(MigrateError::Transaction)?;
+        .map_err(|e| MigrateError::Transaction(e.into()))?;
     let from: u32 = tx
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(MigrateError::Transaction)?;
+        .map_err(|e| MigrateError::Transaction(e.into()))?;
     let known = list.len() as u32;
     if from > known {
         return Err(MigrateError::TooNew { found: from, known });
@@ -168,9 +168,13 @@ pub fn migrate_with(conn: &mut Connection, list: &[&str]) -> Result<Migrated, Mi
         let version = index as u32 + 1;
         tx.execute_batch(sql)
             .and_then(|()| tx.pragma_update(None, "user_version", version))
-            .map_err(|source| MigrateError::Step { version, source })?;
+            .map_err(|source| MigrateError::Step {
+                version,
+                source: source.into(),
+            })?;
     }
-    tx.commit().map_err(MigrateError::Transaction)?;
+    tx.commit()
+        .map_err(|e| MigrateError::Transaction(e.into()))?;
     Ok(Migrated { from, to: known })
 }
 

@@ -5,9 +5,13 @@
 pub mod columns;
 pub mod detail;
 pub mod filter;
+pub mod folder;
 pub mod migrations;
+pub mod pending;
+pub mod postgres;
 pub mod queries;
 pub mod record;
+pub mod sql;
 pub mod store;
 
 pub use columns::{RunId, TestCaseId};
@@ -15,4 +19,4 @@ pub use detail::{Excerpt, JobDetail, RunSummary, TestResult};
 pub use filter::JobFilter;
 pub use queries::{FlakyTest, JobRow, Overview, SEVERITIES, TrendDay};
 pub use record::record_summary;
-pub use store::{DB_FILE_NAME, HistoryError, Store, default_db_path};
+pub use store::{DB_FILE_NAME, HistoryError, Journal, Store, VOLUME_HISTORY_DIR, default_db_path};

@@ -4,11 +4,11 @@
 //! none reads `runs`, so their cost does not grow with the number of runs.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use rusqlite::{Row, params_from_iter};
 use serde::Serialize;
 
 use super::columns::{RunId, TestCaseId};
 use super::filter::{JobFilter, day_of, day_start};
+use super::sql::{DbError, Record};
 use super::store::{HistoryError, Store};
 use crate::analysis::{Severity, Verdict, wilson};
 use crate::framework::Framework;
@@ -82,7 +82,7 @@ pub(super) const JOB_COLUMNS: &str = "j.id, j.recorded_at, j.repo, j.git_ref, \
     j.duration_seconds";
 
 impl JobRow {
-    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
+    pub(super) fn from_record(row: &Record) -> Result<JobRow, DbError> {
         Ok(JobRow {
             id: row.get(0)?,
             recorded_at: timestamp(row.get(1)?),
@@ -106,8 +106,13 @@ impl JobRow {
     }
 }
 
-pub(super) fn timestamp(seconds: i64) -> DateTime<Utc> {
+pub(crate) fn timestamp(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// A count as read: never negative.
+fn count(row: &Record, index: usize) -> Result<u64, DbError> {
+    Ok(row.get::<Option<i64>>(index)?.unwrap_or(0).max(0) as u64)
 }
 
 impl Store {
@@ -115,27 +120,25 @@ impl Store {
     pub fn overview(&self, filter: &JobFilter) -> Result<Overview, HistoryError> {
         let flaky_tests = self.flaky_test_count(filter)?;
         let c = filter.condition();
+        // Sums are cast back to BIGINT: PostgreSQL widens a sum of BIGINTs to NUMERIC.
         let sql = format!(
-            "SELECT count(*), total(j.total_runs), total(j.failures), \
+            "SELECT count(*), CAST(sum(j.total_runs) AS BIGINT), \
+             CAST(sum(j.failures) AS BIGINT), \
              avg(CASE WHEN j.total_runs > 0 THEN j.failure_rate END), count(DISTINCT j.repo) \
              FROM jobs j {}",
             c.where_clause()
         );
-        let conn = self.reader();
-        conn.prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_row(params_from_iter(&c.params), |row| {
-                    Ok(Overview {
-                        jobs: row.get::<_, i64>(0)? as u64,
-                        runs: row.get::<_, f64>(1)? as u64,
-                        failures: row.get::<_, f64>(2)? as u64,
-                        flaky_tests,
-                        mean_failure_rate: row.get(3)?,
-                        repos: row.get::<_, i64>(4)? as u64,
-                    })
-                })
+        self.read(|db| {
+            let row = db.row(&sql, &c.params)?.unwrap_or(Record(Vec::new()));
+            Ok(Overview {
+                jobs: count(&row, 0)?,
+                runs: count(&row, 1)?,
+                failures: count(&row, 2)?,
+                flaky_tests,
+                mean_failure_rate: row.get(3)?,
+                repos: count(&row, 4)?,
             })
-            .map_err(|e| self.read_error(e))
+        })
     }
 
     fn flaky_test_count(&self, filter: &JobFilter) -> Result<u64, HistoryError> {
@@ -159,13 +162,10 @@ impl Store {
                 (sql, c)
             }
         };
-        let conn = self.reader();
-        conn.prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_row(params_from_iter(&c.params), |row| row.get::<_, i64>(0))
-            })
-            .map(|n| n as u64)
-            .map_err(|e| self.read_error(e))
+        self.read(|db| match db.row(&sql, &c.params)? {
+            Some(row) => count(&row, 0),
+            None => Ok(0),
+        })
     }
 
     /// Jobs and mean failure rate per UTC day from `first` to `last`, both included, gaps
@@ -204,20 +204,18 @@ impl Store {
             );
             (sql, c.params)
         };
-        let conn = self.reader();
-        let found: Vec<TrendDay> = conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(&params), |row| {
+        let found: Vec<TrendDay> = self.read(|db| {
+            db.rows(&sql, &params)?
+                .iter()
+                .map(|row| {
                     Ok(TrendDay {
-                        day: day_of(row.get::<_, i64>(0)? * 86_400),
-                        jobs: row.get::<_, i64>(1)? as u64,
+                        day: day_of(row.get::<i64>(0)? * 86_400),
+                        jobs: count(row, 1)?,
                         mean_failure_rate: row.get(2)?,
                     })
-                })?
+                })
                 .collect()
-            })
-            .map_err(|e| self.read_error(e))?;
+        })?;
         let mut found = found.into_iter().peekable();
         let days = first.iter_days().take_while(|day| *day <= last);
         Ok(days
@@ -242,21 +240,17 @@ impl Store {
             "SELECT j.severity, count(*) FROM jobs j {} GROUP BY j.severity",
             c.where_clause()
         );
-        let conn = self.reader();
-        let counts: Vec<(Severity, i64)> = conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(&c.params), |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
+        let counts: Vec<(Severity, u64)> = self.read(|db| {
+            db.rows(&sql, &c.params)?
+                .iter()
+                .map(|row| Ok((row.get(0)?, count(row, 1)?)))
                 .collect()
-            })
-            .map_err(|e| self.read_error(e))?;
+        })?;
         Ok(SEVERITIES
             .iter()
             .map(|s| {
                 let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
-                (*s, n as u64)
+                (*s, n)
             })
             .collect())
     }
@@ -282,13 +276,12 @@ impl Store {
             }
             None => flakiest_over_results(filter),
         };
-        let conn = self.reader();
-        let mut tests: Vec<FlakyTest> = conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(&c.params), |row| {
-                    let runs = row.get::<_, i64>(6)?.max(0) as u64;
-                    let failures = row.get::<_, i64>(7)?.max(0) as u64;
+        let mut tests: Vec<FlakyTest> = self.read(|db| {
+            db.rows(&sql, &c.params)?
+                .iter()
+                .map(|row| {
+                    let runs = count(row, 6)?;
+                    let failures = count(row, 7)?;
                     let interval = wilson(
                         failures.min(u64::from(u32::MAX)) as u32,
                         runs.min(u64::from(u32::MAX)) as u32,
@@ -298,8 +291,8 @@ impl Store {
                         repo: row.get(1)?,
                         name: row.get(2)?,
                         whole_command: row.get(3)?,
-                        jobs: row.get::<_, i64>(4)? as u64,
-                        flaky_jobs: row.get::<_, i64>(5)? as u64,
+                        jobs: count(row, 4)?,
+                        flaky_jobs: count(row, 5)?,
                         runs,
                         failures,
                         failure_rate: if runs == 0 {
@@ -311,10 +304,9 @@ impl Store {
                         ci_high: interval.high,
                         last_seen: timestamp(row.get(8)?),
                     })
-                })?
+                })
                 .collect()
-            })
-            .map_err(|e| self.read_error(e))?;
+        })?;
         tests.sort_by(|a, b| {
             b.ci_low
                 .total_cmp(&a.ci_low)
@@ -340,44 +332,42 @@ impl Store {
              LIMIT {limit} OFFSET {offset}",
             c.where_clause()
         );
-        let conn = self.reader();
-        conn.prepare(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params_from_iter(&c.params), JobRow::from_row)?
-                    .collect()
-            })
-            .map_err(|e| self.read_error(e))
+        self.read(|db| {
+            db.rows(&sql, &c.params)?
+                .iter()
+                .map(JobRow::from_record)
+                .collect()
+        })
     }
 
     /// How many jobs the filter selects (for paging).
     pub fn count_jobs(&self, filter: &JobFilter) -> Result<u64, HistoryError> {
         let c = filter.condition();
         let sql = format!("SELECT count(*) FROM jobs j {}", c.where_clause());
-        let conn = self.reader();
-        conn.prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_row(params_from_iter(&c.params), |row| row.get::<_, i64>(0))
-            })
-            .map(|n| n as u64)
-            .map_err(|e| self.read_error(e))
+        self.read(|db| match db.row(&sql, &c.params)? {
+            Some(row) => count(&row, 0),
+            None => Ok(0),
+        })
     }
 
     /// Every repository with a recorded job, sorted.
     pub fn repos(&self) -> Result<Vec<String>, HistoryError> {
-        let conn = self.reader();
-        conn.prepare_cached("SELECT DISTINCT repo FROM jobs ORDER BY repo")
-            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-            .map_err(|e| self.read_error(e))
+        self.read(|db| {
+            db.rows("SELECT DISTINCT repo FROM jobs ORDER BY repo", &[])?
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        })
     }
 
     /// The time of the newest recorded job, if any.
     pub fn last_recorded(&self) -> Result<Option<DateTime<Utc>>, HistoryError> {
-        let conn = self.reader();
-        conn.query_row("SELECT max(recorded_at) FROM jobs", [], |row| {
-            row.get::<_, Option<i64>>(0)
-        })
-        .map(|t| t.map(timestamp))
-        .map_err(|e| self.read_error(e))
+        self.read(
+            |db| match db.row("SELECT max(recorded_at) FROM jobs", &[])? {
+                Some(row) => Ok(row.get::<Option<i64>>(0)?.map(timestamp)),
+                None => Ok(None),
+            },
+        )
     }
 }
 
@@ -386,12 +376,14 @@ impl Store {
 /// cases are named.
 fn flakiest_over_results(filter: &JobFilter) -> (String, super::filter::Condition) {
     let c = filter.result_condition();
+    let flaky = "sum(CASE WHEN r.verdict = 'flaky' THEN 1 ELSE 0 END)";
     let sql = format!(
         "SELECT a.test_case_id, c.repo, c.name, c.whole_command, a.jobs, a.flaky_jobs, \
          a.runs, a.failures, a.last_seen FROM ( \
-           SELECT r.test_case_id, count(*) AS jobs, sum(r.verdict = 'flaky') AS flaky_jobs, \
-           sum(r.runs) AS runs, sum(r.failures) AS failures, max(r.recorded_at) AS last_seen \
-           FROM test_results r {} GROUP BY r.test_case_id HAVING flaky_jobs > 0 \
+           SELECT r.test_case_id, count(*) AS jobs, CAST({flaky} AS BIGINT) AS flaky_jobs, \
+           CAST(sum(r.runs) AS BIGINT) AS runs, CAST(sum(r.failures) AS BIGINT) AS failures, \
+           max(r.recorded_at) AS last_seen \
+           FROM test_results r {} GROUP BY r.test_case_id HAVING {flaky} > 0 \
          ) a JOIN test_cases c ON c.id = a.test_case_id",
         c.where_clause()
     );

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::columns::{RunId, StoredSeed, TestCaseId};
+use super::sql::{DbError, Exec, Record, values};
 use super::store::{HistoryError, Store};
 use crate::analysis::Verdict;
 use crate::errors::one_line;
@@ -23,27 +23,31 @@ impl Store {
     /// the whole job with all its runs, or nothing of it. A job without per-test figures is
     /// recorded with its command as its one test case, so the flakiest-tests view still
     /// covers runners that give no per-test report.
+    /// In a shared folder the job goes to this worker's own file.
     pub fn record_at(
         &self,
         summary: &Summary,
         recorded_at: DateTime<Utc>,
     ) -> Result<RunId, HistoryError> {
+        match self.folder().and_then(|folder| folder.own()) {
+            Some(own) => own.record_here(summary, recorded_at),
+            None => self.record_here(summary, recorded_at),
+        }
+    }
+
+    /// Records into this store's own database (for a folder, the merged copy).
+    pub(super) fn record_here(
+        &self,
+        summary: &Summary,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<RunId, HistoryError> {
         let document = summary_document(summary)?;
-        let mut conn = self.writer();
-        // IMMEDIATE takes the write lock up front, so the busy timeout applies at BEGIN
-        // rather than failing on a read-to-write upgrade halfway.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.write_error(e))?;
-        let id = insert_job(&tx, summary, recorded_at, &document)
-            .and_then(|id| {
-                insert_runs(&tx, id, summary)?;
-                insert_tests(&tx, id, summary, recorded_at.timestamp())?;
-                Ok(id)
-            })
-            .map_err(|e| self.write_error(e))?;
-        tx.commit().map_err(|e| self.write_error(e))?;
-        Ok(id)
+        self.write(|db| {
+            let id = insert_job(db, summary, recorded_at, &document)?;
+            insert_runs(db, id, summary)?;
+            insert_tests(db, id, summary, recorded_at.timestamp())?;
+            Ok(id)
+        })
     }
 }
 
@@ -58,11 +62,11 @@ fn summary_document(summary: &Summary) -> Result<String, HistoryError> {
 }
 
 fn insert_job(
-    tx: &Transaction<'_>,
+    db: &mut dyn Exec,
     s: &Summary,
     recorded_at: DateTime<Utc>,
     document: &str,
-) -> rusqlite::Result<RunId> {
+) -> Result<RunId, DbError> {
     let flaky_tests = s
         .tests
         .iter()
@@ -73,71 +77,73 @@ fn insert_job(
     } else {
         flaky_tests
     };
-    tx.prepare_cached(
+    let row = db.row(
         "INSERT INTO jobs (recorded_at, repo, git_ref, checked_out_commit, commit_sha, branch, \
          pr_number, test_command, framework, total_runs, failures, failure_rate, ci_low, \
          ci_high, verdict, severity, classification, reproduce, duration_seconds, flaky_tests) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19, ?20)",
-    )?
-    .execute(params![
-        recorded_at.timestamp(),
-        s.repo,
-        s.git_ref,
-        s.commit,
-        s.commit_sha,
-        s.branch,
-        s.pr_number.map(|n| n as i64),
-        s.test_command,
-        s.framework,
-        s.total_runs,
-        s.failures,
-        s.repro_rate,
-        s.ci_low,
-        s.ci_high,
-        s.verdict,
-        s.severity,
-        s.classification,
-        s.reproduce,
-        s.duration_seconds,
-        flaky_tests,
-    ])?;
-    let id = RunId(tx.last_insert_rowid());
-    tx.prepare_cached("INSERT INTO job_summaries (job_id, summary) VALUES (?1, ?2)")?
-        .execute(params![id, document])?;
+         ?18, ?19, ?20) RETURNING id",
+        &values![
+            recorded_at.timestamp(),
+            &s.repo,
+            &s.git_ref,
+            &s.commit,
+            &s.commit_sha,
+            &s.branch,
+            s.pr_number.map(|n| n as i64),
+            &s.test_command,
+            s.framework,
+            s.total_runs,
+            s.failures,
+            s.repro_rate,
+            s.ci_low,
+            s.ci_high,
+            s.verdict,
+            s.severity,
+            s.classification,
+            &s.reproduce,
+            s.duration_seconds,
+            flaky_tests,
+        ],
+    )?;
+    let id: RunId = row.unwrap_or(Record(Vec::new())).get(0)?;
+    db.execute(
+        "INSERT INTO job_summaries (job_id, summary) VALUES (?1, ?2)",
+        &values![id, document],
+    )?;
     Ok(id)
 }
 
-fn insert_runs(tx: &Transaction<'_>, job: RunId, s: &Summary) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO runs (job_id, attempt, seed, passed, exit_code, signal, timed_out, \
-         duration_ms, stdout, stderr, output_truncated_bytes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
+fn insert_runs(db: &mut dyn Exec, job: RunId, s: &Summary) -> Result<(), DbError> {
     for run in &s.results {
-        insert.execute(params![
-            job,
-            run.attempt,
-            StoredSeed(run.seed),
-            run.passed,
-            run.exit_code,
-            run.signal,
-            run.timed_out,
-            run.duration_ms.min(i64::MAX as u64) as i64,
-            run.stdout,
-            run.stderr,
-            run.output_truncated_bytes.min(i64::MAX as u64) as i64,
-        ])?;
+        db.execute(
+            "INSERT INTO runs (job_id, attempt, seed, passed, exit_code, signal, timed_out, \
+             duration_ms, stdout, stderr, output_truncated_bytes) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &values![
+                job,
+                run.attempt,
+                StoredSeed(run.seed),
+                run.passed,
+                run.exit_code,
+                run.signal,
+                run.timed_out,
+                run.duration_ms.min(i64::MAX as u64) as i64,
+                &run.stdout,
+                &run.stderr,
+                run.output_truncated_bytes.min(i64::MAX as u64) as i64,
+            ],
+        )?;
     }
     Ok(())
 }
 
 fn insert_tests(
-    tx: &Transaction<'_>,
+    db: &mut dyn Exec,
     job: RunId,
     s: &Summary,
     recorded_at: i64,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     let whole_command;
     let (tests, is_whole_command): (&[TestCaseStats], bool) = if !s.tests.is_empty() {
         (&s.tests, false)
@@ -160,58 +166,62 @@ fn insert_tests(
     } else {
         return Ok(());
     };
-    let mut case = tx.prepare_cached(
-        "INSERT INTO test_cases (repo, name, whole_command) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (repo, name) DO UPDATE SET whole_command = whole_command \
-         RETURNING id",
-    )?;
-    let mut result = tx.prepare_cached(
-        "INSERT INTO test_results (job_id, test_case_id, runs, failures, failure_rate, ci_low, \
-         ci_high, verdict, severity, classification, failing_seeds, first_failure, \
-         severity_note, recorded_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-         ON CONFLICT (job_id, test_case_id) DO NOTHING",
-    )?;
-    let mut totals = tx.prepare_cached(
-        "INSERT INTO test_case_totals (test_case_id, jobs, flaky_jobs, runs, failures, \
-         last_seen) VALUES (?1, 1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (test_case_id) DO UPDATE SET jobs = jobs + 1, \
-         flaky_jobs = flaky_jobs + excluded.flaky_jobs, runs = runs + excluded.runs, \
-         failures = failures + excluded.failures, \
-         last_seen = max(last_seen, excluded.last_seen)",
-    )?;
     for test in tests {
-        let case_id: TestCaseId = case
-            .query_row(params![s.repo, test.name, is_whole_command], |row| {
-                row.get(0)
-            })?;
+        // Columns of the row being updated are named with their table: PostgreSQL finds
+        // a bare name ambiguous next to `excluded`.
+        let case_id: TestCaseId = db
+            .row(
+                "INSERT INTO test_cases (repo, name, whole_command) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (repo, name) DO UPDATE SET whole_command = test_cases.whole_command \
+                 RETURNING id",
+                &values![&s.repo, &test.name, is_whole_command],
+            )?
+            .unwrap_or(Record(Vec::new()))
+            .get(0)?;
         let seeds = serde_json::to_string(&test.failing_seeds)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let inserted = result.execute(params![
-            job,
-            case_id,
-            test.runs,
-            test.failures,
-            test.failure_rate,
-            test.ci_low,
-            test.ci_high,
-            test.verdict,
-            test.severity,
-            test.classification,
-            seeds,
-            test.first_failure,
-            test.severity_note,
-            recorded_at,
-        ])?;
-        // A name listed twice in one summary counts once, as its result row does.
-        if inserted == 1 {
-            totals.execute(params![
+        let inserted = db.execute(
+            "INSERT INTO test_results (job_id, test_case_id, runs, failures, failure_rate, \
+             ci_low, ci_high, verdict, severity, classification, failing_seeds, first_failure, \
+             severity_note, recorded_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+             ON CONFLICT (job_id, test_case_id) DO NOTHING",
+            &values![
+                job,
                 case_id,
-                test.verdict == Verdict::Flaky,
                 test.runs,
                 test.failures,
-                recorded_at
-            ])?;
+                test.failure_rate,
+                test.ci_low,
+                test.ci_high,
+                test.verdict,
+                test.severity,
+                test.classification,
+                seeds,
+                &test.first_failure,
+                &test.severity_note,
+                recorded_at,
+            ],
+        )?;
+        // A name listed twice in one summary counts once, as its result row does.
+        if inserted == 1 {
+            db.execute(
+                "INSERT INTO test_case_totals (test_case_id, jobs, flaky_jobs, runs, failures, \
+                 last_seen) VALUES (?1, 1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (test_case_id) DO UPDATE SET jobs = test_case_totals.jobs + 1, \
+                 flaky_jobs = test_case_totals.flaky_jobs + excluded.flaky_jobs, \
+                 runs = test_case_totals.runs + excluded.runs, \
+                 failures = test_case_totals.failures + excluded.failures, \
+                 last_seen = CASE WHEN excluded.last_seen > test_case_totals.last_seen \
+                     THEN excluded.last_seen ELSE test_case_totals.last_seen END",
+                &values![
+                    case_id,
+                    test.verdict == Verdict::Flaky,
+                    test.runs,
+                    test.failures,
+                    recorded_at
+                ],
+            )?;
         }
     }
     Ok(())
@@ -219,27 +229,51 @@ fn insert_tests(
 
 /// Records `summary` off the async threads and returns it with `run_id` set. A failed write
 /// is logged and noted in `warnings`: the summary is still reported, since losing a finished
-/// job's figures to a full disk would be worse than missing one history row.
+/// job's figures to a full disk or a database that is down would be worse than a late
+/// history row. When the store keeps failed writes ([`Store::keep_failed_writes_in`]), the
+/// job is saved for a later write, and a successful write first records the jobs waiting.
 pub async fn record_summary(store: &Arc<Store>, summary: Summary) -> Summary {
     let writer = Arc::clone(store);
     let shared = Arc::new(summary);
     let task_copy = Arc::clone(&shared);
-    let outcome = tokio::task::spawn_blocking(move || writer.record(&task_copy)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let recorded_at = Utc::now();
+        let result = writer.record_at(&task_copy, recorded_at);
+        match &result {
+            Ok(_) => {
+                writer.retry_pending();
+                (result, None)
+            }
+            Err(_) => {
+                let saved = writer.save_pending(&task_copy, recorded_at);
+                (result, saved)
+            }
+        }
+    })
+    .await;
     // The task has ended (finished, panicked or never started) and dropped its handle, so
     // this is the only one left; the clone is a fallback that should never run.
     let mut summary =
         Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
-    let failure = match outcome {
-        Ok(Ok(id)) => {
+    let (failure, saved) = match outcome {
+        Ok((Ok(id), _)) => {
             summary.run_id = Some(id.0);
             return summary;
         }
-        Ok(Err(error)) => one_line(&error),
-        Err(join) => format!("the history write did not finish: {join}"),
+        Ok((Err(error), saved)) => (one_line(&error), saved),
+        Err(join) => (format!("the history write did not finish: {join}"), None),
     };
     tracing::warn!(error = %failure, "history write failed");
+    let retry = match saved {
+        Some(Ok(path)) => format!(
+            "; kept in {} and written when the database is back",
+            path.display()
+        ),
+        Some(Err(error)) => format!("; it could not be kept for a later write either: {error}"),
+        None => String::new(),
+    };
     summary
         .warnings
-        .push(format!("not recorded in history: {failure}"));
+        .push(format!("not recorded in history: {failure}{retry}"));
     summary
 }

@@ -1,15 +1,20 @@
-//! [`Store`]: the one owner of the history database's connections. Opening sets WAL,
-//! `synchronous=NORMAL`, a busy timeout and foreign keys, then migrates; every method is
-//! blocking, so async callers go through `spawn_blocking`.
+//! [`Store`]: the one owner of the history database's connections. Opening sets the journal
+//! ([`Journal`]: WAL on a local disk, a rollback journal for files on a shared volume), a busy
+//! timeout and foreign keys, then migrates; every method is blocking, so async callers go
+//! through `spawn_blocking`. A store over a shared folder ([`Store::open_folder`]) writes one
+//! file per worker and reads them all through a merged copy (see [`super::folder`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+use super::folder::Folder;
 use super::migrations::{self, MigrateError, Migrated};
+use super::postgres::PgStore;
+use super::sql::{DbError, Exec, values};
 
 /// The database file's name, the seed project's.
 pub const DB_FILE_NAME: &str = "flaky_test_history.db";
@@ -18,15 +23,31 @@ pub const DB_FILE_NAME: &str = "flaky_test_history.db";
 /// records a job in milliseconds, so this only runs out when something is stuck.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where history lives when neither `--db` nor `FLAKY_DB` says: the RunPod network volume
-/// when it is mounted (it outlives workers), else the current directory.
+/// The folder of per-worker history files on the RunPod network volume.
+pub const VOLUME_HISTORY_DIR: &str = "/runpod-volume/flaky-detector/history";
+
+/// Where history lives when neither `--db` nor `FLAKY_DB` says: on the RunPod network volume
+/// when it is mounted (it outlives workers), a folder with one file per worker, since many
+/// pods share that volume and SQLite's WAL cannot be shared across hosts; else a file in
+/// the current directory.
 pub fn default_db_path() -> PathBuf {
-    let volume = Path::new("/runpod-volume");
-    if volume.is_dir() {
-        volume.join(DB_FILE_NAME)
+    if Path::new("/runpod-volume").is_dir() {
+        PathBuf::from(VOLUME_HISTORY_DIR)
     } else {
         PathBuf::from(DB_FILE_NAME)
     }
+}
+
+/// How a history file keeps its journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journal {
+    /// WAL: readers and a writer do not block each other. Needs shared memory between the
+    /// processes using the file, so only for a file on one host's local disk.
+    Wal,
+    /// The rollback journal with `synchronous=FULL`: a file that other hosts may open (a
+    /// network volume) never depends on shared memory, only on file locks, and each file
+    /// in a shared folder has a single writer anyway.
+    Rollback,
 }
 
 /// Why history could not be opened, written or read. Every message names the file.
@@ -36,10 +57,16 @@ pub enum HistoryError {
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("history database {path} does not exist")]
     Missing { path: PathBuf },
+    #[error("cannot list the history folder {path}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate history database {path}")]
     Migrate {
         path: PathBuf,
@@ -50,13 +77,13 @@ pub enum HistoryError {
     Write {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("cannot read history database {path}")]
     Read {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("cannot encode the summary for history")]
     Encode(#[source] serde_json::Error),
@@ -72,11 +99,31 @@ pub enum HistoryError {
 /// The history database. Writes go through one connection and reads through another, each
 /// behind a mutex: under WAL a reader sees the last committed job while a write is under
 /// way, so a dashboard page never waits for a 1,000-run job to be recorded.
+///
+/// Or, for a fleet, a PostgreSQL database ([`Store::connect`]): the same statements run
+/// through a connection pool.
 pub struct Store {
+    /// The file, the shared folder, or the PostgreSQL URL without its password.
     path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    engine: Engine,
     migrated: Migrated,
+    /// Where jobs whose write failed wait for the next try (see [`super::pending`]).
+    pub(super) pending: Option<PathBuf>,
+}
+
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a process holds one or two stores"
+)]
+enum Engine {
+    Sqlite {
+        writer: Mutex<Connection>,
+        reader: Mutex<Connection>,
+        /// Set for a store over a shared folder: `writer`/`reader` are then the merged
+        /// copy, and jobs are written to this worker's own file.
+        folder: Option<Box<Folder>>,
+    },
+    Postgres(Box<PgStore>),
 }
 
 impl std::fmt::Debug for Store {
@@ -86,14 +133,19 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`, in WAL mode.
     pub fn open(path: &Path) -> Result<Store, HistoryError> {
-        let open_error = |source| HistoryError::Open {
+        Store::open_with(path, Journal::Wal)
+    }
+
+    /// Opens (creating if needed) and migrates the database at `path` with `journal`.
+    pub fn open_with(path: &Path, journal: Journal) -> Result<Store, HistoryError> {
+        let open_error = |source: rusqlite::Error| HistoryError::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         };
         let mut writer = Connection::open(path).map_err(open_error)?;
-        configure(&writer).map_err(open_error)?;
+        configure(&writer, journal).map_err(open_error)?;
         let migrated =
             migrations::migrate(&mut writer).map_err(|source| HistoryError::Migrate {
                 path: path.to_path_buf(),
@@ -104,7 +156,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_error)?;
-        configure(&reader).map_err(open_error)?;
+        configure(&reader, journal).map_err(open_error)?;
         // The pages' aggregates revisit the same job and index pages on every request; keep
         // them in the connection's cache (16 MiB) instead of the default 2 MiB.
         reader
@@ -112,10 +164,47 @@ impl Store {
             .map_err(open_error)?;
         Ok(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            engine: Engine::Sqlite {
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+                folder: None,
+            },
             migrated,
+            pending: None,
         })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://` or `postgresql://`) and
+    /// migrates it.
+    pub fn connect(url: &str) -> Result<Store, HistoryError> {
+        let (pg, migrated) = PgStore::connect(url)?;
+        Ok(Store {
+            path: PathBuf::from(pg.display_url()),
+            engine: Engine::Postgres(Box::new(pg)),
+            migrated,
+            pending: None,
+        })
+    }
+
+    /// Opens history kept as one file per worker in `dir` (created if needed): jobs are
+    /// written to `<dir>/<worker>.db` when `worker` is given, and every read covers all the
+    /// folder's files, merged into a private copy that picks up new jobs on each read.
+    pub fn open_folder(dir: &Path, worker: Option<&str>) -> Result<Store, HistoryError> {
+        let folder = Folder::open(dir, worker)?;
+        let mut store = Store::open_with(&folder.merged_path(), Journal::Wal)?;
+        store.path = dir.to_path_buf();
+        if let Engine::Sqlite { folder: slot, .. } = &mut store.engine {
+            *slot = Some(Box::new(folder));
+        }
+        Ok(store)
+    }
+
+    /// The shared folder this store reads, if it is one.
+    pub(super) fn folder(&self) -> Option<&Folder> {
+        match &self.engine {
+            Engine::Sqlite { folder, .. } => folder.as_deref(),
+            Engine::Postgres(_) => None,
+        }
     }
 
     /// Opens an existing database; for commands that only read, where creating an empty
@@ -138,25 +227,69 @@ impl Store {
         self.migrated
     }
 
-    /// The write connection. A panic while it was held poisons the mutex; the connection
-    /// itself is still sound (an unfinished transaction was rolled back when dropped).
-    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(super) fn read_error(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError::Read {
+    /// Runs `f` in one write transaction (SQLite: IMMEDIATE, so the busy timeout applies at
+    /// BEGIN rather than on a read-to-write upgrade halfway), committed when it returns
+    /// `Ok` and rolled back otherwise.
+    pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let written = match &self.engine {
+            Engine::Sqlite { writer, .. } => {
+                // A panic while the lock was held poisons it; the connection itself is
+                // still sound (an unfinished transaction was rolled back when dropped).
+                let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(DbError::from)
+                    .and_then(|mut tx| {
+                        let value = f(&mut tx)?;
+                        tx.commit()?;
+                        Ok(value)
+                    })
+            }
+            Engine::Postgres(pg) => pg.write(f),
+        };
+        written.map_err(|source| HistoryError::Write {
             path: self.path.clone(),
             source,
-        }
+        })
     }
 
-    pub(super) fn write_error(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError::Write {
+    /// Runs `f` in one read transaction, so what it reads comes from one snapshot; for a
+    /// shared folder, first copies in the jobs other workers recorded since the last read.
+    /// A file that cannot be read is logged and skipped, so one damaged worker file does
+    /// not take the dashboard down.
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        if let Some(folder) = self.folder()
+            && let Err(error) = folder.merge_into(self)
+        {
+            tracing::warn!(error = %crate::errors::one_line(&error), "history folder not fully read");
+        }
+        self.read_here(f)
+    }
+
+    /// [`Store::read`] without the folder merge, for the merge itself.
+    pub(super) fn read_here<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let read = match &self.engine {
+            Engine::Sqlite { reader, .. } => {
+                let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.unchecked_transaction()
+                    .map_err(DbError::from)
+                    .and_then(|mut tx| f(&mut tx))
+            }
+            Engine::Postgres(pg) => pg.read(f),
+        };
+        read.map_err(|source| self.read_error(source))
+    }
+
+    pub(super) fn read_error(&self, source: DbError) -> HistoryError {
+        HistoryError::Read {
             path: self.path.clone(),
             source,
         }
@@ -166,51 +299,64 @@ impl Store {
     /// recomputes the per-test totals from the results left, then deletes the test cases
     /// no job mentions any more. Returns how many jobs went.
     pub fn delete_jobs_before(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| self.write_error(e))?;
-        let deleted = tx
-            .execute(
+        if let Some(folder) = self.folder() {
+            // Each worker file loses its old jobs (they are the ones read back), and the
+            // merged copy too, so it does not show them until the next start.
+            let deleted = folder.delete_jobs_before(cutoff)?;
+            self.delete_jobs_before_here(cutoff)?;
+            return Ok(deleted);
+        }
+        self.delete_jobs_before_here(cutoff)
+    }
+
+    fn delete_jobs_before_here(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
+        self.write(|db| {
+            let deleted = db.execute(
                 "DELETE FROM jobs WHERE recorded_at < ?1",
-                [cutoff.timestamp()],
-            )
-            .and_then(|deleted| {
-                if deleted > 0 {
-                    tx.execute_batch(
-                        "DELETE FROM test_case_totals;
-                         INSERT INTO test_case_totals
-                             (test_case_id, jobs, flaky_jobs, runs, failures, last_seen)
-                         SELECT test_case_id, count(*), sum(verdict = 'flaky'), sum(runs),
-                                sum(failures), max(recorded_at)
-                         FROM test_results GROUP BY test_case_id;
-                         DELETE FROM test_cases WHERE NOT EXISTS
-                             (SELECT 1 FROM test_results r WHERE r.test_case_id = test_cases.id);",
-                    )?;
-                }
-                Ok(deleted)
-            })
-            .map_err(|e| self.write_error(e))?;
-        tx.commit().map_err(|e| self.write_error(e))?;
-        Ok(deleted)
+                &values![cutoff.timestamp()],
+            )?;
+            if deleted > 0 {
+                db.execute("DELETE FROM test_case_totals", &[])?;
+                db.execute(
+                    "INSERT INTO test_case_totals \
+                         (test_case_id, jobs, flaky_jobs, runs, failures, last_seen) \
+                     SELECT test_case_id, count(*), \
+                         sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END), sum(runs), \
+                         sum(failures), max(recorded_at) \
+                     FROM test_results GROUP BY test_case_id",
+                    &[],
+                )?;
+                db.execute(
+                    "DELETE FROM test_cases WHERE NOT EXISTS \
+                     (SELECT 1 FROM test_results r WHERE r.test_case_id = test_cases.id)",
+                    &[],
+                )?;
+            }
+            Ok(deleted as usize)
+        })
     }
 }
 
-/// The settings every connection needs: WAL so readers and a writer do not block each
-/// other, `synchronous=NORMAL` (durable at checkpoints, safe against corruption, and no
-/// fsync per job), a busy timeout for the moments two processes want the write lock, and
-/// foreign keys so deleting a job deletes its runs.
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// The settings every connection needs: the journal (WAL so readers and a writer do not
+/// block each other, `synchronous=NORMAL`: durable at checkpoints, safe against corruption,
+/// no fsync per job; or the rollback journal with `synchronous=FULL` for a shared volume),
+/// a busy timeout for the moments two processes want the write lock, and foreign keys so
+/// deleting a job deletes its runs.
+fn configure(conn: &Connection, journal: Journal) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    let (wanted, synchronous) = match journal {
+        Journal::Wal => ("WAL", "NORMAL"),
+        Journal::Rollback => ("DELETE", "FULL"),
+    };
     // A read-only connection cannot change the journal mode; it follows the file's.
     if !conn.is_readonly(rusqlite::MAIN_DB)? {
         let mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(%mode, "history database is not in WAL mode; readers may wait");
+            conn.pragma_update_and_check(None, "journal_mode", wanted, |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case(wanted) {
+            tracing::warn!(%mode, wanted, "history database kept another journal mode");
         }
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
 }
