@@ -49,7 +49,7 @@ report() { # label xargs once plain
 }
 
 go_cmd="go test -count=1 ./..."
-(cd "$scratch/go" && go test -count=1 ./... > /dev/null 2>&1 || true)
+(cd "$scratch/go" && { go test -count=1 ./... > /dev/null 2>&1 || true; })
 "$bin" run --repo "$scratch/go" -c "$go_cmd" -n 2 -p 2 --no-confirm --json \
     --db "$scratch/history.db" > /dev/null 2>&1 || true
 x=$(seconds plain "$scratch/go" GO_TEST_SEED "$go_cmd")
@@ -58,7 +58,7 @@ p=$(seconds detector "$scratch/go" "$go_cmd" off)
 report "(a) go test -count=1 ./..." "$x" "$o" "$p"
 
 rust_cmd="cargo test"
-(cd "$scratch/rust" && cargo test > /dev/null 2>&1 || true)
+(cd "$scratch/rust" && { cargo test > /dev/null 2>&1 || true; })
 "$bin" run --repo "$scratch/rust" -c "$rust_cmd" -n 2 -p 2 --no-confirm --json \
     --db "$scratch/history.db" > /dev/null 2>&1 || true
 x=$(seconds plain "$scratch/rust" TEST_SEED "$rust_cmd")
