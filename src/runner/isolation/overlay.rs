@@ -209,6 +209,10 @@ impl OverlayBase {
         // stops until killed or leaves with `_exit`.
         let holder = match unsafe { nix::unistd::fork() }? {
             nix::unistd::ForkResult::Child => {
+                // The holder never execs: any descriptor it kept would stay open for as long
+                // as it lives, among them the pipe another thread's spawn (forked at the same
+                // time) waits to see closed at its child's `exec`, which hung that spawn.
+                close_inherited();
                 let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
                 let code = match mount.enter() {
                     Ok(()) => loop {
@@ -323,6 +327,17 @@ impl OverlayMount {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Closes every descriptor above stderr, in a forked child: system calls only.
+fn close_inherited() {
+    // Safety: `close_range` only closes descriptors of this (forked, single-threaded) process.
+    let closed = unsafe { nix::libc::close_range(3, nix::libc::c_uint::MAX, 0) };
+    if closed != 0 {
+        for fd in 3..4096 {
+            let _ = unsafe { nix::libc::close(fd) };
+        }
     }
 }
 
