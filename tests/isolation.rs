@@ -527,6 +527,66 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
     }
 }
 
+/// Issue 10: a slot's next run keeps the previous run's overlay only when that run wrote
+/// nothing through it (its upper folder is empty); after a run that wrote, the next one gets
+/// a fresh overlay. Every third run here writes nothing; each run records which upper folder
+/// its checkout is mounted with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlay_serves_again_only_after_a_run_that_wrote_nothing() {
+    if !overlay_works() {
+        return;
+    }
+    let script = MUTATE_TEST.replace(
+        "echo \"changed by run",
+        "grep -o 'upperdir=[^,]*' /proc/self/mountinfo | grep layer > \"$RECORD/$FLAKY_RUN_INDEX.layer\"\n\
+         [ $((FLAKY_RUN_INDEX % 3)) != 0 ] || exit 0\n\
+         touch \"$RECORD/$FLAKY_RUN_INDEX.wrote\"\n\
+         echo \"changed by run",
+    );
+    let repo = repository(&[
+        ("mutate.sh", script.as_str()),
+        ("tracked.txt", "original\n"),
+        ("doomed.txt", "doomed\n"),
+        ("tool.sh", "#!/bin/sh\n"),
+        ("node_modules/pkg/index.js", "module.exports = 1;\n"),
+    ]);
+    std::fs::set_permissions(
+        repo.path().join("tool.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let record = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new();
+    let runs = 24;
+    let input = with_env(
+        job(repo.path(), "sh mutate.sh", runs, 2),
+        &[("RECORD", record.path())],
+    );
+    let summary = sandbox.detect(forcing(input, Some("overlay"))).await;
+    assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+    let mut writers: BTreeMap<String, u32> = BTreeMap::new();
+    let mut layers = BTreeSet::new();
+    for i in 0..runs {
+        let layer = std::fs::read_to_string(record.path().join(format!("{i}.layer")))
+            .expect("each run records its layer");
+        assert!(layer.contains("layer-"), "{layer}");
+        layers.insert(layer.clone());
+        if record.path().join(format!("{i}.wrote")).exists() {
+            *writers.entry(layer).or_default() += 1;
+        }
+    }
+    assert!(
+        writers.values().all(|&n| n == 1),
+        "an overlay a run wrote through served another writer: {writers:?}"
+    );
+    assert!(
+        layers.len() < runs as usize,
+        "runs that wrote nothing leave their overlay to the next: {} layers",
+        layers.len()
+    );
+    assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+}
+
 /// Runs that follow each other in a slot reuse its scratch folders: each still finds them as
 /// a fresh run would, and nothing reaches the real HOME.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Captured};
-use super::isolation::OverlayMount;
+use super::isolation::HeldOverlay;
 
 /// How long the pipes may stay open once the leader has exited and its group was killed.
 /// Only a grandchild that moved to another session can hold them that long.
@@ -38,7 +38,7 @@ pub struct ProcessSpec {
     pub kill_grace: Duration,
     pub output_limit: usize,
     /// An overlay mount the child enters before `exec` (runs isolated by overlay).
-    pub overlay: Option<OverlayMount>,
+    pub overlay: Option<std::sync::Arc<HeldOverlay>>,
 }
 
 /// How a process ended. A failing, crashing or hanging test is data, never an `Err`.

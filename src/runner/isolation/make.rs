@@ -3,10 +3,11 @@
 //! or none); and the work done ahead during a `run` mode run ([`copy_ahead`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::home::{HomeStamp, RunHome};
 use super::mechanism::Mechanism;
-use super::overlay::{OverlayBase, OverlayMount, layer_dirs, remove_layer};
+use super::overlay::{HeldOverlay, OverlayBase, layer_dirs, remove_layer};
 use super::reset::SlotCopy;
 use super::scratch::{fresh_scratch, new_run_dir, reuse_scratch};
 use super::tree::Manifest;
@@ -39,10 +40,21 @@ pub(super) struct SlotState {
     pub(super) copy: Option<SlotCopy>,
     /// Its scratch folders exist (`Some`), with the stamp of the home when there is one.
     pub(super) scratch: Option<Option<HomeStamp>>,
-    /// `run` mode: the copy the slot's previous run used, to be removed.
+    /// `run` mode: the copy (or overlay layers) the slot's previous run used, to be removed.
     pub(super) stale: Option<PathBuf>,
-    /// `run` mode: a fresh copy made during the previous run, for the next one.
-    pub(super) ready: Option<PathBuf>,
+    /// The overlay the slot's previous run used, its holder to be retired before its layers
+    /// are removed.
+    pub(super) stale_overlay: Option<Arc<HeldOverlay>>,
+    /// `run` mode: a fresh copy (or held overlay) made during the previous run, for the next
+    /// one.
+    pub(super) ready: Option<Ready>,
+}
+
+/// What is made ahead for a slot's next `run` mode run.
+#[derive(Debug)]
+pub(super) enum Ready {
+    Copy(PathBuf),
+    Overlay(Arc<HeldOverlay>),
 }
 
 /// The blocking part of making a place: the job's side.
@@ -60,7 +72,7 @@ pub(super) struct Made {
     pub(super) cwd: Option<PathBuf>,
     pub(super) remove: Option<PathBuf>,
     /// With [`Mechanism::Overlay`]: the run's mount, and its upper folder (what it wrote).
-    pub(super) overlay: Option<(OverlayMount, PathBuf)>,
+    pub(super) overlay: Option<(Arc<HeldOverlay>, PathBuf)>,
     pub(super) state: SlotState,
 }
 
@@ -88,13 +100,28 @@ pub(super) fn make_place(
         dir
     };
     if let Some(base) = &job.prepared.overlay {
-        let layer = &job.fresh_copy;
-        let mount = base.mount(layer).map_err(fail(layer))?;
+        // The previous run's overlay serves again when that run wrote nothing through it: an
+        // overlay whose upper folder is empty shows exactly the checkout, and keeping it
+        // saves a mount and a namespace teardown per run.
+        let unchanged = state
+            .stale_overlay
+            .take_if(|held| wrote_nothing(&layer_dirs(held.layer()).0));
+        let held = match (unchanged, state.ready.take()) {
+            (Some(held), ready) => {
+                state.stale = None;
+                state.ready = ready;
+                held
+            }
+            (None, Some(Ready::Overlay(held))) => held,
+            (None, _) => Arc::new(base.hold(&job.fresh_copy).map_err(fail(&job.fresh_copy))?),
+        };
+        let layer = held.layer().to_path_buf();
+        let upper = layer_dirs(&layer).0;
         return Ok(Made {
             scratch,
             cwd: None,
-            remove: Some(layer.clone()),
-            overlay: Some((mount, layer_dirs(layer).0)),
+            remove: Some(layer),
+            overlay: Some((held, upper)),
             state,
         });
     }
@@ -137,7 +164,7 @@ pub(super) fn make_place(
         });
     }
     let copy = match state.ready.take() {
-        Some(ready) if !job.preserve => ready,
+        Some(Ready::Copy(ready)) if !job.preserve => ready,
         _ => {
             let copy = if job.preserve {
                 scratch.join("checkout")
@@ -157,21 +184,41 @@ pub(super) fn make_place(
     })
 }
 
-/// The work done while a `run` mode run runs: removes the slot's previous copy (or overlay
-/// layers) and makes the
-/// next one at `next` (when copies are made ahead). A failure only costs the next run an
-/// inline copy (which then reports the error properly).
+/// True when `upper` (an overlay's upper folder) is an empty directory.
+fn wrote_nothing(upper: &Path) -> bool {
+    std::fs::read_dir(upper).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// The work done while a `run` mode run runs: retires the slot's previous overlay, removes
+/// its previous copy (or overlay layers) and makes the next one at `next` (a copy when copies
+/// are made ahead, a held overlay with the overlay mechanism). A failure only costs the next
+/// run an inline copy or mount (which then reports the error properly).
 pub(super) fn copy_ahead(
     prepared: &Prepared,
     stale: Option<PathBuf>,
+    stale_overlay: Option<Arc<HeldOverlay>>,
     next: Option<PathBuf>,
-) -> Option<PathBuf> {
+) -> Option<Ready> {
+    if let Some(held) = stale_overlay {
+        held.retire();
+    }
     if let Some(stale) = stale {
         let _ = remove_layer(&stale);
     }
-    let (manifest, next) = (prepared.manifest.as_ref()?, next?);
+    let next = next?;
+    if let Some(base) = &prepared.overlay {
+        return match base.hold(&next) {
+            Ok(held) => Some(Ready::Overlay(Arc::new(held))),
+            Err(error) => {
+                tracing::debug!(error = %error, "isolation: overlay ahead failed");
+                let _ = remove_layer(&next);
+                None
+            }
+        };
+    }
+    let manifest = prepared.manifest.as_ref()?;
     match manifest.materialize(&next, &prepared.reflinks) {
-        Ok(()) => Some(next),
+        Ok(()) => Some(Ready::Copy(next)),
         Err(error) => {
             tracing::debug!(error = %error, "isolation: copy ahead failed");
             let _ = super::tree::remove_any(&next);

@@ -15,7 +15,7 @@ pub mod slots;
 pub mod tree;
 
 pub use mechanism::Mechanism;
-pub use overlay::OverlayMount;
+pub use overlay::HeldOverlay;
 pub use place::{PlaceSpec, Places, RunPlace};
 pub use reset::{ResetReport, SlotCopy};
 pub use slots::{PORT_BASE, PORTS_PER_BLOCK, PortBlock, Slot, SlotPool};

@@ -8,16 +8,32 @@
 //! [`OverlayBase`] is what the job-start probe found to work; [`OverlayMount`] is one run's
 //! mount, all strings prepared before the fork so that [`OverlayMount::enter`] only makes
 //! system calls (it runs in the forked child, where allocating is not allowed).
+//!
+//! Why the mount is made by a holder process ([`HeldOverlay`]) and not by the run's child:
+//! tearing down a mount namespace that holds an overlay (at the exit of its last process)
+//! waits for an RCU grace period and the overlay's superblock to go, 10 to 25 ms on a loaded
+//! machine; a run whose own child held the namespace had its exit, and so its wall time,
+//! delayed by that much. A holder, made one run ahead while the slot's previous run runs,
+//! enters the namespaces, mounts, and stops itself; the run's child only `setns`es into its
+//! namespaces (tens of microseconds), and the holder is killed and reaped in the background
+//! after the run. Each run still gets a fresh namespace and a fresh upper folder.
 
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, unshare};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::signal::{Signal, kill, raise};
 use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 /// Namespaces a run's child needs, as the probe found them to work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +184,110 @@ impl OverlayBase {
     }
 }
 
+/// One run's overlay, mounted in namespaces of its own that a stopped holder process keeps
+/// alive: the run's child enters them with [`HeldOverlay::enter`]. [`HeldOverlay::retire`]
+/// (or dropping it) kills and reaps the holder, which blocks while the namespace goes.
+#[derive(Debug)]
+pub struct HeldOverlay {
+    holder: Pid,
+    /// The holder's user namespace, when the mount needed one.
+    user: Option<File>,
+    mnt: File,
+    target: CString,
+    layer: PathBuf,
+    retired: AtomicBool,
+}
+
+impl OverlayBase {
+    /// Makes the layer folder `layer`, and a holder process with the run's overlay mounted on
+    /// the checkout in its own namespaces, stopped until retired. The holder is the leader of
+    /// a process group of its own: if this process dies, the group is orphaned with a stopped
+    /// member, and the kernel's `SIGHUP` ends it. Blocking.
+    pub fn hold(&self, layer: &Path) -> io::Result<HeldOverlay> {
+        let mount = self.mount(layer)?;
+        // Safety: the child only makes system calls on memory prepared before the fork, then
+        // stops until killed or leaves with `_exit`.
+        let holder = match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                // The holder never execs: any descriptor it kept would stay open for as long
+                // as it lives, among them the pipe another thread's spawn (forked at the same
+                // time) waits to see closed at its child's `exec`, which hung that spawn.
+                close_inherited();
+                let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+                let code = match mount.enter() {
+                    Ok(()) => loop {
+                        let _ = raise(Signal::SIGSTOP);
+                    },
+                    Err(errno) => errno as i32,
+                };
+                unsafe { nix::libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        let fail = |error: io::Error| {
+            let _ = kill(holder, Signal::SIGKILL);
+            let _ = waitpid(holder, None);
+            error
+        };
+        match waitpid(holder, Some(WaitPidFlag::WUNTRACED)) {
+            Ok(WaitStatus::Stopped(..)) => {}
+            Ok(WaitStatus::Exited(_, code)) => return Err(io::Error::from_raw_os_error(code)),
+            other => {
+                return Err(fail(io::Error::other(format!(
+                    "the overlay's holder process ended as {other:?}"
+                ))));
+            }
+        }
+        let open = |kind: &str| File::open(format!("/proc/{holder}/ns/{kind}"));
+        let user = match mount.maps {
+            Some(_) => Some(open("user").map_err(fail)?),
+            None => None,
+        };
+        let mnt = open("mnt").map_err(fail)?;
+        Ok(HeldOverlay {
+            holder,
+            user,
+            mnt,
+            target: mount.target,
+            layer: layer.to_path_buf(),
+            retired: AtomicBool::new(false),
+        })
+    }
+}
+
+impl HeldOverlay {
+    /// The run's layer folder (`upper` and `work`).
+    pub fn layer(&self) -> &Path {
+        &self.layer
+    }
+
+    /// Enters the holder's namespaces and moves onto the mounted checkout (entering a mount
+    /// namespace moves the process to its root). Called in the forked child before `exec`:
+    /// system calls only.
+    pub fn enter(&self) -> nix::Result<()> {
+        if let Some(user) = &self.user {
+            setns(user.as_fd(), CloneFlags::CLONE_NEWUSER)?;
+        }
+        setns(self.mnt.as_fd(), CloneFlags::CLONE_NEWNS)?;
+        nix::unistd::chdir(self.target.as_c_str())
+    }
+
+    /// Kills and reaps the holder, once; blocks while its namespaces go (some milliseconds).
+    /// Call it after the run, off the async threads.
+    pub fn retire(&self) {
+        if !self.retired.swap(true, Ordering::AcqRel) {
+            let _ = kill(self.holder, Signal::SIGKILL);
+            let _ = waitpid(self.holder, None);
+        }
+    }
+}
+
+impl Drop for HeldOverlay {
+    fn drop(&mut self) {
+        self.retire();
+    }
+}
+
 impl OverlayMount {
     /// Enters the run's namespaces and mounts its overlay on the checkout, then moves the
     /// process onto the mounted checkout (its working directory was entered before the mount).
@@ -207,6 +327,17 @@ impl OverlayMount {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Closes every descriptor above stderr, in a forked child: system calls only.
+fn close_inherited() {
+    // Safety: `close_range` only closes descriptors of this (forked, single-threaded) process.
+    let closed = unsafe { nix::libc::close_range(3, nix::libc::c_uint::MAX, 0) };
+    if closed != 0 {
+        for fd in 3..4096 {
+            let _ = unsafe { nix::libc::close(fd) };
+        }
     }
 }
 

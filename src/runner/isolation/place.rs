@@ -30,9 +30,9 @@ use tokio::sync::OnceCell;
 
 use super::home::RunHome;
 use super::launch::{find_program, repoint};
-use super::make::{AHEAD_LIMIT, Job, Prepared, SlotState, copy_ahead, make_place};
+use super::make::{AHEAD_LIMIT, Job, Prepared, Ready, SlotState, copy_ahead, make_place};
 use super::mechanism::{Choice, Mechanism};
-use super::overlay::{OverlayBase, OverlayMount};
+use super::overlay::{HeldOverlay, OverlayBase};
 use super::slots::{PortBlock, Slot, SlotPool};
 use super::tree::Manifest;
 use crate::config::Isolation;
@@ -92,12 +92,12 @@ pub struct RunPlace {
     /// remove (unless preserving).
     remove: Option<PathBuf>,
     /// With the `overlay` mechanism: the mount the run's child enters, and its upper folder.
-    overlay: Option<(OverlayMount, PathBuf)>,
+    overlay: Option<(Arc<HeldOverlay>, PathBuf)>,
     /// The run has a HOME of its own (every mechanism but `shared`).
     own_home: bool,
     /// Under way while the run runs (`run` mode): the removal of the slot's previous copy and
     /// the making of its next one (unless copies are too big to make ahead).
-    ahead: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
+    ahead: Option<tokio::task::JoinHandle<Option<Ready>>>,
     state: SlotState,
 }
 
@@ -135,9 +135,24 @@ impl Places {
         let mut made = blocking(work).await?;
         let ahead = own_copies.then(|| {
             let stale = made.state.stale.take();
-            let next = prepared.ahead.then(|| self.numbered(spec.runs_dir, "copy"));
-            tokio::task::spawn_blocking(move || copy_ahead(&prepared, stale, next))
+            let stale_overlay = made.state.stale_overlay.take();
+            let next = match mechanism {
+                // One spare overlay per slot, for the run after one that writes.
+                Mechanism::Overlay => made
+                    .state
+                    .ready
+                    .is_none()
+                    .then(|| self.numbered(spec.runs_dir, "layer")),
+                _ => prepared.ahead.then(|| self.numbered(spec.runs_dir, "copy")),
+            };
+            let idle = stale.is_none() && stale_overlay.is_none() && next.is_none();
+            (!idle).then(|| {
+                tokio::task::spawn_blocking(move || {
+                    copy_ahead(&prepared, stale, stale_overlay, next)
+                })
+            })
         });
+        let ahead = ahead.flatten();
         Ok(RunPlace {
             places: self.clone(),
             slot,
@@ -157,18 +172,30 @@ impl Places {
     /// once the job's last run has left. Overlay layers hold folders only their owner may
     /// remove after opening them up, which removing the job's scratch directory would not do.
     pub async fn finish(&self) {
-        let stale: Vec<PathBuf> = {
+        let mut holders = Vec::new();
+        let mut stale = Vec::new();
+        {
             let mut states = self
                 .0
                 .slot_states
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            states.iter_mut().filter_map(|s| s.stale.take()).collect()
-        };
-        if stale.is_empty() {
+            for state in states.iter_mut() {
+                holders.extend(state.stale_overlay.take());
+                stale.extend(state.stale.take());
+                if let Some(Ready::Overlay(held)) = state.ready.take() {
+                    stale.push(held.layer().to_path_buf());
+                    holders.push(held);
+                }
+            }
+        }
+        if stale.is_empty() && holders.is_empty() {
             return;
         }
         let _ = tokio::task::spawn_blocking(move || {
+            for held in holders {
+                held.retire();
+            }
             for path in stale {
                 let _ = super::overlay::remove_layer(&path);
             }
@@ -339,7 +366,7 @@ impl RunPlace {
     }
 
     /// The overlay the run's child must enter before `exec` (the `overlay` mechanism).
-    pub fn mount(&self) -> Option<&OverlayMount> {
+    pub fn mount(&self) -> Option<&Arc<HeldOverlay>> {
         self.overlay.as_ref().map(|(mount, _)| mount)
     }
 
@@ -403,10 +430,13 @@ impl RunPlace {
     /// Removal failures are ignored: the job's scratch directory is removed after the job.
     pub async fn leave(mut self) {
         let mut state = std::mem::take(&mut self.state);
-        if let Some(ahead) = self.ahead.take() {
-            state.ready = ahead.await.ok().flatten();
+        if let Some(ahead) = self.ahead.take()
+            && let Some(ready) = ahead.await.ok().flatten()
+        {
+            state.ready = Some(ready);
         }
         state.stale = self.remove.take();
+        state.stale_overlay = self.overlay.take().map(|(held, _)| held);
         self.places.give_back_state(self.slot.number(), state);
     }
 }
