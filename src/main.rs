@@ -71,6 +71,9 @@ async fn run() -> i32 {
             Err(code) => code,
         },
         Some(Command::Serve(args)) => {
+            if let Err(code) = runpod::check_bind(&args) {
+                return code;
+            }
             match with_history(&args.db).inspect(|_| announce(&args.db)) {
                 Ok(deps) => runpod::run_serve(args, deps).await,
                 Err(code) => code,

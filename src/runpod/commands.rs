@@ -159,17 +159,24 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
     }
 }
 
-/// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
-pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
-    super::log::init("info");
+/// Refuses a keyless server on a non-loopback address unless the operator said so: anyone
+/// who reaches it could run commands here. Checked before anything else is opened, so the
+/// refusal is the only line printed. `Err` holds the exit status.
+pub fn check_bind(args: &ServeArgs) -> Result<(), i32> {
     let keyless = args.api_key.as_deref().is_none_or(str::is_empty);
     if keyless && !args.host.is_loopback() && !args.allow_unauthenticated_remote {
         eprintln!(
             "error: refusing to listen on {} without an API key (anyone who reaches it could run commands here): set --api-key or FLAKY_API_KEY, or pass --allow-unauthenticated-remote",
             args.host
         );
-        return exit::USAGE;
+        return Err(exit::USAGE);
     }
+    Ok(())
+}
+
+/// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
+pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
+    super::log::init("info");
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
         ..deps
