@@ -3,6 +3,7 @@
 
 pub mod merge;
 pub mod order;
+pub mod wording;
 
 pub use order::{OrderFinding, OrderRole};
 

@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use crate::analysis::{Severity, Verdict};
-use crate::cli::human::{also_line, cause, name_of};
 use crate::framework::InstallStatus;
+use crate::summary::wording::{also_line, cause, name_of};
 use crate::summary::{Classification, Summary};
 
 /// Test rows and seeds shown when there is room; the rest are counted.
