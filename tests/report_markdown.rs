@@ -172,7 +172,7 @@ fn issue_12_finding_7_hostile_repository_strings_on_github() {
     );
     assert!(
         comment.contains(
-            "see \\[click here\\](https://evil.example) @everyone &lt;!channel&gt; \\*loud\\* a\\`b"
+            "see \\[click here\\](https://evil.example) @&#8203;everyone &lt;!channel&gt; \\*loud\\* a\\`b"
         ),
         "{comment}"
     );
@@ -218,4 +218,73 @@ fn issue_12_finding_7_hostile_repository_strings_on_slack_and_discord() {
     );
     assert_eq!(fence, "`````");
     assert_eq!(code, "TOKEN='````\nrm -rf ~' pytest -k '```'");
+}
+
+/// A test name or warning naming `@org/team` (or `@everyone`) must not notify anyone when the
+/// comment is posted: outside code spans the `@` is followed by a zero-width space.
+#[test]
+fn mentions_in_repository_strings_notify_nobody_on_github() {
+    let mut s = summary("flaky");
+    s.warnings = vec!["owned by @acme/payments, ask @octocat".into()];
+    let comment = fit(&Body::of(&s), GITHUB, COMMENT_LIMIT);
+    assert!(
+        comment.contains("owned by @&#8203;acme/payments, ask @&#8203;octocat"),
+        "{comment}"
+    );
+    assert!(!comment.contains("@acme"), "{comment}");
+}
+
+/// The polluter search's finding reaches every channel: the sentence and the command that
+/// replays the failing order.
+#[test]
+fn an_order_dependent_test_is_reported_with_its_polluter() {
+    let mut s = summary("flaky");
+    s.order_dependence = vec![flaky_detector::summary::OrderFinding {
+        test: "tests/test_b.py::test_b".into(),
+        role: flaky_detector::summary::OrderRole::Polluter,
+        tests: vec!["tests/test_a.py::test_a".into()],
+        sentence: "`tests/test_b.py::test_b` fails when `tests/test_a.py::test_a` runs first"
+            .into(),
+        reproduce: Some("python -m pytest tests/test_a.py::test_a tests/test_b.py::test_b".into()),
+        search_runs: 4,
+    }];
+    let body = Body::of(&s);
+    let comment = fit(&body, GITHUB, COMMENT_LIMIT);
+    assert!(
+        comment.contains(
+            "- 🔀 order: `tests/test_b.py::test_b` fails when `tests/test_a.py::test_a` runs \
+             first; reproduce: `python -m pytest tests/test_a.py::test_a tests/test_b.py::test_b`"
+        ),
+        "{comment}"
+    );
+    let slack = pretty(&slack::payload(&body));
+    assert!(slack.contains("🔀 order:"), "{slack}");
+}
+
+/// Every test passed but a coverage gate failed every run: CI is red, so the step gets an
+/// error mark naming the gate instead of a "Stable" notice.
+#[test]
+fn a_command_failure_gets_its_own_annotation() {
+    use flaky_detector::analysis::command_failure::FailureKind;
+    use flaky_detector::report::step_summary::annotations;
+    let mut s = summary("stable");
+    s.test_command = "pytest --cov".into();
+    s.command_failure = Some(flaky_detector::summary::CommandFailure {
+        runs: s.total_runs,
+        kind: FailureKind::CoverageGate,
+        cause: "FAIL Required test coverage of 90% not reached".into(),
+    });
+    assert_eq!(
+        annotations(&s),
+        vec![
+            "::error title=Command failure::`pytest --cov` fails on every run (coverage gate): \
+             FAIL Required test coverage of 90%25 not reached"
+        ]
+    );
+    s.command_failure.as_mut().expect("set").runs = 2;
+    let marks = annotations(&s);
+    assert!(
+        marks[0].starts_with("::warning title=Command failure::`pytest --cov` fails in 2 of"),
+        "{marks:?}"
+    );
 }

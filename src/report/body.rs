@@ -238,6 +238,14 @@ fn notes(s: &Summary) -> Vec<String> {
     if let Some(also) = also_line(s) {
         notes.push(format!("⚠️ {also}"));
     }
+    for finding in &s.order_dependence {
+        let reproduce = finding
+            .reproduce
+            .as_deref()
+            .map(|line| format!("; reproduce: {}", code(line)))
+            .unwrap_or_default();
+        notes.push(format!("🔀 order: {}{reproduce}", finding.sentence));
+    }
     if s.install.status == InstallStatus::Failed {
         let detail = s.install.detail.as_deref().unwrap_or("no detail");
         notes.push(format!(

@@ -234,11 +234,16 @@ fn escape(text: &str, dialect: Dialect) -> String {
 /// Text outside code spans.
 fn escape_plain(text: &str, dialect: Dialect) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let names_someone = chars.peek().is_some_and(|n| n.is_alphanumeric());
         match c {
             '&' if dialect.html || dialect.escape_angles => out.push_str("&amp;"),
             '<' if dialect.html || dialect.escape_angles => out.push_str("&lt;"),
             '>' if dialect.html || dialect.escape_angles => out.push_str("&gt;"),
+            // A zero-width space after `@` keeps `@org/team` in a test name from notifying
+            // anyone on GitHub; it still reads (and renders) as the name.
+            '@' if dialect.html && names_someone => out.push_str("@&#8203;"),
             '\\' | '*' | '_' | '[' | ']' | '~' | '|' | '<' | '>' if !dialect.escape_angles => {
                 out.push('\\');
                 out.push(c);

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::send::ReportError;
 use crate::analysis::Verdict;
 use crate::summary::Summary;
+use crate::summary::wording::also_line;
 
 /// GitHub's limit on one step's summary.
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -59,6 +60,20 @@ pub fn annotations(summary: &Summary) -> Vec<String> {
         if lines.len() == MAX_ANNOTATIONS {
             return lines;
         }
+    }
+    // The tests may all pass while the command still fails (a coverage gate, a crash after
+    // the tests): CI is red for that reason, so it gets a mark of its own.
+    if let Some(also) = also_line(summary) {
+        let kind = match summary.command_failure.as_ref() {
+            Some(f) if f.runs >= summary.total_runs => "error",
+            _ => "warning",
+        };
+        let also = also.strip_prefix("the command also ").unwrap_or(&also);
+        lines.push(command(
+            kind,
+            "Command failure",
+            &format!("`{}` {also}", summary.test_command),
+        ));
     }
     if !lines.is_empty() {
         return lines;
