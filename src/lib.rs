@@ -29,6 +29,7 @@ pub mod errors;
 pub mod events;
 pub mod framework;
 pub mod history;
+pub mod http;
 pub mod job;
 pub mod report;
 pub mod runner;

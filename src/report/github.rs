@@ -10,6 +10,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, LINK};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::http::describe;
+
 use super::markdown::MARKER;
 use super::send::{ReportError, Sender};
 
@@ -226,10 +228,6 @@ fn bad(detail: String) -> ReportError {
         channel: CHANNEL,
         detail,
     }
-}
-
-fn describe(error: reqwest::Error) -> String {
-    crate::runpod::platform::describe(error)
 }
 
 /// The `rel="next"` URL of a `Link` header.

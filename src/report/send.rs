@@ -9,8 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::runpod::client::retry_after;
-use crate::runpod::platform::describe;
+use crate::http::{describe, retry_after};
 
 /// Why a report was not delivered. Messages name the channel, never its URL or token.
 #[derive(Debug, thiserror::Error)]

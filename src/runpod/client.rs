@@ -6,13 +6,13 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::platform::describe;
 pub use super::remote::{Deadline, JobState, Progress};
+use crate::http::{describe, retry_after};
 use crate::summary::Summary;
 
 /// Bound on one HTTP request; a `/run` body is at most 10 MB and a summary a few MB.
@@ -351,14 +351,6 @@ impl EndpointClient {
             detail,
         }
     }
-}
-
-/// Seconds asked for by a `Retry-After` header (the HTTP-date form is not used by RunPod,
-/// GitHub, Slack or Discord, and falls back to the caller's own wait).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let seconds: f64 = value.parse().ok()?;
-    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// The `error` of an API answer, or the answer itself, on one short line.

@@ -61,7 +61,7 @@ async fn beat(platform: &Platform, board: &Board, stop: &CancellationToken) {
                         tracing::warn!("ping answered HTTP {}", response.status());
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!("ping failed: {}", super::platform::describe(e)),
+                    Err(e) => tracing::warn!("ping failed: {}", crate::http::describe(e)),
                 },
                 () = stop.cancelled() => return,
             }

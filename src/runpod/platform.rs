@@ -174,12 +174,6 @@ impl Platform {
     }
 }
 
-/// A request error on one line with its causes ("tcp connect error: Connection refused"),
-/// without the URL, which may carry a job id or a token in its query.
-pub fn describe(error: reqwest::Error) -> String {
-    crate::errors::one_line(&error.without_url())
-}
-
 /// The ids comma-joined, cut at a comma so the list stays under 65535 bytes (§4).
 fn joined_ids(ids: &[String]) -> String {
     let mut joined = String::new();

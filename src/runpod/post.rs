@@ -66,7 +66,7 @@ pub async fn post_json(
             Err(e) => {
                 return Delivery::Failed(format!(
                     "job-done post failed: {}",
-                    super::platform::describe(e)
+                    crate::http::describe(e)
                 ));
             }
         };

@@ -59,7 +59,7 @@ pub async fn poll(
                 },
                 Err(e) if e.is_timeout() => Duration::ZERO,
                 Err(e) => {
-                    tracing::debug!("job stop poll failed: {}", super::platform::describe(e));
+                    tracing::debug!("job stop poll failed: {}", crate::http::describe(e));
                     pacing.after_error
                 }
             },

@@ -38,7 +38,7 @@ pub async fn take(client: &reqwest::Client, url: &str, timeout: Duration) -> Tak
         Ok(response) => response,
         Err(e) if e.is_timeout() => return Take::NoJob,
         Err(e) => {
-            return Take::Failed(format!("job take failed: {}", super::platform::describe(e)));
+            return Take::Failed(format!("job take failed: {}", crate::http::describe(e)));
         }
     };
     match response.status() {
@@ -58,7 +58,7 @@ pub async fn take(client: &reqwest::Client, url: &str, timeout: Duration) -> Tak
         Err(e) => {
             return Take::Failed(format!(
                 "job take body was cut off: {}",
-                super::platform::describe(e)
+                crate::http::describe(e)
             ));
         }
     };

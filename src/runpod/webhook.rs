@@ -25,7 +25,7 @@ pub async fn deliver(client: &reqwest::Client, url: &str, view: &JobView, wait: 
                 return true;
             }
             Ok(response) => format!("HTTP {}", response.status()),
-            Err(e) => crate::runpod::platform::describe(e),
+            Err(e) => crate::http::describe(e),
         };
         tracing::warn!(request_id = %view.id, attempt, "webhook not delivered: {why}");
         if attempt < ATTEMPTS {
