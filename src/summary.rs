@@ -2,10 +2,11 @@
 //! records by [`Summary::build`]; the same shape comes back from RunPod, `serve` and the CLI.
 
 pub mod merge;
-pub mod order;
 pub mod wording;
 
-pub use order::{OrderFinding, OrderRole};
+pub use crate::analysis::findings::{
+    Classification, CommandFailure, OrderFinding, OrderRole, TestCaseStats,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,66 +41,6 @@ pub struct RunResult {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// Why something failed, as told by the confirmation phase (failing seeds replayed alone and
-/// under load).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Classification {
-    /// Every replay of a failing seed failed again: the seed decides.
-    SeedDependent,
-    /// Replays of the same seed both passed and failed: timing, concurrency, environment.
-    Nondeterministic,
-    /// Fails under parallel load, never when replayed alone.
-    ContentionDependent,
-    /// Failed in every run: a real bug, not a flake.
-    AlwaysFailing,
-    /// Its failing test order fails again and the file order passes: other tests that run
-    /// first decide (see `order_dependence`).
-    OrderDependent,
-    /// Hung: still running at the timeout (a test case), or a failing seed hung again on
-    /// replay (the command).
-    Timeout,
-    /// Every run failed before any test ran: the runner could not load the tests.
-    CollectionError,
-    /// Every run failed before any test ran: a module or package the tests import is
-    /// missing.
-    MissingDependency,
-}
-
-/// Runs whose command failed for a reason beyond their test cases (a coverage gate, a
-/// collection error, a plugin, a crash after the tests), and that reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandFailure {
-    /// Runs whose command failed this way (with or without a failing test beside it).
-    pub runs: u32,
-    pub kind: crate::analysis::command_failure::FailureKind,
-    /// The line that says why, cut to `max_error_length`.
-    pub cause: String,
-}
-
-/// Figures for one test case across the runs (per-test attribution from JUnit and the like).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestCaseStats {
-    /// `classname::name` (or the runner's own full name).
-    pub name: String,
-    pub runs: u32,
-    pub failures: u32,
-    pub failure_rate: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub failing_seeds: Vec<u64>,
-    pub verdict: Verdict,
-    pub severity: Severity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<Classification>,
-    /// First line of its first failure message, cut to `max_error_length`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_failure: Option<String>,
-    /// Set when the interval spans more than one severity band.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity_note: Option<String>,
 }
 
 /// What the confirmation phase replayed and what happened: the evidence behind

@@ -8,13 +8,14 @@ use std::time::Duration;
 use super::Verdict;
 use super::classify::{self, REPLAYS_PER_SEED, Replay, ReplayTally};
 use super::command_failure::{self, FailureKind};
+use super::findings::{Classification, CommandFailure, TestCaseStats};
 use super::per_test::{
     Figures, Ignore, RunJudgement, judge, outcomes, run_failed, test_case_stats,
 };
 use super::test_result::{TestReport, TestStatus, cut};
 use crate::config::{Settings, Thresholds};
 use crate::runner::{RunOutcome, RunRecord};
-use crate::summary::{Classification, CommandFailure, ConfirmationReport, Summary, TestCaseStats};
+use crate::summary::{ConfirmationReport, Summary};
 
 #[derive(Debug, Clone)]
 pub struct Assessment {

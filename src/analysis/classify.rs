@@ -3,9 +3,9 @@
 //! did says why a command or a test case failed: the seed, chance, or contention.
 //! Also which seeds to replay ([`seeds_to_confirm`]).
 
+use super::findings::{Classification, TestCaseStats};
 use super::per_test::{Ignore, outcomes, run_failed};
 use crate::runner::RunRecord;
-use crate::summary::{Classification, TestCaseStats};
 
 /// Most failing seeds replayed per job.
 pub const MAX_SEEDS: usize = 5;

@@ -9,6 +9,7 @@ pub mod classify;
 pub mod command_failure;
 pub mod console;
 pub mod early_stop;
+pub mod findings;
 pub mod go_test;
 pub mod jest;
 pub mod junit;

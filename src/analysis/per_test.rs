@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::findings::TestCaseStats;
 use super::test_result::{TestReport, TestResult, TestStatus, cut};
 use super::{Severity, Verdict, severity, stats};
 use crate::config::Thresholds;
 use crate::runner::RunRecord;
-use crate::summary::TestCaseStats;
 
 /// Test cases whose results do not count (`ignore_patterns`, globs over test names).
 #[derive(Debug, Clone)]

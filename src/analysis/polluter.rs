@@ -9,7 +9,7 @@
 //! run before the test, [`PolluterSearch::record`] takes what happened, so the runner
 //! (`runner::order`) decides how runs are made and the logic is tested on its own.
 
-use crate::summary::OrderRole;
+use super::findings::OrderRole;
 
 /// Most runs one search may take: enough to halve a prefix of a few thousand tests.
 pub const MAX_SEARCH_RUNS: u32 = 24;
