@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+mod error;
+pub use error::DetectError;
+
 use crate::analysis::assess::Assessment;
 use crate::analysis::early_stop;
 use crate::analysis::per_test::Ignore;
 use crate::config::policy::JobPolicy;
 use crate::config::{FileConfig, Settings};
-use crate::errors::DetectError;
 use crate::events::{Event, Events};
 use crate::framework::Framework;
 use crate::framework::build_once::{self, BuildContext};

@@ -38,8 +38,7 @@ pub mod summary;
 pub mod web;
 pub mod workspace;
 
-pub use detect::{Deps, detect};
-pub use errors::DetectError;
+pub use detect::{Deps, DetectError, detect};
 pub use events::{Event, Events};
 pub use job::{Job, JobInput, RepoPolicy};
 pub use summary::Summary;
