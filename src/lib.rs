@@ -31,6 +31,8 @@ pub mod framework;
 pub mod history;
 pub mod http;
 pub mod job;
+#[cfg(test)]
+mod layering;
 pub mod report;
 pub mod runner;
 pub mod runpod;
