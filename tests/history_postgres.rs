@@ -264,3 +264,40 @@ async fn a_database_stopped_mid_job_loses_no_summary() {
     assert_eq!(kept.failing_seeds, vec![1, 3]);
     assert_eq!(kept.results.len(), 4);
 }
+
+/// Runs go in multi-row statements (issue 14: one statement per run made a 1,000-run job
+/// slow in PostgreSQL); a job whose run count needs every statement size reads back run for
+/// run, from PostgreSQL and from SQLite alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_1003_runs_reads_back_run_for_run_from_both_stores() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let dir = TempDir::new().expect("temp dir");
+    let repo = odd_seeds_fail("0");
+    let base = real_job(&deps(dir.path(), None), repo.path(), "sh test.sh", &[1, 2]).await;
+    let seeds: Vec<u64> = (1..=1003).collect();
+    let failing: Vec<u64> = seeds.iter().copied().filter(|s| s % 7 == 0).collect();
+    let mut summary = with_runs(&base, &seeds, &failing);
+    for (i, run) in summary.results.iter_mut().enumerate() {
+        run.duration_ms = i as u64;
+        run.stdout = format!("run {i} said 'hello'");
+        if i % 100 == 3 {
+            run.timed_out = true;
+            run.exit_code = None;
+            run.signal = Some(9);
+            run.output_truncated_bytes = 4096;
+        }
+    }
+
+    let postgres = Store::connect(&pg.url()).expect("connects");
+    let sqlite = Store::open(&dir.path().join("history.db")).expect("opens");
+    for store in [&postgres, &sqlite] {
+        let id = store.record(&summary).expect("records");
+        let read = store.summary(id).expect("reads").expect("the job");
+        assert_eq!(read.results.len(), 1003, "{}", store.path().display());
+        assert_eq!(read.results, summary.results, "{}", store.path().display());
+        let overview = store.overview(&JobFilter::default()).expect("reads");
+        assert_eq!(overview.runs, 1003);
+    }
+}

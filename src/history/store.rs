@@ -145,6 +145,9 @@ impl Store {
             source: source.into(),
         };
         let mut writer = Connection::open(path).map_err(open_error)?;
+        // Recording a job uses a dozen statements (the runs' multi-row INSERTs among them);
+        // the default cache of 16 would evict some of them between jobs.
+        writer.set_prepared_statement_cache_capacity(64);
         configure(&writer, journal).map_err(open_error)?;
         let migrated =
             migrations::migrate(&mut writer).map_err(|source| HistoryError::Migrate {
