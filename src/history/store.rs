@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::folder::Folder;
 use super::migrations::{self, MigrateError, Migrated};
+use super::pending::PendingDir;
 use super::postgres::PgStore;
 use super::sql::{DbError, Exec, values};
 
@@ -108,7 +109,7 @@ pub struct Store {
     engine: Engine,
     migrated: Migrated,
     /// Where jobs whose write failed wait for the next try (see [`super::pending`]).
-    pub(super) pending: Option<PathBuf>,
+    pub(super) pending: Option<PendingDir>,
 }
 
 #[allow(
