@@ -2,9 +2,10 @@
 //! rows (and per-test results), then times each dashboard page through the router and the
 //! recording of a 1,000-run job. Targets: overview page <= 100 ms, recording <= 50 ms.
 //!
-//! Run with `scripts/bench-history.sh` (a release build). Options: `--jobs N`,
-//! `--runs-per-job N`, `--db PATH` (keep the database; default a temp dir), or
-//! `--db postgres://…` to measure the PostgreSQL store.
+//! Run with `scripts/bench-history.sh` (a release build), which measures SQLite and then
+//! PostgreSQL and prints them side by side. Options: `--jobs N`, `--runs-per-job N`,
+//! `--db PATH` (keep the database; default a temp dir), or `--db postgres://…` to measure
+//! the PostgreSQL store.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -222,11 +223,14 @@ async fn main() {
     let fill = started.elapsed();
     // Every job stores each of its runs, so the jobs' run totals count the run rows.
     let runs = store.overview(&JobFilter::default()).expect("counts").runs;
+    // A PostgreSQL database has no file here to measure.
+    let size = std::fs::metadata(&path)
+        .map(|m| format!(" ({:.1} MiB)", m.len() as f64 / 1048576.0))
+        .unwrap_or_default();
     println!(
-        "history bench: {} jobs, {runs} run rows in {} ({:.1} MiB)",
+        "history bench: {} jobs, {runs} run rows in {}{size}",
         options.jobs,
         store.path().display(),
-        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
     );
     if options.jobs > have {
         println!(

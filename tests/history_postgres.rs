@@ -264,3 +264,164 @@ async fn a_database_stopped_mid_job_loses_no_summary() {
     assert_eq!(kept.failing_seeds, vec![1, 3]);
     assert_eq!(kept.results.len(), 4);
 }
+
+/// Runs go in multi-row statements (issue 14: one statement per run made a 1,000-run job
+/// slow in PostgreSQL); a job whose run count needs every statement size reads back run for
+/// run, from PostgreSQL and from SQLite alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_1003_runs_reads_back_run_for_run_from_both_stores() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let dir = TempDir::new().expect("temp dir");
+    let repo = odd_seeds_fail("0");
+    let base = real_job(&deps(dir.path(), None), repo.path(), "sh test.sh", &[1, 2]).await;
+    let seeds: Vec<u64> = (1..=1003).collect();
+    let failing: Vec<u64> = seeds.iter().copied().filter(|s| s % 7 == 0).collect();
+    let mut summary = with_runs(&base, &seeds, &failing);
+    for (i, run) in summary.results.iter_mut().enumerate() {
+        run.duration_ms = i as u64;
+        run.stdout = format!("run {i} said 'hello'");
+        if i % 100 == 3 {
+            run.timed_out = true;
+            run.exit_code = None;
+            run.signal = Some(9);
+            run.output_truncated_bytes = 4096;
+        }
+    }
+
+    let postgres = Store::connect(&pg.url()).expect("connects");
+    let sqlite = Store::open(&dir.path().join("history.db")).expect("opens");
+    for store in [&postgres, &sqlite] {
+        let id = store.record(&summary).expect("records");
+        let read = store.summary(id).expect("reads").expect("the job");
+        assert_eq!(read.results.len(), 1003, "{}", store.path().display());
+        assert_eq!(read.results, summary.results, "{}", store.path().display());
+        let overview = store.overview(&JobFilter::default()).expect("reads");
+        assert_eq!(overview.runs, 1003);
+    }
+}
+
+/// The pending folder of a child process started by the test support (its XDG data dir).
+fn pending_dir(process: &support::process::Process) -> std::path::PathBuf {
+    process.path("data/flaky-detector/history-pending")
+}
+
+fn pending_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|e| e.count()).unwrap_or(0)
+}
+
+/// Waits until the pending folder is empty: the kept job's file goes right after its write
+/// commits, so just after `history` lists the job it may still be there.
+async fn wait_until_empty(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while pending_count(dir) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept job's file stayed in {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `history --json` until it lists `jobs` jobs (the retry runs on its own timer, so
+/// the test waits for it with a generous deadline rather than timing it).
+async fn wait_for_history_jobs(url: &str, jobs: u64) -> Value {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        let output = Command::new(BIN)
+            .env_remove("FLAKY_DB")
+            .args(["history", "--json", "--db", url])
+            .output()
+            .expect("the binary starts");
+        if output.status.success() {
+            let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+            if report["total_jobs"] == jobs {
+                return report;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "history never listed {jobs} jobs: {output:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Checks a finished job's summary: its result is there, and it says it was not recorded.
+fn assert_not_recorded(output: &Value) {
+    assert_eq!(output["failures"], 2, "{output}");
+    assert!(output["run_id"].is_null(), "{output}");
+    let warnings = output["warnings"].to_string();
+    assert!(
+        warnings.contains("not recorded in history") && !warnings.contains(PASSWORD),
+        "{output}"
+    );
+}
+
+/// Issue 14: a job finished while PostgreSQL is down is kept, and `serve` writes it once the
+/// database is back, on its retry timer, with no further job to trigger it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_records_a_job_kept_while_the_database_was_down_without_another_job() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.url();
+    let repo = odd_seeds_fail("0");
+    let server = Server::start(&[
+        "--allow-local-repos",
+        "--db",
+        &url,
+        "--history-retry-interval",
+        "0.2",
+    ])
+    .await;
+
+    pg.stop();
+    let id = server.run(&input(repo.path(), &[1, 2, 3, 4])).await;
+    let done = server.wait_status(&id, "COMPLETED").await;
+    assert_not_recorded(&done["output"]);
+    let pending = pending_dir(&server.process);
+    assert_eq!(pending_count(&pending), 1, "the job is kept");
+
+    pg.restart();
+    let report = wait_for_history_jobs(&url, 1).await;
+    assert_eq!(report["jobs"][0]["failures"], 2, "{report}");
+    wait_until_empty(&pending).await;
+    let log = server.process.stderr();
+    assert!(!log.contains(PASSWORD), "{log}");
+}
+
+/// Issue 14: the same for the RunPod worker: its result is delivered at once with the
+/// warning, and the job reaches PostgreSQL on the worker's timer once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_records_a_job_kept_while_the_database_was_down_without_another_job() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.url();
+    let repo = odd_seeds_fail("0");
+    let platform = support::platform::FakePlatform::start().await;
+    let process = support::worker::worker(
+        &platform,
+        &["--db", &url, "--history-retry-interval", "0.2"],
+    );
+    // The worker connects before it takes its first job; only then does the database go.
+    platform
+        .wait_until("the first job-take", |log| log.iter().any(|r| r.is_take()))
+        .await;
+
+    pg.stop();
+    platform.push_job("job-pg-down", input(repo.path(), &[1, 2, 3, 4]));
+    let result = platform.delivered_result("job-pg-down").await;
+    assert_not_recorded(&result["output"]);
+    let pending = pending_dir(&process);
+    assert_eq!(pending_count(&pending), 1, "the job is kept");
+
+    pg.restart();
+    let report = wait_for_history_jobs(&url, 1).await;
+    assert_eq!(report["jobs"][0]["failures"], 2, "{report}");
+    wait_until_empty(&pending).await;
+    support::worker::stop_worker(process).await;
+}

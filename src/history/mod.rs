@@ -17,6 +17,7 @@ pub mod store;
 pub use columns::{RunId, TestCaseId};
 pub use detail::{Excerpt, JobDetail, RunSummary, TestResult};
 pub use filter::JobFilter;
+pub use pending::{Retried, retry_pending_every};
 pub use queries::{FlakyTest, JobRow, Overview, SEVERITIES, TrendDay};
 pub use record::record_summary;
 pub use store::{DB_FILE_NAME, HistoryError, Journal, Store, VOLUME_HISTORY_DIR, default_db_path};

@@ -1,20 +1,54 @@
 //! Jobs whose history write failed (the database was down), kept as JSON files in a folder
-//! and written when the database answers again: at the next start and after the next job
-//! that is recorded. A job's summary is returned either way; this keeps its history row.
+//! and written when the database answers again: at the next start, after the next job that
+//! is recorded, and on a timer ([`retry_pending_every`], which the worker and `serve` run).
+//! A job's summary is returned either way; this keeps its history row.
+//!
+//! Several processes may share the folder (RunPod workers on one network volume), and one
+//! process may retry from its timer while a job's write retries too, so a file is claimed
+//! before it is written: renamed to a name only its claimer knows. Renaming is atomic, so a
+//! job is written by one process only.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use super::store::Store;
 use crate::summary::Summary;
+
+/// A claim older than this was left by a process that stopped while writing the job (a
+/// write takes well under a second); the job is put back for the next try.
+const STALE_CLAIM: Duration = Duration::from_secs(15 * 60);
+
+/// The longest pause between tries while the database stays down.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10 * 60);
 
 /// One job waiting to be recorded, with the time it finished.
 #[derive(Debug, Serialize, Deserialize)]
 struct PendingJob {
     recorded_at: DateTime<Utc>,
     summary: Summary,
+}
+
+/// The folder of a store's pending jobs, and the lock that keeps this process to one retry
+/// at a time.
+#[derive(Debug)]
+pub(super) struct PendingDir {
+    dir: PathBuf,
+    retrying: Mutex<()>,
+}
+
+/// What one pass over the pending folder did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retried {
+    /// Jobs written to the database.
+    pub recorded: usize,
+    /// Jobs still waiting (the database is still down, or another process holds them).
+    pub left: usize,
 }
 
 /// Where this machine keeps jobs not yet recorded: on the RunPod volume when it is mounted
@@ -34,7 +68,15 @@ pub fn default_pending_dir() -> PathBuf {
 impl Store {
     /// Keeps jobs whose write fails in `dir`, to be written later.
     pub fn keep_failed_writes_in(&mut self, dir: PathBuf) {
-        self.pending = Some(dir);
+        self.pending = Some(PendingDir {
+            dir,
+            retrying: Mutex::new(()),
+        });
+    }
+
+    /// Whether jobs whose write fails are kept for a later write.
+    pub fn keeps_failed_writes(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// Saves `summary` for a later write; returns the file, or why it could not be saved.
@@ -43,7 +85,7 @@ impl Store {
         summary: &Summary,
         recorded_at: DateTime<Utc>,
     ) -> Option<Result<PathBuf, String>> {
-        let dir = self.pending.as_ref()?;
+        let dir = &self.pending.as_ref()?.dir;
         let job = PendingJob {
             recorded_at,
             summary: summary.clone(),
@@ -67,44 +109,160 @@ impl Store {
     }
 
     /// Writes the jobs waiting in the pending folder, oldest first, removing each once it
-    /// is recorded; stops at the first failure (the database is still down). Returns how
-    /// many were recorded.
-    pub fn retry_pending(&self) -> usize {
-        let Some(dir) = &self.pending else {
-            return 0;
+    /// is recorded; stops at the first failure (the database is still down). When this
+    /// process is already retrying (its timer and a finished job may both start a pass),
+    /// returns at once: that pass covers the folder.
+    pub fn retry_pending(&self) -> Retried {
+        let Some(pending) = &self.pending else {
+            return Retried::default();
         };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
+        let _one_at_a_time = match pending.retrying.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Retried::default(),
         };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        let mut recorded = 0;
+        let files = pending_files(&pending.dir);
+        let mut retried = Retried {
+            recorded: 0,
+            left: files.len(),
+        };
         for file in files {
-            let job = std::fs::read(&file)
+            let Some(claimed) = claim(&file) else {
+                // Another process took it, or it is gone; that process accounts for it.
+                retried.left -= 1;
+                continue;
+            };
+            let job = std::fs::read(&claimed)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<PendingJob>(&bytes).ok());
             let Some(job) = job else {
-                tracing::warn!(file = %file.display(), "unreadable pending history job left in place");
+                // Set aside, so it is not read again on every try.
+                let aside = file.with_extension("unreadable");
+                tracing::warn!(file = %aside.display(), "unreadable pending history job set aside");
+                let _ = std::fs::rename(&claimed, &aside);
+                retried.left -= 1;
                 continue;
             };
             match self.record_at(&job.summary, job.recorded_at) {
                 Ok(_) => {
-                    let _ = std::fs::remove_file(&file);
-                    recorded += 1;
+                    let _ = std::fs::remove_file(&claimed);
+                    retried.recorded += 1;
+                    retried.left -= 1;
                 }
                 Err(error) => {
+                    let _ = std::fs::rename(&claimed, &file);
                     tracing::warn!(error = %crate::errors::one_line(&error), "history still unavailable; pending jobs kept");
                     break;
                 }
             }
         }
-        if recorded > 0 {
-            tracing::info!(recorded, "pending history jobs recorded");
+        if retried.recorded > 0 {
+            tracing::info!(recorded = retried.recorded, "pending history jobs recorded");
         }
-        recorded
+        retried
+    }
+}
+
+/// The pending jobs in `dir`, oldest first (names start with the time), after putting back
+/// the ones whose claim went stale.
+fn pending_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if extension == "json" {
+            files.push(path);
+        } else if let Some(claimed_at) = extension.strip_prefix("claimed-")
+            && claim_is_stale(claimed_at)
+        {
+            let back = path.with_extension("json");
+            if std::fs::rename(&path, &back).is_ok() {
+                files.push(back);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Claims `file` for this process by renaming it to `<name>.claimed-<unix time>-<random>`;
+/// `None` when another process renamed it first.
+fn claim(file: &Path) -> Option<PathBuf> {
+    let claimed = file.with_extension(format!(
+        "claimed-{}-{}",
+        Utc::now().timestamp(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::rename(file, &claimed).ok().map(|()| claimed)
+}
+
+/// Whether a claim made at `claimed_at` (`<unix time>-<random>`) is older than
+/// [`STALE_CLAIM`]; a name that does not parse is left alone.
+fn claim_is_stale(claimed_at: &str) -> bool {
+    claimed_at
+        .split('-')
+        .next()
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|t| Utc::now().timestamp() - t > STALE_CLAIM.as_secs() as i64)
+}
+
+/// Retries `store`'s pending jobs every `interval` until `until` fires, so jobs kept while
+/// the database was down are written once it is back, even if no further job comes. While
+/// tries fail the pause doubles, up to ten minutes (or `interval` if longer), with up to a
+/// quarter more at random so a fleet does not retry in step. A store that keeps no failed
+/// writes returns at once. Each pass runs on a blocking thread.
+pub async fn retry_pending_every(store: Arc<Store>, interval: Duration, until: CancellationToken) {
+    if !store.keeps_failed_writes() {
+        return;
+    }
+    let cap = MAX_RETRY_WAIT.max(interval);
+    let mut wait = interval;
+    loop {
+        let pause = wait + wait.mul_f64(rand::rng().random_range(0.0..=0.25));
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = until.cancelled() => return,
+        }
+        let writer = Arc::clone(&store);
+        let pass = tokio::task::spawn_blocking(move || writer.retry_pending());
+        let retried = tokio::select! {
+            pass = pass => pass.unwrap_or_default(),
+            () = until.cancelled() => return,
+        };
+        wait = if retried.left > 0 {
+            tracing::warn!(
+                left = retried.left,
+                "pending history jobs not recorded yet; next try in about {:?}",
+                (wait * 2).min(cap)
+            );
+            (wait * 2).min(cap)
+        } else {
+            interval
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_claimed_once() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let file = dir.path().join("20261129T100000-a.json");
+        std::fs::write(&file, "{}").expect("written");
+        let claimed = claim(&file).expect("the first claim wins");
+        assert!(claim(&file).is_none(), "a second claim loses");
+        assert!(
+            pending_files(dir.path()).is_empty(),
+            "a fresh claim is kept"
+        );
+        let stale = file.with_extension("claimed-1000-x");
+        std::fs::rename(&claimed, &stale).expect("renamed");
+        assert_eq!(pending_files(dir.path()), vec![file]);
     }
 }

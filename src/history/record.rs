@@ -2,6 +2,7 @@
 //! per-test results) in one transaction, and [`record_summary`] is the async step `detect()`
 //! ends with, which never loses the summary when the write fails.
 
+use std::fmt::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -114,13 +115,22 @@ fn insert_job(
     Ok(id)
 }
 
+/// The most runs one INSERT statement carries: 11 parameters each, so 2,816 per statement,
+/// well under SQLite's 32,766 and PostgreSQL's 65,535. Sent one by one, a 1,000-run job was
+/// 1,000 round trips to PostgreSQL; in statements of at most this many rows it is a few.
+const RUNS_PER_INSERT: usize = 256;
+
+/// Inserts the job's runs in multi-row statements: as many full statements of
+/// [`RUNS_PER_INSERT`] rows as fit, then the rest in statements of power-of-two sizes
+/// (232 = 128 + 64 + 32 + 8), so only nine statement texts ever exist and each engine's
+/// statement cache keeps them all, whatever the job's run count.
 fn insert_runs(db: &mut dyn Exec, job: RunId, s: &Summary) -> Result<(), DbError> {
-    for run in &s.results {
-        db.execute(
-            "INSERT INTO runs (job_id, attempt, seed, passed, exit_code, signal, timed_out, \
-             duration_ms, stdout, stderr, output_truncated_bytes) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            &values![
+    let mut rest = s.results.as_slice();
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(statement_rows(rest.len()));
+        let mut params = Vec::with_capacity(chunk.len() * RUN_COLUMNS);
+        for run in chunk {
+            params.extend(values![
                 job,
                 run.attempt,
                 StoredSeed(run.seed),
@@ -132,10 +142,49 @@ fn insert_runs(db: &mut dyn Exec, job: RunId, s: &Summary) -> Result<(), DbError
                 &run.stdout,
                 &run.stderr,
                 run.output_truncated_bytes.min(i64::MAX as u64) as i64,
-            ],
-        )?;
+            ]);
+        }
+        db.execute(&insert_runs_statement(chunk.len()), &params)?;
+        rest = after;
     }
     Ok(())
+}
+
+/// How many of the `left` runs the next statement inserts: a full statement, else the
+/// largest power of two not above `left` (which is at least 1).
+fn statement_rows(left: usize) -> usize {
+    if left >= RUNS_PER_INSERT {
+        RUNS_PER_INSERT
+    } else {
+        1 << left.max(1).ilog2()
+    }
+}
+
+/// The columns of a `runs` row that a job sets.
+const RUN_COLUMNS: usize = 11;
+
+/// `INSERT INTO runs (…) VALUES (?1, …, ?11), (?12, …), …` for `rows` rows, in the SQL both
+/// engines accept (placeholders are renamed for PostgreSQL like every statement's).
+fn insert_runs_statement(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO runs (job_id, attempt, seed, passed, exit_code, signal, timed_out, \
+         duration_ms, stdout, stderr, output_truncated_bytes) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..RUN_COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "?{}", row * RUN_COLUMNS + column + 1);
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 fn insert_tests(
@@ -276,4 +325,32 @@ pub async fn record_summary(store: &Arc<Store>, summary: Summary) -> Summary {
         .warnings
         .push(format!("not recorded in history: {failure}{retry}"));
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_go_in_few_statements_of_few_sizes() {
+        let mut sizes = Vec::new();
+        let mut left = 1000;
+        while left > 0 {
+            let rows = statement_rows(left);
+            sizes.push(rows);
+            left -= rows;
+        }
+        assert_eq!(sizes, [256, 256, 256, 128, 64, 32, 8]);
+        assert_eq!(statement_rows(1), 1);
+        assert_eq!(statement_rows(255), 128);
+    }
+
+    #[test]
+    fn a_runs_statement_numbers_every_parameter() {
+        let sql = insert_runs_statement(2);
+        assert!(sql.ends_with(
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11), \
+             (?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+        ));
+    }
 }

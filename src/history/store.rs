@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::folder::Folder;
 use super::migrations::{self, MigrateError, Migrated};
+use super::pending::PendingDir;
 use super::postgres::PgStore;
 use super::sql::{DbError, Exec, values};
 
@@ -108,7 +109,7 @@ pub struct Store {
     engine: Engine,
     migrated: Migrated,
     /// Where jobs whose write failed wait for the next try (see [`super::pending`]).
-    pub(super) pending: Option<PathBuf>,
+    pub(super) pending: Option<PendingDir>,
 }
 
 #[allow(
@@ -145,6 +146,9 @@ impl Store {
             source: source.into(),
         };
         let mut writer = Connection::open(path).map_err(open_error)?;
+        // Recording a job uses a dozen statements (the runs' multi-row INSERTs among them);
+        // the default cache of 16 would evict some of them between jobs.
+        writer.set_prepared_statement_cache_capacity(64);
         configure(&writer, journal).map_err(open_error)?;
         let migrated =
             migrations::migrate(&mut writer).map_err(|source| HistoryError::Migrate {

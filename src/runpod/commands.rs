@@ -42,6 +42,11 @@ pub struct WorkerArgs {
     /// Seconds between retries of spooled results (they are also retried at start).
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     pub spool_retry_interval: Duration,
+    /// Seconds between retries of jobs that could not be recorded because the history
+    /// database was down (they are also retried at start and after each recorded job);
+    /// doubled per failed try, up to 10 minutes.
+    #[arg(long, env = "FLAKY_HISTORY_RETRY_INTERVAL", value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub history_retry_interval: Duration,
     /// Accept local directory paths as `repo` (only for trusted job sources).
     #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_local_repos: bool,
@@ -93,6 +98,11 @@ pub struct ServeArgs {
     /// Seconds between webhook attempts (3 attempts in all).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub webhook_retry_wait: Duration,
+    /// Seconds between retries of jobs that could not be recorded because the history
+    /// database was down (they are also retried at start and after each recorded job);
+    /// doubled per failed try, up to 10 minutes.
+    #[arg(long, env = "FLAKY_HISTORY_RETRY_INTERVAL", value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub history_retry_interval: Duration,
     /// Accept local directory paths as `repo` (only when every client is trusted).
     #[arg(long, env = "FLAKY_ALLOW_LOCAL_REPOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_local_repos: bool,
@@ -101,6 +111,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_unauthenticated_remote: bool,
 }
+
+/// The shortest pause between history retries, so a zero interval does not spin.
+const MIN_RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
@@ -130,6 +143,7 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
         shutdown_grace: args.shutdown_grace,
         spool_dir: args.spool_dir.unwrap_or_else(Spool::default_dir),
         spool_retry_interval: args.spool_retry_interval.max(Duration::from_millis(100)),
+        history_retry_interval: args.history_retry_interval.max(MIN_RETRY_INTERVAL),
         policy: RepoPolicy {
             allow_local: args.allow_local_repos,
         },
@@ -187,6 +201,7 @@ pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
         max_queue: args.max_queue,
         retention: args.retention,
         webhook_retry_wait: args.webhook_retry_wait,
+        history_retry_interval: args.history_retry_interval.max(MIN_RETRY_INTERVAL),
         api: ApiSettings {
             api_key: args
                 .api_key

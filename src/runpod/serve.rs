@@ -1,6 +1,6 @@
 //! `flaky-detector serve` ([`serve`]): the endpoint API on a local port, executors that run
-//! queued jobs through `detect()`, the retention sweeper and webhook deliveries; all stopped
-//! together on shutdown.
+//! queued jobs through `detect()`, the retention sweeper, webhook deliveries and the retry of
+//! history writes kept while the database was down; all stopped together on shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use super::webhook;
 use crate::detect::{Deps, detect};
 use crate::errors::one_line;
 use crate::events::Events;
+use crate::history::retry_pending_every;
 
 /// How long shutdown waits for cancelled jobs to reap their processes.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -30,6 +31,9 @@ pub struct ServeConfig {
     pub max_queue: usize,
     pub retention: Duration,
     pub webhook_retry_wait: Duration,
+    /// How often jobs kept while the history database was down are retried (see
+    /// [`crate::history::retry_pending_every`]).
+    pub history_retry_interval: Duration,
     pub api: ApiSettings,
 }
 
@@ -74,6 +78,13 @@ pub async fn serve(
     let background = CancellationToken::new();
     tasks.spawn(sweep(table.clone(), config.retention, background.clone()));
     tasks.spawn(send_webhooks(webhooks, config.webhook_retry_wait));
+    if let Some(store) = &deps.history {
+        tasks.spawn(retry_pending_every(
+            store.clone(),
+            config.history_retry_interval,
+            background.clone(),
+        ));
+    }
     let state = ApiState {
         table: table.clone(),
         settings: Arc::new(config.api),

@@ -1,6 +1,7 @@
 //! The RunPod serverless worker ([`run`]): takes jobs from the job-take long poll, runs each
-//! through [`handle`], keeps the heartbeat and the stop poll going, retries spooled results,
-//! and on shutdown stops taking, drains within the grace period, and returns.
+//! through [`handle`], keeps the heartbeat and the stop poll going, retries spooled results
+//! and the history writes kept while the database was down, and on shutdown stops taking,
+//! drains within the grace period, and returns.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::stop::StopPacing;
 use super::take::{Take, take};
 use super::{ping, stop};
 use crate::detect::Deps;
+use crate::history::retry_pending_every;
 use crate::job::RepoPolicy;
 
 /// What the operator sets on the command line.
@@ -31,6 +33,9 @@ pub struct WorkerConfig {
     pub spool_dir: std::path::PathBuf,
     /// How often spooled results are retried (they are also retried at start).
     pub spool_retry_interval: Duration,
+    /// How often jobs kept while the history database was down are retried (see
+    /// [`crate::history::retry_pending_every`]).
+    pub history_retry_interval: Duration,
     pub policy: RepoPolicy,
     pub retry: RetryPolicy,
     pub backoff: TakeBackoff,
@@ -110,6 +115,13 @@ pub async fn run(
         config.spool_retry_interval,
         background.clone(),
     ));
+    if let Some(store) = &deps.history {
+        tasks.spawn(retry_pending_every(
+            Arc::clone(store),
+            config.history_retry_interval,
+            background.clone(),
+        ));
+    }
     match platform.stop_url() {
         Some(url) => {
             tasks.spawn(stop::poll(
