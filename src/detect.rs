@@ -300,6 +300,14 @@ async fn run_pipeline(
         warnings,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
+    // The hash seed each seed's first run really had, where it is not the seed's own (a
+    // pytest fork server's): the reproduce line must carry it.
+    let mut hash_seeds = std::collections::HashMap::new();
+    for record in &records {
+        if let Some(hash_seed) = record.hash_seed {
+            hash_seeds.entry(record.seed).or_insert(hash_seed);
+        }
+    }
     let mut summary = Summary::build(facts, records);
     summary.runs_saved = runs_saved;
     summary.isolation_mechanism = template.places.mechanism();
@@ -307,7 +315,14 @@ async fn run_pipeline(
     let reproduce_env = order_setup.reproduce_env(&job.env);
     assessment.apply(&mut summary, |seed| {
         let argv = options.replay_argv(&settings.argv, seed);
-        reproduce_line(framework, seed, &reproduce_env, &argv)
+        match hash_seeds.get(&seed) {
+            Some(hash_seed) => {
+                let mut env = reproduce_env.clone();
+                env.insert("PYTHONHASHSEED".into(), hash_seed.to_string());
+                reproduce_line(framework, seed, &env, &argv)
+            }
+            None => reproduce_line(framework, seed, &reproduce_env, &argv),
+        }
     });
     summary.order_dependence = order_dependence;
     Ok(summary)

@@ -261,8 +261,10 @@ pub fn reproduce_line(
 ) -> String {
     let quote =
         |word: &str| shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned());
+    // A variable of `env` replaces the seed's own (a fork server's real PYTHONHASHSEED).
     let assignments = seed_env(framework, seed)
         .into_iter()
+        .filter(|(name, _)| !env.contains_key(*name))
         .map(|(name, value)| (name.to_string(), value))
         .map(|(name, value)| format!("{name}={}", quote(&value)))
         .chain(env.iter().map(|(name, value)| {

@@ -1,7 +1,8 @@
-//! Build once, run many (issue 15): with `build_once: auto` the Go and Rust examples fail
-//! for exactly the seeds they fail for with plain runs, seed by seed, under the same per-test
-//! names; a hanging test binary still times out with its whole process tree killed; and
-//! commands the translation does not understand fall back to plain runs, saying why.
+//! Build once, run many (issue 15): with `build_once: auto` the Go, Rust and Python examples
+//! fail for exactly the seeds they fail for with plain runs, seed by seed, under the same
+//! per-test names; a hanging test binary (or pytest run in a fork server's child) still times
+//! out with its whole process tree killed; and commands the translation does not understand,
+//! or that a fork server cannot serve safely, fall back to plain runs, saying why.
 //!
 //! A missing `go` or `cargo` fails with the line that installs it, unless
 //! `FLAKY_SKIP_MISSING_TOOLS=1` says to skip.
@@ -18,7 +19,7 @@ use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use examples::{CARGO, Example, go, rust, tools_present};
+use examples::{CARGO, Example, go, python, rust, tools_present};
 
 struct Sandbox {
     _root: tempfile::TempDir,
@@ -157,7 +158,20 @@ async fn same_as_plain(example: Example, seeds: &[u64], extra: Value, built: &st
         !line.contains("test2json") && !line.contains("build-once"),
         "reproduce: {line}"
     );
-    assert_eq!(once.reproduce, plain.reproduce);
+    // A fork server's runs have the server's hash seed, which their reproduce line carries;
+    // the rest of the line is the plain one.
+    assert_eq!(
+        once.reproduce.as_deref().map(without_hash_seed),
+        plain.reproduce.as_deref().map(without_hash_seed)
+    );
+}
+
+/// `line` without its `PYTHONHASHSEED=<n> ` assignment.
+fn without_hash_seed(line: &str) -> String {
+    line.split(' ')
+        .filter(|word| !word.starts_with("PYTHONHASHSEED="))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,6 +304,131 @@ async fn commands_build_once_does_not_understand_run_plain_and_say_why() {
     let summary = run_job(&sandbox, "go test ./...", &[1], json!({})).await;
     assert!(
         mode(&summary).starts_with("off: ") && mode(&summary).contains("failed"),
+        "{}",
+        mode(&summary)
+    );
+    assert_eq!(summary.failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pytest_fork_server_fails_the_same_seeds_as_plain_runs() {
+    let seeds: Vec<u64> = (1..=16).collect();
+    same_as_plain(python(), &seeds, json!({}), "pytest fork server").await;
+}
+
+/// A pytest checkout: `requirements.txt` (pytest) and `tests/test_x.py` with `test_file`.
+fn pytest_checkout(checkout: &Path, test_file: &str) {
+    std::fs::write(checkout.join("requirements.txt"), "pytest>=7\n").expect("requirements");
+    std::fs::create_dir_all(checkout.join("tests")).expect("tests folder");
+    std::fs::write(checkout.join("tests").join("test_x.py"), test_file).expect("test file");
+}
+
+/// A test that starts a grandchild (`sleep`), writes its pid where `PID_FILE` says, and
+/// hangs.
+const HANGING_PYTEST: &str = r#"import os
+import subprocess
+import time
+
+
+def test_hangs():
+    child = subprocess.Popen(["sleep", "300"])
+    with open(os.environ["PID_FILE"], "w") as handle:
+        handle.write(str(child.pid))
+    time.sleep(3600)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_pytest_run_in_a_fork_server_times_out_and_its_tree_is_killed() {
+    if !tools_present(&python()) {
+        return;
+    }
+    let sandbox = sandbox(|checkout| pytest_checkout(checkout, HANGING_PYTEST));
+    let pid_file = sandbox.deps.work_dir.join("grandchild.pid");
+    let summary = run_job(
+        &sandbox,
+        "pytest -q tests",
+        &[7],
+        json!({ "timeout": 8, "env": { "PID_FILE": pid_file.display().to_string() } }),
+    )
+    .await;
+    assert!(
+        mode(&summary).starts_with("pytest fork server"),
+        "{}",
+        mode(&summary)
+    );
+    assert!(summary.results[0].timed_out, "{:?}", summary.results[0]);
+    let hung: Vec<&str> = summary
+        .tests
+        .iter()
+        .filter(|t| t.failures > 0)
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(
+        hung.iter().any(|name| name.ends_with("test_hangs")),
+        "the hung test is named: {hung:?}"
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the test wrote its grandchild's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !alive(pid),
+        "the grandchild {pid} outlived the timed-out run"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_fork_server_cannot_serve_safely_runs_plain_and_says_why() {
+    if !tools_present(&python()) {
+        return;
+    }
+    // Dependencies outside the checkout, found through PYTHONPATH like site-packages.
+    let sandbox = sandbox(|checkout| {
+        pytest_checkout(
+            checkout,
+            "import threaddep\nimport brokendep\n\n\ndef test_ok():\n    assert threaddep.READY\n",
+        )
+    });
+    let deps_dir = sandbox.deps.work_dir.join("deps");
+    std::fs::create_dir_all(&deps_dir).expect("deps folder");
+    let thread_dep = "import threading\nimport time\n\nthreading.Thread(target=time.sleep, \
+                      args=(600,), name=\"poller\", daemon=True).start()\nREADY = True\n";
+    std::fs::write(deps_dir.join("threaddep.py"), thread_dep).expect("threaddep");
+    std::fs::write(deps_dir.join("brokendep.py"), "").expect("brokendep");
+    let env = json!({ "env": { "PYTHONPATH": deps_dir.display().to_string() } });
+    let cases = [
+        // A dependency starts a thread at import: a fork would lose it.
+        (
+            "pytest -q tests",
+            "off: a thread is alive after the imports (poller)",
+        ),
+        // Not plain pytest.
+        ("sh -c 'pytest -q tests'", "off: the command is not"),
+    ];
+    for (command, reason) in cases {
+        let summary = run_job(&sandbox, command, &[1, 2], env.clone()).await;
+        assert!(
+            mode(&summary).starts_with(reason),
+            "{command}: {}",
+            mode(&summary)
+        );
+        assert_eq!(summary.failures, 0, "{command} ran plain and passed");
+    }
+    // A dependency whose import fails in the server: plain runs (which then show the error).
+    std::fs::write(deps_dir.join("threaddep.py"), "READY = True\n").expect("threaddep");
+    std::fs::write(
+        deps_dir.join("brokendep.py"),
+        "raise RuntimeError('no config')\n",
+    )
+    .expect("brokendep");
+    let summary = run_job(&sandbox, "pytest -q tests", &[1], env).await;
+    assert!(
+        mode(&summary).starts_with("off: importing `brokendep` failed (RuntimeError: no config)"),
         "{}",
         mode(&summary)
     );

@@ -425,6 +425,7 @@ mod tests {
                 RunOutcome::Passed
             }),
             duration: Duration::from_secs(1),
+            hash_seed: None,
             stdout: Captured {
                 text: if gate {
                     "FAIL Required test coverage of 90% not reached. Total coverage: 40.00%\n"

@@ -273,6 +273,7 @@ mod tests {
                 RunOutcome::Passed
             },
             duration: Duration::from_millis(1),
+            hash_seed: None,
             stdout: Captured::default(),
             stderr: Captured::default(),
             tests: TestReport::Parsed(

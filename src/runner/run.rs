@@ -97,6 +97,9 @@ pub struct RunRecord {
     pub seed: u64,
     pub outcome: RunOutcome,
     pub duration: Duration,
+    /// The `PYTHONHASHSEED` the run really had when it differs from the one its seed gives
+    /// (a pytest fork server's, fixed when the server started); `None` for plain runs.
+    pub hash_seed: Option<u32>,
     pub stdout: Captured,
     pub stderr: Captured,
     /// Per-test results from the run's own report, when there is one.
@@ -150,10 +153,19 @@ impl RunTemplate {
                 source,
             })?;
         let env = prepared.report.apply_env(env);
+        // A fork server is held for the whole run and given back when `lease` drops.
+        let lease = match &self.build {
+            Some(built) => built.lease(request.seed).await,
+            None => None,
+        };
         let built = self
             .build
             .as_ref()
-            .and_then(|built| built.invocation(&prepared.argv, place.cwd()));
+            .and_then(|built| built.invocation(&prepared.argv, place.cwd(), lease.as_ref()));
+        let hash_seed = built
+            .as_ref()
+            .and(lease.as_ref())
+            .map(|lease| lease.hash_seed());
         let (program, arg0, args, cwd) = match built {
             Some(run) => (run.program, None, run.args, run.cwd),
             None => (
@@ -211,6 +223,7 @@ impl RunTemplate {
             seed: request.seed,
             outcome: output.outcome,
             duration: output.duration,
+            hash_seed,
             tests,
             stdout: if keep {
                 readable_stdout.unwrap_or(output.stdout)

@@ -6,6 +6,7 @@
 
 pub mod cargo;
 pub mod go;
+pub mod pytest;
 mod script;
 
 use std::path::{Path, PathBuf};
@@ -41,16 +42,33 @@ pub struct Invocation {
 pub enum BuiltRuns {
     Go(go::GoBuilt),
     Cargo(cargo::CargoBuilt),
+    Pytest(pytest::PytestBuilt),
 }
 
 impl BuiltRuns {
     /// What a run starts, given the run's prepared command (report and shuffle flags already
     /// in it) and the root of the run's copy of the checkout. `None` when this run's command
-    /// cannot be translated; the run then starts the plain command.
-    pub fn invocation(&self, argv: &[String], root: &Path) -> Option<Invocation> {
+    /// cannot be translated, or needs a [`pytest::Lease`] it was not given; the run then
+    /// starts the plain command.
+    pub fn invocation(
+        &self,
+        argv: &[String],
+        root: &Path,
+        lease: Option<&pytest::Lease>,
+    ) -> Option<Invocation> {
         match self {
             BuiltRuns::Go(built) => built.invocation(argv, root),
             BuiltRuns::Cargo(built) => built.invocation(argv, root),
+            BuiltRuns::Pytest(built) => built.invocation(argv, root, lease),
+        }
+    }
+
+    /// What the run with `seed` holds while it runs: a pytest fork server. `None` for
+    /// binaries, which need nothing held.
+    pub async fn lease(&self, seed: u64) -> Option<pytest::Lease> {
+        match self {
+            BuiltRuns::Pytest(built) => built.lease(seed).await,
+            BuiltRuns::Go(_) | BuiltRuns::Cargo(_) => None,
         }
     }
 
@@ -59,6 +77,7 @@ impl BuiltRuns {
         match self {
             BuiltRuns::Go(built) => built.describe(),
             BuiltRuns::Cargo(built) => built.describe(),
+            BuiltRuns::Pytest(built) => built.describe(),
         }
     }
 }
@@ -86,8 +105,10 @@ pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRu
         go::build(ctx).await.map(BuiltRuns::Go)
     } else if cargo::is_cargo_test(ctx.argv) {
         cargo::build(ctx).await.map(BuiltRuns::Cargo)
+    } else if pytest::is_pytest(ctx.argv) {
+        pytest::build(ctx).await.map(BuiltRuns::Pytest)
     } else {
-        Err("the command is not `go test` or `cargo test`".into())
+        Err("the command is not `go test`, `cargo test` or plain pytest".into())
     };
     match built {
         Ok(built) => {
@@ -181,6 +202,9 @@ mod tests {
         assert_eq!(mode, "off: build_once is off");
         let (built, mode) = prepare(BuildOnce::Auto, &ctx).await;
         assert!(built.is_none());
-        assert_eq!(mode, "off: the command is not `go test` or `cargo test`");
+        assert_eq!(
+            mode,
+            "off: the command is not `go test`, `cargo test` or plain pytest"
+        );
     }
 }

@@ -38,6 +38,7 @@ fn record(attempt: u32, seed: u64) -> RunRecord {
             RunOutcome::Passed
         },
         duration: Duration::from_millis(5),
+        hash_seed: None,
         stdout: Captured::default(),
         stderr: Captured::default(),
         tests: TestReport::Parsed(
