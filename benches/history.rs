@@ -35,7 +35,8 @@ fn options() -> Result<Options, String> {
         runs_per_job: 100,
         db: None,
     };
-    let mut args = std::env::args().skip(1);
+    // `cargo bench` appends `--bench` to the arguments; it is not one of ours.
+    let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let number = || value.parse::<usize>().map_err(|e| format!("{flag}: {e}"));

@@ -3,9 +3,9 @@
 //! run at parallelism 8, with each "run" changing one tracked file and adding one), and how
 //! much new disk 8 places in flight use; then the same per-run cost for a tiny repository at
 //! parallelism 2 (the core benchmark's setting), which is the overhead isolation adds to
-//! every run. `scripts/bench-isolation.sh` runs it in release mode.
+//! every run. `scripts/bench-isolation.sh` runs it (`cargo bench --bench isolation`).
 //!
-//! Usage: `bench_isolation [DIR] [RUNS]` (DIR: where to build the fixture, default the
+//! Usage: `cargo bench --bench isolation -- [DIR] [RUNS]` (DIR: where to build the fixture, default the
 //! system temp dir; it must be the filesystem the detector's work dir is on).
 
 use std::collections::HashSet;
@@ -24,7 +24,8 @@ const MB: u64 = 1024 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` appends `--bench` to the arguments; it is not one of ours.
+    let args: Vec<String> = std::env::args().filter(|arg| arg != "--bench").collect();
     let parent = args
         .get(1)
         .map(PathBuf::from)

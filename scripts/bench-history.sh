@@ -4,4 +4,4 @@
 # A release build; extra arguments go to the bench (--jobs N, --runs-per-job N, --db PATH).
 set -eu
 cd "$(dirname "$0")/.."
-exec cargo run --release --quiet --example bench_history -- "$@"
+exec cargo bench --quiet --bench history -- "$@"
