@@ -1,7 +1,7 @@
 //! Bad input, table-driven, through the real binary (RunPod's local test mode): every case is
 //! answered with its own one-line error and exit status 1, and none panics.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Sandbox, path_str, project};

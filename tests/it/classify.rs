@@ -3,7 +3,7 @@
 //! `os.urandom`-keyed one and from one caused by contention between runs; a command that
 //! fails every run is a real bug, shown with its first error.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use flaky_detector::Event;
 use flaky_detector::analysis::Verdict;

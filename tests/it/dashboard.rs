@@ -2,7 +2,7 @@
 //! a history filled by real jobs and hostile per-test data, HTML escaping of everything a
 //! repository controls, filters, paging, errors, and links under a `/dashboard` prefix.
 
-mod common;
+use crate::support::jobs as common;
 
 use std::sync::Arc;
 

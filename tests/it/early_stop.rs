@@ -1,7 +1,7 @@
 //! Early stop (`stop_early: true`): no new run starts once more runs cannot change the
 //! verdict or the severity band, and the summary says how many runs that saved.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use flaky_detector::analysis::{Severity, Verdict};
 use pertest_support::run_job;

@@ -2,7 +2,7 @@
 //! and repository files, output floods, and what a repository may decide on a shared server.
 //! Each test is named after its finding.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! figures and their ranking, retention, a failing write that keeps the summary, and a
 //! reader that never sees half a job.
 
-mod common;
+use crate::support::jobs as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //! shows it (text and JSON) and applies `--keep-days`, clear one-line errors for a missing
 //! or unopenable database, and `dashboard` serving a real port.
 
-mod common;
+use crate::support::jobs as common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

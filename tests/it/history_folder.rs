@@ -1,7 +1,7 @@
 //! History on a shared volume: one SQLite file per worker (rollback journal, no WAL) in a
 //! folder, written by separate worker processes at once and read together by `history`.
 
-mod common;
+use crate::support::jobs as common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

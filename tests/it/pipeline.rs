@@ -2,7 +2,7 @@
 //! seeded flakes with known failing seeds, replay, hangs, stray grandchildren, floods of
 //! output, secrets, config precedence and the RunPod-style local test mode.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! itself, retries that honour `Retry-After`, the step summary and annotations, and
 //! secrets that never show.
 
-#[path = "ci_support/mod.rs"]
-mod ci_support;
+use crate::support::http as ci_support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! flaky with two tests, always failing, a failed install, timeouts), and fitted to each
 //! API's limits when a job has thousands of failing tests.
 
-#[path = "ci_support/mod.rs"]
-mod ci_support;
+use crate::support::http as ci_support;
 
 use ci_support::summary;
 use flaky_detector::report::markdown::{Body, GITHUB, Level, fit, render};

@@ -2,7 +2,7 @@
 //! deadlines that take the whole process group down, grandchildren that hold the pipes, and
 //! floods of output that must stay bounded.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,7 @@
 //! binary, real seeded child processes, a real HTTP server on 127.0.0.1 recording what the
 //! worker sends.
 
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::runpod as support;
 
 use std::time::{Duration, Instant};
 

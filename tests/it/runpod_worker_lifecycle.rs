@@ -2,8 +2,7 @@
 //! delivered later, stop orders, SIGTERM with and past the grace period, an unreachable
 //! platform. The real binary and real child processes, whose process groups are checked.
 
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::runpod as support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The JSON Schemas under `schemas/` checked against real outputs of the binary, and against
 //! the input type itself, so the documents cannot drift from the code.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Sandbox, path_str, project};

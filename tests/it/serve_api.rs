@@ -1,8 +1,7 @@
 //! `flaky-detector serve`, RunPod's endpoint API on a local port (§8): the real binary,
 //! real seeded runs, requests over loopback HTTP.
 
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::runpod as support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

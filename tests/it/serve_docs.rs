@@ -2,8 +2,7 @@
 //! tested block is taken from the document, the port and the sample repository (which needs
 //! the network) are swapped for the test's own, and the block is run with `sh`.
 
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::runpod as support;
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +11,8 @@ use support::PATIENCE;
 use support::fixture::odd_seeds_fail;
 use support::server::Server;
 
-const SERVE_DOC: &str = include_str!("../docs/serve.md");
-const README: &str = include_str!("../README.md");
+const SERVE_DOC: &str = include_str!("../../docs/serve.md");
+const README: &str = include_str!("../../README.md");
 const KEY: &str = "docs-key-9";
 
 /// The first ```sh block after `<!-- tested: NAME -->` in `doc`.

@@ -3,10 +3,8 @@
 //! sends, the summary it prints, writes and records, its exit statuses, and a one-line
 //! error for each way an endpoint or a job can fail.
 
-#[path = "ci_support/mod.rs"]
-mod ci_support;
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::http as ci_support;
+use crate::support::runpod as support;
 
 use ci_support::{FakeServer, Recorded, Reply, cli, stderr, stdout, summary};
 use serde_json::{Value, json};

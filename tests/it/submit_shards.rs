@@ -3,10 +3,8 @@
 //! per-test figures recomputed over all the runs (a pytest suite keyed on TEST_SEED, so
 //! which seeds fail is known).
 
-#[path = "ci_support/mod.rs"]
-mod ci_support;
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::http as ci_support;
+use crate::support::runpod as support;
 
 use ci_support::{cli, stderr, stdout};
 use flaky_detector::analysis::stats::{round3, wilson};

@@ -2,7 +2,7 @@
 //! the test with git2: through the binary for a local path, and over git's smart protocol
 //! (`git daemon` on 127.0.0.1) for the shallow fetch that https remotes get.
 
-mod support;
+use crate::support;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

@@ -6,9 +6,7 @@
 //! A missing `go` or `cargo` fails with the line that installs it, unless
 //! `FLAKY_SKIP_MISSING_TOOLS=1` says to skip.
 
-#[allow(dead_code)]
-#[path = "languages/examples.rs"]
-mod examples;
+use crate::examples;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,11 +4,13 @@
 //! are exactly those the example's own formula predicts, each failing run names its flaky
 //! test), the known failure rate lies inside the reported Wilson interval, and the printed
 //! reproduce line, run with `sh -c` in a checkout of the example, fails again while the same
-//! line with a passing seed passes. `images` checks the deployment files.
+//! line with a passing seed passes. `images` checks the deployment files; `build_once`
+//! runs the Go and Rust examples built once against plain runs.
 //!
 //! A language whose tools are missing fails with the line that installs them, unless
 //! `FLAKY_SKIP_MISSING_TOOLS=1` says to skip it.
 
+mod build_once;
 mod examples;
 mod images;
 mod scripts;

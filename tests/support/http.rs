@@ -9,7 +9,7 @@
     reason = "each test binary uses a different part"
 )]
 
-pub mod summaries;
+use super::summaries;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! coverage gate, a collection error and a missing module, pytest behind `make test`, `go
 //! test` behind a shell script (read from its console), and a test that hangs.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use std::path::Path;
 

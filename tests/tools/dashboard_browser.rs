@@ -6,7 +6,7 @@
 //! Skips with a message when Chromium is absent, unless `FLAKY_REQUIRE_CHROMIUM` is set
 //! (CI sets it after installing Debian's `chromium`).
 
-mod common;
+use crate::support::jobs as common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

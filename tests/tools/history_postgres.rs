@@ -2,10 +2,9 @@
 //! migrations from empty and from the previous schema, jobs recorded at once by `serve` and
 //! the CLI, the dashboard over them, and a database stopped in the middle of a job.
 
-mod common;
-mod pg_support;
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::jobs as common;
+use crate::support::pg as pg_support;
+use crate::support::runpod as support;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! (`order-dependent`), and the polluter search names the test that must run first (or,
 //! for a brittle test, the one it cannot do without), with a line that replays just them.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use std::path::Path;
 

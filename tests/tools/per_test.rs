@@ -2,7 +2,7 @@
 //! are flaky, keyed on the seed, so the failing seeds of each are known exactly. The
 //! detector must name those two and no other, with rates inside their intervals.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::{Classification, Summary, TestCaseStats};

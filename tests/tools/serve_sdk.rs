@@ -2,8 +2,7 @@
 //! serve`: `Endpoint.run_sync`, `run` + `status` + `output`, `stream`, `cancel`, `health`,
 //! through `RUNPOD_ENDPOINT_BASE_URL=http://127.0.0.1:PORT/v2`.
 
-#[path = "runpod_support/mod.rs"]
-mod support;
+use crate::support::runpod as support;
 
 use serde_json::{Value, json};
 use support::fixture::{input, odd_seeds_fail};

@@ -2,7 +2,7 @@
 //! order, fails for the seeds whose shuffled order puts it first, and the reproduce line
 //! replays that order.
 
-mod pertest_support;
+use crate::support::pertest as pertest_support;
 
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::Classification;
