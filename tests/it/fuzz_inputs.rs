@@ -5,7 +5,7 @@
 //! so surviving is the assertion). Inputs mix raw bytes with documents built from each
 //! format's own vocabulary, nested deep, so the parsers get past their first check.
 //!
-//! `cargo test --test fuzz_inputs` runs a few cases per target (`FUZZ_CASES`, default 64);
+//! `cargo test --test it fuzz_inputs::` runs a few cases per target (`FUZZ_CASES`, default 64);
 //! `scripts/fuzz.sh` runs many more for a bounded time.
 
 use std::path::Path;
