@@ -8,11 +8,11 @@ use crate::support::pertest as pertest_support;
 use flaky_detector::Event;
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::Classification;
-use pertest_support::{classify_fixture, run_job, run_job_with_events, tool_available};
+use pertest_support::{classify_fixture, require_tool, run_job, run_job_with_events};
 use serde_json::json;
 
-fn python() -> bool {
-    tool_available("python3", "apt-get install -y python3")
+fn require_python() {
+    require_tool("python3", "apt-get install -y python3");
 }
 
 /// Issue 10: the replays never exceed the job's budget.
@@ -25,9 +25,7 @@ fn within_budget(confirmation: &flaky_detector::summary::ConfirmationReport) -> 
 /// budget of 0 skips the phase.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_explicit_budget_bounds_the_replays() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let job = |budget: u32| {
         json!({
@@ -54,9 +52,7 @@ async fn an_explicit_budget_bounds_the_replays() {
 /// so the phase stops long before a generous budget is spent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replays_stop_once_the_class_is_settled() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let summary = run_job(json!({
         "repo": repo.path(),
@@ -82,9 +78,7 @@ async fn the_replays_stop_once_the_class_is_settled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seed_keyed_failure_is_seed_dependent() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let (summary, events) = run_job_with_events(json!({
         "repo": repo.path(),
@@ -122,9 +116,7 @@ async fn a_seed_keyed_failure_is_seed_dependent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_urandom_keyed_failure_is_nondeterministic() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     // About 60 % of runs fail whatever the seed; 20 runs all passing or all failing, or 15
     // replays alone all passing, each has a probability below 1e-4.
@@ -156,9 +148,7 @@ async fn an_urandom_keyed_failure_is_nondeterministic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_failing_every_run_is_always_failing_with_its_first_error() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let summary = run_job(json!({
         "repo": repo.path(),
@@ -179,9 +169,7 @@ async fn a_command_failing_every_run_is_always_failing_with_its_first_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_only_under_load_is_contention_dependent() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let lock_dir = tempfile::tempdir().expect("shared lock dir");
     let summary = run_job(json!({
@@ -207,9 +195,7 @@ async fn a_failure_only_under_load_is_contention_dependent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirm_false_skips_the_replays() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let summary = run_job(json!({
         "repo": repo.path(),

@@ -3,8 +3,8 @@
 //! names; a hanging test binary still times out with its whole process tree killed; and
 //! commands the translation does not understand fall back to plain runs, saying why.
 //!
-//! A missing `go` or `cargo` fails with the line that installs it, unless
-//! `FLAKY_SKIP_MISSING_TOOLS=1` says to skip.
+//! The Go tests are ignored where `build.rs` found no `go`; a missing `cargo`, or `go` under
+//! `FLAKY_REQUIRE_TOOLS=1`, fails with the line that installs it.
 
 use crate::examples;
 
@@ -16,7 +16,7 @@ use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use examples::{CARGO, Example, go, rust, tools_present};
+use examples::{CARGO, Example, go, require_tools, rust};
 
 struct Sandbox {
     _root: tempfile::TempDir,
@@ -124,9 +124,7 @@ fn mode(summary: &Summary) -> &str {
 /// fail the same seeds, seed by seed, as the example's formula predicts, with the same
 /// per-test names and failing seeds.
 async fn same_as_plain(example: Example, seeds: &[u64], extra: Value, built: &str) {
-    if !tools_present(&example) {
-        return;
-    }
+    require_tools(&example);
     let sandbox = sandbox(|checkout| copy_example(example.dir, checkout));
     let mut on = extra.clone();
     on["build_once"] = json!("auto");
@@ -158,6 +156,7 @@ async fn same_as_plain(example: Example, seeds: &[u64], extra: Value, built: &st
     assert_eq!(once.reproduce, plain.reproduce);
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_build_once_fails_the_same_seeds_as_plain_runs() {
     let seeds: Vec<u64> = (1..=24).collect();
@@ -216,11 +215,10 @@ fn alive(pid: i32) -> bool {
             .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_test_binary_times_out_and_its_process_tree_is_killed() {
-    if !tools_present(&go()) {
-        return;
-    }
+    require_tools(&go());
     let sandbox = sandbox(|checkout| go_module(checkout, HANGING_TEST));
     let pid_file = sandbox.deps.work_dir.join("grandchild.pid");
     let summary = run_job(
@@ -249,11 +247,10 @@ async fn a_hanging_test_binary_times_out_and_its_process_tree_is_killed() {
 
 const PASSING_TEST: &str = "package hang\n\nimport \"testing\"\n\nfunc TestOk(t *testing.T) {}\n";
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_build_once_does_not_understand_run_plain_and_say_why() {
-    if !tools_present(&go()) {
-        return;
-    }
+    require_tools(&go());
     let sandbox = sandbox(|checkout| go_module(checkout, PASSING_TEST));
     let cases = [
         // A flag with no binary equivalent.

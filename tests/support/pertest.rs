@@ -74,19 +74,15 @@ pub async fn run_job_with_events(input: serde_json::Value) -> (Summary, Vec<Even
     (summary, seen)
 }
 
-/// True when `program` is on PATH. When it is not, the test fails with how to install it,
-/// unless `FLAKY_SKIP_MISSING_TOOLS=1` says to skip (then this returns false).
-pub fn tool_available(program: &str, install: &str) -> bool {
+/// Fails the test, with how to install it, when `program` is not on PATH. A test must never
+/// pass without running: one that needs a tool beyond git, python3 and pytest is ignored
+/// instead when `build.rs` found the tool missing (`#[cfg_attr(not(has_go), ignore = …)]`),
+/// so reaching this without the tool is an error.
+pub fn require_tool(program: &str, install: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
-    if found {
-        return true;
-    }
-    if std::env::var("FLAKY_SKIP_MISSING_TOOLS").is_ok_and(|v| v == "1") {
-        eprintln!("skipped: `{program}` is not installed ({install})");
-        return false;
-    }
-    panic!(
-        "`{program}` is not installed; install it with: {install} (or set FLAKY_SKIP_MISSING_TOOLS=1 to skip)"
+    assert!(
+        found,
+        "`{program}` is not installed; install it with: {install}"
     );
 }

@@ -1,8 +1,8 @@
 //! A private PostgreSQL server per test: Debian's binaries (`/usr/lib/postgresql/<ver>/bin`),
 //! a temp data directory, 127.0.0.1 on a free port, password authentication. PostgreSQL
 //! refuses to run as root, so under root the server runs as the `postgres` user. Without
-//! PostgreSQL installed a test says it was skipped, unless `FLAKY_REQUIRE_POSTGRES=1` (CI),
-//! where it fails.
+//! PostgreSQL installed the tests that need it are ignored (`cfg(has_postgres)`, from
+//! `build.rs`), or fail where `FLAKY_REQUIRE_TOOLS=1` (CI).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -61,18 +61,12 @@ fn check(what: &str, output: Output) {
 }
 
 impl PgServer {
-    /// A fresh server, or `None` (after saying so) when PostgreSQL is not installed.
-    pub fn start() -> Option<PgServer> {
-        let Some(bin) = bin_dir() else {
-            if std::env::var("FLAKY_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!(
-                    "FLAKY_REQUIRE_POSTGRES=1 but no PostgreSQL under /usr/lib/postgresql \
-                     (apt-get install postgresql)"
-                );
-            }
-            eprintln!("SKIPPED: PostgreSQL is not installed (apt-get install postgresql)");
-            return None;
-        };
+    /// A fresh server. Fails the test when PostgreSQL is not installed: tests that start
+    /// one are ignored instead when `build.rs` found it missing (`cfg(has_postgres)`).
+    pub fn start() -> PgServer {
+        let bin = bin_dir().expect(
+            "no PostgreSQL under /usr/lib/postgresql/<version>/bin (apt-get install postgresql)",
+        );
         let dir = tempfile::Builder::new()
             .prefix("flaky-pg-")
             .tempdir()
@@ -117,7 +111,7 @@ impl PgServer {
             .port();
         let server = PgServer { bin, dir, port };
         server.pg_ctl_start();
-        Some(server)
+        server
     }
 
     fn data(&self) -> String {

@@ -10,7 +10,7 @@ use std::path::Path;
 use flaky_detector::analysis::Verdict;
 use flaky_detector::analysis::command_failure::FailureKind;
 use flaky_detector::summary::{Classification, Summary};
-use pertest_support::{run_job, tool_available};
+use pertest_support::{require_tool, run_job};
 use serde_json::{Value, json};
 
 /// Writes `files` (path, text) under a new temp dir and returns it.
@@ -39,8 +39,8 @@ fn input(dir: &Path, command: &str, seeds: &[u64], extra: Value) -> Value {
     input
 }
 
-fn pytest_present() -> bool {
-    tool_available(
+fn require_pytest() {
+    require_tool(
         "python3",
         "apt-get install -y python3 && pip install pytest",
     )
@@ -65,9 +65,7 @@ fn human(summary: &Summary) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coverage_gate_is_a_command_failure_and_the_verdict_follows_the_tests() {
-    if !pytest_present() {
-        return;
-    }
+    require_pytest();
     let dir = repo(&[
         ("calc.py", CALC),
         ("tests/test_calc.py", FLAKY_TESTS),
@@ -116,9 +114,7 @@ async fn a_coverage_gate_is_a_command_failure_and_the_verdict_follows_the_tests(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_error_and_a_missing_module_are_told_apart_from_flakiness() {
-    if !pytest_present() {
-        return;
-    }
+    require_pytest();
     let broken = repo(&[
         ("tests/test_ok.py", "def test_ok():\n    assert True\n"),
         ("tests/test_broken.py", "def test_broken(:\n    pass\n"),
@@ -179,11 +175,11 @@ async fn a_collection_error_and_a_missing_module_are_told_apart_from_flakiness()
     );
 }
 
+#[cfg_attr(not(has_make), ignore = "needs make (apt-get install make)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pytest_behind_make_test_reports_each_test() {
-    if !pytest_present() || !tool_available("make", "apt-get install -y make") {
-        return;
-    }
+    require_pytest();
+    require_tool("make", "apt-get install -y make");
     let dir = repo(&[
         ("calc.py", CALC),
         ("tests/test_calc.py", FLAKY_TESTS),
@@ -204,11 +200,10 @@ async fn pytest_behind_make_test_reports_each_test() {
     assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_test_behind_a_script_is_read_from_its_console() {
-    if !tool_available("go", "apt-get install -y golang") {
-        return;
-    }
+    require_tool("go", "apt-get install -y golang");
     let dir = repo(&[
         ("go.mod", "module example.com/m\n\ngo 1.21\n"),
         (
@@ -234,9 +229,7 @@ func TestFlaky(t *testing.T) {\n\tif seed()%4 == 1 {\n\t\tt.Fatalf(\"seed %d\", 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_test_is_named_with_class_timeout() {
-    if !pytest_present() {
-        return;
-    }
+    require_pytest();
     let dir = repo(&[
         (
             "tests/test_wait.py",

@@ -36,11 +36,13 @@ async fn sql(url: &str, sql: &str) {
     let _ = driver.await;
 }
 
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_run_from_empty_and_from_the_previous_version() {
-    let Some(server) = PgServer::start() else {
-        return;
-    };
+    let server = PgServer::start();
     let url = server.url();
 
     // From empty, by four processes' worth of stores at once: one migrates, all open.
@@ -114,11 +116,13 @@ fn cli_job(dir: &std::path::Path, repo: &std::path::Path, url: &str) -> Value {
     serde_json::from_slice(&output.stdout).expect("a summary")
 }
 
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_jobs_at_once_from_serve_and_the_cli_are_all_in_postgres_and_on_the_dashboard() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
+    let pg = PgServer::start();
     let url = pg.url();
     let dir = TempDir::new().expect("temp dir");
     let repo = odd_seeds_fail("1");
@@ -216,11 +220,13 @@ async fn futures_ids(server: &Server, repo: &std::path::Path) -> Vec<String> {
     ids
 }
 
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_stopped_mid_job_loses_no_summary() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
+    let pg = PgServer::start();
     let dir = TempDir::new().expect("temp dir");
     let pending = dir.path().join("pending");
     let mut store = Store::connect(&pg.url()).expect("connects");

@@ -10,7 +10,7 @@ use std::path::Path;
 use flaky_detector::Summary;
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::{Classification, OrderRole};
-use pertest_support::{run_job, tool_available};
+use pertest_support::{require_tool, run_job};
 use serde_json::json;
 
 /// A pytest project created in `dir`: `test_b_needs_clean_state` fails when
@@ -67,21 +67,23 @@ async fn shuffled_job(dir: &Path, shuffle: bool) -> Summary {
     .await
 }
 
-fn pytest_available() -> bool {
-    tool_available(
-        "python3",
-        "apt-get install -y python3 && python3 -m pip install pytest",
-    ) && std::process::Command::new("python3")
+/// python3 with pytest importable, or the test fails saying how to install them.
+fn require_pytest() {
+    let install = "apt-get install -y python3 && python3 -m pip install pytest";
+    require_tool("python3", install);
+    let importable = std::process::Command::new("python3")
         .args(["-c", "import pytest"])
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    assert!(
+        importable,
+        "pytest is not importable; install it with: {install}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_dependence_is_found_without_pytest_randomly_and_the_polluter_is_named() {
-    if !pytest_available() {
-        return;
-    }
+    require_pytest();
     let has_randomly = std::process::Command::new("python3")
         .args(["-c", "import pytest_randomly"])
         .status()
@@ -180,9 +182,7 @@ async fn order_dependence_is_found_without_pytest_randomly_and_the_polluter_is_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_shuffle_the_file_order_passes_and_nothing_is_searched() {
-    if !pytest_available() {
-        return;
-    }
+    require_pytest();
     let repo = tempfile::tempdir().expect("repo dir");
     write_project(repo.path());
     let summary = shuffled_job(repo.path(), false).await;

@@ -6,7 +6,7 @@ use crate::support::pertest as pertest_support;
 
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::{Classification, Summary, TestCaseStats};
-use pertest_support::{fixture, run_job, tool_available};
+use pertest_support::{fixture, require_tool, run_job};
 use serde_json::json;
 
 fn flaky(summary: &Summary) -> Vec<&TestCaseStats> {
@@ -47,12 +47,10 @@ fn seeds_where(seeds: &[u64], rule: impl Fn(u64) -> bool) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pytest_names_exactly_its_two_flaky_tests_and_confirms_them_seed_dependent() {
-    if !tool_available(
+    require_tool(
         "python3",
         "apt-get install -y python3 && pip install pytest",
-    ) {
-        return;
-    }
+    );
     let seeds: Vec<u64> = (1..=24).collect();
     let summary = run_job(json!({
         "repo": fixture("pytest20"),
@@ -104,11 +102,10 @@ async fn pytest_names_exactly_its_two_flaky_tests_and_confirms_them_seed_depende
     assert_eq!(summary.classification, Some(Classification::SeedDependent));
 }
 
+#[cfg_attr(not(has_node), ignore = "needs npm (apt-get install nodejs npm)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mocha_names_exactly_its_two_flaky_tests() {
-    if !tool_available("npm", "apt-get install -y nodejs npm") {
-        return;
-    }
+    require_tool("npm", "apt-get install -y nodejs npm");
     let seeds: Vec<u64> = (1..=20).collect();
     let summary = run_job(json!({
         "repo": fixture("mocha20"),
@@ -148,11 +145,10 @@ async fn mocha_names_exactly_its_two_flaky_tests() {
     assert_eq!(summary.confirmation, None);
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_test_json_names_exactly_its_two_flaky_tests_and_keeps_output_readable() {
-    if !tool_available("go", "apt-get install -y golang") {
-        return;
-    }
+    require_tool("go", "apt-get install -y golang");
     let seeds: Vec<u64> = (1..=24).collect();
     let summary = run_job(json!({
         "repo": fixture("go20"),
@@ -196,11 +192,13 @@ async fn go_test_json_names_exactly_its_two_flaky_tests_and_keeps_output_readabl
     assert!(!failed.stdout.contains("\"Action\""), "{}", failed.stdout);
 }
 
+#[cfg_attr(
+    not(has_nextest),
+    ignore = "needs cargo-nextest (cargo install cargo-nextest --locked)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nextest_junit_names_exactly_its_two_flaky_tests() {
-    if !tool_available("cargo-nextest", "cargo install cargo-nextest --locked") {
-        return;
-    }
+    require_tool("cargo-nextest", "cargo install cargo-nextest --locked");
     let seeds: Vec<u64> = (1..=12).collect();
     let summary = run_job(json!({
         "repo": fixture("nextest20"),
@@ -237,12 +235,10 @@ async fn nextest_junit_names_exactly_its_two_flaky_tests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_patterns_keep_a_flaky_test_out_of_the_verdicts() {
-    if !tool_available(
+    require_tool(
         "python3",
         "apt-get install -y python3 && pip install pytest",
-    ) {
-        return;
-    }
+    );
     let repo = tempfile::tempdir().expect("repo dir");
     copy_dir(&fixture("pytest20"), repo.path());
     std::fs::write(

@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 use support::fixture::{input, odd_seeds_fail};
 use support::server::Server;
 
+#[cfg_attr(
+    not(has_runpod_sdk),
+    ignore = "needs the runpod Python SDK (pip install runpod==1.12.0)"
+)]
 #[tokio::test]
 async fn the_runpod_sdk_runs_polls_streams_and_cancels_jobs() {
     let server = Server::start(&["--allow-local-repos", "--api-key", "sdk-key-1"]).await;

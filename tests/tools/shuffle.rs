@@ -6,7 +6,7 @@ use crate::support::pertest as pertest_support;
 
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::Classification;
-use pertest_support::{fixture, run_job, tool_available};
+use pertest_support::{fixture, require_tool, run_job};
 use serde_json::json;
 
 const NAME: &str = "example.com/orderfixture::TestUsesSetup";
@@ -22,11 +22,10 @@ fn input(shuffle: bool) -> serde_json::Value {
     })
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_shuffle_finds_an_order_dependent_test_and_replays_its_order() {
-    if !tool_available("go", "apt-get install -y golang") {
-        return;
-    }
+    require_tool("go", "apt-get install -y golang");
     let summary = run_job(input(true)).await;
     assert_eq!(summary.verdict, Verdict::Flaky, "{summary:#?}");
     let test = summary
@@ -78,11 +77,10 @@ async fn go_shuffle_finds_an_order_dependent_test_and_replays_its_order() {
     assert!(String::from_utf8_lossy(&replay.stdout).contains("state was never initialised"));
 }
 
+#[cfg_attr(not(has_go), ignore = "needs go (apt-get install golang)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_shuffle_the_file_order_always_passes() {
-    if !tool_available("go", "apt-get install -y golang") {
-        return;
-    }
+    require_tool("go", "apt-get install -y golang");
     let summary = run_job(input(false)).await;
     assert_eq!(summary.verdict, Verdict::Stable, "{summary:#?}");
     assert_eq!(summary.tests.len(), 5);
@@ -90,12 +88,10 @@ async fn without_shuffle_the_file_order_always_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pytest_randomly_shuffles_when_the_project_installs_it() {
-    if !tool_available(
+    require_tool(
         "python3",
         "apt-get install -y python3 && pip install pytest",
-    ) {
-        return;
-    }
+    );
     // The fixture's requirements.txt brings pytest-randomly (installed from PyPI into the
     // job's virtualenv); the detector finds it there and seeds it.
     let summary = run_job(json!({
@@ -147,9 +143,7 @@ async fn pytest_randomly_shuffles_when_the_project_installs_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuffle_on_a_runner_without_seeded_order_is_a_warning() {
-    if !tool_available("python3", "apt-get install -y python3") {
-        return;
-    }
+    require_tool("python3", "apt-get install -y python3");
     let repo = tempfile::tempdir().expect("repo dir");
     let summary = run_job(json!({
         "repo": repo.path(),
