@@ -1,7 +1,7 @@
-//! The one support tree of the integration-test binaries (`tests/it`, `tests/tools`), each
-//! of which loads it with `#[path = "../support/mod.rs"] mod support;`. Here: fixture
-//! projects in temp dirs, the real binary run with its own cache and scratch directories,
-//! and process liveness checks. In submodules: [`jobs`] (jobs through `detect()` and
+//! The one support tree of the integration-test binaries (`tests/it`, `tests/e2e`,
+//! `tests/tools`), each of which loads it with `#[path = "../support/mod.rs"] mod support;`.
+//! Here: fixture projects in temp dirs, the real binary run with its own cache and scratch
+//! directories, and process liveness checks. In submodules: [`jobs`] (jobs through `detect()` and
 //! summaries derived from them), [`pertest`] (fixture jobs with their events), [`http`] (the
 //! recording HTTP server and a fake GitHub), [`summaries`] (fixed summaries), [`pg`] (a
 //! private PostgreSQL server) and [`runpod`] (a fake RunPod platform, `serve` and `worker`
