@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flaky-detector");
+use crate::support::BIN;
 
 fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);

@@ -249,7 +249,7 @@ pub fn github_api(
 /// Runs the binary with `args` on a clean environment (PATH kept, HOME and the scratch
 /// directories in `home`) plus `env`.
 pub async fn cli(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_flaky-detector"))
+    tokio::process::Command::new(super::BIN)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -22,9 +22,12 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The binary under test.
+/// The binary under test, the one place the tests name it (Cargo builds it for them).
+pub const BIN: &str = env!("CARGO_BIN_EXE_flaky-detector");
+
+/// [`BIN`] as a path.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_flaky-detector"))
+    PathBuf::from(BIN)
 }
 
 /// A directory holding `files` (path, content); parents are created.

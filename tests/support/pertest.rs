@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use flaky_detector::events::{Event, Events};
-use flaky_detector::{Deps, JobInput, RepoPolicy, Summary, detect};
+use flaky_detector::{JobInput, RepoPolicy, Summary, detect};
 use tokio_util::sync::CancellationToken;
 
 /// A fixture under `tests/fixtures/pertest/`.
@@ -28,29 +28,6 @@ pub fn classify_fixture(name: &str) -> String {
         .to_string()
 }
 
-/// Scratch and cache directories that live as long as the test.
-pub struct Scratch {
-    pub work: tempfile::TempDir,
-    pub cache: tempfile::TempDir,
-}
-
-impl Scratch {
-    pub fn new() -> Scratch {
-        Scratch {
-            work: tempfile::tempdir().expect("work dir"),
-            cache: tempfile::tempdir().expect("cache dir"),
-        }
-    }
-
-    pub fn deps(&self) -> Deps {
-        Deps {
-            work_dir: self.work.path().to_path_buf(),
-            cache_dir: self.cache.path().to_path_buf(),
-            ..Deps::from_env()
-        }
-    }
-}
-
 /// Runs one job from a JSON input and returns its summary.
 pub async fn run_job(input: serde_json::Value) -> Summary {
     run_job_with_events(input).await.0
@@ -58,14 +35,20 @@ pub async fn run_job(input: serde_json::Value) -> Summary {
 
 /// Runs one job and also returns every event it emitted, in order.
 pub async fn run_job_with_events(input: serde_json::Value) -> (Summary, Vec<Event>) {
-    let scratch = Scratch::new();
+    // Work and cache directories that live as long as the job.
+    let scratch = tempfile::tempdir().expect("a scratch dir");
     let job = JobInput::from_value(input)
         .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
         .expect("the test's job input is valid");
     let (events, mut receiver) = Events::channel();
-    let summary = detect(job, &scratch.deps(), &events, &CancellationToken::new())
-        .await
-        .expect("the job runs");
+    let summary = detect(
+        job,
+        &super::jobs::deps(scratch.path(), None),
+        &events,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("the job runs");
     drop(events);
     let mut seen = Vec::new();
     while let Some(event) = receiver.recv().await {

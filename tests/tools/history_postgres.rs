@@ -23,7 +23,7 @@ use pg_support::{PASSWORD, PgServer};
 use support::fixture::{input, odd_seeds_fail};
 use support::server::Server;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flaky-detector");
+use crate::support::BIN;
 
 /// Runs `sql` on the server as the test's superuser.
 async fn sql(url: &str, sql: &str) {

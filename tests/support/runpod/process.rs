@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 use super::PATIENCE;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_flaky-detector");
+pub use crate::support::BIN;
 
 /// A running binary. Killed (SIGKILL) on drop if still running.
 pub struct Process {
