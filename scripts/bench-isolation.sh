@@ -2,7 +2,7 @@
 # Isolation benchmark (issue 7). Prints figures; asserts nothing.
 #  1. Per isolation mode, the cost of a run's place for a 50 MB repository with a 200 MB
 #     virtualenv inside it: ms per run at parallelism 8, and new disk with 8 runs in flight
-#     (examples/bench_isolation.rs).
+#     (benches/isolation.rs).
 #  2. The core benchmark: 500 runs of `true` at parallelism 2 on a tiny repository with
 #     each isolation mode against `seq 500 | xargs -P2 -n1 true`, wall and CPU time.
 #     The goal is run mode within 1.15x of xargs.
@@ -11,14 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
 
-cargo build --release --quiet --bin flaky-detector --example bench_isolation
+cargo build --release --quiet --bin flaky-detector
+cargo bench --quiet --bench isolation --no-run
 bin=target/release/flaky-detector
 
 scratch="$(mktemp -d "${FLAKY_WORK_DIR:-${TMPDIR:-/tmp}}/bench-isolation.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 
 echo "== per-run place: 50 MB repository + 200 MB virtualenv, parallelism 8 =="
-target/release/examples/bench_isolation "$scratch" 48
+cargo bench --quiet --bench isolation -- "$scratch" 48
 
 echo
 echo "== core: 500 runs of true, parallelism 2, tiny repository (${rounds} rounds) =="

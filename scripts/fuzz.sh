@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs the property tests of tests/fuzz_inputs.rs (job input, .flaky-detector.yml, JUnit,
+# Runs the property tests of tests/it/fuzz_inputs.rs (job input, .flaky-detector.yml, JUnit,
 # go test -json, Jest JSON) with many cases, for a bounded time.
 #   FUZZ_CASES   cases per target (default 20000)
 #   FUZZ_SECONDS wall-clock bound for the whole run (default 900)
@@ -12,6 +12,6 @@ seconds="${FUZZ_SECONDS:-900}"
 echo "fuzz: ${cases} cases per target, at most ${seconds} s"
 start=$(date +%s)
 status=0
-FUZZ_CASES="$cases" timeout "$seconds" cargo test --quiet --test fuzz_inputs -- --test-threads 1 || status=$?
+FUZZ_CASES="$cases" timeout "$seconds" cargo test --quiet --test it -- fuzz_inputs:: --test-threads 1 || status=$?
 echo "fuzz: 5 targets x ${cases} cases in $(( $(date +%s) - start )) s, exit ${status}"
 exit "$status"

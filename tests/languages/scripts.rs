@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use flaky_detector::analysis::Verdict;
 use serde_json::json;
 
-use super::examples::{Example, jest, mocha, tools_present, vitest};
+use super::examples::{Example, jest, mocha, require_tools, vitest};
 use super::{sandbox, seeds_job};
 
 /// Runs `example` as `npm test` and checks that every test has a per-test result and that
@@ -18,9 +18,7 @@ async fn behind_npm_test(example: Example, exact: &[&str]) {
         command: "npm test",
         ..example
     };
-    if !tools_present(&example) {
-        return;
-    }
+    require_tools(&example);
     let sandbox = sandbox(&example);
     let seeds: Vec<u64> = (1..=16).collect();
     let expected = (example.expect)(&seeds);
@@ -48,17 +46,20 @@ async fn behind_npm_test(example: Example, exact: &[&str]) {
     }
 }
 
+#[cfg_attr(not(has_node), ignore = "needs npm (apt-get install nodejs npm)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jest_behind_npm_test_names_each_test() {
     // "price sync" draws from `jest.getSeed()`, which `npm test` does not set.
     behind_npm_test(jest(), &["session token refresh"]).await;
 }
 
+#[cfg_attr(not(has_node), ignore = "needs npm (apt-get install nodejs npm)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vitest_behind_npm_test_names_each_test() {
     behind_npm_test(vitest(), &["restock lands before the read"]).await;
 }
 
+#[cfg_attr(not(has_node), ignore = "needs npm (apt-get install nodejs npm)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mocha_behind_npm_test_names_each_test() {
     behind_npm_test(

@@ -1,7 +1,20 @@
-//! Shared helpers for the integration tests: fixture projects in temp dirs, the real binary
-//! run with its own cache and scratch directories, and process liveness checks.
+//! The one support tree of the integration-test binaries (`tests/it`, `tests/e2e`,
+//! `tests/tools`), each of which loads it with `#[path = "../support/mod.rs"] mod support;`.
+//! Here: fixture projects in temp dirs, the real binary run with its own cache and scratch
+//! directories, and process liveness checks. In submodules: [`jobs`] (jobs through `detect()` and
+//! summaries derived from them), [`pertest`] (fixture jobs with their events), [`http`] (the
+//! recording HTTP server and a fake GitHub), [`summaries`] (fixed summaries), [`pg`] (a
+//! private PostgreSQL server) and [`runpod`] (a fake RunPod platform, `serve` and `worker`
+//! as child processes).
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+
+pub mod http;
+pub mod jobs;
+pub mod pertest;
+pub mod pg;
+pub mod runpod;
+pub mod summaries;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,9 +22,12 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The binary under test.
+/// The binary under test, the one place the tests name it (Cargo builds it for them).
+pub const BIN: &str = env!("CARGO_BIN_EXE_flaky-detector");
+
+/// [`BIN`] as a path.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_flaky-detector"))
+    PathBuf::from(BIN)
 }
 
 /// A directory holding `files` (path, content); parents are created.

@@ -1,0 +1,89 @@
+//! Tells the integration tests which external tools this machine has, as `--cfg has_<tool>`
+//! (for example `has_go`), so that a test needing a missing tool is listed as ignored with
+//! the reason (`cargo test` prints `... ignored, needs go (apt-get install golang)`) instead
+//! of returning early and passing. git, python3, pytest and cargo are always expected: the
+//! tests that use them fail, saying how to install them, when they are missing. Cargo passes a build script's cfgs to every target of the package,
+//! integration tests included.
+//!
+//! `FLAKY_REQUIRE_TOOLS=1` (set by `.ci/run`) turns every cfg on, so in CI every test runs
+//! and a missing tool fails its test loudly. After installing a tool locally, a change of
+//! `PATH` or `touch build.rs` makes Cargo probe again.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// cfg name, and how to tell the tool is there.
+const TOOLS: &[(&str, Probe)] = &[
+    ("has_go", Probe::OnPath("go")),
+    ("has_node", Probe::OnPath("npm")),
+    ("has_chromium", Probe::Chromium),
+    ("has_postgres", Probe::Postgres),
+    ("has_nextest", Probe::OnPath("cargo-nextest")),
+    ("has_make", Probe::OnPath("make")),
+    ("has_runpod_sdk", Probe::Python("runpod")),
+    ("has_actionlint", Probe::OnPath("actionlint")),
+    ("has_hadolint", Probe::OnPath("hadolint")),
+    ("has_shellcheck", Probe::OnPath("shellcheck")),
+];
+
+enum Probe {
+    /// An executable of this name on `PATH`.
+    OnPath(&'static str),
+    /// A module `python3` can import.
+    Python(&'static str),
+    /// `CHROMIUM`, or a Chromium or Chrome on `PATH` (as `tests/tools/dashboard_browser.rs`
+    /// looks for it).
+    Chromium,
+    /// Debian's server binaries under `/usr/lib/postgresql/<version>/bin`.
+    Postgres,
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn present(probe: &Probe) -> bool {
+    match probe {
+        Probe::OnPath(program) => on_path(program),
+        Probe::Python(module) => Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        Probe::Chromium => {
+            std::env::var_os("CHROMIUM").is_some_and(|path| !path.is_empty())
+                || ["chromium", "chromium-browser", "google-chrome", "chrome"]
+                    .iter()
+                    .any(|name| on_path(name))
+        }
+        Probe::Postgres => std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
+            versions.filter_map(Result::ok).any(|v| {
+                let bin: PathBuf = v.path().join("bin");
+                is_executable(&bin.join("initdb")) && is_executable(&bin.join("pg_ctl"))
+            })
+        }),
+    }
+}
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-env-changed=CHROMIUM");
+    println!("cargo::rerun-if-env-changed=FLAKY_REQUIRE_TOOLS");
+    let require_all = std::env::var("FLAKY_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    for (cfg, probe) in TOOLS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if require_all || present(probe) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}

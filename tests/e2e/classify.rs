@@ -1,0 +1,210 @@
+//! The confirmation phase on real child processes (issues 4 and 7): failing seeds are
+//! replayed alone and under load, and the replays tell a seed-keyed failure from an
+//! `os.urandom`-keyed one and from one caused by contention between runs; a command that
+//! fails every run is a real bug, shown with its first error.
+
+use crate::support::pertest as pertest_support;
+
+use flaky_detector::Event;
+use flaky_detector::analysis::Verdict;
+use flaky_detector::summary::Classification;
+use pertest_support::{classify_fixture, require_tool, run_job, run_job_with_events};
+use serde_json::json;
+
+fn require_python() {
+    require_tool("python3", "apt-get install -y python3");
+}
+
+/// Issue 10: the replays never exceed the job's budget.
+fn within_budget(confirmation: &flaky_detector::summary::ConfirmationReport) -> bool {
+    confirmation.budget > 0
+        && confirmation.alone_runs + confirmation.load_runs <= confirmation.budget
+}
+
+/// Issue 10: an explicit budget bounds the replays (and still classifies within it); a
+/// budget of 0 skips the phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_budget_bounds_the_replays() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let job = |budget: u32| {
+        json!({
+            "repo": repo.path(),
+            "test_command": format!("python3 {}", classify_fixture("seeded.py")),
+            "seeds": (1..=12).collect::<Vec<u64>>(),
+            "parallelism": 4,
+            "confirm_budget": budget,
+        })
+    };
+    let summary = run_job(job(2)).await;
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    assert_eq!(confirmation.budget, 2);
+    assert_eq!(confirmation.seeds, vec![3]);
+    assert_eq!((confirmation.alone_runs, confirmation.load_runs), (1, 1));
+    assert_eq!(summary.classification, Some(Classification::SeedDependent));
+
+    let summary = run_job(job(0)).await;
+    assert_eq!(summary.confirmation, None);
+    assert_eq!(summary.classification, None);
+}
+
+/// Issue 10: a failure that both recurs and passes on replay is nondeterministic for good,
+/// so the phase stops long before a generous budget is spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replays_stop_once_the_class_is_settled() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let summary = run_job(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("urandom.py")),
+        "runs": 20,
+        "parallelism": 2,
+        "confirm_budget": 30,
+    }))
+    .await;
+    assert_eq!(summary.verdict, Verdict::Flaky, "{summary:#?}");
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    // Five seeds, ten replays a round: still unsettled after two rounds only if all ten
+    // replays alone passed (0.4^10) or all twenty failed (0.6^20).
+    assert!(
+        confirmation.alone_runs + confirmation.load_runs < 30,
+        "{confirmation:?}"
+    );
+    assert_eq!(
+        summary.classification,
+        Some(Classification::Nondeterministic)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_keyed_failure_is_seed_dependent() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let (summary, events) = run_job_with_events(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("seeded.py")),
+        "seeds": (1..=12).collect::<Vec<u64>>(),
+        "parallelism": 4,
+    }))
+    .await;
+    // The front ends hear that the confirmation phase started, and with which seeds, after
+    // the last run of the first phase.
+    let confirming = events
+        .iter()
+        .position(|e| matches!(e, Event::Confirming { seeds } if seeds == &[3]))
+        .expect("a Confirming event");
+    let last_run = events
+        .iter()
+        .rposition(|e| matches!(e, Event::RunFinished { .. }))
+        .expect("run events");
+    assert!(last_run < confirming, "{events:?}");
+    assert_eq!(summary.verdict, Verdict::Flaky);
+    assert_eq!(summary.failing_seeds, vec![3, 6, 9, 12]);
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    // Issue 10: 4 of 12 runs failed, so 9 failing replays in a row (0.33^9 < 1e-4) tell a
+    // seed-keyed failure from chance: one seed, in rounds alone and under load, every
+    // replay failing again, the last round alone only.
+    assert_eq!(confirmation.budget, 9);
+    assert_eq!(confirmation.seeds, vec![3]);
+    assert_eq!(
+        (confirmation.alone_runs, confirmation.alone_failures),
+        (5, 5)
+    );
+    assert_eq!((confirmation.load_runs, confirmation.load_failures), (4, 4));
+    assert_eq!(summary.classification, Some(Classification::SeedDependent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urandom_keyed_failure_is_nondeterministic() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    // About 60 % of runs fail whatever the seed; 20 runs all passing or all failing, or 15
+    // replays alone all passing, each has a probability below 1e-4.
+    let summary = run_job(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("urandom.py")),
+        "runs": 20,
+        "parallelism": 4,
+    }))
+    .await;
+    assert_eq!(summary.verdict, Verdict::Flaky, "{summary:#?}");
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    assert!(
+        (1..=5).contains(&confirmation.seeds.len()),
+        "{confirmation:?}"
+    );
+    assert!(within_budget(confirmation), "{confirmation:?}");
+    assert!(confirmation.alone_failures > 0, "{confirmation:?}");
+    assert!(
+        confirmation.alone_failures + confirmation.load_failures
+            < confirmation.alone_runs + confirmation.load_runs,
+        "{confirmation:?}"
+    );
+    assert_eq!(
+        summary.classification,
+        Some(Classification::Nondeterministic)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_failing_every_run_is_always_failing_with_its_first_error() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let summary = run_job(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("always.py")),
+        "runs": 6,
+        "parallelism": 3,
+    }))
+    .await;
+    assert_eq!(summary.verdict, Verdict::AlwaysFailing);
+    assert_eq!(summary.classification, Some(Classification::AlwaysFailing));
+    assert_eq!(
+        summary.first_error.as_deref(),
+        Some("RuntimeError: database is down")
+    );
+    // Nothing flaky: nothing to replay.
+    assert_eq!(summary.confirmation, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_only_under_load_is_contention_dependent() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let lock_dir = tempfile::tempdir().expect("shared lock dir");
+    let summary = run_job(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("contention.py")),
+        "runs": 8,
+        "parallelism": 4,
+        "env": {"FLAKY_LOCK_DIR": lock_dir.path()},
+    }))
+    .await;
+    assert_eq!(summary.verdict, Verdict::Flaky, "{summary:#?}");
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    // Alone, nothing else holds the lock: every replay passes. Under load they fight.
+    assert!(within_budget(confirmation), "{confirmation:?}");
+    assert!(confirmation.alone_runs > 0, "{confirmation:?}");
+    assert_eq!(confirmation.alone_failures, 0, "{confirmation:?}");
+    assert!(confirmation.load_failures > 0, "{confirmation:?}");
+    assert_eq!(
+        summary.classification,
+        Some(Classification::ContentionDependent)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_false_skips_the_replays() {
+    require_python();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let summary = run_job(json!({
+        "repo": repo.path(),
+        "test_command": format!("python3 {}", classify_fixture("seeded.py")),
+        "seeds": [1, 3],
+        "confirm": false,
+    }))
+    .await;
+    assert_eq!(summary.verdict, Verdict::Flaky);
+    assert_eq!(summary.confirmation, None);
+    assert_eq!(summary.classification, None);
+}

@@ -1,0 +1,21 @@
+//! Whole jobs end to end, as one binary: the pipeline through the real binary (seeded flakes,
+//! replays, hangs, floods, Ctrl-C), per-run isolation, classification and early stop on real
+//! runs, the RunPod worker against a fake platform, `serve` and its documentation, `submit`,
+//! and the output schemas checked on real summaries. They need git, `sh`, python3 and pytest.
+//! Slower than `tests/it`, so not part of the contributor's fast loop; `cargo test` runs them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod classify;
+mod early_stop;
+mod hardening_data;
+mod isolation;
+mod pipeline;
+mod runpod_worker;
+mod runpod_worker_lifecycle;
+mod schemas;
+mod serve_api;
+mod serve_docs;
+mod submit;
+mod submit_shards;

@@ -1,0 +1,432 @@
+//! History in a real PostgreSQL server (one private server per test, see `pg_support`):
+//! migrations from empty and from the previous schema, jobs recorded at once by `serve` and
+//! the CLI, the dashboard over them, and a database stopped in the middle of a job.
+
+use crate::support::jobs as common;
+use crate::support::pg as pg_support;
+use crate::support::runpod as support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flaky_detector::history::postgres::{PG_MIGRATIONS, PgStore};
+use flaky_detector::history::{HistoryError, JobFilter, RunId, Store, record_summary};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+use common::*;
+use pg_support::{PASSWORD, PgServer};
+use support::fixture::{input, odd_seeds_fail};
+use support::server::Server;
+
+use crate::support::BIN;
+
+/// Runs `sql` on the server as the test's superuser.
+async fn sql(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test connects");
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.expect("the SQL runs");
+    drop(client);
+    let _ = driver.await;
+}
+
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_from_empty_and_from_the_previous_version() {
+    let server = PgServer::start();
+    let url = server.url();
+
+    // From empty, by four processes' worth of stores at once: one migrates, all open.
+    let opened: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| Store::connect(&url).map(|s| s.migrated())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    let froms: Vec<u32> = opened
+        .into_iter()
+        .map(|m| m.expect("every store opens").from)
+        .collect();
+    assert_eq!(froms.iter().filter(|f| **f == 0).count(), 1, "{froms:?}");
+    assert!(froms.iter().all(|f| *f == 0 || *f == 2), "{froms:?}");
+
+    // From the previous version: a schema-1 database with a flaky job in it.
+    sql(&url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;").await;
+    let (_old, migrated) = PgStore::connect_with(&url, &PG_MIGRATIONS[..1]).expect("schema 1");
+    assert_eq!((migrated.from, migrated.to), (0, 1));
+    sql(
+        &url,
+        "INSERT INTO jobs (id, recorded_at, repo, test_command, framework, total_runs, \
+         failures, failure_rate, ci_low, ci_high, verdict, severity, duration_seconds) \
+         VALUES (1, 1700000000, 'r', 'sh t.sh', 'unknown', 10, 3, 0.3, 0.1, 0.6, 'flaky', \
+         'high', 1.5); \
+         INSERT INTO job_summaries VALUES (1, '{}'); \
+         INSERT INTO test_cases (id, repo, name) VALUES (1, 'r', 'test_a'); \
+         INSERT INTO test_results VALUES (1, 1, 10, 3, 0.3, 0.1, 0.6, 'flaky', 'high', NULL, \
+         '[1,2,3]', NULL, NULL);",
+    )
+    .await;
+    let store = Store::connect(&url).expect("schema 1 migrates");
+    assert_eq!((store.migrated().from, store.migrated().to), (1, 2));
+    let jobs = store.jobs(&JobFilter::default(), 10, 0).expect("reads");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].flaky_tests, 1, "filled in by migration 2");
+    let flakiest = store
+        .flakiest_tests(&JobFilter::default(), None)
+        .expect("reads");
+    assert_eq!(flakiest.len(), 1);
+    assert_eq!((flakiest[0].runs, flakiest[0].failures), (10, 3));
+
+    // A newer schema than this build knows is refused, with the URL but not the password.
+    sql(&url, "INSERT INTO flaky_schema_version VALUES (99)").await;
+    let error = Store::connect(&url).expect_err("a newer schema is refused");
+    let message = flaky_detector::errors::one_line(&error);
+    assert!(matches!(error, HistoryError::Migrate { .. }), "{message}");
+    assert!(message.contains("newer than this build"), "{message}");
+    assert!(!message.contains(PASSWORD), "{message}");
+    assert!(message.contains("flaky:***@127.0.0.1"), "{message}");
+}
+
+fn cli_job(dir: &std::path::Path, repo: &std::path::Path, url: &str) -> Value {
+    let output = Command::new(BIN)
+        .env("FLAKY_CACHE_DIR", dir.join("cache"))
+        .env("FLAKY_WORK_DIR", dir.join("work"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env_remove("FLAKY_DB")
+        .args(["run", "--json", "--repo"])
+        .arg(repo)
+        .args(["-c", "sh test.sh", "--seed", "1,2,3,4,5,6", "--db", url])
+        .output()
+        .expect("the binary starts");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    serde_json::from_slice(&output.stdout).expect("a summary")
+}
+
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_jobs_at_once_from_serve_and_the_cli_are_all_in_postgres_and_on_the_dashboard() {
+    let pg = PgServer::start();
+    let url = pg.url();
+    let dir = TempDir::new().expect("temp dir");
+    let repo = odd_seeds_fail("1");
+    let server = Server::start(&["--allow-local-repos", "--concurrency", "2", "--db", &url]).await;
+
+    let served: Vec<String> = futures_ids(&server, repo.path()).await;
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| cli_job(dir.path(), repo.path(), &url));
+        let b = scope.spawn(|| cli_job(dir.path(), repo.path(), &url));
+        (a.join().expect("cli a"), b.join().expect("cli b"))
+    });
+    let mut ids = vec![a["run_id"].as_i64(), b["run_id"].as_i64()];
+    for id in &served {
+        let done = server.wait_status(id, "COMPLETED").await;
+        assert_eq!(done["output"]["failures"], 2, "{done}");
+        ids.push(done["output"]["run_id"].as_i64());
+    }
+    let mut ids: Vec<i64> = ids
+        .into_iter()
+        .map(|i| i.expect("every job has a run_id"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four distinct jobs: {ids:?}");
+    let log = server.process.stderr();
+    assert!(
+        log.contains("history: PostgreSQL postgres://flaky:***@127.0.0.1"),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD), "{log}");
+
+    let output = Command::new(BIN)
+        .env_remove("FLAKY_DB")
+        .args(["history", "--json", "--db", &url])
+        .output()
+        .expect("the binary starts");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains(PASSWORD), "{text}");
+    let report: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(report["total_jobs"], 4, "{report}");
+    let mut listed: Vec<i64> = report["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["id"].as_i64().expect("an id"))
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ids);
+    // 2 of 4 runs failed in each served job, 3 of 6 in each CLI job.
+    assert_eq!(report["flakiest_tests"][0]["failures"], 10, "{report}");
+
+    let store = Arc::new(Store::connect(&url).expect("connects"));
+    let app = flaky_detector::web::router(store);
+    for uri in [
+        "/",
+        "/jobs",
+        "/tests",
+        "/trend",
+        "/severity",
+        &format!("/jobs/{}", ids[0]),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).expect("a request"))
+            .await
+            .expect("the router answers");
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        let page = String::from_utf8_lossy(&body);
+        assert!(!page.contains(PASSWORD), "{uri}");
+        if uri == "/jobs" {
+            for id in &ids {
+                assert!(
+                    page.contains(&format!("/jobs/{id}")),
+                    "job {id} listed: {page}"
+                );
+            }
+        }
+    }
+}
+
+/// Two jobs posted to `serve` (they run while the CLI jobs run).
+async fn futures_ids(server: &Server, repo: &std::path::Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (code, queued) = server
+            .post("/run", &json!({"input": input(repo, &[1, 2, 3, 4])}))
+            .await;
+        assert_eq!(code, StatusCode::OK, "{queued}");
+        ids.push(queued["id"].as_str().expect("an id").to_string());
+    }
+    ids
+}
+
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_stopped_mid_job_loses_no_summary() {
+    let pg = PgServer::start();
+    let dir = TempDir::new().expect("temp dir");
+    let pending = dir.path().join("pending");
+    let mut store = Store::connect(&pg.url()).expect("connects");
+    store.keep_failed_writes_in(pending.clone());
+    let store = Arc::new(store);
+    let deps = deps(dir.path(), Some(Arc::clone(&store)));
+    let repo = odd_seeds_fail("1");
+
+    // The database goes away while the runs sleep.
+    let job = real_job(&deps, repo.path(), "sh test.sh", &[1, 2, 3, 4]);
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pg.stop();
+    };
+    let (summary, ()) = tokio::join!(job, stop);
+    assert_eq!(summary.failures, 2, "the result is still returned");
+    assert_eq!(summary.run_id, None);
+    let warning = summary
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("not recorded in history"))
+        .unwrap_or_else(|| panic!("a warning says so: {:?}", summary.warnings));
+    assert!(!warning.contains(PASSWORD), "{warning}");
+    assert!(
+        warning.contains("written when the database is back"),
+        "{warning}"
+    );
+    assert_eq!(std::fs::read_dir(&pending).expect("kept").count(), 1);
+
+    // Back up: the next job is recorded, and the one kept right after it.
+    pg.restart();
+    let next = record_summary(&store, with_runs(&summary, &[5, 6], &[])).await;
+    assert!(next.run_id.is_some(), "{:?}", next.warnings);
+    assert_eq!(std::fs::read_dir(&pending).expect("listed").count(), 0);
+    assert_eq!(store.count_jobs(&JobFilter::default()).expect("reads"), 2);
+    let kept = store
+        .summary(RunId(2))
+        .expect("reads")
+        .expect("the kept job");
+    assert_eq!(kept.failing_seeds, vec![1, 3]);
+    assert_eq!(kept.results.len(), 4);
+}
+
+/// Runs go in multi-row statements (issue 14: one statement per run made a 1,000-run job
+/// slow in PostgreSQL); a job whose run count needs every statement size reads back run for
+/// run, from PostgreSQL and from SQLite alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_1003_runs_reads_back_run_for_run_from_both_stores() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let dir = TempDir::new().expect("temp dir");
+    let repo = odd_seeds_fail("0");
+    let base = real_job(&deps(dir.path(), None), repo.path(), "sh test.sh", &[1, 2]).await;
+    let seeds: Vec<u64> = (1..=1003).collect();
+    let failing: Vec<u64> = seeds.iter().copied().filter(|s| s % 7 == 0).collect();
+    let mut summary = with_runs(&base, &seeds, &failing);
+    for (i, run) in summary.results.iter_mut().enumerate() {
+        run.duration_ms = i as u64;
+        run.stdout = format!("run {i} said 'hello'");
+        if i % 100 == 3 {
+            run.timed_out = true;
+            run.exit_code = None;
+            run.signal = Some(9);
+            run.output_truncated_bytes = 4096;
+        }
+    }
+
+    let postgres = Store::connect(&pg.url()).expect("connects");
+    let sqlite = Store::open(&dir.path().join("history.db")).expect("opens");
+    for store in [&postgres, &sqlite] {
+        let id = store.record(&summary).expect("records");
+        let read = store.summary(id).expect("reads").expect("the job");
+        assert_eq!(read.results.len(), 1003, "{}", store.path().display());
+        assert_eq!(read.results, summary.results, "{}", store.path().display());
+        let overview = store.overview(&JobFilter::default()).expect("reads");
+        assert_eq!(overview.runs, 1003);
+    }
+}
+
+/// The pending folder of a child process started by the test support (its XDG data dir).
+fn pending_dir(process: &support::process::Process) -> std::path::PathBuf {
+    process.path("data/flaky-detector/history-pending")
+}
+
+fn pending_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|e| e.count()).unwrap_or(0)
+}
+
+/// Waits until the pending folder is empty: the kept job's file goes right after its write
+/// commits, so just after `history` lists the job it may still be there.
+async fn wait_until_empty(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while pending_count(dir) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept job's file stayed in {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `history --json` until it lists `jobs` jobs (the retry runs on its own timer, so
+/// the test waits for it with a generous deadline rather than timing it).
+async fn wait_for_history_jobs(url: &str, jobs: u64) -> Value {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        let output = Command::new(BIN)
+            .env_remove("FLAKY_DB")
+            .args(["history", "--json", "--db", url])
+            .output()
+            .expect("the binary starts");
+        if output.status.success() {
+            let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+            if report["total_jobs"] == jobs {
+                return report;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "history never listed {jobs} jobs: {output:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Checks a finished job's summary: its result is there, and it says it was not recorded.
+fn assert_not_recorded(output: &Value) {
+    assert_eq!(output["failures"], 2, "{output}");
+    assert!(output["run_id"].is_null(), "{output}");
+    let warnings = output["warnings"].to_string();
+    assert!(
+        warnings.contains("not recorded in history") && !warnings.contains(PASSWORD),
+        "{output}"
+    );
+}
+
+/// Issue 14: a job finished while PostgreSQL is down is kept, and `serve` writes it once the
+/// database is back, on its retry timer, with no further job to trigger it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_records_a_job_kept_while_the_database_was_down_without_another_job() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.url();
+    let repo = odd_seeds_fail("0");
+    let server = Server::start(&[
+        "--allow-local-repos",
+        "--db",
+        &url,
+        "--history-retry-interval",
+        "0.2",
+    ])
+    .await;
+
+    pg.stop();
+    let id = server.run(&input(repo.path(), &[1, 2, 3, 4])).await;
+    let done = server.wait_status(&id, "COMPLETED").await;
+    assert_not_recorded(&done["output"]);
+    let pending = pending_dir(&server.process);
+    assert_eq!(pending_count(&pending), 1, "the job is kept");
+
+    pg.restart();
+    let report = wait_for_history_jobs(&url, 1).await;
+    assert_eq!(report["jobs"][0]["failures"], 2, "{report}");
+    wait_until_empty(&pending).await;
+    let log = server.process.stderr();
+    assert!(!log.contains(PASSWORD), "{log}");
+}
+
+/// Issue 14: the same for the RunPod worker: its result is delivered at once with the
+/// warning, and the job reaches PostgreSQL on the worker's timer once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_records_a_job_kept_while_the_database_was_down_without_another_job() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let url = pg.url();
+    let repo = odd_seeds_fail("0");
+    let platform = support::platform::FakePlatform::start().await;
+    let process = support::worker::worker(
+        &platform,
+        &["--db", &url, "--history-retry-interval", "0.2"],
+    );
+    // The worker connects before it takes its first job; only then does the database go.
+    platform
+        .wait_until("the first job-take", |log| log.iter().any(|r| r.is_take()))
+        .await;
+
+    pg.stop();
+    platform.push_job("job-pg-down", input(repo.path(), &[1, 2, 3, 4]));
+    let result = platform.delivered_result("job-pg-down").await;
+    assert_not_recorded(&result["output"]);
+    let pending = pending_dir(&process);
+    assert_eq!(pending_count(&pending), 1, "the job is kept");
+
+    pg.restart();
+    let report = wait_for_history_jobs(&url, 1).await;
+    assert_eq!(report["jobs"][0]["failures"], 2, "{report}");
+    wait_until_empty(&pending).await;
+    support::worker::stop_worker(process).await;
+}
