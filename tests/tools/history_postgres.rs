@@ -273,11 +273,13 @@ async fn a_database_stopped_mid_job_loses_no_summary() {
 /// Runs go in multi-row statements (issue 14: one statement per run made a 1,000-run job
 /// slow in PostgreSQL); a job whose run count needs every statement size reads back run for
 /// run, from PostgreSQL and from SQLite alike.
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_1003_runs_reads_back_run_for_run_from_both_stores() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
+    let pg = PgServer::start();
     let dir = TempDir::new().expect("temp dir");
     let repo = odd_seeds_fail("0");
     let base = real_job(&deps(dir.path(), None), repo.path(), "sh test.sh", &[1, 2]).await;
@@ -367,11 +369,13 @@ fn assert_not_recorded(output: &Value) {
 
 /// Issue 14: a job finished while PostgreSQL is down is kept, and `serve` writes it once the
 /// database is back, on its retry timer, with no further job to trigger it.
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_records_a_job_kept_while_the_database_was_down_without_another_job() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
+    let pg = PgServer::start();
     let url = pg.url();
     let repo = odd_seeds_fail("0");
     let server = Server::start(&[
@@ -400,11 +404,13 @@ async fn serve_records_a_job_kept_while_the_database_was_down_without_another_jo
 
 /// Issue 14: the same for the RunPod worker: its result is delivered at once with the
 /// warning, and the job reaches PostgreSQL on the worker's timer once the database is back.
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_records_a_job_kept_while_the_database_was_down_without_another_job() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
+    let pg = PgServer::start();
     let url = pg.url();
     let repo = odd_seeds_fail("0");
     let platform = support::platform::FakePlatform::start().await;
