@@ -24,6 +24,8 @@ pub struct Assessment {
     parallel: bool,
     /// Each run's seed and whether it counts as failed, in attempt order.
     runs: Vec<(u64, bool)>,
+    /// The distinct seeds of the runs that count as failed, in attempt order.
+    failing_seeds: Vec<u64>,
     excused: u32,
     tests: Vec<TestCaseStats>,
     first_error: Option<String>,
@@ -87,11 +89,18 @@ impl Assessment {
             .max()
             .unwrap_or_default();
         let command_failure = command_failure(records, &ignore, settings.max_error_length);
+        let mut failing_seeds: Vec<u64> = Vec::new();
+        for (seed, failed) in &runs {
+            if *failed && !failing_seeds.contains(seed) {
+                failing_seeds.push(*seed);
+            }
+        }
         let mut assessment = Assessment {
             ignore,
             thresholds: settings.thresholds,
             parallel: settings.parallelism > 1,
             runs,
+            failing_seeds,
             excused,
             tests,
             first_error,
@@ -108,16 +117,6 @@ impl Assessment {
         assessment
     }
 
-    fn failing_seeds(&self) -> Vec<u64> {
-        let mut seeds: Vec<u64> = Vec::new();
-        for (seed, failed) in &self.runs {
-            if *failed && !seeds.contains(seed) {
-                seeds.push(*seed);
-            }
-        }
-        seeds
-    }
-
     /// Seeds of runs that passed, to keep the machine busy while failing seeds are replayed
     /// under load.
     pub fn passing_seeds(&self) -> Vec<u64> {
@@ -132,43 +131,73 @@ impl Assessment {
         self.runs.iter().filter(|(_, failed)| *failed).count() as u32
     }
 
-    /// Failing seeds worth replaying; empty when nothing is flaky.
-    pub fn seeds_to_confirm(&self) -> Vec<u64> {
-        let flaky = Verdict::of(self.failures(), self.runs.len() as u32) == Verdict::Flaky;
-        classify::seeds_to_confirm(&self.failing_seeds(), flaky, &self.tests)
-    }
-
-    /// The budget of replays when the job sets none: see [`classify::default_budget`].
-    pub fn default_budget(&self) -> u32 {
-        classify::default_budget(self.runs.len() as u32, self.failures())
-    }
-
-    /// Whether more replays of `seeds` can no longer change the class of any subject they
-    /// concern (the command if it is flaky, each flaky test case): see
-    /// [`classify::settled`]. A subject none of whose failing seeds was replayed is left out:
-    /// more replays of the same seeds cannot tell anything about it.
-    pub fn settled(&self, replays: &[Replay]) -> bool {
-        let failing = self.failing_seeds();
-        let command = classify::command_tally(replays, &failing, &self.ignore);
-        let command_flaky = Verdict::of(self.failures(), self.runs.len() as u32) == Verdict::Flaky;
+    /// The subjects of the confirmation: the command if it is flaky, then each flaky test
+    /// case (flakiest first).
+    fn subjects(&self) -> Vec<(classify::Subject<'_>, Option<&TestCaseStats>)> {
+        let runs = self.runs.len() as u32;
+        let command_flaky = Verdict::of(self.failures(), runs) == Verdict::Flaky;
+        let failing = self.failing_seeds.as_slice();
+        let command = command_flaky.then_some((
+            classify::Subject {
+                failing_seeds: failing,
+                rate: f64::from(self.failures()) / f64::from(runs.max(1)),
+            },
+            None,
+        ));
         let tests = self
             .tests
             .iter()
             .filter(|t| t.verdict == Verdict::Flaky)
-            .map(|t| classify::test_tally(replays, t, &self.ignore));
-        command_flaky
-            .then_some(command)
+            .map(|t| {
+                let subject = classify::Subject {
+                    failing_seeds: &t.failing_seeds,
+                    rate: f64::from(t.failures) / f64::from(t.runs.max(1)),
+                };
+                (subject, Some(t))
+            });
+        command.into_iter().chain(tests).collect()
+    }
+
+    /// Failing seeds worth replaying, covering seeds first; empty when nothing is flaky.
+    pub fn seeds_to_confirm(&self) -> classify::SeedChoice {
+        let subjects: Vec<classify::Subject<'_>> =
+            self.subjects().into_iter().map(|(s, _)| s).collect();
+        classify::seeds_to_confirm(&subjects)
+    }
+
+    /// The budget of replays when the job sets none: see [`classify::default_budget`].
+    pub fn default_budget(&self) -> u32 {
+        let choice = self.seeds_to_confirm();
+        classify::default_budget(self.runs.len() as u32, &choice.rates, self.parallel)
+    }
+
+    /// Which of `seeds` are still worth replaying after `replays`: those that failed for a
+    /// subject (the flaky command, or a flaky test case) whose class more replays can still
+    /// change (see [`classify::settled`]). Empty once every class is settled.
+    pub fn seeds_to_replay(&self, seeds: &[u64], replays: &[Replay]) -> Vec<u64> {
+        let open: Vec<&[u64]> = self
+            .subjects()
             .into_iter()
-            .chain(tests)
-            .filter(|tally| tally.runs() > 0)
-            .all(|tally| classify::settled(&tally))
+            .filter(|(subject, test)| {
+                let tally = match test {
+                    Some(test) => classify::test_tally(replays, test, &self.ignore),
+                    None => classify::command_tally(replays, subject.failing_seeds, &self.ignore),
+                };
+                !classify::settled(&tally)
+            })
+            .map(|(subject, _)| subject.failing_seeds)
+            .collect();
+        seeds
+            .iter()
+            .copied()
+            .filter(|seed| open.iter().any(|failing| failing.contains(seed)))
+            .collect()
     }
 
     /// Classifies the command and every test case from the replays of `seeds`, which ran
     /// within `budget` replays.
     pub fn confirm(&mut self, seeds: &[u64], replays: &[Replay], budget: u32) {
-        let failing = self.failing_seeds();
-        let tally = classify::command_tally(replays, &failing, &self.ignore);
+        let tally = classify::command_tally(replays, &self.failing_seeds, &self.ignore);
         self.classification = classify::classify(
             self.failures(),
             self.runs.len() as u32,
@@ -221,7 +250,7 @@ impl Assessment {
     /// per replay. Never below twice the slowest run that finished, so a replay that would
     /// finish is not cut short.
     pub fn replay_timeout(&self, full: Duration) -> Duration {
-        let seeds = self.seeds_to_confirm();
+        let seeds = self.seeds_to_confirm().seeds;
         if !seeds.iter().any(|s| self.hung_seeds.contains(s)) {
             return full;
         }

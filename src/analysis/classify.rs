@@ -20,20 +20,34 @@ pub const MAX_BUDGET: u32 = 30;
 /// fail every replay before the default budget calls it seed-dependent.
 const CHANCE: f64 = 1e-4;
 
-/// The default most replays for a job that ran `runs` runs of which `failures` failed: a
-/// tenth of the runs, but at least enough that a failure recurring by chance at that rate
-/// would fail every replay with a probability below 1 in 10,000 (a seed-dependent failure
-/// fails every one), within [`MIN_BUDGET`] and [`MAX_BUDGET`]. A nondeterministic failure
-/// usually settles after a few replays, so the budget is mostly spent on failures that
-/// keep recurring.
-pub fn default_budget(runs: u32, failures: u32) -> u32 {
-    let rate = f64::from(failures) / f64::from(runs.max(1));
-    let telling = if rate > 0.0 && rate < 1.0 {
+/// The default most replays for a job of `runs` runs whose seeds to replay cover subjects
+/// failing at `rates` (one rate per seed chosen to cover a flaky subject: the lowest rate
+/// among the subjects that seed covers, since a rare failure needs the most replays).
+///
+/// Per covering seed, enough replays that a failure recurring by chance at that rate would
+/// fail every one with a probability below 1 in 10,000 (a seed-dependent failure fails every
+/// one); together within [`MIN_BUDGET`] and [`MAX_BUDGET`], raised to a tenth of the runs
+/// when that is more, and never below one replay alone and one under load (`parallel`) per
+/// covering seed, so that no flaky subject is left without a class. A nondeterministic
+/// failure usually settles after a few replays, so the budget is mostly spent on failures
+/// that keep recurring.
+pub fn default_budget(runs: u32, rates: &[f64], parallel: bool) -> u32 {
+    let telling: u32 = rates.iter().map(|&rate| telling(rate)).sum();
+    let per_seed = if parallel { 2 } else { 1 };
+    let covering = rates.len() as u32 * per_seed;
+    runs.div_ceil(10)
+        .max(telling.clamp(MIN_BUDGET, MAX_BUDGET))
+        .max(covering)
+}
+
+/// How many replays in a row a failure recurring by chance at `rate` fails with a
+/// probability below [`CHANCE`]; 0 when the rate says nothing (no failure, or every run).
+fn telling(rate: f64) -> u32 {
+    if rate > 0.0 && rate < 1.0 {
         (CHANCE.ln() / rate.ln()).ceil() as u32
     } else {
-        MIN_BUDGET
-    };
-    runs.div_ceil(10).max(telling.clamp(MIN_BUDGET, MAX_BUDGET))
+        0
+    }
 }
 
 /// Whether more replays can no longer change a subject's class: once a failing seed has
@@ -140,40 +154,88 @@ pub fn test_tally(replays: &[Replay], test: &TestCaseStats, ignore: &Ignore) -> 
     tally
 }
 
-/// Up to [`MAX_SEEDS`] failing seeds worth replaying: the command's first failing seed if
-/// it is flaky, then the first failing seed of each flaky test case (flakiest first), then
-/// further failing seeds of those in turn. Nothing when nothing is flaky: an always-failing
+/// A subject of the confirmation: the command or one flaky test case, with its failing
+/// seeds (in attempt order) and its failure rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub failing_seeds: &'a [u64],
+    pub rate: f64,
+}
+
+/// The failing seeds worth replaying ([`seeds_to_confirm`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeedChoice {
+    /// Covering seeds first (see `covering`), then further failing seeds, up to
+    /// [`MAX_SEEDS`] in all unless covering alone needs more.
+    pub seeds: Vec<u64>,
+    /// How many of `seeds`, from the front, are needed so that every flaky subject has at
+    /// least one of its failing seeds replayed.
+    pub covering: usize,
+    /// Per covering seed, the lowest failure rate among the subjects it was chosen for: what
+    /// [`default_budget`] needs.
+    pub rates: Vec<f64>,
+}
+
+/// The failing seeds worth replaying for `subjects` (the flaky command first if it is
+/// flaky, then each flaky test case, flakiest first): first a seed per subject that no
+/// earlier seed covers, picking among its failing seeds the one shared with the most other
+/// uncovered subjects, so every subject gets a class from as few seeds as possible; then
+/// further failing seeds of the subjects in turn, up to [`MAX_SEEDS`] in all, which the
+/// budget may or may not leave room for. Nothing when nothing is flaky: an always-failing
 /// command needs no confirmation.
-pub fn seeds_to_confirm(
-    command_failing_seeds: &[u64],
-    command_flaky: bool,
-    tests: &[TestCaseStats],
-) -> Vec<u64> {
-    let mut lists: Vec<&[u64]> = Vec::new();
-    if command_flaky {
-        lists.push(command_failing_seeds);
-    }
-    lists.extend(
-        tests
+pub fn seeds_to_confirm(subjects: &[Subject<'_>]) -> SeedChoice {
+    let mut choice = SeedChoice::default();
+    let mut covered = vec![false; subjects.len()];
+    for (index, subject) in subjects.iter().enumerate() {
+        if covered[index] {
+            continue;
+        }
+        let reach = |seed: u64| {
+            subjects
+                .iter()
+                .zip(&covered)
+                .filter(|(s, covered)| !**covered && s.failing_seeds.contains(&seed))
+                .count()
+        };
+        // The first of the seeds that reach the most uncovered subjects.
+        let Some(seed) = subject
+            .failing_seeds
             .iter()
-            .filter(|t| t.verdict == crate::analysis::Verdict::Flaky)
-            .map(|t| t.failing_seeds.as_slice()),
-    );
-    let mut seeds = Vec::new();
-    let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+            .copied()
+            .rev()
+            .max_by_key(|&seed| reach(seed))
+        else {
+            continue;
+        };
+        let mut rate = f64::INFINITY;
+        for (s, covered) in subjects.iter().zip(covered.iter_mut()) {
+            if !*covered && s.failing_seeds.contains(&seed) {
+                *covered = true;
+                rate = rate.min(s.rate);
+            }
+        }
+        choice.seeds.push(seed);
+        choice.rates.push(rate);
+    }
+    choice.covering = choice.seeds.len();
+    let longest = subjects
+        .iter()
+        .map(|s| s.failing_seeds.len())
+        .max()
+        .unwrap_or(0);
     for depth in 0..longest {
-        for list in &lists {
-            if let Some(seed) = list.get(depth)
-                && !seeds.contains(seed)
+        for subject in subjects {
+            if choice.seeds.len() >= MAX_SEEDS {
+                return choice;
+            }
+            if let Some(seed) = subject.failing_seeds.get(depth)
+                && !choice.seeds.contains(seed)
             {
-                seeds.push(*seed);
-                if seeds.len() == MAX_SEEDS {
-                    return seeds;
-                }
+                choice.seeds.push(*seed);
             }
         }
     }
-    seeds
+    choice
 }
 
 #[cfg(test)]
@@ -229,16 +291,28 @@ mod tests {
             "a later failure alone would change it"
         );
         assert!(!settled(&ReplayTally::default()));
-        assert_eq!(default_budget(10, 1), MIN_BUDGET, "rare: few replays tell");
-        assert_eq!(
-            default_budget(12, 4),
-            9,
-            "a third: 9 failing replays in a row"
-        );
-        assert_eq!(default_budget(20, 12), 19, "60 %: 0.6^19 < 1e-4");
-        assert_eq!(default_budget(20, 19), MAX_BUDGET);
-        assert_eq!(default_budget(1000, 10), 100, "a tenth of the runs");
-        assert_eq!(default_budget(10, 0), MIN_BUDGET);
+        let budget = |runs: u32, failures: u32| {
+            default_budget(runs, &[f64::from(failures) / f64::from(runs)], true)
+        };
+        assert_eq!(budget(10, 1), MIN_BUDGET, "rare: few replays tell");
+        assert_eq!(budget(12, 4), 9, "a third: 9 failing replays in a row");
+        assert_eq!(budget(20, 12), 19, "60 %: 0.6^19 < 1e-4");
+        assert_eq!(budget(20, 19), MAX_BUDGET);
+        assert_eq!(budget(1000, 10), 100, "a tenth of the runs");
+        assert_eq!(default_budget(10, &[], true), MIN_BUDGET);
+    }
+
+    /// Issue 10: two flaky tests on different seeds each get their telling replays; many
+    /// flaky tests each get at least one replay alone and one under load, even past
+    /// [`MAX_BUDGET`].
+    #[test]
+    fn the_default_budget_covers_every_covering_seed() {
+        // 40 runs, tests failing 5 and 4 times: 5 + 4 replays tell, more than a tenth.
+        assert_eq!(default_budget(40, &[0.125, 0.1], true), 9);
+        assert_eq!(default_budget(40, &[0.125, 0.1], false), 9);
+        let many = [0.05; 20];
+        assert_eq!(default_budget(100, &many, true), 40);
+        assert_eq!(default_budget(100, &many, false), MAX_BUDGET);
     }
 
     #[test]
@@ -262,7 +336,51 @@ mod tests {
             flaky("b", &[4, 5]),
             flaky("c", &[1, 6]),
         ];
-        assert_eq!(seeds_to_confirm(&[1, 4], true, &tests), vec![1, 4, 2, 5, 6]);
-        assert!(seeds_to_confirm(&[1, 2], false, &[]).is_empty());
+        let subjects = |command: &'static [u64]| {
+            std::iter::once(command)
+                .filter(|c| !c.is_empty())
+                .chain(tests.iter().map(|t| t.failing_seeds.as_slice()))
+                .map(|failing_seeds| Subject {
+                    failing_seeds,
+                    rate: failing_seeds.len() as f64 / 10.0,
+                })
+                .collect::<Vec<_>>()
+        };
+        let choice = seeds_to_confirm(&subjects(&[1, 2, 3, 4, 5, 6]));
+        assert_eq!(choice.seeds, vec![1, 4, 2, 5, 6]);
+        assert_eq!(choice.covering, 2, "seed 1 covers a and c, 4 covers b");
+        assert_eq!(choice.rates, vec![0.2, 0.2]);
+        assert_eq!(seeds_to_confirm(&[]), SeedChoice::default());
+    }
+
+    /// Issue 10: every flaky test case gets a seed of its own when no seed is shared, even
+    /// past [`MAX_SEEDS`]; a seed shared by several is picked over one that is not.
+    #[test]
+    fn covering_seeds_reach_every_flaky_subject() {
+        let lists: Vec<Vec<u64>> = (0..7).map(|i| vec![10 * i + 1, 10 * i + 2]).collect();
+        let subjects: Vec<Subject<'_>> = lists
+            .iter()
+            .map(|l| Subject {
+                failing_seeds: l,
+                rate: 0.1,
+            })
+            .collect();
+        let choice = seeds_to_confirm(&subjects);
+        assert_eq!(choice.covering, 7);
+        assert_eq!(choice.seeds, vec![1, 11, 21, 31, 41, 51, 61]);
+        let a = [1, 2, 3];
+        let b = [3, 9];
+        let shared = seeds_to_confirm(&[
+            Subject {
+                failing_seeds: &a,
+                rate: 0.3,
+            },
+            Subject {
+                failing_seeds: &b,
+                rate: 0.2,
+            },
+        ]);
+        assert_eq!(&shared.seeds[..shared.covering], &[3]);
+        assert_eq!(shared.rates, vec![0.2]);
     }
 }

@@ -58,7 +58,8 @@ pub struct JobFlags {
     #[arg(long)]
     pub no_confirm: bool,
     /// Most replays of failing seeds the confirmation phase may run [default: 10 % of the
-    /// runs, at least 6, or the repository's config].
+    /// runs, or enough to tell each flaky test's failure from chance, at least 6 and one
+    /// replay alone and one under load per flaky test; or the repository's config].
     #[arg(long, value_name = "REPLAYS")]
     pub confirm_budget: Option<u32>,
 }

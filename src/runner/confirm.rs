@@ -31,12 +31,16 @@ pub async fn confirm(
     cancel: &CancellationToken,
 ) {
     let budget = budget.unwrap_or_else(|| assessment.default_budget());
-    let mut seeds = assessment.seeds_to_confirm();
-    // As many seeds as the budget gives [`REPLAYS_PER_SEED`] rounds each (alone, and under
-    // load when runs run in parallel), and at least one when it allows any replay.
+    let choice = assessment.seeds_to_confirm();
+    // Every covering seed, so no flaky subject is left without a class; further seeds only
+    // as far as the budget gives each [`REPLAYS_PER_SEED`] rounds (alone, and under load
+    // when runs run in parallel). A budget smaller than the covering seeds is spent on the
+    // first of them.
     let per_round = if parallelism > 1 { 2 } else { 1 };
     let rounds = per_round * REPLAYS_PER_SEED;
-    seeds.truncate((budget / rounds).max(u32::from(budget > 0)) as usize);
+    let mut seeds = choice.seeds;
+    seeds.truncate(choice.covering.max((budget / rounds) as usize));
+    seeds.truncate(budget as usize);
     if seeds.is_empty() || cancel.is_cancelled() {
         return;
     }
@@ -61,8 +65,8 @@ pub async fn confirm(
         first_attempt,
         budget,
     };
-    let settled = |replays: &[Replay]| assessment.settled(replays);
-    match replay(template, &plan, &settled, cancel).await {
+    let open = |replays: &[Replay]| assessment.seeds_to_replay(&seeds, replays);
+    match replay(template, &plan, &open, cancel).await {
         Ok(_) if cancel.is_cancelled() => {}
         Ok(replays) => assessment.confirm(&seeds, &replays, budget),
         Err(error) => assessment.warn(format!(
@@ -86,14 +90,15 @@ pub struct ReplayPlan<'a> {
     pub budget: u32,
 }
 
-/// Replays `plan.seeds` in rounds: each seed once alone, then each once under load. Stops
-/// after a round when `settled` says the replays so far decide every class, or when the
-/// next round does not fit in the budget (a last round alone only when that still fits).
-/// Cancelled replays are left out.
+/// Replays `plan.seeds` in rounds: each seed once alone, then each once under load. Before
+/// each half round, `open` says which seeds are still worth replaying after the replays so
+/// far (those of subjects whose class is not settled); the phase stops when none is, or when
+/// the budget is spent. A half round that does not fit in what is left of the budget
+/// replays the first seeds that fit. Cancelled replays are left out.
 pub async fn replay(
     template: Arc<RunTemplate>,
     plan: &ReplayPlan<'_>,
-    settled: &(dyn Fn(&[Replay]) -> bool + Sync),
+    open: &(dyn Fn(&[Replay]) -> Vec<u64> + Sync),
     cancel: &CancellationToken,
 ) -> Result<Vec<Replay>, RunnerError> {
     let mut attempt = plan.first_attempt;
@@ -105,11 +110,20 @@ pub async fn replay(
         }
     };
     let quiet = Events::none();
-    let seeds = plan.seeds;
+    let budget = plan.budget as usize;
     let mut out: Vec<Replay> = Vec::new();
+    let pending = |out: &[Replay]| {
+        let mut seeds = if out.is_empty() {
+            plan.seeds.to_vec()
+        } else {
+            open(out)
+        };
+        seeds.truncate(budget.saturating_sub(out.len()));
+        seeds
+    };
     loop {
-        let left = (plan.budget as usize).saturating_sub(out.len());
-        if seeds.is_empty() || left < seeds.len() || cancel.is_cancelled() {
+        let seeds = pending(&out);
+        if seeds.is_empty() || cancel.is_cancelled() {
             break;
         }
         let alone: Vec<RunRequest> = seeds.iter().map(|&seed| next(seed)).collect();
@@ -118,16 +132,16 @@ pub async fn replay(
             alone: true,
             record,
         }));
-        let left = left - seeds.len();
-        if plan.parallelism <= 1 || left < seeds.len() || cancel.is_cancelled() {
-            if settled(&out) {
-                break;
-            }
+        if plan.parallelism <= 1 {
             continue;
+        }
+        let seeds = pending(&out);
+        if seeds.is_empty() || cancel.is_cancelled() {
+            break;
         }
         // Interleave replays with fillers so every slot is busy from the start.
         let filler_seeds = if plan.fillers.is_empty() {
-            seeds
+            &seeds[..]
         } else {
             plan.fillers
         };
@@ -135,7 +149,7 @@ pub async fn replay(
         let mut fill = filler_seeds.iter().cycle().take(filler_count);
         let mut loaded = Vec::new();
         let mut filler_attempts = Vec::new();
-        for &seed in seeds {
+        for &seed in &seeds {
             loaded.push(next(seed));
             if let Some(&filler) = fill.next() {
                 let request = next(filler);
@@ -166,9 +180,6 @@ pub async fn replay(
                     record,
                 }),
         );
-        if settled(&out) {
-            break;
-        }
     }
     Ok(out)
 }

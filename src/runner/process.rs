@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::capture::{Capture, Captured};
 use super::isolation::HeldOverlay;
+use super::isolation::enter::spawn_in;
 
 /// How long the pipes may stay open once the leader has exited and its group was killed.
 /// Only a grandchild that moved to another session can hold them that long.
@@ -157,16 +158,12 @@ pub async fn run_process_teeing(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(overlay) = spec.overlay.clone() {
-        // Safety: `enter` only makes system calls on strings made before the fork.
-        unsafe {
-            command.pre_exec(move || overlay.enter().map_err(std::io::Error::from));
-        }
-    }
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|source| spawn_error(spec, source))?;
+    let spawned = match spec.overlay.clone() {
+        Some(overlay) => spawn_in(overlay, command).await,
+        None => command.spawn(),
+    };
+    let mut child = spawned.map_err(|source| spawn_error(spec, source))?;
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())

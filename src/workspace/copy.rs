@@ -146,6 +146,23 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
     })
 }
 
+/// Copies the local repository `src` into `dst` (created) as [`copy_tree`] does, except its
+/// git object store (`.git/objects`), which is hard-linked as `git clone --local` does: git
+/// never changes an object file in place (new objects are new files, repacks write new
+/// packs), so the copy cannot write into the user's repository through a link, and a
+/// repository's history, often most of its files, costs a link per file instead of a copy.
+pub fn copy_repo(src: &Path, dst: &Path) -> io::Result<()> {
+    let reflinks = Reflinks::default();
+    let objects = src.join(".git").join("objects");
+    walk(src, dst, &|from, meta, to| {
+        if from.starts_with(&objects) {
+            link_or_clone(from, meta, to, &reflinks)
+        } else {
+            clone_file(from, meta, to, &reflinks)
+        }
+    })
+}
+
 /// Mirrors `src` into `dst` with hard links, falling back to a copy per file where linking
 /// is refused (another filesystem).
 pub fn link_tree(src: &Path, dst: &Path) -> io::Result<()> {
@@ -203,6 +220,32 @@ mod tests {
             assert_eq!(
                 std::fs::read_link(out.join("link")).expect("link"),
                 Path::new("sub/a.txt")
+            );
+        }
+    }
+
+    /// Issue 10: a local repository's object store is linked, its working tree copied.
+    #[test]
+    fn a_local_repository_links_its_objects_and_copies_its_files() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let objects = src.path().join(".git/objects/ab");
+        std::fs::create_dir_all(&objects).expect("mkdir");
+        std::fs::write(objects.join("cdef"), "blob").expect("write object");
+        std::fs::write(src.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("write");
+        std::fs::write(src.path().join("a.py"), "x = 1\n").expect("write");
+        let dst = tempfile::tempdir().expect("tempdir");
+        let out = dst.path().join("checkout");
+        copy_repo(src.path(), &out).expect("copy");
+        let ino = |p: &Path| std::fs::metadata(p).expect("stat").ino();
+        assert_eq!(
+            ino(&out.join(".git/objects/ab/cdef")),
+            ino(&objects.join("cdef"))
+        );
+        for name in [".git/HEAD", "a.py"] {
+            assert_ne!(ino(&out.join(name)), ino(&src.path().join(name)), "{name}");
+            assert_eq!(
+                std::fs::read(out.join(name)).expect("read"),
+                std::fs::read(src.path().join(name)).expect("read")
             );
         }
     }

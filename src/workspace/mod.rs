@@ -169,7 +169,7 @@ fn fill(
             fetch::fetch_into(&request, dest).map(Some)
         }
         RepoSource::Local(path) => {
-            copy::copy_tree(path, dest).map_err(|source| WorkspaceError::Copy {
+            copy::copy_repo(path, dest).map_err(|source| WorkspaceError::Copy {
                 path: path.clone(),
                 source,
             })?;

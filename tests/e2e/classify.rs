@@ -208,3 +208,104 @@ async fn confirm_false_skips_the_replays() {
     assert_eq!(summary.confirmation, None);
     assert_eq!(summary.classification, None);
 }
+
+/// Issue 10: a 40-run job with two rarely failing tests on different seeds. The default
+/// budget used to replay one seed only, leaving the second test without a class; now every
+/// flaky test gets a seed of its own replayed, within the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_flaky_tests_in_a_small_job_are_both_classified() {
+    if !tool_available(
+        "python3",
+        "apt-get install -y python3 && pip install pytest",
+    ) {
+        return;
+    }
+    let summary = run_job(two_flaky_job()).await;
+    assert_eq!(summary.failures, 9, "{summary:#?}");
+    let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
+    // Rates 5/40 and 4/40: 5 and 4 failing replays in a row tell each from chance.
+    assert_eq!(confirmation.budget, 9, "{confirmation:?}");
+    assert!(within_budget(confirmation), "{confirmation:?}");
+    let flaky: Vec<_> = summary
+        .tests
+        .iter()
+        .filter(|t| t.verdict == Verdict::Flaky)
+        .collect();
+    assert_eq!(flaky.len(), 2, "{flaky:#?}");
+    for test in flaky {
+        assert!(
+            test.failing_seeds
+                .iter()
+                .any(|s| confirmation.seeds.contains(s)),
+            "{} had none of its seeds replayed: {confirmation:?}",
+            test.name
+        );
+        assert_eq!(
+            test.classification,
+            Some(Classification::SeedDependent),
+            "{test:?}"
+        );
+    }
+    assert_eq!(summary.classification, Some(Classification::SeedDependent));
+}
+
+fn two_flaky_job() -> serde_json::Value {
+    json!({
+        "repo": classify_fixture("two_flaky"),
+        "test_command": "python3 -m pytest -q -p no:cacheprovider",
+        "seeds": (1..=40).collect::<Vec<u64>>(),
+        "parallelism": 4,
+    })
+}
+
+/// Issue 10: every case of the classification corpus keeps its class under the default
+/// budget, and no case replays more than its budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corpus_keeps_its_classes_within_the_default_budget() {
+    if !python() {
+        return;
+    }
+    let repo = tempfile::tempdir().expect("repo dir");
+    let lock_dir = tempfile::tempdir().expect("shared lock dir");
+    let script = |name: &str| format!("python3 {}", classify_fixture(name));
+    let cases = [
+        (
+            json!({"test_command": script("seeded.py"), "seeds": (1..=12).collect::<Vec<u64>>()}),
+            Classification::SeedDependent,
+        ),
+        (
+            json!({"test_command": script("urandom.py"), "runs": 20}),
+            Classification::Nondeterministic,
+        ),
+        (
+            json!({"test_command": script("contention.py"), "runs": 8,
+                   "env": {"FLAKY_LOCK_DIR": lock_dir.path()}}),
+            Classification::ContentionDependent,
+        ),
+        (
+            json!({"test_command": script("always.py"), "runs": 6}),
+            Classification::AlwaysFailing,
+        ),
+    ];
+    let mut jobs: Vec<(serde_json::Value, Classification)> = cases
+        .into_iter()
+        .map(|(mut job, class)| {
+            job["repo"] = json!(repo.path());
+            job["parallelism"] = json!(4);
+            (job, class)
+        })
+        .collect();
+    if tool_available("python3", "pip install pytest") {
+        jobs.push((two_flaky_job(), Classification::SeedDependent));
+    }
+    for (job, class) in jobs {
+        let summary = run_job(job.clone()).await;
+        assert_eq!(summary.classification, Some(class), "{job}: {summary:#?}");
+        if let Some(confirmation) = &summary.confirmation {
+            assert!(within_budget(confirmation), "{job}: {confirmation:?}");
+        }
+        for test in summary.tests.iter().filter(|t| t.verdict == Verdict::Flaky) {
+            assert!(test.classification.is_some(), "{job}: {test:?}");
+        }
+    }
+}

@@ -272,6 +272,19 @@ impl HeldOverlay {
         nix::unistd::chdir(self.target.as_c_str())
     }
 
+    /// Whether one thread of this process can join the overlay ([`HeldOverlay::join_thread`]):
+    /// a mount namespace alone can be, a user namespace only by a single-threaded process.
+    pub fn joinable_by_thread(&self) -> bool {
+        self.user.is_none()
+    }
+
+    /// Moves the calling thread into the overlay's mount namespace (which also moves it to
+    /// that namespace's root). The thread must not share its file-system attributes with
+    /// other threads (`unshare(CLONE_FS)`), and must leave again.
+    pub fn join_thread(&self) -> nix::Result<()> {
+        setns(self.mnt.as_fd(), CloneFlags::CLONE_NEWNS)
+    }
+
     /// Kills and reaps the holder, once; blocks while its namespaces go (some milliseconds).
     /// Call it after the run, off the async threads.
     pub fn retire(&self) {

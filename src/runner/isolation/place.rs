@@ -22,6 +22,7 @@
 //!
 //! `shared` mode runs in the prepared checkout itself, as the seed project did.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -57,6 +58,10 @@ struct Inner {
     copies: AtomicU64,
     /// Replaces `AHEAD_LIMIT` (tests).
     ahead_limit: Option<u64>,
+    /// Programs found on a run's `PATH`, by name, `PATH` and working directory: every run of
+    /// a job asks the same, and each lookup costs a `stat` per `PATH` entry before the match.
+    /// Only finds are kept; a program not found is looked up again.
+    programs: Mutex<HashMap<(String, String, PathBuf), String>>,
 }
 
 /// What [`Places::enter`] needs from the job. The same values must be given for every run of
@@ -383,7 +388,22 @@ impl RunPlace {
     /// does not copy the worker's page tables. With many short runs that is most of the cost
     /// of starting one.
     pub fn program(&self, program: &str, env: &[(String, String)]) -> String {
-        find_program(program, env, &self.cwd)
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let key = (program.to_string(), path, self.cwd.clone());
+        let programs = &self.places.0.programs;
+        let lock = || programs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = lock().get(&key) {
+            return found.clone();
+        }
+        let found = find_program(program, env, &self.cwd);
+        if found != program {
+            lock().insert(key, found.clone());
+        }
+        found
     }
 
     /// `FLAKY_PORT_BASE`: the first of 100 ports no other run in flight is given.
