@@ -214,12 +214,7 @@ async fn confirm_false_skips_the_replays() {
 /// flaky test gets a seed of its own replayed, within the budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_flaky_tests_in_a_small_job_are_both_classified() {
-    if !tool_available(
-        "python3",
-        "apt-get install -y python3 && pip install pytest",
-    ) {
-        return;
-    }
+    require_tool("python3", "apt-get install -y python3 && pip install pytest");
     let summary = run_job(two_flaky_job()).await;
     assert_eq!(summary.failures, 9, "{summary:#?}");
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
@@ -262,9 +257,7 @@ fn two_flaky_job() -> serde_json::Value {
 /// budget, and no case replays more than its budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_corpus_keeps_its_classes_within_the_default_budget() {
-    if !python() {
-        return;
-    }
+    require_python();
     let repo = tempfile::tempdir().expect("repo dir");
     let lock_dir = tempfile::tempdir().expect("shared lock dir");
     let script = |name: &str| format!("python3 {}", classify_fixture(name));
@@ -295,9 +288,7 @@ async fn the_corpus_keeps_its_classes_within_the_default_budget() {
             (job, class)
         })
         .collect();
-    if tool_available("python3", "pip install pytest") {
-        jobs.push((two_flaky_job(), Classification::SeedDependent));
-    }
+    jobs.push((two_flaky_job(), Classification::SeedDependent));
     for (job, class) in jobs {
         let summary = run_job(job.clone()).await;
         assert_eq!(summary.classification, Some(class), "{job}: {summary:#?}");
