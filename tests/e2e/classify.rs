@@ -214,7 +214,10 @@ async fn confirm_false_skips_the_replays() {
 /// flaky test gets a seed of its own replayed, within the budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_flaky_tests_in_a_small_job_are_both_classified() {
-    require_tool("python3", "apt-get install -y python3 && pip install pytest");
+    require_tool(
+        "python3",
+        "apt-get install -y python3 && pip install pytest",
+    );
     let summary = run_job(two_flaky_job()).await;
     assert_eq!(summary.failures, 9, "{summary:#?}");
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
