@@ -139,6 +139,11 @@ pub fn render(summary: &Summary) -> String {
     if let Some(mechanism) = summary.isolation_mechanism {
         let _ = writeln!(out, "  isolation:  {mechanism}");
     }
+    // Which way the runs started (a fork server, a test binary built once, or plain runs and
+    // why): a person comparing timings with their own loop needs to know.
+    if let Some(mode) = &summary.build_once {
+        let _ = writeln!(out, "  runs:       {mode}");
+    }
     for finding in &summary.order_dependence {
         let _ = writeln!(out, "  order:      {}", finding.sentence);
         if let Some(line) = &finding.reproduce {

@@ -287,3 +287,18 @@ fn a_command_failure_gets_its_own_annotation() {
         "{marks:?}"
     );
 }
+
+/// The terminal summary says how the runs started (issue 15): a fork server's runs are not
+/// plain runs, and a person comparing timings needs to know.
+#[test]
+fn the_terminal_summary_names_the_build_once_mode() {
+    let mut s = summary("flaky");
+    s.build_once = Some("pytest fork server (hash seed renewed every 25 runs)".into());
+    let text = flaky_detector::cli::human::render(&s);
+    assert!(
+        text.contains("\n  runs:       pytest fork server (hash seed renewed every 25 runs)\n"),
+        "{text}"
+    );
+    s.build_once = None;
+    assert!(!flaky_detector::cli::human::render(&s).contains("  runs:  "));
+}
