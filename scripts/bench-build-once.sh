@@ -14,6 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-100}"
+# Rust's default: no backtraces. With RUST_BACKTRACE=1 (set on some machines and CI images)
+# every failing Rust run spends ~100 ms symbolising its backtrace, on both sides alike, which
+# measures the test's failure path rather than the fixed cost this bench is about.
+# BENCH_RUST_BACKTRACE=1 keeps it, to see that case.
+if [ "${BENCH_RUST_BACKTRACE:-0}" = 1 ]; then export RUST_BACKTRACE=1; else unset RUST_BACKTRACE; fi
 
 # FLAKY_BIN: an already built binary (default: a release build of this checkout).
 if [ -z "${FLAKY_BIN:-}" ]; then
