@@ -31,20 +31,7 @@ fn sandbox(fill: impl FnOnce(&Path)) -> Sandbox {
     let checkout = root.path().join("checkout");
     std::fs::create_dir_all(&checkout).expect("checkout folder");
     fill(&checkout);
-    let work = root.path().join("work");
-    let cache = root.path().join("cache");
-    for dir in [&work, &cache] {
-        std::fs::create_dir_all(dir).expect("sandbox folder");
-    }
-    let deps = Deps {
-        work_dir: work,
-        cache_dir: cache,
-        git_token: None,
-        clone_timeout: Duration::from_secs(60),
-        kill_grace: Duration::from_secs(2),
-        history: None,
-        policy: Default::default(),
-    };
+    let deps = crate::sandbox_deps(root.path());
     Sandbox {
         _root: root,
         checkout,

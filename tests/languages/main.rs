@@ -111,12 +111,23 @@ fn sandbox(example: &Example) -> Sandbox {
     let root = tempfile::tempdir().expect("tempdir");
     let checkout = root.path().join("checkout");
     checkout_of(example.dir, &checkout);
-    let work = root.path().join("work");
-    let cache = root.path().join("cache");
+    let deps = sandbox_deps(root.path());
+    Sandbox {
+        root,
+        checkout,
+        deps,
+    }
+}
+
+/// The job's work and cache folders under `root` (made here), no history, no token: what
+/// every sandboxed job in this binary runs with.
+pub(crate) fn sandbox_deps(root: &Path) -> Deps {
+    let work = root.join("work");
+    let cache = root.join("cache");
     for dir in [&work, &cache] {
         std::fs::create_dir_all(dir).expect("create a sandbox folder");
     }
-    let deps = Deps {
+    Deps {
         work_dir: work,
         cache_dir: cache,
         git_token: None,
@@ -124,11 +135,6 @@ fn sandbox(example: &Example) -> Sandbox {
         kill_grace: Duration::from_secs(2),
         history: None,
         policy: Default::default(),
-    };
-    Sandbox {
-        root,
-        checkout,
-        deps,
     }
 }
 
