@@ -118,8 +118,13 @@ pub struct Store {
 )]
 enum Engine {
     Sqlite {
-        writer: Mutex<Connection>,
+        /// Declared (so dropped) before `writer`: the last connection to close checkpoints
+        /// the WAL into the database and deletes it, which a read-only one cannot do. With
+        /// the reader last, every process left its WAL behind (up to 4 MiB), and the next
+        /// open read all of it back to rebuild the WAL index: tens of milliseconds at the
+        /// start of every job.
         reader: Mutex<Connection>,
+        writer: Mutex<Connection>,
         /// Set for a store over a shared folder: `writer`/`reader` are then the merged
         /// copy, and jobs are written to this worker's own file.
         folder: Option<Box<Folder>>,

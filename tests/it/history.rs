@@ -45,6 +45,10 @@ fn an_empty_file_is_migrated_in_wal_mode_and_reopens_unchanged() {
         }
     );
     drop(store);
+    assert!(
+        !dir.path().join("history.db-wal").exists(),
+        "closing the store checkpoints and removes its WAL"
+    );
 
     let raw = Connection::open(&path).expect("the file opens");
     let version: u32 = raw

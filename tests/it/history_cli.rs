@@ -61,6 +61,10 @@ fn run_records_the_job_and_history_shows_it() {
     let summary = json(&output);
     let run_id = summary["run_id"].as_i64().expect("run_id is set");
     assert_eq!(summary["failing_seeds"], serde_json::json!([2, 12]));
+    assert!(
+        !dir.path().join("given.db-wal").exists(),
+        "the job's process leaves no WAL for the next one to read back"
+    );
 
     // FLAKY_DB does the same as --db.
     let output = run(flaky_run(dir.path(), &repo).env("FLAKY_DB", &db));
