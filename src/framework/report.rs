@@ -140,9 +140,8 @@ impl ReportPlan {
         }
         if self.pytest_may_run() {
             let hook_dir = run_dir.join("pyhook");
-            std::fs::create_dir_all(&hook_dir)?;
-            std::fs::write(
-                hook_dir.join(format!("{PROGRESS_MODULE}.py")),
+            write_once(
+                &hook_dir.join(format!("{PROGRESS_MODULE}.py")),
                 PROGRESS_PLUGIN,
             )?;
             let path = run_dir.join("progress");
@@ -161,6 +160,19 @@ impl ReportPlan {
             progress,
         })
     }
+}
+
+/// Writes `content` to `path` (and its folder) unless the file already holds that many
+/// bytes: a slot's runs share their `run_dir`, and rewriting the same file before every run
+/// cost a block allocation and a journal entry per run.
+fn write_once(path: &Path, content: &str) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == content.len() as u64) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, content)
 }
 
 /// Pushes `runner`'s report flags (files in `run_dir`); returns where stdout must be
@@ -514,6 +526,39 @@ mod tests {
             .await
             .expect("prepare");
         assert_eq!(run.argv, vec!["pytest".to_string(), ours, "-q".into()]);
+    }
+
+    #[test]
+    fn the_progress_hook_is_written_once_per_run_folder_and_mended_when_changed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = ReportPlan::for_command(&argv("pytest -q"), &[]);
+        let hook = dir
+            .path()
+            .join("pyhook")
+            .join(format!("{PROGRESS_MODULE}.py"));
+        plan.prepare(dir.path(), dir.path()).expect("prepare");
+        // An old modification time, which any rewrite would replace.
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&hook)
+            .and_then(|file| file.set_modified(old))
+            .expect("the hook is written");
+        plan.prepare(dir.path(), dir.path()).expect("prepare");
+        let kept = std::fs::metadata(&hook).expect("the hook is kept");
+        assert_eq!(
+            kept.mtime(),
+            1_000_000,
+            "a second run in the same folder does not rewrite the hook"
+        );
+        std::fs::write(&hook, "broken").expect("a run spoils the hook");
+        plan.prepare(dir.path(), dir.path()).expect("prepare");
+        assert_eq!(
+            std::fs::read_to_string(&hook).expect("read"),
+            PROGRESS_PLUGIN,
+            "a hook of another size is written again"
+        );
     }
 
     #[test]
