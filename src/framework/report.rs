@@ -207,7 +207,7 @@ fn runner_flags(
         }
         Runner::Nextest => {
             let config = run_dir.join("nextest.toml");
-            std::fs::write(&config, nextest_config(&run_dir.join("junit.xml")))?;
+            write_once(&config, &nextest_config(&run_dir.join("junit.xml")))?;
             flags.push("--tool-config-file".into());
             flags.push(format!("flaky-detector:{}", config.display()));
         }
@@ -444,15 +444,17 @@ impl RunnerOptions {
         cwd: &Path,
     ) -> std::io::Result<PreparedRun> {
         let report = match &self.report {
-            // Nothing to write or scan: no trip through the blocking pool per run.
-            ReportPlan::None => self.report.prepare(run_dir, cwd)?,
-            plan => {
+            // A glob snapshot reads folders of the checkout: off the async threads. The other
+            // plans make a `stat` or two (their files are written once per run folder), less
+            // than a trip through the blocking pool costs, on every run.
+            plan @ ReportPlan::Junit(_) => {
                 let plan = plan.clone();
                 let (run_dir, cwd) = (run_dir.to_path_buf(), cwd.to_path_buf());
                 tokio::task::spawn_blocking(move || plan.prepare(&run_dir, &cwd))
                     .await
                     .map_err(std::io::Error::other)??
             }
+            plan => plan.prepare(run_dir, cwd)?,
         };
         let mut argv = argv.to_vec();
         if let Some(shuffle) = &self.shuffle {
@@ -484,6 +486,11 @@ impl PreparedRun {
     ) -> (TestReport, Option<Captured>) {
         let report = self.report;
         if matches!(report.plan, ReportPlan::None) {
+            return (TestReport::NotRequested, None);
+        }
+        // A command read from its console that did not run pytest left no report: one `stat`
+        // here instead of a trip through the blocking pool on every run.
+        if report.reads_console() && !report.run_dir.join("junit.xml").exists() {
             return (TestReport::NotRequested, None);
         }
         let (cwd, written) = (cwd.to_path_buf(), written.to_path_buf());

@@ -195,9 +195,11 @@ impl RunTemplate {
         let (mut tests, readable_stdout) = prepared
             .collect(place.cwd(), place.written(), self.output_limit)
             .await;
+        // Only a run killed at the timeout needs to know which test was running.
+        let timed_out = matches!(&result, Ok(output) if output.outcome == RunOutcome::TimedOut);
         let progress = match &progress_file {
-            Some(path) => tokio::fs::read_to_string(path).await.ok(),
-            None => None,
+            Some(path) if timed_out => tokio::fs::read_to_string(path).await.ok(),
+            _ => None,
         };
         place.leave().await;
         let output = result?;
