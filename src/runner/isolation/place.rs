@@ -118,6 +118,14 @@ impl Places {
         let prepared = self.prepared(spec).await?;
         let state = self.take_state(slot.number());
         let mechanism = prepared.mechanism;
+        // The steady state of the overlay mechanism (the slot's last overlay kept if its run
+        // wrote nothing, else its spare taken) makes no mount and copies nothing: a dozen
+        // system calls, done here rather than handed to the blocking pool and back on every
+        // run. Anything that may fork a holder or copy a tree goes to the pool.
+        let cheap = mechanism == Mechanism::Overlay
+            && !spec.preserve
+            && state.stale_overlay.is_some()
+            && state.ready.is_some();
         let own_copies =
             matches!(mechanism, Mechanism::Copy | Mechanism::Overlay) && !spec.preserve;
         let work = {
@@ -137,7 +145,11 @@ impl Places {
                 make_place(&job, number, attempt, state)
             }
         };
-        let mut made = blocking(work).await?;
+        let mut made = if cheap {
+            work()?
+        } else {
+            blocking(work).await?
+        };
         let ahead = own_copies.then(|| {
             let stale = made.state.stale.take();
             let stale_overlay = made.state.stale_overlay.take();
