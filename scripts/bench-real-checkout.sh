@@ -10,7 +10,8 @@
 #   (b) a clone of a real Python project ($REAL_PROJECT_GIT, default pytoolz/toolz):
 #       50 x `pytest -q $REAL_TEST_FILE`;
 #   (c) a generated 5,000-file project: $ISO_RUNS x `true`, shown as milliseconds per run
-#       above xargs (the per-run isolation cost).
+#       above xargs (the per-run isolation cost);
+#   (d) 2 x `true` on the 300-file project, in seconds: a job's fixed cost.
 # Every figure is the median of $ROUNDS rounds; contenders take turns within a round so
 # background load hits them alike. Each contender's time is its whole process, start to exit
 # (the seed worker's Python start and SDK import included, as in a real job).
@@ -231,6 +232,9 @@ workload real "$scratch/real" "$real_runs" yes \
     "pytest -q $real_test"
 workload out1m "$scratch/p300" "$out_runs" no "$out_runs runs × 1 MiB stdout, failing, 300-file git clone" \
     "sh -c 'head -c 1048576 /dev/zero | tr \"\\0\" x; exit 1'"
+# Two runs: what a job costs besides its runs (copying the checkout, the isolation probe,
+# history, removing the scratch directory), shown in seconds.
+workload fixed2 "$scratch/p300" 2 no "2 × \`true\`, 300-file git clone: a job's fixed cost" true
 workload iso5000 "$scratch/p5000" "$iso_runs" no \
     "5,000-file git clone, $iso_runs × \`true\`: per run above xargs" true
 
@@ -281,6 +285,8 @@ done
             s="$(median "$name" "$who")"
             if [ -z "$s" ] || [ -z "$xs" ]; then
                 row+=" — |"
+            elif [ "$name" = fixed2 ]; then
+                row+="$(awk -v s="$s" 'BEGIN { printf " %.3f s |", s }')"
             elif [ "$name" = iso5000 ]; then
                 row+="$(awk -v s="$s" -v x="$xs" -v n="$n" 'BEGIN { printf " %+.1f ms/run (%.2f s) |", (s - x) * 1000 / n, s }')"
             else
