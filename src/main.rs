@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
-use flaky_detector::runpod::commands::{self as runpod, ServeArgs, WorkerArgs};
+use flaky_detector::cli::worker::{self as runpod, ServeArgs, WorkerArgs};
 
 const EXIT_CODES: &str = "\
 Exit status:

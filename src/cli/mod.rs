@@ -2,7 +2,8 @@
 //! ([`local_test`]), the terminal progress bar ([`progress`]), the five-second summary
 //! ([`human`]), the history views ([`history`], [`dashboard`]), and the CI commands:
 //! [`submit`] (a job sent to an endpoint) and [`report`] (a summary sent to GitHub, Slack,
-//! Discord). Like every front end it builds a `Job` and calls `detect()`, nothing more.
+//! Discord); and the RunPod front ends' own commands, `worker` and `serve` ([`worker`]).
+//! Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
 pub mod dashboard;
 pub mod history;
@@ -14,6 +15,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod submit;
+pub mod worker;
 
 use tokio_util::sync::CancellationToken;
 

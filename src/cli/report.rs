@@ -11,10 +11,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::exit;
 use super::run::FailOn;
+use super::worker::parse_seconds;
 use crate::report::markdown::{Body, GITHUB, render};
 use crate::report::step_summary::annotations;
 use crate::report::{GithubSettings, RetryPolicy, Sender, Targets, deliver};
-use crate::runpod::commands::parse_seconds;
 use crate::summary::Summary;
 
 /// Where a report goes. Secrets come from the environment (`GITHUB_TOKEN`, and the

@@ -17,11 +17,11 @@ use super::history::DbArg;
 use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, secret};
 use super::run::{FailOn, emit};
+use super::worker::parse_seconds;
 use crate::errors::one_line;
 use crate::history::{Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
 use crate::runpod::client::{ClientError, ClientPolicy, Deadline, EndpointClient, Progress};
-use crate::runpod::commands::parse_seconds;
 use crate::runpod::shards::{plan, run_shards};
 use crate::summary::Summary;
 

@@ -9,25 +9,26 @@ use std::time::Duration;
 use clap::Parser;
 use secrecy::SecretString;
 
-use super::api::{ApiSettings, BODY_LIMIT};
-use super::platform::Platform;
-use super::post::RetryPolicy;
-use super::serve::{ServeConfig, serve};
-use super::spool::Spool;
-use super::stop::StopPacing;
-use super::worker::{Shutdown, TakeBackoff, WorkerConfig};
-use crate::cli::exit;
+use super::exit;
+use super::history::DbArg;
 use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
 use crate::errors::one_line;
 use crate::job::RepoPolicy;
+use crate::runpod::api::{ApiSettings, BODY_LIMIT};
+use crate::runpod::platform::Platform;
+use crate::runpod::post::RetryPolicy;
+use crate::runpod::serve::{ServeConfig, serve};
+use crate::runpod::spool::Spool;
+use crate::runpod::stop::StopPacing;
+use crate::runpod::worker::{Shutdown, TakeBackoff, WorkerConfig};
 
 /// Flags of `flaky-detector worker`. The platform's URLs, key and pod id come from the
 /// `RUNPOD_*` environment RunPod sets.
 #[derive(Debug, Parser)]
 pub struct WorkerArgs {
     #[command(flatten)]
-    pub db: crate::cli::history::DbArg,
+    pub db: DbArg,
     /// Jobs to run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -69,7 +70,7 @@ pub struct WorkerArgs {
 #[derive(Debug, Parser)]
 pub struct ServeArgs {
     #[command(flatten)]
-    pub db: crate::cli::history::DbArg,
+    pub db: DbArg,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -126,7 +127,7 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// Runs the worker; the exit status is 0 after a shutdown signal, 1 if it cannot start.
 pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
-    super::log::init("info");
+    crate::runpod::log::init("info");
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
         ..deps
@@ -164,7 +165,7 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
     };
     let shutdown = Shutdown::default();
     watch_signals(shutdown.clone());
-    match super::worker::run(config, platform, deps, shutdown).await {
+    match crate::runpod::worker::run(config, platform, deps, shutdown).await {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
@@ -190,7 +191,7 @@ pub fn check_bind(args: &ServeArgs) -> Result<(), i32> {
 
 /// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
 pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
-    super::log::init("info");
+    crate::runpod::log::init("info");
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
         ..deps
