@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
-use flaky_detector::cli::worker::{self as runpod, ServeArgs, WorkerArgs};
+use flaky_detector::cli::serve::{self, ServeArgs};
+use flaky_detector::cli::worker::{self, WorkerArgs};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -67,22 +68,22 @@ async fn run() -> i32 {
         // The worker and the server set up their own logging (RunPod's JSON lines).
         Some(Command::Worker(args)) => match with_history(&args.db).inspect(|_| announce(&args.db))
         {
-            Ok(deps) => runpod::run_worker(args, deps).await,
+            Ok(deps) => worker::run_worker(args, deps).await,
             Err(code) => code,
         },
         Some(Command::Serve(args)) => {
-            if let Err(code) = runpod::check_bind(&args) {
+            if let Err(code) = serve::check_bind(&args) {
                 return code;
             }
             match with_history(&args.db).inspect(|_| announce(&args.db)) {
-                Ok(deps) => runpod::run_serve(args, deps).await,
+                Ok(deps) => serve::run_serve(args, deps).await,
                 Err(code) => code,
             }
         }
         None if on_runpod && cli.test_input.is_none() => {
             let args = WorkerArgs::parse_from(["worker"]);
             match with_history(&args.db).inspect(|_| announce(&args.db)) {
-                Ok(deps) => runpod::run_worker(args, deps).await,
+                Ok(deps) => worker::run_worker(args, deps).await,
                 Err(code) => code,
             }
         }

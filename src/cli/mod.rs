@@ -2,7 +2,7 @@
 //! ([`local_test`]), the terminal progress bar ([`progress`]), the five-second summary
 //! ([`human`]), the history views ([`history`], [`dashboard`]), and the CI commands:
 //! [`submit`] (a job sent to an endpoint) and [`report`] (a summary sent to GitHub, Slack,
-//! Discord); and the RunPod front ends' own commands, `worker` and `serve` ([`worker`]).
+//! Discord); and the RunPod front ends' own commands, [`worker`] and [`serve`].
 //! Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
 pub mod dashboard;
@@ -14,6 +14,8 @@ pub mod local_test;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod seconds;
+pub mod serve;
 pub mod submit;
 pub mod worker;
 

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::exit;
 use super::run::FailOn;
-use super::worker::parse_seconds;
+use super::seconds::parse_seconds;
 use crate::report::markdown::{Body, GITHUB, render};
 use crate::report::step_summary::annotations;
 use crate::report::{GithubSettings, RetryPolicy, Sender, Targets, deliver};

@@ -17,7 +17,7 @@ use super::history::DbArg;
 use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, secret};
 use super::run::{FailOn, emit};
-use super::worker::parse_seconds;
+use super::seconds::parse_seconds;
 use crate::errors::one_line;
 use crate::history::{Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
