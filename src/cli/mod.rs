@@ -6,6 +6,7 @@
 //! Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
 pub mod dashboard;
+pub mod error;
 pub mod history;
 pub mod human;
 pub mod init;

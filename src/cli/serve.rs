@@ -8,13 +8,12 @@ use std::time::Duration;
 use clap::Parser;
 use secrecy::SecretString;
 
-use super::exit;
+use super::error::CliError;
 use super::history::DbArg;
 use super::seconds::parse_seconds;
 use super::worker::{MIN_RETRY_INTERVAL, watch_signals};
 use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
-use crate::errors::one_line;
 use crate::job::RepoPolicy;
 use crate::runpod::api::{ApiSettings, BODY_LIMIT};
 use crate::runpod::serve::{ServeConfig, serve};
@@ -69,21 +68,17 @@ pub struct ServeArgs {
 
 /// Refuses a keyless server on a non-loopback address unless the operator said so: anyone
 /// who reaches it could run commands here. Checked before anything else is opened, so the
-/// refusal is the only line printed. `Err` holds the exit status.
-pub fn check_bind(args: &ServeArgs) -> Result<(), i32> {
+/// refusal is the only line printed (a usage error, exit status 2).
+pub fn check_bind(args: &ServeArgs) -> Result<(), CliError> {
     let keyless = args.api_key.as_deref().is_none_or(str::is_empty);
     if keyless && !args.host.is_loopback() && !args.allow_unauthenticated_remote {
-        eprintln!(
-            "error: refusing to listen on {} without an API key (anyone who reaches it could run commands here): set --api-key or FLAKY_API_KEY, or pass --allow-unauthenticated-remote",
-            args.host
-        );
-        return Err(exit::USAGE);
+        return Err(CliError::KeylessRemote { host: args.host });
     }
     Ok(())
 }
 
-/// Runs the endpoint API until SIGTERM or Ctrl-C; 0 then, 1 if it cannot start.
-pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
+/// Runs the endpoint API until SIGTERM or Ctrl-C; an error if it cannot start.
+pub async fn run_serve(args: ServeArgs, deps: Deps) -> Result<(), CliError> {
     crate::runpod::log::init("info");
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
@@ -112,11 +107,5 @@ pub async fn run_serve(args: ServeArgs, deps: Deps) -> i32 {
     };
     let shutdown = Shutdown::default();
     watch_signals(shutdown.clone());
-    match serve(config, deps, shutdown.drain).await {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            exit::JOB_ERROR
-        }
-    }
+    Ok(serve(config, deps, shutdown.drain).await?)
 }

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::exit;
+use super::error::CliError;
 use super::history::DbArg;
 use super::seconds::parse_seconds;
 use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
-use crate::errors::one_line;
 use crate::job::RepoPolicy;
 use crate::runpod::platform::Platform;
 use crate::runpod::post::RetryPolicy;
@@ -66,20 +65,14 @@ pub struct WorkerArgs {
 /// The shortest pause between history retries, so a zero interval does not spin.
 pub(super) const MIN_RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Runs the worker; the exit status is 0 after a shutdown signal, 1 if it cannot start.
-pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
+/// Runs the worker until a shutdown signal; an error if it cannot start.
+pub async fn run_worker(args: WorkerArgs, deps: Deps) -> Result<(), CliError> {
     crate::runpod::log::init("info");
     let deps = Deps {
         policy: JobPolicy::server_from_env(),
         ..deps
     };
-    let platform = match Platform::from_env() {
-        Ok(platform) => platform,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            return exit::JOB_ERROR;
-        }
-    };
+    let platform = Platform::from_env()?;
     let config = WorkerConfig {
         concurrency: usize::from(args.concurrency),
         shutdown_grace: args.shutdown_grace,
@@ -106,13 +99,7 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> i32 {
     };
     let shutdown = Shutdown::default();
     watch_signals(shutdown.clone());
-    match crate::runpod::worker::run(config, platform, deps, shutdown).await {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            exit::JOB_ERROR
-        }
-    }
+    Ok(crate::runpod::worker::run(config, platform, deps, shutdown).await?)
 }
 
 /// First SIGTERM or Ctrl-C: drain. Second: stop now.
