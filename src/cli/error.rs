@@ -184,3 +184,17 @@ pub enum LocalTestError {
     #[error("ERROR  | Job {id} failed with error: {message}")]
     Failed { id: String, message: String },
 }
+
+/// Why a flag's value was refused; clap prints it after the flag's name and exits with
+/// the usage status.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagValueError {
+    #[error("`{0}` is not a number of seconds")]
+    NotSeconds(String),
+    #[error("`{0}` is not a non-negative number of seconds")]
+    NegativeSeconds(String),
+    #[error("`{0}` is not NAME=VALUE")]
+    NotNameValue(String),
+    #[error("expected one of {}", .0.join(", "))]
+    NotOneOf(Vec<&'static str>),
+}

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-/// A non-negative number of seconds, fractions allowed (`0.5`); the error is clap's
-/// one-line reason.
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+use super::error::FlagValueError;
+
+/// A non-negative number of seconds, fractions allowed (`0.5`); the error is the one-line
+/// reason clap shows.
+pub fn parse_seconds(text: &str) -> Result<Duration, FlagValueError> {
     let seconds: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+        .map_err(|_| FlagValueError::NotSeconds(text.to_string()))?;
     Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("`{text}` is not a non-negative number of seconds"))
+        .map_err(|_| FlagValueError::NegativeSeconds(text.to_string()))
 }
