@@ -1,6 +1,6 @@
 //! The `worker` subcommand: its flags ([`WorkerArgs`]) and [`run_worker`], which turns them
-//! into a [`WorkerConfig`], wires shutdown signals (also for `serve`), and returns an exit
-//! status.
+//! into a [`WorkerConfig`], wires shutdown signals (also for `serve`), and runs the worker
+//! until they fire.
 
 use std::path::PathBuf;
 use std::time::Duration;
