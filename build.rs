@@ -74,6 +74,17 @@ fn present(probe: &Probe) -> bool {
     }
 }
 
+/// Privileges rather than tools, as `--cfg has_<privilege>`: probed even under
+/// `FLAKY_REQUIRE_TOOLS=1`, since no install step grants them (a CI container may lack
+/// them), so a test that needs one is listed as ignored, with the reason, where it is missing.
+const PRIVILEGES: &[(&str, &[&str])] = &[
+    // A PID namespace with its own /proc: the server as PID 1 (tests/e2e/serve_api.rs).
+    (
+        "has_pid_namespace",
+        &["unshare", "-fp", "--mount-proc", "true"],
+    ),
+];
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=PATH");
@@ -83,6 +94,18 @@ fn main() {
     for (cfg, probe) in TOOLS {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if require_all || present(probe) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+    for (cfg, argv) in PRIVILEGES {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        let granted = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if granted {
             println!("cargo::rustc-cfg={cfg}");
         }
     }

@@ -19,16 +19,16 @@ use crate::config::{FileConfig, Settings};
 use crate::events::{Event, Events};
 use crate::framework::Framework;
 use crate::framework::build_once::{self, BuildContext};
-use crate::framework::install::{InstallContext, install};
+use crate::framework::install::{InstallContext, Prepared, install};
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
 use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::runner::confirm::confirm;
 use crate::runner::env::{EnvBuilder, inherited};
-use crate::runner::order;
-use crate::runner::{RunRequest, RunTemplate, run_all};
-use crate::summary::{JobFacts, Summary, reproduce_line};
+use crate::runner::order::{self, OrderSetup};
+use crate::runner::{RunRecord, RunRequest, RunTemplate, run_all};
+use crate::summary::{JobFacts, OrderFinding, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
@@ -138,6 +138,9 @@ pub async fn detect(
     }
 }
 
+/// The stages after the workspace and settings, in data-flow order: prepare what the runs
+/// share, run them (stopping early when asked), confirm and search for order dependence,
+/// then build the summary.
 async fn run_pipeline(
     job: &Job,
     deps: &Deps,
@@ -148,6 +151,48 @@ async fn run_pipeline(
     warnings: Vec<String>,
 ) -> Result<Summary, DetectError> {
     let started = Instant::now();
+    let setup = prepare_runs(job, deps, events, cancel, workspace, settings).await?;
+    let ignore = Ignore::new(&settings.ignore_patterns);
+    let phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
+    let findings = assess(&setup, settings, phase, &ignore, events, cancel).await;
+    setup.template.places.finish().await;
+    let duration_seconds = started.elapsed().as_secs_f64();
+    Ok(build_summary(
+        job,
+        workspace,
+        settings,
+        warnings,
+        setup,
+        findings,
+        duration_seconds,
+    ))
+}
+
+/// Everything the runs share, prepared before the first one starts.
+struct RunSetup {
+    framework: Framework,
+    install: Prepared,
+    /// The runner's options as the runs get them (shuffling by our plugin dropped when it
+    /// could not be written); the reproduce line replays them.
+    options: RunnerOptions,
+    order_setup: OrderSetup,
+    template: Arc<RunTemplate>,
+    /// How the runs start (build once or not), said in the summary.
+    build_mode: String,
+    /// Why shuffling or the order plugin was dropped, for the summary's warnings.
+    warnings: Vec<String>,
+}
+
+/// Framework, install, the run environment, the runner's options, the build-once step and
+/// the order plugin, into one [`RunTemplate`]. `Cancelled` when `cancel` fires meanwhile.
+async fn prepare_runs(
+    job: &Job,
+    deps: &Deps,
+    events: &Events,
+    cancel: &CancellationToken,
+    workspace: &Workspace,
+    settings: &Settings,
+) -> Result<RunSetup, DetectError> {
     let checkout = workspace.checkout();
     let framework = job
         .overrides
@@ -222,6 +267,32 @@ async fn run_pipeline(
         places: Default::default(),
         build: build.map(Arc::new),
     });
+    Ok(RunSetup {
+        framework,
+        install: prepared,
+        options,
+        order_setup,
+        template,
+        build_mode,
+        warnings: options_warning.into_iter().chain(order_warning).collect(),
+    })
+}
+
+/// The first phase's runs, and how many of the asked-for runs an early stop saved.
+struct FirstPhase {
+    records: Vec<RunRecord>,
+    runs_saved: u32,
+}
+
+/// Runs the job's seeds on `settings.parallelism` slots, stopping once the outcome is
+/// settled when `stop_early` is on. `Cancelled` when `cancel` fired before any run ended.
+async fn run_first_phase(
+    setup: &RunSetup,
+    settings: &Settings,
+    ignore: &Ignore,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<FirstPhase, DetectError> {
     let requests: Vec<RunRequest> = plan_seeds(
         settings.runs,
         settings.seed_range,
@@ -239,15 +310,14 @@ async fn run_pipeline(
         parallelism: settings.parallelism,
         command: settings.command_line.clone(),
     });
-    let ignore = Ignore::new(&settings.ignore_patterns);
     let records = run_all(
-        template.clone(),
+        setup.template.clone(),
         requests,
         settings.parallelism,
         events,
         cancel,
         &mut |done| {
-            settings.stop_early && early_stop::settled_runs(done, &ignore, &settings.thresholds)
+            settings.stop_early && early_stop::settled_runs(done, ignore, &settings.thresholds)
         },
     )
     .await?;
@@ -259,8 +329,32 @@ async fn run_pipeline(
     } else {
         0
     };
-    let mut assessment = Assessment::new(&records, settings);
-    for warning in options_warning.into_iter().chain(order_warning) {
+    Ok(FirstPhase {
+        records,
+        runs_saved,
+    })
+}
+
+/// What the runs showed: the first phase, its assessment (with the confirmation's
+/// verdicts) and the tests found to depend on the order.
+struct Findings {
+    phase: FirstPhase,
+    assessment: Assessment,
+    order_dependence: Vec<OrderFinding>,
+}
+
+/// Assesses the first phase; with `confirm`, re-runs the suspects and searches for order
+/// dependence.
+async fn assess(
+    setup: &RunSetup,
+    settings: &Settings,
+    phase: FirstPhase,
+    ignore: &Ignore,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Findings {
+    let mut assessment = Assessment::new(&phase.records, settings);
+    for warning in setup.warnings.iter().cloned() {
         assessment.warn(warning);
     }
     let mut order_dependence = Vec::new();
@@ -268,7 +362,7 @@ async fn run_pipeline(
         let first_attempt = settings.runs;
         confirm(
             &mut assessment,
-            template.clone(),
+            setup.template.clone(),
             settings.parallelism,
             first_attempt,
             settings.confirm_budget,
@@ -277,28 +371,53 @@ async fn run_pipeline(
         )
         .await;
         let context = order::OrderContext {
-            template: template.clone(),
-            setup: &order_setup,
-            ignore: &ignore,
+            template: setup.template.clone(),
+            setup: &setup.order_setup,
+            ignore,
             // Past every run of the confirmation phase, whatever its size.
             first_attempt: settings.runs.saturating_add(ORDER_ATTEMPTS_FROM),
             cancel,
         };
-        order_dependence = order::find(&mut assessment, &records, &context).await;
+        order_dependence = order::find(&mut assessment, &phase.records, &context).await;
     }
-    template.places.finish().await;
+    Findings {
+        phase,
+        assessment,
+        order_dependence,
+    }
+}
 
+/// The summary of the job: its facts, the per-run records, the assessment's verdicts and
+/// a reproduce line per failing seed.
+fn build_summary(
+    job: &Job,
+    workspace: &Workspace,
+    settings: &Settings,
+    warnings: Vec<String>,
+    setup: RunSetup,
+    findings: Findings,
+    duration_seconds: f64,
+) -> Summary {
+    let Findings {
+        phase: FirstPhase {
+            records,
+            runs_saved,
+        },
+        assessment,
+        order_dependence,
+    } = findings;
+    let framework = setup.framework;
     let facts = JobFacts {
         settings,
         framework,
-        install: prepared.report,
+        install: setup.install.report,
         repo: job.repo.display(),
         git_ref: job.git_ref.clone(),
         commit: workspace.commit.clone(),
         meta: &job.meta,
         env: &job.env,
         warnings,
-        duration_seconds: started.elapsed().as_secs_f64(),
+        duration_seconds,
     };
     // The hash seed each seed's first run really had, where it is not the seed's own (a
     // pytest fork server's): the reproduce line must carry it.
@@ -310,11 +429,11 @@ async fn run_pipeline(
     }
     let mut summary = Summary::build(facts, records);
     summary.runs_saved = runs_saved;
-    summary.isolation_mechanism = template.places.mechanism();
-    summary.build_once = Some(build_mode);
-    let reproduce_env = order_setup.reproduce_env(&job.env);
+    summary.isolation_mechanism = setup.template.places.mechanism();
+    summary.build_once = Some(setup.build_mode);
+    let reproduce_env = setup.order_setup.reproduce_env(&job.env);
     assessment.apply(&mut summary, |seed| {
-        let argv = options.replay_argv(&settings.argv, seed);
+        let argv = setup.options.replay_argv(&settings.argv, seed);
         match hash_seeds.get(&seed) {
             Some(hash_seed) => {
                 let mut env = reproduce_env.clone();
@@ -325,7 +444,7 @@ async fn run_pipeline(
         }
     });
     summary.order_dependence = order_dependence;
-    Ok(summary)
+    summary
 }
 
 /// Attempt numbers of the order search's runs start this far past the first phase's, so

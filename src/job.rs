@@ -75,8 +75,38 @@ pub struct RepoPolicy {
 pub enum JobError {
     #[error("invalid job input: {0}")]
     Parse(String),
-    #[error("invalid job input: {}", .0.join("; "))]
-    Invalid(Vec<String>),
+    #[error("invalid job input: {}", joined(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// One thing wrong in a job input: the field it is about and what is wrong with it, for
+/// callers that need more than the sentence (which field to point at). Shown as
+/// ``"`field` message"``; the message names the value given where that helps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(field: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` {}", self.field, self.message)
+    }
+}
+
+/// The problems as one sentence list, `; ` between them.
+fn joined(problems: &[Problem]) -> String {
+    let texts: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    texts.join("; ")
 }
 
 /// A validated job: what to fetch, what overrides the repository's config, and what the runs
@@ -250,15 +280,24 @@ impl JobInput {
         if let Some(timeout) = self.timeout
             && !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECONDS)
         {
-            problems.push(format!(
-                "`timeout` must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {timeout}"
+            problems.push(Problem::new(
+                "timeout",
+                format!(
+                    "must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {timeout}"
+                ),
             ));
         }
         if let Some(seeds) = &self.seeds {
             if seeds.is_empty() {
-                problems.push("`seeds` must not be empty; leave it out to draw seeds".into());
+                problems.push(Problem::new(
+                    "seeds",
+                    "must not be empty; leave it out to draw seeds",
+                ));
             } else if seeds.len() > MAX_RUNS as usize {
-                problems.push(format!("`seeds` may hold at most {MAX_RUNS} seeds"));
+                problems.push(Problem::new(
+                    "seeds",
+                    format!("may hold at most {MAX_RUNS} seeds"),
+                ));
             }
         }
         for (name, value) in self.env.iter().flatten() {
@@ -269,18 +308,24 @@ impl JobInput {
         if let Some(sha) = &self.commit_sha
             && !is_hex_sha(sha)
         {
-            problems.push(format!(
-                "`commit_sha` must be 7 to 40 hexadecimal characters, got `{}`",
-                printable(sha)
+            problems.push(Problem::new(
+                "commit_sha",
+                format!(
+                    "must be 7 to 40 hexadecimal characters, got `{}`",
+                    printable(sha)
+                ),
             ));
         }
         if let Some(branch) = &self.branch
             && (branch.is_empty() || branch.chars().any(char::is_control))
         {
-            problems.push("`branch` must be a non-empty name without control characters".into());
+            problems.push(Problem::new(
+                "branch",
+                "must be a non-empty name without control characters",
+            ));
         }
         if self.pr_number == Some(0) {
-            problems.push("`pr_number` must be a positive number".into());
+            problems.push(Problem::new("pr_number", "must be a positive number"));
         }
         match repo {
             Some(repo) if problems.is_empty() => Ok(Job {
@@ -332,33 +377,42 @@ impl RepoSource {
     /// Accepts `https://` and `git@host:path` URLs, and a local directory where `policy`
     /// allows it. Everything that git would treat as an option or a transport helper is
     /// refused before git ever sees it.
-    pub fn parse(repo: &str, policy: RepoPolicy) -> Result<RepoSource, String> {
+    pub fn parse(repo: &str, policy: RepoPolicy) -> Result<RepoSource, Problem> {
         if repo.is_empty() {
-            return Err("`repo` is empty".into());
+            return Err(Problem::new("repo", "is empty"));
         }
         if repo.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "`repo` must not contain whitespace or control characters, got `{}`",
-                printable(&hide_userinfo(repo))
+            return Err(Problem::new(
+                "repo",
+                format!(
+                    "must not contain whitespace or control characters, got `{}`",
+                    printable(&hide_userinfo(repo))
+                ),
             ));
         }
         if repo.starts_with('-') {
-            return Err(format!(
-                "`repo` must not start with `-` (git would read it as an option), got `{}`",
-                printable(&hide_userinfo(repo))
+            return Err(Problem::new(
+                "repo",
+                format!(
+                    "must not start with `-` (git would read it as an option), got `{}`",
+                    printable(&hide_userinfo(repo))
+                ),
             ));
         }
         let lower = repo.to_ascii_lowercase();
         if lower.starts_with("file:") {
-            return Err(
-                "`repo` must not be a file:// URL; give the directory path itself where local repositories are allowed"
-                    .into(),
-            );
+            return Err(Problem::new(
+                "repo",
+                "must not be a file:// URL; give the directory path itself where local repositories are allowed",
+            ));
         }
         if repo.contains("::") {
-            return Err(format!(
-                "`repo` must not use a git transport helper such as `ext::`, got `{}`",
-                printable(&hide_userinfo(repo))
+            return Err(Problem::new(
+                "repo",
+                format!(
+                    "must not use a git transport helper such as `ext::`, got `{}`",
+                    printable(&hide_userinfo(repo))
+                ),
             ));
         }
         if lower.starts_with("https://") {
@@ -369,55 +423,75 @@ impl RepoSource {
             return parse_scp(repo);
         }
         if lower.contains("://") {
-            return Err(format!(
-                "`repo` must be an https:// or git@host:path URL, got `{}`",
-                RemoteUrl(repo.to_string())
+            return Err(Problem::new(
+                "repo",
+                format!(
+                    "must be an https:// or git@host:path URL, got `{}`",
+                    RemoteUrl(repo.to_string())
+                ),
             ));
         }
         let path = Path::new(repo);
         if !policy.allow_local {
-            return Err(format!(
-                "`repo` `{repo}` is not an https:// or git@host:path URL, and local repository paths are not allowed here (start with --allow-local-repos to allow them)"
+            return Err(Problem::new(
+                "repo",
+                format!(
+                    "`{repo}` is not an https:// or git@host:path URL, and local repository paths are not allowed here (start with --allow-local-repos to allow them)"
+                ),
             ));
         }
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
-                let path = std::fs::canonicalize(path)
-                    .map_err(|e| format!("`repo` directory `{repo}` cannot be resolved: {e}"))?;
+                let path = std::fs::canonicalize(path).map_err(|e| {
+                    Problem::new(
+                        "repo",
+                        format!("directory `{repo}` cannot be resolved: {e}"),
+                    )
+                })?;
                 Ok(RepoSource::Local(path))
             }
-            Ok(_) => Err(format!("`repo` `{repo}` is a file, not a directory")),
-            Err(_) => Err(format!(
-                "`repo` `{repo}` is not an https:// or git@host:path URL, and no such directory exists"
+            Ok(_) => Err(Problem::new(
+                "repo",
+                format!("`{repo}` is a file, not a directory"),
+            )),
+            Err(_) => Err(Problem::new(
+                "repo",
+                format!(
+                    "`{repo}` is not an https:// or git@host:path URL, and no such directory exists"
+                ),
             )),
         }
     }
 }
 
-fn parse_https(repo: &str) -> Result<RepoSource, String> {
+fn parse_https(repo: &str) -> Result<RepoSource, Problem> {
     let url = url::Url::parse(repo).map_err(|e| {
-        format!(
-            "`repo` `{}` is not a valid URL: {e}",
-            RemoteUrl(repo.to_string())
+        Problem::new(
+            "repo",
+            format!("`{}` is not a valid URL: {e}", RemoteUrl(repo.to_string())),
         )
     })?;
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("`repo` URL has no host".into());
+        return Err(Problem::new("repo", "URL has no host"));
     }
     if url.path().trim_matches('/').is_empty() {
-        return Err(format!(
-            "`repo` URL `{}` names no repository path",
-            RemoteUrl(repo.to_string())
+        return Err(Problem::new(
+            "repo",
+            format!(
+                "URL `{}` names no repository path",
+                RemoteUrl(repo.to_string())
+            ),
         ));
     }
     Ok(RepoSource::Remote(RemoteUrl(repo.to_string())))
 }
 
-fn parse_scp(repo: &str) -> Result<RepoSource, String> {
+fn parse_scp(repo: &str) -> Result<RepoSource, Problem> {
     let rest = &repo["git@".len()..];
     let Some((host, path)) = rest.split_once(':') else {
-        return Err(format!(
-            "`repo` `{repo}` must look like git@host:owner/name.git"
+        return Err(Problem::new(
+            "repo",
+            format!("`{repo}` must look like git@host:owner/name.git"),
         ));
     };
     let host_ok = !host.is_empty()
@@ -426,69 +500,102 @@ fn parse_scp(repo: &str) -> Result<RepoSource, String> {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         && !host.starts_with('-');
     if !host_ok {
-        return Err(format!("`repo` `{repo}` has an invalid host `{host}`"));
+        return Err(Problem::new(
+            "repo",
+            format!("`{repo}` has an invalid host `{host}`"),
+        ));
     }
     if path.is_empty() || path.starts_with('-') || path.starts_with('/') && path.len() == 1 {
-        return Err(format!("`repo` `{repo}` names no repository path"));
+        return Err(Problem::new(
+            "repo",
+            format!("`{repo}` names no repository path"),
+        ));
     }
     Ok(RepoSource::Remote(RemoteUrl(repo.to_string())))
 }
 
-fn check_ref(git_ref: &str) -> Result<(), String> {
+fn check_ref(git_ref: &str) -> Result<(), Problem> {
     if git_ref.is_empty() {
-        return Err("`ref` is empty; leave it out to test the default branch".into());
+        return Err(Problem::new(
+            "ref",
+            "is empty; leave it out to test the default branch",
+        ));
     }
     if git_ref.starts_with('-') {
-        return Err(format!("`ref` must not start with `-`, got `{git_ref}`"));
+        return Err(Problem::new(
+            "ref",
+            format!("must not start with `-`, got `{git_ref}`"),
+        ));
     }
     let valid = is_hex_sha(git_ref)
         || git2::Reference::is_valid_name(git_ref)
         || git2::Reference::is_valid_name(&format!("refs/heads/{git_ref}"));
     if !valid {
-        return Err(format!(
-            "`ref` `{}` is not a valid branch, tag or commit name",
-            printable(git_ref)
+        return Err(Problem::new(
+            "ref",
+            format!(
+                "`{}` is not a valid branch, tag or commit name",
+                printable(git_ref)
+            ),
         ));
     }
     Ok(())
 }
 
-fn check_command(command: &str) -> Result<(), String> {
+fn check_command(command: &str) -> Result<(), Problem> {
     match shlex::split(command) {
-        None => Err(format!(
-            "`test_command` has an unbalanced quote or a trailing backslash: `{}`",
-            printable(command)
+        None => Err(Problem::new(
+            "test_command",
+            format!(
+                "has an unbalanced quote or a trailing backslash: `{}`",
+                printable(command)
+            ),
         )),
-        Some(words) if words.is_empty() => Err("`test_command` is empty".into()),
-        Some(_) if command.contains('\0') => Err("`test_command` contains a NUL byte".into()),
+        Some(words) if words.is_empty() => Err(Problem::new("test_command", "is empty")),
+        Some(_) if command.contains('\0') => {
+            Err(Problem::new("test_command", "contains a NUL byte"))
+        }
         Some(_) => Ok(()),
     }
 }
 
-fn check_range(problems: &mut Vec<String>, field: &str, value: Option<u32>, min: u32, max: u32) {
+fn check_range(
+    problems: &mut Vec<Problem>,
+    field: &'static str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+) {
     if let Some(value) = value
         && !(min..=max).contains(&value)
     {
-        problems.push(format!(
-            "`{field}` must be between {min} and {max}, got {value}"
+        problems.push(Problem::new(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
         ));
     }
 }
 
-fn check_env(name: &str, value: &str) -> Result<(), String> {
+fn check_env(name: &str, value: &str) -> Result<(), Problem> {
     let mut chars = name.chars();
     let valid_name = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid_name {
-        return Err(format!(
-            "`env` name `{}` must be letters, digits and `_`, not starting with a digit",
-            printable(name)
+        return Err(Problem::new(
+            "env",
+            format!(
+                "name `{}` must be letters, digits and `_`, not starting with a digit",
+                printable(name)
+            ),
         ));
     }
     if value.contains('\0') {
-        return Err(format!("`env` value of `{name}` contains a NUL byte"));
+        return Err(Problem::new(
+            "env",
+            format!("value of `{name}` contains a NUL byte"),
+        ));
     }
     Ok(())
 }
@@ -539,7 +646,7 @@ mod tests {
         ] {
             let shown = match RepoSource::parse(repo, REMOTE_ONLY) {
                 Ok(source) => source.display(),
-                Err(error) => error,
+                Err(problem) => problem.to_string(),
             };
             assert!(!shown.contains("pa55"), "{repo}: {shown}");
         }
@@ -567,6 +674,22 @@ mod tests {
         for repo in ["git@github.com:a/b.git", "https://github.com/a/b"] {
             assert!(RepoSource::parse(repo, REMOTE_ONLY).is_ok(), "{repo}");
         }
+    }
+
+    #[test]
+    fn each_problem_names_its_field_and_the_sentence_is_unchanged() {
+        let input = JobInput::from_json(r#"{"repo": "", "test_command": "x", "runs": 0}"#)
+            .expect("the input parses");
+        let error = input.validate(REMOTE_ONLY).expect_err("two problems");
+        assert_eq!(
+            error.to_string(),
+            "invalid job input: `repo` is empty; `runs` must be between 1 and 1000, got 0"
+        );
+        let JobError::Invalid(problems) = error else {
+            panic!("not a validation error: {error}");
+        };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["repo", "runs"]);
     }
 
     #[test]

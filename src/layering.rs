@@ -35,7 +35,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/config.rs", "framework"),
     ("src/job.rs", "config"),
     ("src/job.rs", "framework"),
-    ("src/runpod/commands.rs", "cli"),
     ("src/runner/order.rs", "analysis"),
     ("src/runner/run.rs", "analysis"),
     ("src/runner/confirm.rs", "analysis"),

@@ -1,9 +1,14 @@
 //! The `flaky-detector` binary: parses the command line and hands over to a front end.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
-use flaky_detector::runpod::commands::{self as runpod, ServeArgs, WorkerArgs};
+use flaky_detector::cli::error::{CliError, Outcome};
+use flaky_detector::cli::serve::{self, ServeArgs};
+use flaky_detector::cli::worker::{self, WorkerArgs};
+use flaky_detector::history::HistoryError;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -46,65 +51,69 @@ enum Command {
     Serve(ServeArgs),
 }
 
-fn main() {
+/// Prints a subcommand's error once, on one line, and exits with the status its outcome or
+/// error names (the table in `--help`).
+fn main() -> ExitCode {
     // Before the runtime's threads exist: as PID 1 the process forks into init + detector.
     cli::init::supervise_if_pid1();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
+    let result = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => {
+            let result = runtime.block_on(run());
+            // Like the `exit` this replaces, leave at once: a blocking task still running
+            // (a clone, a database write given up on) must not hold the process.
+            runtime.shutdown_background();
+            result
+        }
+        Err(error) => Err(CliError::Runtime(error)),
+    };
+    let code = match result {
+        Ok(outcome) => outcome.exit_code(),
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            std::process::exit(cli::exit::JOB_ERROR);
+            eprintln!("{}", error.message());
+            error.exit_code()
         }
     };
-    let code = runtime.block_on(run());
-    std::process::exit(code);
+    u8::try_from(code).map_or(ExitCode::FAILURE, ExitCode::from)
 }
 
-async fn run() -> i32 {
+async fn run() -> Result<Outcome, CliError> {
     let cli = Cli::parse();
     let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
     match cli.command {
         // The worker and the server set up their own logging (RunPod's JSON lines).
-        Some(Command::Worker(args)) => match with_history(&args.db).inspect(|_| announce(&args.db))
-        {
-            Ok(deps) => runpod::run_worker(args, deps).await,
-            Err(code) => code,
-        },
+        Some(Command::Worker(args)) => {
+            let deps = with_history(&args.db)?;
+            worker::run_worker(args, deps).await?;
+        }
         Some(Command::Serve(args)) => {
-            if let Err(code) = runpod::check_bind(&args) {
-                return code;
-            }
-            match with_history(&args.db).inspect(|_| announce(&args.db)) {
-                Ok(deps) => runpod::run_serve(args, deps).await,
-                Err(code) => code,
-            }
+            serve::check_bind(&args)?;
+            let deps = with_history(&args.db)?;
+            serve::run_serve(args, deps).await?;
         }
         None if on_runpod && cli.test_input.is_none() => {
             let args = WorkerArgs::parse_from(["worker"]);
-            match with_history(&args.db).inspect(|_| announce(&args.db)) {
-                Ok(deps) => runpod::run_worker(args, deps).await,
-                Err(code) => code,
-            }
+            let deps = with_history(&args.db)?;
+            worker::run_worker(args, deps).await?;
         }
         Some(Command::Run(args)) => {
             init_logging();
-            cli::run::run(args, &Deps::from_env()).await
+            return cli::run::run(args, &Deps::from_env()).await;
         }
         Some(Command::Submit(args)) => {
             init_logging();
-            cli::submit::run(*args).await
+            return cli::submit::run(*args).await;
         }
         Some(Command::Report(args)) => {
             init_logging();
-            cli::report::run(args).await
+            return cli::report::run(args).await;
         }
         Some(Command::History(args)) => {
             init_logging();
-            cli::history::run(args)
+            cli::history::run(args)?;
         }
         Some(Command::Dashboard(args)) => {
             init_logging();
-            cli::dashboard::run(args).await
+            cli::dashboard::run(args).await?;
         }
         None => {
             init_logging();
@@ -114,28 +123,28 @@ async fn run() -> i32 {
                     .filter(|v| !v.is_empty())
                     .map(Into::into),
             };
-            match with_history(&db) {
-                Ok(deps) => cli::local_test::run(cli.test_input, &deps).await,
-                Err(code) => code,
-            }
+            let deps = local_history(&db)?;
+            cli::local_test::run(cli.test_input, &deps).await?;
         }
     }
+    Ok(Outcome::Done)
 }
 
 /// The operator's dependencies with the history store of `db` (jobs are recorded before
-/// they are reported), or the exit status when a database the user named cannot be opened.
-fn with_history(db: &cli::history::DbArg) -> Result<Deps, i32> {
-    let mut deps = Deps::from_env();
-    match cli::history::store_for_jobs(db) {
-        Ok(store) => {
-            deps.history = store;
-            Ok(deps)
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            Err(cli::exit::JOB_ERROR)
-        }
-    }
+/// they are reported), said in the worker's or server's log; an error when a database the
+/// user named cannot be opened.
+fn with_history(db: &cli::history::DbArg) -> Result<Deps, HistoryError> {
+    let deps = local_history(db)?;
+    announce(db);
+    Ok(deps)
+}
+
+/// [`with_history`] without the log line, for the local test mode.
+fn local_history(db: &cli::history::DbArg) -> Result<Deps, HistoryError> {
+    Ok(Deps {
+        history: cli::history::store_for_jobs(db)?,
+        ..Deps::from_env()
+    })
 }
 
 /// Says in the worker's or server's log which history store jobs go to.

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use clap::Args;
 use tokio::net::TcpListener;
 
-use super::exit;
+use super::error::CliError;
 use super::history::DbArg;
-use crate::errors::one_line;
 use crate::history::Store;
 
 #[derive(Debug, Args)]
@@ -24,7 +23,8 @@ pub struct DashboardArgs {
     pub db: DbArg,
 }
 
-pub async fn run(args: DashboardArgs) -> i32 {
+/// Serves the dashboard until Ctrl-C.
+pub async fn run(args: DashboardArgs) -> Result<(), CliError> {
     let path = args.db.path();
     let postgres = args.db.postgres_url();
     if postgres.is_none() && !path.exists() {
@@ -40,23 +40,14 @@ pub async fn run(args: DashboardArgs) -> i32 {
     } else {
         Store::open(&path)
     };
-    let store = match opened {
-        Ok(store) => Arc::new(store),
-        Err(error) => {
-            eprintln!("error: {}", one_line(&error));
-            return exit::JOB_ERROR;
-        }
-    };
-    let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!(
-                "error: cannot listen on {}:{}: {error}",
-                args.host, args.port
-            );
-            return exit::JOB_ERROR;
-        }
-    };
+    let store = Arc::new(opened?);
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|source| CliError::Listen {
+            host: args.host.clone(),
+            port: args.port,
+            source,
+        })?;
     match listener.local_addr() {
         Ok(addr) => eprintln!(
             "dashboard on http://{addr}/ (history: {}); Ctrl-C to stop",
@@ -74,11 +65,7 @@ pub async fn run(args: DashboardArgs) -> i32 {
         .key
         .filter(|key| !key.is_empty())
         .map(secrecy::SecretString::from);
-    match crate::web::serve(listener, store, key, shutdown).await {
-        Ok(()) => exit::OK,
-        Err(error) => {
-            eprintln!("error: the dashboard server stopped: {error}");
-            exit::JOB_ERROR
-        }
-    }
+    crate::web::serve(listener, store, key, shutdown)
+        .await
+        .map_err(CliError::Dashboard)
 }

@@ -10,7 +10,7 @@ use chrono::{Days, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use super::exit;
+use super::error::CliError;
 use crate::analysis::stats::round3;
 use crate::errors::one_line;
 use crate::history::folder::worker_file_name;
@@ -123,10 +123,10 @@ fn worker_name() -> String {
 /// The store a job is recorded in. A database the user named (`--db`, `FLAKY_DB`) that
 /// cannot be opened is an error, before anything runs; the default one only gets a
 /// warning, so a read-only working directory does not stop a test run.
-pub fn store_for_jobs(db: &DbArg) -> Result<Option<Arc<Store>>, String> {
+pub fn store_for_jobs(db: &DbArg) -> Result<Option<Arc<Store>>, HistoryError> {
     match db.open_for_jobs() {
         Ok(store) => Ok(Some(Arc::new(store))),
-        Err(error) if db.db.is_some() => Err(one_line(&error)),
+        Err(error) if db.db.is_some() => Err(error),
         Err(error) => {
             eprintln!(
                 "warning: jobs are not recorded in history: {}",
@@ -175,45 +175,42 @@ pub struct HistoryReport {
     pub trend: Vec<TrendDay>,
 }
 
-pub fn run(args: HistoryArgs) -> i32 {
-    match report(&args) {
-        Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
-            Ok(text) => print(&format!("{text}\n")),
-            Err(e) => {
-                eprintln!("error: cannot encode the history report: {e}");
-                exit::JOB_ERROR
-            }
-        },
-        Ok(report) => print(&render(&report)),
-        Err(message) => {
-            eprintln!("error: {message}");
-            exit::JOB_ERROR
-        }
-    }
+/// Prints the report (text or JSON); the history is read only, except `--keep-days`.
+pub fn run(args: HistoryArgs) -> Result<(), CliError> {
+    let report = report(&args)?;
+    let text = if args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|source| CliError::Encode {
+            what: "history report",
+            source,
+        })?;
+        format!("{json}\n")
+    } else {
+        render(&report)
+    };
+    print(&text)
 }
 
 /// Writes to stdout; a closed pipe (`history | head`) is the reader's choice, not an error.
-fn print(text: &str) -> i32 {
+fn print(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
-        Err(e) => {
-            eprintln!("error: cannot write the history report: {e}");
-            exit::JOB_ERROR
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Stdout {
+            what: "history report",
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }
 
-fn report(args: &HistoryArgs) -> Result<HistoryReport, String> {
-    let store = args.db.open_for_reading().map_err(|e| one_line(&e))?;
+fn report(args: &HistoryArgs) -> Result<HistoryReport, CliError> {
+    let store = args.db.open_for_reading()?;
     let deleted_jobs = match args.keep_days {
         Some(days) => {
             let cutoff = Utc::now()
                 .checked_sub_days(chrono::Days::new(u64::from(days)))
-                .ok_or_else(|| format!("--keep-days {days} reaches before the calendar's start"))?;
-            let deleted = store.delete_jobs_before(cutoff).map_err(|e| one_line(&e))?;
+                .ok_or(CliError::KeepDaysTooFar { days })?;
+            let deleted = store.delete_jobs_before(cutoff)?;
             if !args.json {
                 eprintln!(
                     "deleted {deleted} job(s) recorded before {}",
@@ -233,16 +230,13 @@ fn report(args: &HistoryArgs) -> Result<HistoryReport, String> {
     let first = today
         .checked_sub_days(Days::new(u64::from(args.days - 1)))
         .unwrap_or(today);
-    let read = |e: crate::history::HistoryError| one_line(&e);
     Ok(HistoryReport {
         db: store.path().to_path_buf(),
         deleted_jobs,
-        total_jobs: store.count_jobs(&filter).map_err(read)?,
-        jobs: store.jobs(&filter, args.limit, 0).map_err(read)?,
-        flakiest_tests: store
-            .flakiest_tests(&filter, Some(args.limit))
-            .map_err(read)?,
-        trend: store.trend(&filter, first, today).map_err(read)?,
+        total_jobs: store.count_jobs(&filter)?,
+        jobs: store.jobs(&filter, args.limit, 0)?,
+        flakiest_tests: store.flakiest_tests(&filter, Some(args.limit))?,
+        trend: store.trend(&filter, first, today)?,
         filter,
     })
 }

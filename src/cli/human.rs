@@ -7,9 +7,25 @@ use crate::analysis::Verdict;
 use crate::summary::wording::{also_line, cause, name_of};
 use crate::summary::{Classification, Summary};
 
+/// The summary as text: the headline, what was tested, what failed, how the runs went,
+/// and what to do next, in that order.
 pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
-    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let _ = writeln!(out, "{}", headline(summary));
+    write_context(&mut out, summary);
+    write_failures(&mut out, summary);
+    write_how_it_ran(&mut out, summary);
+    write_next_steps(&mut out, summary);
+    let _ = writeln!(out, "  took {:.1} s", summary.duration_seconds);
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The first line: verdict and rate, then the tests behind it and anything else found.
+fn headline(summary: &Summary) -> String {
     let headline = match summary.verdict {
         Verdict::Stable => format!(
             "STABLE: 0 of {} runs failed (95% CI: failure rate below {})",
@@ -40,13 +56,16 @@ pub fn render(summary: &Summary) -> String {
         },
         Verdict::Inconclusive => "INCONCLUSIVE: no run finished".to_string(),
     };
-    let headline = match (tests_headline(summary), also_line(summary)) {
+    match (tests_headline(summary), also_line(summary)) {
         (Some(tests), Some(also)) => format!("{headline}: {tests}; {also}"),
         (Some(tests), None) => format!("{headline}: {tests}"),
         (None, Some(also)) => format!("{headline}; {also}"),
         (None, None) => headline,
-    };
-    let _ = writeln!(out, "{headline}");
+    }
+}
+
+/// Why (note, cause, first error) and what was tested: repository, command, install.
+fn write_context(out: &mut String, summary: &Summary) {
     if let Some(note) = &summary.severity_note {
         let _ = writeln!(out, "  note:       {note}");
     }
@@ -80,6 +99,10 @@ pub fn render(summary: &Summary) -> String {
             summary.timeouts
         );
     }
+}
+
+/// The failing seeds and the failing tests, ten of each at most.
+fn write_failures(out: &mut String, summary: &Summary) {
     if !summary.failing_seeds.is_empty() {
         let shown: Vec<String> = summary
             .failing_seeds
@@ -123,6 +146,11 @@ pub fn render(summary: &Summary) -> String {
             }
         }
     }
+}
+
+/// How the runs went: the confirmation, isolation, how they started, order dependence and
+/// an early stop.
+fn write_how_it_ran(out: &mut String, summary: &Summary) {
     if let Some(confirmation) = &summary.confirmation {
         let _ = writeln!(
             out,
@@ -157,6 +185,10 @@ pub fn render(summary: &Summary) -> String {
             summary.total_runs, summary.runs_requested, summary.runs_saved
         );
     }
+}
+
+/// The reproduce line, how much a stable verdict is worth, and what the figures leave out.
+fn write_next_steps(out: &mut String, summary: &Summary) {
     if let Some(reproduce) = &summary.reproduce {
         let _ = writeln!(out, "  reproduce:  {reproduce}");
     }
@@ -173,8 +205,6 @@ pub fn render(summary: &Summary) -> String {
     for warning in &summary.warnings {
         let _ = writeln!(out, "  warning:    {warning}");
     }
-    let _ = writeln!(out, "  took {:.1} s", summary.duration_seconds);
-    out
 }
 
 /// "1 flaky test" (or "2 flaky tests, 1 always failing") when the runs reported test cases.

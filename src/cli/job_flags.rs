@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 
+use super::error::FlagValueError;
 use crate::config::Isolation;
 use crate::framework::Framework;
 use crate::framework::build_once::BuildOnce;
@@ -88,23 +89,20 @@ impl JobFlags {
     }
 }
 
-fn parse_env(text: &str) -> Result<(String, String), String> {
+fn parse_env(text: &str) -> Result<(String, String), FlagValueError> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+        .ok_or_else(|| FlagValueError::NotNameValue(text.to_string()))
 }
 
-fn parse_framework(text: &str) -> Result<Framework, String> {
+fn parse_framework(text: &str) -> Result<Framework, FlagValueError> {
     Framework::ALL
         .into_iter()
         .find(|f| f.name() == text)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Framework::ALL.iter().map(|f| f.name()).collect();
-            format!("expected one of {}", names.join(", "))
-        })
+        .ok_or_else(|| FlagValueError::NotOneOf(Framework::ALL.iter().map(|f| f.name()).collect()))
 }
 
-fn parse_isolation(text: &str) -> Result<Isolation, String> {
+fn parse_isolation(text: &str) -> Result<Isolation, FlagValueError> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|_| "expected one of run, slot, shared".to_string())
+        .map_err(|_| FlagValueError::NotOneOf(vec!["run", "slot", "shared"]))
 }

@@ -3,34 +3,23 @@
 
 use serde_json::{Value, json};
 
-use super::exit;
+use super::error::LocalTestError;
 use crate::config::policy::JobPolicy;
 use crate::detect::{Deps, detect};
 use crate::errors::one_line;
 use crate::events::Events;
 use crate::job::{JobInput, RepoPolicy};
 
-/// Runs the job and returns the exit status. `test_input` is the JSON text itself, as with
-/// the SDK's flag, not a path.
-pub async fn run(test_input: Option<String>, deps: &Deps) -> i32 {
+/// Runs the job and prints the result JSON (`{"output": …}` or `{"error": …}`) on stdout.
+/// `test_input` is the JSON text itself, as with the SDK's flag, not a path.
+pub async fn run(test_input: Option<String>, deps: &Deps) -> Result<(), LocalTestError> {
     let text = match test_input {
         Some(text) => text,
-        None => match std::fs::read_to_string("test_input.json") {
-            Ok(text) => text,
-            Err(_) => {
-                eprintln!("WARN   | test_input.json not found, exiting.");
-                eprintln!("        (run `flaky-detector --help` for the other commands)");
-                return exit::JOB_ERROR;
-            }
-        },
-    };
-    let document: Value = match serde_json::from_str(&text) {
-        Ok(document) => document,
-        Err(e) => {
-            eprintln!("ERROR  | test input is not valid JSON: {e}");
-            return exit::JOB_ERROR;
+        None => {
+            std::fs::read_to_string("test_input.json").map_err(|_| LocalTestError::NoInputFile)?
         }
     };
+    let document: Value = serde_json::from_str(&text).map_err(LocalTestError::NotJson)?;
     let id = document
         .get("id")
         .and_then(Value::as_str)
@@ -44,17 +33,14 @@ pub async fn run(test_input: Option<String>, deps: &Deps) -> i32 {
             );
             document.clone()
         }
-        Some(Value::Null) | None => {
-            eprintln!("ERROR  | Job has no input parameter. Unable to run.");
-            return exit::JOB_ERROR;
-        }
+        Some(Value::Null) | None => return Err(LocalTestError::NoInput),
         Some(input) => input.clone(),
     };
     let job = JobInput::from_value(input)
         .and_then(|input| input.validate(RepoPolicy { allow_local: true }));
     let job = match job {
         Ok(job) => job,
-        Err(error) => return failed(&id, &one_line(&error)),
+        Err(error) => return Err(failed(id, &error)),
     };
     eprintln!("INFO   | {id} | Started.");
     let cancel = super::cancel_on_signals();
@@ -68,14 +54,16 @@ pub async fn run(test_input: Option<String>, deps: &Deps) -> i32 {
             println!("{}", json!({ "output": summary }));
             eprintln!("INFO   | Job {id} completed successfully.");
             eprintln!("INFO   | Local testing complete, exiting.");
-            exit::OK
+            Ok(())
         }
-        Err(error) => failed(&id, &one_line(&error)),
+        Err(error) => Err(failed(id, &error)),
     }
 }
 
-fn failed(id: &str, message: &str) -> i32 {
+/// Prints the job's error as its result on stdout, as the SDK does; the caller prints the
+/// log line.
+fn failed(id: String, error: &(dyn std::error::Error + 'static)) -> LocalTestError {
+    let message = one_line(error);
     println!("{}", json!({ "error": message }));
-    eprintln!("ERROR  | Job {id} failed with error: {message}");
-    exit::JOB_ERROR
+    LocalTestError::Failed { id, message }
 }

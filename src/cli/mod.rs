@@ -2,18 +2,24 @@
 //! ([`local_test`]), the terminal progress bar ([`progress`]), the five-second summary
 //! ([`human`]), the history views ([`history`], [`dashboard`]), and the CI commands:
 //! [`submit`] (a job sent to an endpoint) and [`report`] (a summary sent to GitHub, Slack,
-//! Discord). Like every front end it builds a `Job` and calls `detect()`, nothing more.
+//! Discord); and the RunPod front ends' own commands, [`worker`] and [`serve`].
+//! Like every front end it builds a `Job` and calls `detect()`, nothing more.
 
 pub mod dashboard;
+pub mod error;
 pub mod history;
 pub mod human;
 pub mod init;
 pub mod job_flags;
 pub mod local_test;
+pub mod proc_table;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod seconds;
+pub mod serve;
 pub mod submit;
+pub mod worker;
 
 use tokio_util::sync::CancellationToken;
 
@@ -65,40 +71,11 @@ fn kill_child_groups() {
     use nix::sys::signal::{Signal, kill, killpg};
     use nix::unistd::Pid;
     let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    let Ok(table) = proc_table::read() else {
         return;
     };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let parent = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|stat| parent_pid(&stat));
-        if parent == Some(me) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-}
-
-/// The parent pid in a `/proc/PID/stat` line: the second field after the command name,
-/// which is in parentheses and may itself hold spaces and parentheses.
-fn parent_pid(stat: &str) -> Option<i32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_parent_pid_is_read_past_an_odd_command_name() {
-        let stat = "4242 (sh (x) y) S 17 4242 4242 0 -1 4194560 0 0";
-        assert_eq!(super::parent_pid(stat), Some(17));
-        assert_eq!(super::parent_pid("garbage"), None);
+    for child in table.iter().filter(|entry| entry.parent == me) {
+        let _ = killpg(Pid::from_raw(child.pid), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
     }
 }

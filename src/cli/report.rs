@@ -9,12 +9,12 @@ use std::time::Duration;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::exit;
+use super::error::{CliError, FileError, Outcome};
 use super::run::FailOn;
+use super::seconds::parse_seconds;
 use crate::report::markdown::{Body, GITHUB, render};
 use crate::report::step_summary::annotations;
 use crate::report::{GithubSettings, RetryPolicy, Sender, Targets, deliver};
-use crate::runpod::commands::parse_seconds;
 use crate::summary::Summary;
 
 /// Where a report goes. Secrets come from the environment (`GITHUB_TOKEN`, and the
@@ -62,8 +62,9 @@ pub struct ReportFlags {
     pub retry_backoff: Duration,
 }
 
-/// A secret flag value (a key, a webhook URL), held so that no `Debug` shows it.
-pub fn secret(text: &str) -> Result<SecretString, String> {
+/// A secret flag value (a key, a webhook URL), held so that no `Debug` shows it. Never
+/// fails; clap's value parsers return a `Result`.
+pub fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(text.trim().to_string()))
 }
 
@@ -149,16 +150,10 @@ pub struct ReportArgs {
     pub fail_on: FailOn,
 }
 
-/// Reads the summary, reports it and returns the exit status: 1 when the file cannot be
-/// read, 3 when `--fail-on` trips, else 0, whatever the channels did.
-pub async fn run(args: ReportArgs) -> i32 {
-    let summary = match read_summary(&args.results) {
-        Ok(summary) => summary,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::JOB_ERROR;
-        }
-    };
+/// Reads the summary and reports it. An error only when the file cannot be read; the
+/// outcome says whether `--fail-on` trips, whatever the channels did.
+pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
+    let summary = read_summary(&args.results)?;
     if args.flags.any() {
         notify(&summary, &args.flags, false).await;
     } else {
@@ -171,24 +166,35 @@ pub async fn run(args: ReportArgs) -> i32 {
             )
         );
     }
-    if args.fail_on.trips(summary.severity) {
-        exit::SEVERITY
+    Ok(if args.fail_on.trips(summary.severity) {
+        Outcome::SeverityReached
     } else {
-        exit::OK
-    }
+        Outcome::Done
+    })
 }
 
 /// A summary from `path`: the summary itself, or an object whose `output` is one (a
 /// RunPod `/status` answer, a local test result).
-pub fn read_summary(path: &std::path::Path) -> Result<Summary, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+pub fn read_summary(path: &std::path::Path) -> Result<Summary, FileError> {
+    let value = read_json(path)?;
     let value = match value.get("output") {
         Some(output) if value.get("total_runs").is_none() => output.clone(),
         _ => value,
     };
-    serde_json::from_value(value)
-        .map_err(|e| format!("{} is not a flaky-detector summary: {e}", path.display()))
+    serde_json::from_value(value).map_err(|source| FileError::NotSummary {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The JSON document in a file the user named (shared with `submit --input`).
+pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| FileError::NotJson {
+        path: path.to_path_buf(),
+        source,
+    })
 }

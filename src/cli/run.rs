@@ -5,12 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::exit;
+use super::error::{CliError, Outcome};
 use super::history::{DbArg, store_for_jobs};
 use super::job_flags::JobFlags;
 use crate::analysis::Severity;
 use crate::detect::{Deps, detect};
-use crate::errors::one_line;
 use crate::events::Events;
 use crate::job::{JobInput, RepoPolicy};
 use crate::summary::Summary;
@@ -68,50 +67,38 @@ impl RunArgs {
     }
 }
 
-/// Runs the job and returns the process exit status.
-pub async fn run(args: RunArgs, deps: &Deps) -> i32 {
+/// Runs the job, with a progress bar, and prints its summary.
+pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
     let json = args.json;
     let output = args.output.clone();
     let fail_on = args.fail_on;
     let history = args.history.clone();
-    let job = match args.into_input().validate(RepoPolicy { allow_local: true }) {
-        Ok(job) => job,
-        Err(error) => {
-            eprintln!("error: {}", one_line(&error));
-            return exit::JOB_ERROR;
-        }
+    let job = args
+        .into_input()
+        .validate(RepoPolicy { allow_local: true })?;
+    let deps = &Deps {
+        history: store_for_jobs(&history)?,
+        ..deps.clone()
     };
-    let mut deps = deps.clone();
-    match store_for_jobs(&history) {
-        Ok(store) => deps.history = store,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::JOB_ERROR;
-        }
-    }
-    let deps = &deps;
     let cancel = super::cancel_on_signals();
     let (events, receiver) = Events::channel();
     let bar = super::progress::spawn(receiver);
     let result = detect(job, deps, &events, &cancel).await;
     drop(events);
     let _ = bar.await;
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(error) => {
-            eprintln!("error: {}", one_line(&error));
-            return error.exit_code();
-        }
-    };
-    if let Err(code) = emit(&summary, json, output.as_deref()) {
-        return code;
-    }
+    let summary = result?;
+    emit(&summary, json, output.as_deref())?;
+    Ok(outcome(&summary, fail_on))
+}
+
+/// How a job that ran ends: interrupted, over `--fail-on`, or done.
+pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Outcome {
     if summary.cancelled {
-        exit::INTERRUPTED
+        Outcome::Interrupted
     } else if fail_on.trips(summary.severity) {
-        exit::SEVERITY
+        Outcome::SeverityReached
     } else {
-        exit::OK
+        Outcome::Done
     }
 }
 
@@ -120,15 +107,15 @@ pub(crate) fn emit(
     summary: &Summary,
     json: bool,
     output: Option<&std::path::Path>,
-) -> Result<(), i32> {
-    let text = serde_json::to_string_pretty(summary).map_err(|e| {
-        eprintln!("error: cannot encode the summary: {e}");
-        exit::JOB_ERROR
+) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(summary).map_err(|source| CliError::Encode {
+        what: "summary",
+        source,
     })?;
     if let Some(path) = output {
-        std::fs::write(path, format!("{text}\n")).map_err(|e| {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            exit::JOB_ERROR
+        std::fs::write(path, format!("{text}\n")).map_err(|source| CliError::WriteFile {
+            path: path.to_path_buf(),
+            source,
         })?;
     }
     let shown = if json {
@@ -139,10 +126,10 @@ pub(crate) fn emit(
     // A reader that went away (`run --json | head`) is not an error of the job.
     let mut stdout = std::io::stdout().lock();
     match std::io::Write::write_all(&mut stdout, shown.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("error: cannot write the summary: {e}");
-            Err(exit::JOB_ERROR)
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Stdout {
+            what: "summary",
+            source: e,
+        }),
         _ => Ok(()),
     }
 }

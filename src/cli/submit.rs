@@ -12,16 +12,15 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::exit;
+use super::error::{CliError, FileError, Outcome};
 use super::history::DbArg;
 use super::job_flags::JobFlags;
-use super::report::{ReportFlags, notify, secret};
-use super::run::{FailOn, emit};
-use crate::errors::one_line;
-use crate::history::{Store, record_summary};
+use super::report::{ReportFlags, notify, read_json, secret};
+use super::run::{FailOn, emit, outcome};
+use super::seconds::parse_seconds;
+use crate::history::{HistoryError, Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
-use crate::runpod::client::{ClientError, ClientPolicy, Deadline, EndpointClient, Progress};
-use crate::runpod::commands::parse_seconds;
+use crate::runpod::client::{ClientPolicy, Deadline, EndpointClient, Progress};
 use crate::runpod::shards::{plan, run_shards};
 use crate::summary::Summary;
 
@@ -95,7 +94,7 @@ pub struct SubmitArgs {
 impl SubmitArgs {
     /// The job input from `--input` or the flags, with the pull request, branch and
     /// commit filled in for history and reports.
-    fn job_input(&self) -> Result<JobInput, String> {
+    fn job_input(&self) -> Result<JobInput, CliError> {
         let mut input = match &self.input {
             Some(path) => read_input(path)?,
             None => self
@@ -121,13 +120,13 @@ impl SubmitArgs {
     }
 
     /// One client per `--url`, else the RunPod endpoint's.
-    fn clients(&self) -> Result<Vec<EndpointClient>, String> {
+    fn clients(&self) -> Result<Vec<EndpointClient>, CliError> {
         let urls = if self.url.is_empty() {
             let id = self
                 .endpoint
                 .as_deref()
                 .filter(|id| !id.trim().is_empty())
-                .ok_or("name the endpoint: --endpoint ID (or RUNPOD_ENDPOINT_ID), or --url URL")?;
+                .ok_or(CliError::NoEndpoint)?;
             let base = std::env::var("RUNPOD_ENDPOINT_BASE_URL")
                 .ok()
                 .filter(|b| !b.trim().is_empty())
@@ -139,13 +138,13 @@ impl SubmitArgs {
         for url in &urls {
             match url::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+                _ => return Err(CliError::NotHttpUrl(url.clone())),
             }
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("flaky-detector/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            .map_err(CliError::HttpClient)?;
         let key = self
             .api_key
             .clone()
@@ -163,44 +162,26 @@ impl SubmitArgs {
 }
 
 /// A job input file: the input object, or `{"input": {...}}` as `/run` takes it.
-fn read_input(path: &std::path::Path) -> Result<JobInput, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+fn read_input(path: &std::path::Path) -> Result<JobInput, FileError> {
+    let value = read_json(path)?;
     let value = match value.get("input") {
         Some(input) if value.get("repo").is_none() => input.clone(),
         _ => value,
     };
-    JobInput::from_value(value).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))
+    JobInput::from_value(value).map_err(|source| FileError::NotJobInput {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-/// Sends the job, waits, reports; returns the exit status.
-pub async fn run(args: SubmitArgs) -> i32 {
-    let prepared = args.job_input().and_then(|input| {
-        let shards = plan(&input, args.shards).map_err(|e| one_line(&e))?;
-        for shard in &shards {
-            shard
-                .clone()
-                .validate(RepoPolicy { allow_local: true })
-                .map_err(|e| one_line(&e))?;
-        }
-        Ok((shards, args.clients()?))
-    });
-    let (shards, clients) = match prepared {
-        Ok(prepared) => prepared,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::JOB_ERROR;
-        }
-    };
-    let store = match open_history(&args.history) {
-        Ok(store) => store,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::JOB_ERROR;
-        }
-    };
+/// Sends the job, waits, prints and reports its summary.
+pub async fn run(args: SubmitArgs) -> Result<Outcome, CliError> {
+    let shards = plan(&args.job_input()?, args.shards)?;
+    for shard in &shards {
+        shard.clone().validate(RepoPolicy { allow_local: true })?;
+    }
+    let clients = args.clients()?;
+    let store = open_history(&args.history)?;
     let cancel = super::cancel_on_signals();
     let (progress, updates) = tokio::sync::mpsc::unbounded_channel();
     let shown = tokio::spawn(show_progress(updates, shards.len()));
@@ -213,51 +194,27 @@ pub async fn run(args: SubmitArgs) -> i32 {
     )
     .await;
     let _ = shown.await;
-    let summaries = match result {
-        Ok(summaries) => summaries,
-        Err(error) => {
-            eprintln!("error: {}", one_line(&error));
-            return match error.client_error() {
-                Some(ClientError::Interrupted { .. }) => exit::INTERRUPTED,
-                _ => exit::JOB_ERROR,
-            };
-        }
-    };
+    let summaries = result?;
     let mut summary = if summaries.len() == 1 {
         summaries.into_iter().next().expect("one summary")
     } else {
-        match Summary::merge(summaries) {
-            Ok(summary) => summary,
-            Err(error) => {
-                eprintln!("error: {}", one_line(&error));
-                return exit::JOB_ERROR;
-            }
-        }
+        Summary::merge(summaries)?
     };
     if let Some(store) = &store {
         summary = record_summary(store, summary).await;
     }
-    if let Err(code) = emit(&summary, args.json, args.output.as_deref()) {
-        return code;
-    }
+    emit(&summary, args.json, args.output.as_deref())?;
     notify(&summary, &args.report, args.json).await;
-    if summary.cancelled {
-        exit::INTERRUPTED
-    } else if args.fail_on.trips(summary.severity) {
-        exit::SEVERITY
-    } else {
-        exit::OK
-    }
+    Ok(outcome(&summary, args.fail_on))
 }
 
 /// The history store when `--db` (or `FLAKY_DB`) names one: the endpoint's workers keep
 /// their own history, so a local copy is only made when asked for.
-fn open_history(db: &DbArg) -> Result<Option<std::sync::Arc<Store>>, String> {
+fn open_history(db: &DbArg) -> Result<Option<std::sync::Arc<Store>>, HistoryError> {
     match &db.db {
         Some(_) => db
             .open_for_jobs()
-            .map(|store| Some(std::sync::Arc::new(store)))
-            .map_err(|e| one_line(&e)),
+            .map(|store| Some(std::sync::Arc::new(store))),
         None => Ok(None),
     }
 }

@@ -417,59 +417,110 @@ async fn cached_install(
     path_prefix: Vec<PathBuf>,
     env: Vec<(String, String)>,
 ) -> Prepared {
-    let command = steps
-        .iter()
-        .map(|s| shlex::try_join(s.iter().map(String::as_str)).unwrap_or_else(|_| s.join(" ")))
-        .collect::<Vec<_>>()
-        .join(" && ");
     let mut report = InstallReport {
         status: InstallStatus::Installed,
         framework: ctx.framework,
-        command: Some(command),
+        command: Some(command_line(steps)),
         duration_ms: 0,
         cache_key: Some(key.to_string()),
         detail: None,
         output_tail: None,
     };
-    let fail = |mut report: InstallReport, detail: String, tail: Option<String>| {
-        report.status = InstallStatus::Failed;
-        report.detail = Some(detail);
-        report.output_tail = tail;
-        Prepared {
-            report,
-            path_prefix: Vec::new(),
-            env: Vec::new(),
+    match install_once(ctx, store, steps, link_back, &env).await {
+        Ok(status) => {
+            report.status = status;
+            Prepared {
+                report,
+                path_prefix,
+                env,
+            }
         }
-    };
-    let lock = match lock_key(store).await {
-        Ok(lock) => lock,
-        Err(e) => return fail(report, format!("cannot lock the install cache: {e}"), None),
-    };
+        Err(failure) => {
+            report.status = InstallStatus::Failed;
+            report.detail = Some(failure.detail);
+            report.output_tail = failure.tail;
+            Prepared {
+                report,
+                path_prefix: Vec::new(),
+                env: Vec::new(),
+            }
+        }
+    }
+}
+
+/// The steps as one shell line, for the report.
+fn command_line(steps: &[Vec<String>]) -> String {
+    steps
+        .iter()
+        .map(|s| shlex::try_join(s.iter().map(String::as_str)).unwrap_or_else(|_| s.join(" ")))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// Why an install did not complete: the report's detail, and the end of the failing step's
+/// output when one ran.
+struct InstallFailure {
+    detail: String,
+    tail: Option<String>,
+}
+
+impl InstallFailure {
+    fn new(detail: String) -> InstallFailure {
+        InstallFailure { detail, tail: None }
+    }
+}
+
+/// Under the key's lock: reuses a complete `store` (`Cached`), or runs the steps into a
+/// fresh one and marks it complete (`Installed`). A store left half-written by a failed
+/// step or save is removed, so the next job starts over.
+async fn install_once(
+    ctx: &InstallContext<'_>,
+    store: &Path,
+    steps: &[Vec<String>],
+    link_back: Option<&str>,
+    env: &[(String, String)],
+) -> Result<InstallStatus, InstallFailure> {
+    let _lock = lock_key(store)
+        .await
+        .map_err(|e| InstallFailure::new(format!("cannot lock the install cache: {e}")))?;
     let marker = store.join(".complete");
     if marker.exists() {
-        if let Some(folder) = link_back
-            && let Err(e) = link_folder(&store.join(folder), &ctx.checkout.join(folder)).await
-        {
-            return fail(report, format!("cannot restore cached {folder}: {e}"), None);
+        if let Some(folder) = link_back {
+            link_folder(&store.join(folder), &ctx.checkout.join(folder))
+                .await
+                .map_err(|e| InstallFailure::new(format!("cannot restore cached {folder}: {e}")))?;
         }
-        report.status = InstallStatus::Cached;
-        drop(lock);
-        return Prepared {
-            report,
-            path_prefix,
-            env,
-        };
+        return Ok(InstallStatus::Cached);
     }
     let _ = tokio::fs::remove_dir_all(store).await;
-    if let Err(e) = tokio::fs::create_dir_all(store).await {
-        return fail(
-            report,
-            format!("cannot create {}: {e}", store.display()),
-            None,
-        );
+    tokio::fs::create_dir_all(store)
+        .await
+        .map_err(|e| InstallFailure::new(format!("cannot create {}: {e}", store.display())))?;
+    if let Err(failure) = run_steps(ctx, steps, env).await {
+        let _ = tokio::fs::remove_dir_all(store).await;
+        return Err(failure);
     }
+    if let Some(folder) = link_back
+        && let Err(e) = save_folder(&ctx.checkout.join(folder), &store.join(folder)).await
+    {
+        let _ = tokio::fs::remove_dir_all(store).await;
+        return Err(InstallFailure::new(format!("cannot cache {folder}: {e}")));
+    }
+    tokio::fs::write(&marker, b"")
+        .await
+        .map_err(|e| InstallFailure::new(format!("cannot mark the install complete: {e}")))?;
+    Ok(InstallStatus::Installed)
+}
+
+/// Runs each step in the checkout with the install's variables, all within one
+/// `ctx.timeout`; stops at the first that does not pass.
+async fn run_steps(
+    ctx: &InstallContext<'_>,
+    steps: &[Vec<String>],
+    env: &[(String, String)],
+) -> Result<(), InstallFailure> {
     let mut run_env = EnvBuilder::new(ctx.env.to_vec());
-    for (name, value) in &env {
+    for (name, value) in env {
         run_env.set(name.clone(), value.clone());
     }
     let run_env = run_env.build();
@@ -486,15 +537,10 @@ async fn cached_install(
             output_limit: OUTPUT_TAIL * 2,
             overlay: None,
         };
-        let output = match run_process(&spec, ctx.cancel).await {
-            Ok(output) => output,
-            Err(e) => {
-                let _ = tokio::fs::remove_dir_all(store).await;
-                return fail(report, crate::errors::one_line(&e), None);
-            }
-        };
+        let output = run_process(&spec, ctx.cancel)
+            .await
+            .map_err(|e| InstallFailure::new(crate::errors::one_line(&e)))?;
         if output.outcome != RunOutcome::Passed {
-            let _ = tokio::fs::remove_dir_all(store).await;
             let detail = match output.outcome {
                 RunOutcome::TimedOut => format!("timed out after {} s", ctx.timeout.as_secs()),
                 RunOutcome::Cancelled => "cancelled".to_string(),
@@ -506,28 +552,13 @@ async fn cached_install(
                 truncated_bytes: 0,
             }
             .tail(OUTPUT_TAIL);
-            return fail(report, detail, Some(tail.text));
+            return Err(InstallFailure {
+                detail,
+                tail: Some(tail.text),
+            });
         }
     }
-    if let Some(folder) = link_back
-        && let Err(e) = save_folder(&ctx.checkout.join(folder), &store.join(folder)).await
-    {
-        let _ = tokio::fs::remove_dir_all(store).await;
-        return fail(report, format!("cannot cache {folder}: {e}"), None);
-    }
-    if let Err(e) = tokio::fs::write(&marker, b"").await {
-        return fail(
-            report,
-            format!("cannot mark the install complete: {e}"),
-            None,
-        );
-    }
-    drop(lock);
-    Prepared {
-        report,
-        path_prefix,
-        env,
-    }
+    Ok(())
 }
 
 /// Holds an exclusive lock on `<store>.lock` until dropped.

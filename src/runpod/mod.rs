@@ -7,14 +7,13 @@
 //!   [`stop`] (the job-stop poll), [`board`] (jobs in progress).
 //! - The local endpoint API: [`api`] (routes, `router()`), [`jobs`] (the job table),
 //!   [`webhook`], [`serve`] (listener and executors).
-//! - [`commands`]: the `worker` and `serve` subcommands; [`log`]: RunPod's log lines.
+//! - [`log`]: RunPod's log lines (the `worker` and `serve` subcommands are in `cli::worker` and `cli::serve`).
 //! - The client side, for `submit`: [`client`] (an endpoint's public API), [`remote`] (a
 //!   job there as seen from here) and [`shards`] (one request split over several jobs).
 
 pub mod api;
 pub mod board;
 pub mod client;
-pub mod commands;
 pub mod handler;
 pub mod jobs;
 pub mod log;

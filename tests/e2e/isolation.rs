@@ -140,13 +140,9 @@ impl Sandbox {
             .validate(RepoPolicy { allow_local: true })
             .expect("valid job");
         let deps = Deps {
-            work_dir: self.work.path().to_path_buf(),
-            cache_dir: self.cache.path().to_path_buf(),
-            git_token: None,
             clone_timeout: Duration::from_secs(60),
             kill_grace: Duration::from_secs(1),
-            history: None,
-            policy: Default::default(),
+            ..crate::support::jobs::deps_in(self.work.path(), self.cache.path())
         };
         detect(job, &deps, &Events::none(), &CancellationToken::new())
             .await

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::http::StatusCode;
+use flaky_detector::cli::proc_table;
 use serde_json::{Value, json};
 use support::PATIENCE;
 use support::fixture::{
@@ -627,47 +628,19 @@ async fn a_keyless_server_refuses_a_non_loopback_address_unless_told() {
 
 /// Every process below `root` (host pids, from /proc): (pid, state).
 fn descendants(root: i32) -> Vec<(i32, String)> {
-    let mut table = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let mut fields = stat[close + 1..].split_whitespace();
-        let state = fields.next().unwrap_or("?").to_string();
-        let parent: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        table.push((pid, parent, state));
-    }
-    let mut found = vec![root];
-    let mut out = Vec::new();
-    while let Some(parent) = found.pop() {
-        for (pid, _, state) in table.iter().filter(|(_, p, _)| *p == parent) {
-            found.push(*pid);
-            out.push((*pid, state.clone()));
-        }
-    }
-    out
+    let table = proc_table::read().expect("/proc");
+    proc_table::descendants(&table, root)
+        .into_iter()
+        .map(|entry| (entry.pid, entry.state.clone()))
+        .collect()
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(has_pid_namespace),
+    ignore = "needs `unshare -fp --mount-proc` (root, or a privileged container)"
+)]
 async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
-    let usable = std::process::Command::new("unshare")
-        .args(["-fp", "--mount-proc", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !usable {
-        eprintln!("skipped: `unshare -fp --mount-proc` is not permitted here (needs root)");
-        return;
-    }
     let process = support::process::Process::spawn_program(
         "unshare",
         &[

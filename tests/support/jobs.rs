@@ -15,14 +15,25 @@ use tokio_util::sync::CancellationToken;
 
 /// Operator settings that keep everything inside `dir`.
 pub fn deps(dir: &Path, history: Option<Arc<Store>>) -> Deps {
-    let mut deps = Deps::from_env();
-    deps.work_dir = dir.join("work");
-    deps.cache_dir = dir.join("cache");
-    deps.git_token = None;
-    deps.history = history;
-    std::fs::create_dir_all(&deps.work_dir).expect("the work dir can be made");
-    std::fs::create_dir_all(&deps.cache_dir).expect("the cache dir can be made");
-    deps
+    let (work, cache) = (dir.join("work"), dir.join("cache"));
+    std::fs::create_dir_all(&work).expect("the work dir can be made");
+    std::fs::create_dir_all(&cache).expect("the cache dir can be made");
+    Deps {
+        history,
+        ..deps_in(&work, &cache)
+    }
+}
+
+/// Operator settings with job scratch directories in `work` and the dependency cache in
+/// `cache` (both existing), no git token and no history, whatever the environment says.
+pub fn deps_in(work: &Path, cache: &Path) -> Deps {
+    Deps {
+        work_dir: work.to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        git_token: None,
+        history: None,
+        ..Deps::from_env()
+    }
 }
 
 /// A plain directory standing in for a repository (copied by the pipeline).
