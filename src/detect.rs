@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+mod checkout;
+use checkout::JobCheckout;
 mod error;
 pub use error::DetectError;
 
@@ -96,8 +98,8 @@ pub async fn detect(
         token: deps.git_token.clone(),
         timeout: deps.clone_timeout,
     };
-    let workspace = tokio::select! {
-        ws = Workspace::prepare(&job.repo, job.git_ref.as_deref(), &deps.work_dir, &fetch) => ws?,
+    let mut workspace = tokio::select! {
+        ws = checkout::open(&job, deps, &fetch) => ws?,
         () = cancel.cancelled() => return Err(DetectError::Cancelled),
     };
     events.emit(Event::Fetched {
@@ -118,7 +120,22 @@ pub async fn detect(
             return Err(error.into());
         }
     };
-    match run_pipeline(&job, deps, events, cancel, &workspace, &settings, warnings).await {
+    let places = checkout::settle(&mut workspace, &job, &settings).await?;
+    let job_checkout = JobCheckout {
+        workspace: &workspace,
+        places,
+    };
+    match run_pipeline(
+        &job,
+        deps,
+        events,
+        cancel,
+        job_checkout,
+        &settings,
+        warnings,
+    )
+    .await
+    {
         Ok(mut summary) => {
             summary.duration_seconds =
                 crate::analysis::stats::round3(started.elapsed().as_secs_f64());
@@ -146,12 +163,13 @@ async fn run_pipeline(
     deps: &Deps,
     events: &Events,
     cancel: &CancellationToken,
-    workspace: &Workspace,
+    checkout: JobCheckout<'_>,
     settings: &Settings,
     warnings: Vec<String>,
 ) -> Result<Summary, DetectError> {
     let started = Instant::now();
-    let setup = prepare_runs(job, deps, events, cancel, workspace, settings).await?;
+    let workspace = checkout.workspace;
+    let setup = prepare_runs(job, deps, events, cancel, checkout, settings).await?;
     let ignore = Ignore::new(&settings.ignore_patterns);
     let phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
     let findings = assess(&setup, settings, phase, &ignore, events, cancel).await;
@@ -190,9 +208,10 @@ async fn prepare_runs(
     deps: &Deps,
     events: &Events,
     cancel: &CancellationToken,
-    workspace: &Workspace,
+    checkout: JobCheckout<'_>,
     settings: &Settings,
 ) -> Result<RunSetup, DetectError> {
+    let JobCheckout { workspace, places } = checkout;
     let checkout = workspace.checkout();
     let framework = job
         .overrides
@@ -264,7 +283,7 @@ async fn prepare_runs(
         isolation: settings.isolation,
         preserve: settings.preserve_temp_dir,
         options: options.clone(),
-        places: Default::default(),
+        places,
         build: build.map(Arc::new),
     });
     Ok(RunSetup {

@@ -141,6 +141,21 @@ const PYTHON_REQUIREMENTS: [&str; 5] = [
 ];
 const PYTHON_PROJECT: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
 
+/// Whether [`install`] would write into `checkout` or run anything there for `framework`:
+/// false only where it is known to do nothing (no known framework, install disabled, or a
+/// Python project without dependency files). A checkout used in place must not be written.
+pub fn may_write(framework: Framework, checkout: &Path, enabled: bool) -> bool {
+    match framework {
+        Framework::Unknown => false,
+        _ if !enabled => false,
+        Framework::Python => {
+            !present(checkout, &PYTHON_REQUIREMENTS).is_empty()
+                || !present(checkout, &PYTHON_PROJECT).is_empty()
+        }
+        _ => true,
+    }
+}
+
 /// A virtualenv per dependency-file hash, with access to the worker's site-packages (where
 /// the image ships pytest). For a packaged project, `.` and `src` lead `PYTHONPATH`, so the
 /// checkout's code shadows the copy installed with the cached dependencies.
@@ -648,6 +663,30 @@ fn is_executable(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_job_without_an_install_step_leaves_the_checkout_unwritten() {
+        use super::{Framework, may_write};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let checkout = dir.path();
+        assert!(!may_write(Framework::Unknown, checkout, true));
+        assert!(
+            !may_write(Framework::Python, checkout, true),
+            "no dependency files"
+        );
+        for name in ["requirements-test.txt", "pyproject.toml"] {
+            std::fs::write(checkout.join(name), "").expect("write");
+            assert!(may_write(Framework::Python, checkout, true), "{name}");
+            assert!(
+                !may_write(Framework::Python, checkout, false),
+                "{name}, install off"
+            );
+            std::fs::remove_file(checkout.join(name)).expect("remove");
+        }
+        for framework in [Framework::TypescriptJest, Framework::Go, Framework::Rust] {
+            assert!(may_write(framework, checkout, true), "{framework:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

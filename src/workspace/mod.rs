@@ -75,6 +75,9 @@ pub struct Workspace {
     checkout: PathBuf,
     /// The commit that was checked out, when the source is a git repository.
     pub commit: Option<String>,
+    /// Set while `checkout` is the user's own local directory, used in place rather than
+    /// copied ([`Workspace::borrow`]); cleared by [`Workspace::copy_in`].
+    borrowed: bool,
 }
 
 impl Workspace {
@@ -85,17 +88,7 @@ impl Workspace {
         parent: &Path,
         settings: &FetchSettings,
     ) -> Result<Workspace, WorkspaceError> {
-        std::fs::create_dir_all(parent).map_err(|source| WorkspaceError::Scratch {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-        let scratch = tempfile::Builder::new()
-            .prefix("flaky-job-")
-            .tempdir_in(parent)
-            .map_err(|source| WorkspaceError::Scratch {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        let scratch = scratch_in(parent)?;
         let checkout = scratch.path().join("checkout");
         let deadline = Instant::now() + settings.timeout;
         let shown = repo.display();
@@ -118,7 +111,63 @@ impl Workspace {
             scratch,
             checkout,
             commit,
+            borrowed: false,
         })
+    }
+
+    /// A scratch directory under `parent` with the local directory `path` as the checkout,
+    /// not copied: for a job whose runs only ever see it through an overlay, where copying
+    /// it (and removing the copy) was most of what the job cost besides its runs. Nothing
+    /// here writes to `path`, and dropping the workspace removes the scratch directory only.
+    /// The caller must [`Workspace::copy_in`] before anything may write to the checkout.
+    pub async fn borrow(path: &Path, parent: &Path) -> Result<Workspace, WorkspaceError> {
+        let scratch = scratch_in(parent)?;
+        let source = path.to_path_buf();
+        let found = tokio::task::spawn_blocking(move || {
+            let checkout =
+                std::fs::canonicalize(&source).map_err(|source_error| WorkspaceError::Copy {
+                    path: source.clone(),
+                    source: source_error,
+                })?;
+            let commit = head_commit(&checkout);
+            Ok::<_, WorkspaceError>((checkout, commit))
+        });
+        let (checkout, commit) = match found.await {
+            Ok(result) => result?,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        Ok(Workspace {
+            scratch,
+            checkout,
+            commit,
+            borrowed: true,
+        })
+    }
+
+    /// True while the checkout is the user's own directory ([`Workspace::borrow`]).
+    pub fn is_borrowed(&self) -> bool {
+        self.borrowed
+    }
+
+    /// Copies a borrowed checkout into the scratch directory, as [`Workspace::prepare`] does
+    /// for a local path, and uses the copy from now on. A no-op when not borrowed.
+    pub async fn copy_in(&mut self) -> Result<(), WorkspaceError> {
+        if !self.borrowed {
+            return Ok(());
+        }
+        let (from, to) = (self.checkout.clone(), self.scratch.path().join("checkout"));
+        let dest = to.clone();
+        let copied = tokio::task::spawn_blocking(move || {
+            copy::copy_repo(&from, &dest)
+                .map_err(|source| WorkspaceError::Copy { path: from, source })
+        });
+        match copied.await {
+            Ok(result) => result?,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+        self.checkout = to;
+        self.borrowed = false;
+        Ok(())
     }
 
     pub fn checkout(&self) -> &Path {
@@ -176,6 +225,21 @@ fn fill(
             Ok(head_commit(path))
         }
     }
+}
+
+/// A new `flaky-job-*` scratch directory under `parent` (made if missing).
+fn scratch_in(parent: &Path) -> Result<TempDir, WorkspaceError> {
+    std::fs::create_dir_all(parent).map_err(|source| WorkspaceError::Scratch {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    tempfile::Builder::new()
+        .prefix("flaky-job-")
+        .tempdir_in(parent)
+        .map_err(|source| WorkspaceError::Scratch {
+            path: parent.to_path_buf(),
+            source,
+        })
 }
 
 /// The HEAD commit of a local directory that is a git repository, for reports.

@@ -609,3 +609,148 @@ async fn every_run_finds_empty_scratch_folders() {
     let real_home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
     assert!(!real_home.join(&state_name).exists());
 }
+
+/// Every entry under `dir`: its path, kind, mode and content (files) or target (links).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).expect("read dir") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let mode = meta.permissions().mode();
+            let what = if meta.is_dir() {
+                stack.push(path.clone());
+                format!("dir {mode:o}")
+            } else if meta.is_symlink() {
+                format!(
+                    "link {}",
+                    std::fs::read_link(&path).expect("link").display()
+                )
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                format!("file {mode:o} {}", String::from_utf8_lossy(&bytes))
+            };
+            found.insert(
+                path.strip_prefix(dir).expect("under dir").to_path_buf(),
+                what,
+            );
+        }
+    }
+    found
+}
+
+/// Writes, removes and adds files in the checkout, and records where it ran.
+const WRITER_TEST: &str = r#"
+set -e
+pwd -P > "$RECORD/$FLAKY_RUN_INDEX"
+[ "$(cat tracked.txt)" = "original" ] || { echo "tracked.txt is $(cat tracked.txt)" >&2; exit 1; }
+[ -f doomed.txt ] || { echo "doomed.txt is gone" >&2; exit 1; }
+echo "changed by run $FLAKY_RUN_INDEX" > tracked.txt
+rm doomed.txt
+mkdir -p newdir && echo x > newdir/f && chmod 600 tool.sh
+"#;
+
+/// A local directory without a ref is not copied when the overlay keeps runs out of it: the
+/// runs work at its own path, see it as it was, and leave it exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_checkout_is_used_in_place_and_never_written() {
+    if !overlay_works() {
+        return;
+    }
+    let repo = repository(&[
+        ("writer.sh", WRITER_TEST),
+        ("tracked.txt", "original\n"),
+        ("doomed.txt", "doomed\n"),
+        ("tool.sh", "#!/bin/sh\n"),
+    ]);
+    let before = snapshot(repo.path());
+    let record = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::new();
+    let input = with_env(
+        job(repo.path(), "sh writer.sh", 12, 2),
+        &[("RECORD", record.path())],
+    );
+    let summary = sandbox.detect(input).await;
+    assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
+    assert_eq!(summary.isolation_mechanism, Some(Mechanism::Overlay));
+    let real = std::fs::canonicalize(repo.path()).expect("canonical");
+    for i in 0..12 {
+        let cwd = std::fs::read_to_string(record.path().join(i.to_string())).expect("recorded");
+        assert_eq!(
+            Path::new(cwd.trim()),
+            real,
+            "run {i} works in the directory itself"
+        );
+    }
+    assert_eq!(
+        snapshot(repo.path()),
+        before,
+        "the local directory is untouched"
+    );
+    assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+}
+
+/// Whenever something of the job could write to the directory (`shared` runs, a copy
+/// mechanism, kept run folders, an install step), it is copied first, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_checkout_is_copied_when_the_job_could_write_to_it() {
+    let repo = repository(&[
+        ("writer.sh", WRITER_TEST),
+        ("tracked.txt", "original\n"),
+        ("doomed.txt", "doomed\n"),
+        ("tool.sh", "#!/bin/sh\n"),
+    ]);
+    let before = snapshot(repo.path());
+    let real = std::fs::canonicalize(repo.path()).expect("canonical");
+    let shared = |mut input: JobInput| {
+        input.isolation = Some(Isolation::Shared);
+        input
+    };
+    let kept = repository(&[
+        ("writer.sh", WRITER_TEST),
+        ("tracked.txt", "original\n"),
+        ("doomed.txt", "doomed\n"),
+        ("tool.sh", "#!/bin/sh\n"),
+        (".flaky-detector.yml", "preserve_temp_dir: true\n"),
+    ]);
+    let kept_before = snapshot(kept.path());
+    let kept_real = std::fs::canonicalize(kept.path()).expect("canonical");
+    type Change = Box<dyn Fn(JobInput) -> JobInput>;
+    let cases: [(&str, &Path, Change); 4] = [
+        ("shared", repo.path(), Box::new(shared)),
+        (
+            "forced copy",
+            repo.path(),
+            Box::new(|i| forcing(i, Some("copy"))),
+        ),
+        (
+            "forced slot",
+            repo.path(),
+            Box::new(|i| forcing(i, Some("slot"))),
+        ),
+        ("preserve_temp_dir", kept.path(), Box::new(|i| i)),
+    ];
+    for (case, dir, change) in cases {
+        let (before, real) = if dir == kept.path() {
+            (&kept_before, &kept_real)
+        } else {
+            (&before, &real)
+        };
+        let record = tempfile::tempdir().expect("tempdir");
+        let sandbox = Sandbox::new();
+        let input = with_env(job(dir, "sh writer.sh", 1, 1), &[("RECORD", record.path())]);
+        let summary = sandbox.detect(change(input)).await;
+        assert_eq!(summary.failures, 0, "{case}: {}", failures_text(&summary));
+        let cwd = std::fs::read_to_string(record.path().join("0")).expect("recorded");
+        let cwd = Path::new(cwd.trim());
+        assert_ne!(cwd, real.as_path(), "{case}: the run works in a copy");
+        assert!(
+            cwd.starts_with(std::fs::canonicalize(sandbox.work.path()).expect("canonical")),
+            "{case}: {}",
+            cwd.display()
+        );
+        assert_eq!(&snapshot(dir), before, "{case}: the directory is untouched");
+    }
+}

@@ -62,6 +62,9 @@ struct Inner {
     /// a job asks the same, and each lookup costs a `stat` per `PATH` entry before the match.
     /// Only finds are kept; a program not found is looked up again.
     programs: Mutex<HashMap<(String, String, PathBuf), String>>,
+    /// Set by [`Places::over_borrowed`]: the overlay already probed on a checkout no run may
+    /// write, which every run must then see through it.
+    borrowed: Option<OverlayBase>,
 }
 
 /// What [`Places::enter`] needs from the job. The same values must be given for every run of
@@ -220,6 +223,16 @@ impl Places {
         .await;
     }
 
+    /// Places over a checkout that must never be written (the user's own directory, used in
+    /// place): `base` is the overlay the caller probed on it, used for every run. Any other
+    /// mechanism is refused, since copies hard-link dependency folders and share `target/`.
+    pub fn over_borrowed(base: OverlayBase) -> Places {
+        Places(Arc::new(Inner {
+            borrowed: Some(base),
+            ..Inner::default()
+        }))
+    }
+
     /// The mechanism the job's runs use, once the first run has entered.
     pub fn mechanism(&self) -> Option<Mechanism> {
         self.0.prepared.get().map(|p| p.mechanism)
@@ -231,6 +244,7 @@ impl Places {
             let runs_dir = spec.runs_dir.to_path_buf();
             let choice = Choice::pick(spec.isolation, spec.preserve, spec.env);
             let ahead_limit = self.0.ahead_limit.unwrap_or(AHEAD_LIMIT);
+            let borrowed = self.0.borrowed.clone();
             let home = spec
                 .env
                 .iter()
@@ -242,7 +256,10 @@ impl Places {
                     source,
                 })?;
                 let choice = choice.map_err(RunnerError::Isolation)?;
-                let (mechanism, overlay) = choose(choice, &checkout, &runs_dir)?;
+                let (mechanism, overlay) = match borrowed {
+                    Some(base) => over_borrowed(choice, base)?,
+                    None => choose(choice, &checkout, &runs_dir)?,
+                };
                 let copies = matches!(mechanism, Some(Mechanism::Copy | Mechanism::Slot) | None);
                 let manifest = copies
                     .then(|| Manifest::scan(&checkout))
@@ -348,6 +365,23 @@ fn choose(
                 Ok((None, None))
             }
         },
+    }
+}
+
+/// The mechanism over a borrowed checkout: its probed overlay, unless the job or the
+/// operator asks for another, which would let runs write into the user's directory.
+fn over_borrowed(
+    choice: Choice,
+    base: OverlayBase,
+) -> Result<(Option<Mechanism>, Option<OverlayBase>), RunnerError> {
+    match choice {
+        Choice::Cheapest | Choice::Fixed(Mechanism::Overlay) => {
+            Ok((Some(Mechanism::Overlay), Some(base)))
+        }
+        Choice::Fixed(other) => Err(RunnerError::Isolation(format!(
+            "the checkout is a local directory used in place, which only the overlay \
+             mechanism keeps runs from writing; `{other}` was asked for"
+        ))),
     }
 }
 

@@ -1,0 +1,98 @@
+//! A local checkout used in place: a job given a local directory (no ref) reads it where it
+//! is, and its runs see it through their overlays, instead of copying it into the job's
+//! scratch directory first and removing the copy after. For a short suite that copy and its
+//! removal were most of what a job cost besides its runs (half of a 2-run job on a 300-file
+//! clone). It is done only when nothing of the job can write to the directory: `run`
+//! isolation through an overlay that works here, and no install step; otherwise the
+//! directory is copied as before ([`Workspace::copy_in`]).
+
+use crate::config::{Isolation, Settings};
+use crate::framework::Framework;
+use crate::framework::install::may_write;
+use crate::job::{Job, RepoSource};
+use crate::runner::env::inherited;
+use crate::runner::isolation::Places;
+use crate::runner::isolation::mechanism::{Choice, Mechanism};
+use crate::runner::isolation::overlay::OverlayBase;
+use crate::workspace::{FetchSettings, Workspace, WorkspaceError};
+
+use super::Deps;
+
+/// The job's checkout and where its runs work over it.
+pub(super) struct JobCheckout<'a> {
+    pub(super) workspace: &'a Workspace,
+    pub(super) places: Places,
+}
+
+/// The job's workspace: a local directory without a ref is borrowed, anything else fetched
+/// or copied into a new scratch directory.
+pub(super) async fn open(
+    job: &Job,
+    deps: &Deps,
+    fetch: &FetchSettings,
+) -> Result<Workspace, WorkspaceError> {
+    match &job.repo {
+        RepoSource::Local(path) if job.git_ref.is_none() => {
+            Workspace::borrow(path, &deps.work_dir).await
+        }
+        repo => Workspace::prepare(repo, job.git_ref.as_deref(), &deps.work_dir, fetch).await,
+    }
+}
+
+/// Decides, once the job's settings are known, whether a borrowed checkout stays borrowed:
+/// the places its runs use over it, or a copy made now and default places.
+pub(super) async fn settle(
+    workspace: &mut Workspace,
+    job: &Job,
+    settings: &Settings,
+) -> Result<Places, WorkspaceError> {
+    if !workspace.is_borrowed() {
+        return Ok(Places::default());
+    }
+    match overlay_in_place(workspace, job, settings).await {
+        Some(base) => Ok(Places::over_borrowed(base)),
+        None => {
+            workspace.copy_in().await?;
+            Ok(Places::default())
+        }
+    }
+}
+
+/// The overlay runs can use over the borrowed checkout, when nothing of the job writes to it.
+async fn overlay_in_place(
+    workspace: &Workspace,
+    job: &Job,
+    settings: &Settings,
+) -> Option<OverlayBase> {
+    if settings.isolation != Isolation::Run || settings.preserve_temp_dir {
+        return None;
+    }
+    let mut env = inherited();
+    env.extend(job.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    match Choice::pick(settings.isolation, settings.preserve_temp_dir, &env) {
+        Ok(Choice::Cheapest | Choice::Fixed(Mechanism::Overlay)) => {}
+        _ => return None,
+    }
+    let checkout = workspace.checkout().to_path_buf();
+    let framework = job
+        .overrides
+        .framework
+        .unwrap_or_else(|| Framework::detect(&checkout, &settings.argv));
+    if may_write(framework, &checkout, settings.auto_install) {
+        return None;
+    }
+    let runs_dir = workspace.scratch().join("runs");
+    let probed = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&runs_dir).map_err(|e| e.to_string())?;
+        OverlayBase::probe(&checkout, &runs_dir)
+    })
+    .await;
+    match probed {
+        Ok(Ok(base)) => Some(base),
+        Ok(Err(reason)) => {
+            tracing::debug!(%reason, "checkout: no overlay here; the local directory is copied");
+            None
+        }
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
