@@ -41,11 +41,11 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/runner/confirm.rs", "analysis"),
     ("src/framework/junit_paths.rs", "analysis"),
     ("src/framework/report.rs", "analysis"),
-    ("src/framework/report.rs", "runner"),
     ("src/framework/shuffle.rs", "runner"),
     ("src/framework/install.rs", "runner"),
     ("src/framework/build_once/mod.rs", "runner"),
     ("src/analysis/assess.rs", "summary"),
+    ("src/process/mod.rs", "runner"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

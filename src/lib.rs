@@ -33,6 +33,7 @@ pub mod http;
 pub mod job;
 #[cfg(test)]
 mod layering;
+pub mod process;
 pub mod report;
 pub mod runner;
 pub mod runpod;

@@ -15,11 +15,11 @@ use crate::config::{Settings, Thresholds};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
-use crate::runner::capture::finished_run_keep;
+use crate::process::capture::finished_run_keep;
 use crate::runner::{RunOutcome, RunRecord};
 
 /// Total bytes of run output a summary may carry; each run with output gets an equal share.
-pub use crate::runner::capture::OUTPUT_BUDGET;
+pub use crate::process::capture::OUTPUT_BUDGET;
 
 /// One run as reported. `attempt`, `exit_code`, `stdout`, `stderr` and `passed` are the seed
 /// project's fields.

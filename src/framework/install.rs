@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::Framework;
-use crate::runner::env::EnvBuilder;
+use crate::process::env::EnvBuilder;
 use crate::runner::{ProcessSpec, RunOutcome, run_process};
 use crate::workspace::copy::link_tree;
 

@@ -20,7 +20,7 @@ use super::shuffle::Shuffle;
 use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::analysis::{go_test, jest, junit};
 use crate::errors::one_line;
-use crate::runner::capture::{Capture, Captured};
+use crate::process::capture::{Capture, Captured};
 use crate::workspace::read::{REPORT_CAP, ReadError, read_capped};
 
 /// How every run of a job reports its test cases.
