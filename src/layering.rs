@@ -45,7 +45,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/framework/install.rs", "runner"),
     ("src/framework/build_once/mod.rs", "runner"),
     ("src/analysis/assess.rs", "summary"),
-    ("src/process/mod.rs", "runner"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
