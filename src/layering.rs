@@ -41,9 +41,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/runner/confirm.rs", "analysis"),
     ("src/framework/junit_paths.rs", "analysis"),
     ("src/framework/report.rs", "analysis"),
-    ("src/framework/shuffle.rs", "runner"),
-    ("src/framework/install.rs", "runner"),
-    ("src/framework/build_once/mod.rs", "runner"),
     ("src/analysis/assess.rs", "summary"),
 ];
 

@@ -1,5 +1,5 @@
-//! Seeded runs of the test command: one process per run ([`crate::process`]), at most `parallelism`
-//! at once ([`fan_out`]), each with its own directory and environment ([`run`],
+//! Seeded runs of the test command: one process per run (spawned by [`crate::process`]), at
+//! most `parallelism` at once ([`fan_out`]), each with its own directory and environment ([`run`],
 //! [`isolation`]); failing seeds replayed alone and under load ([`confirm`]); test order and
 //! polluters ([`order`]).
 
@@ -9,9 +9,8 @@ pub mod isolation;
 pub mod order;
 pub mod run;
 
-pub use crate::process::Captured;
-pub use crate::process::{
-    ProcessOutput, ProcessSpec, RunOutcome, RunnerError, run_process, run_process_teeing,
-};
+/// What a [`RunRecord`] carries, and why a run could not start: re-exported where records
+/// are made, so their readers need not know the process layer.
+pub use crate::process::{Captured, RunOutcome, RunnerError};
 pub use fan_out::run_all;
 pub use run::{RunRecord, RunRequest, RunTemplate};

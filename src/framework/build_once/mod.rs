@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::one_line;
-use crate::runner::{ProcessSpec, run_process};
+use crate::process::{ProcessSpec, run_process};
 
 /// Whether a job may build its test binaries once (`build_once` in the file and job input).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
