@@ -32,9 +32,6 @@ const LAYERS: &[&[&str]] = &[
 /// remaining moves: process primitives out of `runner`, report reading into `analysis`,
 /// the confirmation's decisions into the pipeline, input enums into `job`.
 const KNOWN: &[(&str, &str)] = &[
-    ("src/config.rs", "framework"),
-    ("src/job.rs", "config"),
-    ("src/job.rs", "framework"),
     ("src/runpod/commands.rs", "cli"),
     ("src/runner/order.rs", "analysis"),
     ("src/runner/run.rs", "analysis"),

@@ -13,5 +13,5 @@ pub mod script;
 pub mod seed;
 pub mod shuffle;
 
-pub use detect::Framework;
+pub use crate::job::Framework;
 pub use install::{InstallReport, InstallStatus, Prepared};
