@@ -34,10 +34,7 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN: &[(&str, &str)] = &[
     ("src/runpod/commands.rs", "cli"),
     ("src/runner/order.rs", "analysis"),
-    ("src/runner/run.rs", "analysis"),
     ("src/runner/confirm.rs", "analysis"),
-    ("src/framework/junit_paths.rs", "analysis"),
-    ("src/framework/report.rs", "analysis"),
     ("src/analysis/assess.rs", "summary"),
 ];
 

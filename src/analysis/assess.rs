@@ -12,8 +12,8 @@ use super::findings::{Classification, CommandFailure, TestCaseStats};
 use super::per_test::{
     Figures, Ignore, RunJudgement, judge, outcomes, run_failed, test_case_stats,
 };
-use super::test_result::{TestReport, TestStatus, cut};
 use crate::config::{Settings, Thresholds};
+use crate::framework::results::test_result::{TestReport, TestStatus, cut};
 use crate::runner::{RunOutcome, RunRecord};
 use crate::summary::{ConfirmationReport, Summary};
 
@@ -418,8 +418,8 @@ fn report_warnings(records: &[RunRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_result::TestResult;
     use crate::config::FileConfig;
+    use crate::framework::results::test_result::TestResult;
     use crate::job::{JobInput, RepoPolicy};
     use crate::runner::Captured;
 

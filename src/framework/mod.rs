@@ -9,6 +9,7 @@ pub mod install;
 pub mod junit_paths;
 pub mod pytest_order;
 pub mod report;
+pub mod results;
 pub mod script;
 pub mod seed;
 pub mod shuffle;

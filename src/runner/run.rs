@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::isolation::{PlaceSpec, Places, RunPlace};
-use crate::analysis::console;
-use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::config::Isolation;
 use crate::framework::build_once::BuiltRuns;
 use crate::framework::report::RunnerOptions;
+use crate::framework::results::console;
+use crate::framework::results::test_result::{TestReport, TestResult, TestStatus};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, seed::seed_env};
 use crate::process::capture::Captured;
