@@ -1,6 +1,8 @@
 //! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
-//! install, runs (stopping early when asked), confirmation, summary, in that order; progress
-//! goes out as [`Event`]s.
+//! install, runs (stopping early when asked), confirmation ([`confirm`]), test order
+//! ([`order`]), summary, in that order; progress goes out as [`Event`]s. The pipeline makes
+//! the decisions (which seeds to replay, which orders to try) from `analysis`'s judgement and
+//! hands the runs to `runner`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+pub mod confirm;
 mod error;
+pub mod order;
 pub use error::DetectError;
 
 use crate::analysis::assess::Assessment;
@@ -25,11 +29,10 @@ use crate::framework::seed::plan_seeds;
 use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::process::env::{EnvBuilder, inherited};
-use crate::runner::confirm::confirm;
-use crate::runner::order;
 use crate::runner::{RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
+use confirm::confirm;
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
 /// live, git credentials, and process limits.

@@ -33,8 +33,6 @@ const LAYERS: &[&[&str]] = &[
 /// the confirmation's decisions into the pipeline, input enums into `job`.
 const KNOWN: &[(&str, &str)] = &[
     ("src/runpod/commands.rs", "cli"),
-    ("src/runner/order.rs", "analysis"),
-    ("src/runner/confirm.rs", "analysis"),
     ("src/analysis/assess.rs", "summary"),
 ];
 

@@ -1,12 +1,10 @@
 //! Seeded runs of the test command: one process per run (spawned by [`crate::process`]), at
-//! most `parallelism` at once ([`fan_out`]), each with its own directory and environment ([`run`],
-//! [`isolation`]); failing seeds replayed alone and under load ([`confirm`]); test order and
-//! polluters ([`order`]).
+//! most `parallelism` at once ([`fan_out`]), each with its own directory and environment
+//! ([`run`], [`isolation`]). The runner executes the runs it is given; which seeds to replay
+//! and which orders to try are decided above it, in [`crate::detect`].
 
-pub mod confirm;
 pub mod fan_out;
 pub mod isolation;
-pub mod order;
 pub mod run;
 
 /// What a [`RunRecord`] carries, and why a run could not start: re-exported where records
