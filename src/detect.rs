@@ -316,7 +316,7 @@ async fn run_pipeline(
     summary.isolation_mechanism = template.places.mechanism();
     summary.build_once = Some(build_mode);
     let reproduce_env = order_setup.reproduce_env(&job.env);
-    assessment.apply(&mut summary, |seed| {
+    summary.apply(assessment.conclude(), |seed| {
         let argv = options.replay_argv(&settings.argv, seed);
         match hash_seeds.get(&seed) {
             Some(hash_seed) => {

@@ -105,7 +105,7 @@ fn job(seeds: &[u64], commit: &str, thresholds: Option<&str>) -> Summary {
         },
         records,
     );
-    assessment.apply(&mut summary, |seed| {
+    summary.apply(assessment.conclude(), |seed| {
         format!("TEST_SEED={seed} pytest tests")
     });
     summary
