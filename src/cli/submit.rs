@@ -20,9 +20,9 @@ use super::run::{FailOn, emit};
 use crate::errors::one_line;
 use crate::history::{Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
+use crate::runpod::client::shards::{plan, run_shards};
 use crate::runpod::client::{ClientError, ClientPolicy, Deadline, EndpointClient, Progress};
 use crate::runpod::commands::parse_seconds;
-use crate::runpod::shards::{plan, run_shards};
 use crate::summary::Summary;
 
 /// RunPod's public API (§8); `RUNPOD_ENDPOINT_BASE_URL` overrides it.
