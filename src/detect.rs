@@ -1,5 +1,5 @@
 //! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
-//! install, runs (stopping early when asked), confirmation ([`confirm`]), test order
+//! install, runs (stopping early when asked), confirmation ([`confirm`](mod@confirm)), test order
 //! ([`order`]), summary, in that order; progress goes out as [`Event`]s. The pipeline makes
 //! the decisions (which seeds to replay, which orders to try) from `analysis`'s judgement and
 //! hands the runs to `runner`.

@@ -1,5 +1,5 @@
 //! One child process from spawn to outcome ([`spawn`]): its own process group, a deadline,
-//! bounded output ([`capture`]), the environment it may see ([`env`]), and, for isolated
+//! bounded output ([`capture`]), the environment it may see ([`env`](mod@env)), and, for isolated
 //! runs, the namespaces it enters before `exec` ([`held`], [`enter`]). The lowest layer that starts
 //! anything: test runs (`runner`) and installs and builds (`framework`) both go through it.
 

@@ -1,7 +1,7 @@
 //! Seeded runs of the test command: one process per run (spawned by [`crate::process`]), at
 //! most `parallelism` at once ([`fan_out`]), each with its own directory and environment
 //! ([`run`], [`isolation`]). The runner executes the runs it is given; which seeds to replay
-//! and which orders to try are decided above it, in [`crate::detect`].
+//! and which orders to try are decided above it, in [`crate::detect`](mod@crate::detect).
 
 pub mod fan_out;
 pub mod isolation;
