@@ -11,24 +11,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::framework::build_once::BuildOnce;
-use crate::job::{Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+/// The job's vocabulary, which the file shares; re-exported where `Isolation` was defined.
+pub use crate::job::Isolation;
+use crate::job::{BuildOnce, Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
 use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
-
-/// How much each run is kept apart from the others.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Isolation {
-    /// Every run in its own copy of the prepared checkout.
-    #[default]
-    Run,
-    /// One copy per parallel slot, reset between runs.
-    Slot,
-    /// Every run in the one checkout, as the seed project does.
-    Shared,
-}
 
 /// Seeds are drawn from this range when the repository's file sets no `random_seed_range`.
 pub const DEFAULT_SEED_RANGE: (u64, u64) = (1, 1_000_000);

@@ -1,6 +1,8 @@
 //! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
-//! install, runs (stopping early when asked), confirmation, summary, in that order; progress
-//! goes out as [`Event`]s.
+//! install, runs (stopping early when asked), confirmation ([`confirm`](mod@confirm)), test order
+//! ([`order`]), summary, in that order; progress goes out as [`Event`]s. The pipeline makes
+//! the decisions (which seeds to replay, which orders to try) from `analysis`'s judgement and
+//! hands the runs to `runner`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 mod checkout;
 use checkout::JobCheckout;
+pub mod confirm;
 mod error;
+pub mod order;
 pub use error::DetectError;
 
 use crate::analysis::assess::Assessment;
@@ -26,12 +30,12 @@ use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
 use crate::history::{Store, record_summary};
 use crate::job::Job;
-use crate::runner::confirm::confirm;
-use crate::runner::env::{EnvBuilder, inherited};
-use crate::runner::order::{self, OrderSetup};
+use crate::process::env::{EnvBuilder, inherited};
 use crate::runner::{RunRecord, RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, OrderFinding, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
+use confirm::confirm;
+use order::OrderSetup;
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
 /// live, git credentials, and process limits.
@@ -451,7 +455,7 @@ fn build_summary(
     summary.isolation_mechanism = setup.template.places.mechanism();
     summary.build_once = Some(setup.build_mode);
     let reproduce_env = setup.order_setup.reproduce_env(&job.env);
-    assessment.apply(&mut summary, |seed| {
+    summary.apply(assessment.conclude(), |seed| {
         let argv = setup.options.replay_argv(&settings.argv, seed);
         match hash_seeds.get(&seed) {
             Some(hash_seed) => {

@@ -1,5 +1,7 @@
 //! The job input schema ([`JobInput`], seed-compatible and extended) and its validation into a
 //! [`Job`], after which no stage has to ask "was this given?" about the repository or command.
+//! The names an input may choose ([`Framework`], [`Isolation`], [`BuildOnce`]) are defined
+//! here too, so every later stage reads them from the job.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Isolation;
-use crate::framework::Framework;
-use crate::framework::build_once::BuildOnce;
+mod choices;
+
+pub use choices::{BuildOnce, Framework, Isolation};
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
 pub const MAX_RUNS: u32 = 1000;

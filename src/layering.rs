@@ -29,23 +29,8 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// `(file, module it names)` pairs known to point upward, to be removed by issue 13's
-/// remaining moves: process primitives out of `runner`, report reading into `analysis`,
-/// the confirmation's decisions into the pipeline, input enums into `job`.
-const KNOWN: &[(&str, &str)] = &[
-    ("src/config.rs", "framework"),
-    ("src/job.rs", "config"),
-    ("src/job.rs", "framework"),
-    ("src/runner/order.rs", "analysis"),
-    ("src/runner/run.rs", "analysis"),
-    ("src/runner/confirm.rs", "analysis"),
-    ("src/framework/junit_paths.rs", "analysis"),
-    ("src/framework/report.rs", "analysis"),
-    ("src/framework/report.rs", "runner"),
-    ("src/framework/shuffle.rs", "runner"),
-    ("src/framework/install.rs", "runner"),
-    ("src/framework/build_once/mod.rs", "runner"),
-    ("src/analysis/assess.rs", "summary"),
-];
+/// remaining moves; none are left.
+const KNOWN: &[(&str, &str)] = &[];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))

@@ -6,18 +6,21 @@
 //! - [`job`]: the input schema ([`JobInput`]) validated into a [`Job`].
 //! - [`workspace`]: the repository fetched (git2) or copied into a scratch directory.
 //! - [`config`]: `.flaky-detector.yml` merged under the job input into [`config::Settings`].
+//! - [`process`]: one child process from spawn to outcome, in its own process group with a
+//!   deadline and bounded output; test runs, installs and builds all start children through it.
 //! - [`framework`]: which test framework, its dependencies installed (cached), how a seed
-//!   reaches a run.
-//! - [`runner`]: seeded runs on a semaphore, each in its own process group with a deadline and
-//!   bounded output.
+//!   reaches a run, and how a run's report is read back.
+//! - [`runner`]: seeded runs on a semaphore, each with its own view of the checkout, TMPDIR
+//!   and HOME.
 //! - [`analysis`]: pure functions from run records to rates, intervals and verdicts.
 //! - [`summary`]: the output schema ([`Summary`]).
 //! - [`history`]: every finished job in SQLite, and the queries behind `history` and the
 //!   dashboard ([`web`]).
-//! - [`detect()`]: wires the stages; every front end (CLI, RunPod worker, local API) calls it
-//!   and observes it through [`Event`]s.
-//! - [`runpod`]: the RunPod serverless worker and the local endpoint API (`serve`), and the
-//!   client `submit` uses.
+//! - [`detect()`]: wires the stages and makes the pipeline's decisions (which seeds to replay,
+//!   which test orders to try); every front end (CLI, RunPod worker, local API) calls it and
+//!   observes it through [`Event`]s.
+//! - [`runpod`]: the RunPod serverless worker, the local endpoint API (`serve`), and the
+//!   client `submit` uses, one submodule each.
 //! - [`report`]: a finished job as a pull request comment, Slack and Discord messages, and
 //!   the GitHub Actions step summary.
 
@@ -33,6 +36,7 @@ pub mod http;
 pub mod job;
 #[cfg(test)]
 mod layering;
+pub mod process;
 pub mod report;
 pub mod runner;
 pub mod runpod;

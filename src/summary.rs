@@ -1,25 +1,27 @@
 //! The output schema ([`Summary`]): the seed project's fields first, then ours. Built from run
-//! records by [`Summary::build`]; the same shape comes back from RunPod, `serve` and the CLI.
+//! records by [`Summary::build`], then given the assessment's [`Conclusion`] by
+//! [`Summary::apply`]; the same shape comes back from RunPod, `serve` and the CLI.
 
 pub mod merge;
 pub mod wording;
 
 pub use crate::analysis::findings::{
-    Classification, CommandFailure, OrderFinding, OrderRole, TestCaseStats,
+    Classification, CommandFailure, ConfirmationReport, OrderFinding, OrderRole, TestCaseStats,
 };
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::assess::Conclusion;
 use crate::analysis::{Severity, Verdict, stats};
 use crate::config::{Settings, Thresholds};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
-use crate::runner::capture::finished_run_keep;
+use crate::process::capture::finished_run_keep;
 use crate::runner::{RunOutcome, RunRecord};
 
 /// Total bytes of run output a summary may carry; each run with output gets an equal share.
-pub use crate::runner::capture::OUTPUT_BUDGET;
+pub use crate::process::capture::OUTPUT_BUDGET;
 
 /// One run as reported. `attempt`, `exit_code`, `stdout`, `stderr` and `passed` are the seed
 /// project's fields.
@@ -41,24 +43,6 @@ pub struct RunResult {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// What the confirmation phase replayed and what happened: the evidence behind
-/// `classification`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfirmationReport {
-    /// Failing seeds replayed.
-    pub seeds: Vec<u64>,
-    /// Replays with nothing else running, and how many of them failed.
-    pub alone_runs: u32,
-    pub alone_failures: u32,
-    /// Replays among other runs at the job's parallelism, and how many of them failed.
-    pub load_runs: u32,
-    pub load_failures: u32,
-    /// Most replays (alone and under load) the job allowed; the phase stops earlier once
-    /// more replays cannot change any class.
-    #[serde(default)]
-    pub budget: u32,
 }
 
 /// A job's result.
@@ -226,6 +210,38 @@ impl Summary {
             run_id: None,
             duration_seconds: stats::round3(facts.duration_seconds),
         }
+    }
+
+    /// Fills what the assessment of the runs decides: figures over the runs that count as
+    /// failed, per-test stats, classification, notes, and the reproduce line (`reproduce`
+    /// makes one for a seed).
+    pub fn apply(&mut self, conclusion: Conclusion, reproduce: impl Fn(u64) -> String) {
+        let Conclusion {
+            failures,
+            figures,
+            failing_seeds,
+            tests,
+            classification,
+            first_error,
+            confirmation,
+            command_failure,
+            warnings,
+        } = conclusion;
+        self.failures = failures;
+        self.repro_rate = figures.rate;
+        self.ci_low = figures.ci_low;
+        self.ci_high = figures.ci_high;
+        self.verdict = figures.verdict;
+        self.severity = figures.severity;
+        self.severity_note = figures.severity_note;
+        self.reproduce = failing_seeds.first().map(|seed| reproduce(*seed));
+        self.failing_seeds = failing_seeds;
+        self.tests = tests;
+        self.classification = classification;
+        self.first_error = first_error;
+        self.confirmation = confirmation;
+        self.command_failure = command_failure;
+        self.warnings.extend(warnings);
     }
 }
 

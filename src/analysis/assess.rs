@@ -1,21 +1,20 @@
 //! [`Assessment`]: a job's runs judged as a whole: which runs count as failed (ignored test
 //! cases excused), per-test figures, the first error of an always-failing command, which
-//! seeds the confirmation phase should replay, and the classification it leads to. It then
-//! fills those parts of the [`Summary`].
+//! seeds the confirmation phase should replay, and the classification it leads to. What it
+//! concludes ([`Conclusion`]) is what the summary reports.
 
 use std::time::Duration;
 
 use super::Verdict;
 use super::classify::{self, REPLAYS_PER_SEED, Replay, ReplayTally};
 use super::command_failure::{self, FailureKind};
-use super::findings::{Classification, CommandFailure, TestCaseStats};
+use super::findings::{Classification, CommandFailure, ConfirmationReport, TestCaseStats};
 use super::per_test::{
     Figures, Ignore, RunJudgement, judge, outcomes, run_failed, test_case_stats,
 };
-use super::test_result::{TestReport, TestStatus, cut};
 use crate::config::{Settings, Thresholds};
+use crate::framework::results::test_result::{TestReport, TestStatus, cut};
 use crate::runner::{RunOutcome, RunRecord};
-use crate::summary::{ConfirmationReport, Summary};
 
 #[derive(Debug, Clone)]
 pub struct Assessment {
@@ -284,9 +283,9 @@ impl Assessment {
         self.warnings.push(warning);
     }
 
-    /// Fills the summary: figures over the runs that count as failed, per-test stats,
-    /// classification, notes, and the reproduce line (`reproduce` makes one for a seed).
-    pub fn apply(self, summary: &mut Summary, reproduce: impl Fn(u64) -> String) {
+    /// What the assessment concludes, for the summary to report ([`Conclusion`]): figures
+    /// over the runs that count as failed, per-test stats, classification and notes.
+    pub fn conclude(self) -> Conclusion {
         let runs = self.runs.len() as u32;
         let failures = self.failures();
         let figures = Figures::of(failures, runs, &self.thresholds);
@@ -296,28 +295,46 @@ impl Assessment {
             .filter(|(_, failed)| *failed)
             .map(|(seed, _)| *seed)
             .collect();
-        summary.failures = failures;
-        summary.repro_rate = figures.rate;
-        summary.ci_low = figures.ci_low;
-        summary.ci_high = figures.ci_high;
-        summary.verdict = figures.verdict;
-        summary.severity = figures.severity;
-        summary.severity_note = figures.severity_note;
-        summary.reproduce = failing_seeds.first().map(|seed| reproduce(*seed));
-        summary.failing_seeds = failing_seeds;
-        summary.tests = self.tests;
-        summary.classification = self.classification;
-        summary.first_error = self.first_error;
-        summary.confirmation = self.confirmation;
-        summary.command_failure = self.command_failure;
+        let mut warnings = Vec::new();
         if self.excused > 0 {
-            summary.warnings.push(format!(
+            warnings.push(format!(
                 "{} failing run(s) failed only in test cases matched by ignore_patterns and count as passed",
                 self.excused
             ));
         }
-        summary.warnings.extend(self.warnings);
+        warnings.extend(self.warnings);
+        Conclusion {
+            failures,
+            figures,
+            failing_seeds,
+            tests: self.tests,
+            classification: self.classification,
+            first_error: self.first_error,
+            confirmation: self.confirmation,
+            command_failure: self.command_failure,
+            warnings,
+        }
     }
+}
+
+/// A job's runs judged as a whole, in the terms the summary reports them: built by
+/// [`Assessment::conclude`], copied into the output by `Summary::apply`. Defined here, where
+/// it is computed, so analysis never names the summary above it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conclusion {
+    /// Runs that count as failed (failures only in ignored test cases excused).
+    pub failures: u32,
+    /// Rate, interval, verdict and severity over those runs.
+    pub figures: Figures,
+    /// The seeds of the runs that count as failed, in attempt order.
+    pub failing_seeds: Vec<u64>,
+    pub tests: Vec<TestCaseStats>,
+    pub classification: Option<Classification>,
+    pub first_error: Option<String>,
+    pub confirmation: Option<ConfirmationReport>,
+    pub command_failure: Option<CommandFailure>,
+    /// Sentences for the summary's warnings, after the job's own.
+    pub warnings: Vec<String>,
 }
 
 /// The first line that explains the first counted failure: its first failed test and that
@@ -418,8 +435,8 @@ fn report_warnings(records: &[RunRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_result::TestResult;
     use crate::config::FileConfig;
+    use crate::framework::results::test_result::TestResult;
     use crate::job::{JobInput, RepoPolicy};
     use crate::runner::Captured;
 
@@ -483,40 +500,17 @@ mod tests {
     #[test]
     fn a_gate_failing_every_run_leaves_the_verdict_to_the_tests() {
         let records: Vec<RunRecord> = (1..=6).map(|s| run(s, s == 3, true, None)).collect();
-        let mut summary = Summary::build(
-            crate::summary::JobFacts {
-                settings: &settings(),
-                framework: crate::framework::Framework::Python,
-                install: crate::framework::InstallReport {
-                    status: crate::framework::InstallStatus::Skipped,
-                    framework: crate::framework::Framework::Python,
-                    command: None,
-                    duration_ms: 0,
-                    cache_key: None,
-                    detail: None,
-                    output_tail: None,
-                },
-                repo: "r".into(),
-                git_ref: None,
-                commit: None,
-                meta: &crate::job::JobMeta::default(),
-                env: &Default::default(),
-                warnings: Vec::new(),
-                duration_seconds: 1.0,
-            },
-            records.clone(),
-        );
-        Assessment::new(&records, &settings()).apply(&mut summary, |s| s.to_string());
-        assert_eq!(summary.verdict, Verdict::Flaky);
-        assert_eq!(summary.failing_seeds, vec![3]);
-        let failure = summary.command_failure.expect("a command failure");
+        let conclusion = Assessment::new(&records, &settings()).conclude();
+        assert_eq!(conclusion.figures.verdict, Verdict::Flaky);
+        assert_eq!(conclusion.failing_seeds, vec![3]);
+        let failure = conclusion.command_failure.expect("a command failure");
         assert_eq!((failure.runs, failure.kind), (6, FailureKind::CoverageGate));
         assert!(
             failure
                 .cause
                 .starts_with("FAIL Required test coverage of 90%")
         );
-        assert_eq!(summary.first_error, None);
+        assert_eq!(conclusion.first_error, None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::test_result::{MESSAGE_LIMIT, cut};
+use crate::framework::results::test_result::{MESSAGE_LIMIT, cut};
 
 /// What kind of non-test failure a run shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! What the analysis concludes about a job's failures, in the shape the summary reports:
 //! a test case's figures ([`TestCaseStats`]), why something failed ([`Classification`]), a
-//! command failing beyond its tests ([`CommandFailure`]) and an order-dependent test with
-//! the tests that decide it ([`OrderFinding`]). Defined here, where they are computed;
+//! command failing beyond its tests ([`CommandFailure`]), an order-dependent test with
+//! the tests that decide it ([`OrderFinding`]) and the confirmation phase's evidence
+//! ([`ConfirmationReport`]). Defined here, where they are computed;
 //! `summary` re-exports them.
 
 use serde::{Deserialize, Serialize};
@@ -95,4 +96,22 @@ pub struct OrderFinding {
     pub reproduce: Option<String>,
     /// Runs the search took.
     pub search_runs: u32,
+}
+
+/// What the confirmation phase replayed and what happened: the evidence behind
+/// `classification`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmationReport {
+    /// Failing seeds replayed.
+    pub seeds: Vec<u64>,
+    /// Replays with nothing else running, and how many of them failed.
+    pub alone_runs: u32,
+    pub alone_failures: u32,
+    /// Replays among other runs at the job's parallelism, and how many of them failed.
+    pub load_runs: u32,
+    pub load_failures: u32,
+    /// Most replays (alone and under load) the job allowed; the phase stops earlier once
+    /// more replays cannot change any class.
+    #[serde(default)]
+    pub budget: u32,
 }

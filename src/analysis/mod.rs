@@ -1,23 +1,18 @@
 //! Pure, synchronous functions from run records to figures: rates with Wilson intervals
 //! ([`stats`]), severity bands ([`severity`]) and the verdict ([`verdict`]); per-test
-//! results read from the runners' reports ([`junit`], [`jest`], [`go_test`]) and counted
-//! per test case ([`per_test`]); the confirmation phase's judgement ([`classify`]), early
+//! results read from the runners' reports (by [`crate::framework::results`]) counted per test
+//! case ([`per_test`]); the confirmation phase's judgement ([`classify`]), early
 //! stop ([`early_stop`]), and the whole job's [`assess::Assessment`].
 
 pub mod assess;
 pub mod classify;
 pub mod command_failure;
-pub mod console;
 pub mod early_stop;
 pub mod findings;
-pub mod go_test;
-pub mod jest;
-pub mod junit;
 pub mod per_test;
 pub mod polluter;
 pub mod severity;
 pub mod stats;
-pub mod test_result;
 pub mod verdict;
 
 pub use severity::Severity;

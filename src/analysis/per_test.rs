@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::findings::TestCaseStats;
-use super::test_result::{TestReport, TestResult, TestStatus, cut};
 use super::{Severity, Verdict, severity, stats};
 use crate::config::Thresholds;
+use crate::framework::results::test_result::{TestReport, TestResult, TestStatus, cut};
 use crate::runner::RunRecord;
 
 /// Test cases whose results do not count (`ignore_patterns`, globs over test names).
@@ -259,7 +259,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::analysis::test_result::{TestReport, TestResult};
+    use crate::framework::results::test_result::{TestReport, TestResult};
     use crate::runner::{Captured, RunOutcome};
 
     fn record(attempt: u32, seed: u64, tests: &[(&str, TestStatus)]) -> RunRecord {

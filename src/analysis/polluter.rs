@@ -7,7 +7,7 @@
 //!
 //! The search is a state machine with no I/O: [`PolluterSearch::next`] says which tests to
 //! run before the test, [`PolluterSearch::record`] takes what happened, so the runner
-//! (`runner::order`) decides how runs are made and the logic is tested on its own.
+//! (`detect::order`) decides how runs are made and the logic is tested on its own.
 
 use super::findings::OrderRole;
 

@@ -12,10 +12,10 @@ use crate::errors::one_line;
 use crate::history::HistoryError;
 use crate::job::JobError;
 use crate::runpod::client::ClientError;
-use crate::runpod::platform::PlatformError;
+use crate::runpod::client::shards::ShardError;
 use crate::runpod::serve::ServeError;
-use crate::runpod::shards::ShardError;
 use crate::runpod::worker::WorkerError;
+use crate::runpod::worker::platform::PlatformError;
 use crate::summary::merge::MergeError;
 
 /// How a subcommand that did its work ended; each has its own exit status.

@@ -15,7 +15,7 @@ use super::worker::{MIN_RETRY_INTERVAL, watch_signals};
 use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
 use crate::job::RepoPolicy;
-use crate::runpod::api::{ApiSettings, BODY_LIMIT};
+use crate::runpod::serve::api::{ApiSettings, BODY_LIMIT};
 use crate::runpod::serve::{ServeConfig, serve};
 use crate::runpod::worker::Shutdown;
 

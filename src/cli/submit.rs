@@ -20,8 +20,8 @@ use super::run::{FailOn, emit, outcome};
 use super::seconds::parse_seconds;
 use crate::history::{HistoryError, Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
+use crate::runpod::client::shards::{plan, run_shards};
 use crate::runpod::client::{ClientPolicy, Deadline, EndpointClient, Progress};
-use crate::runpod::shards::{plan, run_shards};
 use crate::summary::Summary;
 
 /// RunPod's public API (§8); `RUNPOD_ENDPOINT_BASE_URL` overrides it.

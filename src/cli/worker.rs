@@ -13,10 +13,10 @@ use super::seconds::parse_seconds;
 use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
 use crate::job::RepoPolicy;
-use crate::runpod::platform::Platform;
-use crate::runpod::post::RetryPolicy;
-use crate::runpod::spool::Spool;
-use crate::runpod::stop::StopPacing;
+use crate::runpod::worker::platform::Platform;
+use crate::runpod::worker::post::RetryPolicy;
+use crate::runpod::worker::spool::Spool;
+use crate::runpod::worker::stop::StopPacing;
 use crate::runpod::worker::{Shutdown, TakeBackoff, WorkerConfig};
 
 /// Flags of `flaky-detector worker`. The platform's URLs, key and pod id come from the

@@ -10,7 +10,7 @@ use crate::config::{Isolation, Settings};
 use crate::framework::Framework;
 use crate::framework::install::may_write;
 use crate::job::{Job, RepoSource};
-use crate::runner::env::inherited;
+use crate::process::env::inherited;
 use crate::runner::isolation::Places;
 use crate::runner::isolation::mechanism::{Choice, Mechanism};
 use crate::runner::isolation::overlay::OverlayBase;

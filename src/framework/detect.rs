@@ -1,65 +1,16 @@
-//! [`Framework`] and its detection from a checkout's files, then from the test command.
+//! How a checkout's [`Framework`] is detected: from its files, then from the test command.
+//! The enum itself is job input vocabulary and lives in [`crate::job`].
 
-use std::fmt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-/// A test framework we know how to install for and seed. The names are the seed project's,
-/// so its inputs keep working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framework {
-    Python,
-    Go,
-    TypescriptJest,
-    TypescriptVitest,
-    JavascriptMocha,
-    Rust,
-    Unknown,
-}
+use crate::job::Framework;
 
 impl Framework {
-    pub const ALL: [Framework; 7] = [
-        Framework::Python,
-        Framework::Go,
-        Framework::TypescriptJest,
-        Framework::TypescriptVitest,
-        Framework::JavascriptMocha,
-        Framework::Rust,
-        Framework::Unknown,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Framework::Python => "python",
-            Framework::Go => "go",
-            Framework::TypescriptJest => "typescript-jest",
-            Framework::TypescriptVitest => "typescript-vitest",
-            Framework::JavascriptMocha => "javascript-mocha",
-            Framework::Rust => "rust",
-            Framework::Unknown => "unknown",
-        }
-    }
-
-    pub fn is_node(self) -> bool {
-        matches!(
-            self,
-            Framework::TypescriptJest | Framework::TypescriptVitest | Framework::JavascriptMocha
-        )
-    }
-
     /// Looks at the checkout first (the seed project's order: Go, Node, Python; Rust added),
     /// then at the command, so `pytest` in a folder with no Python packaging file is still
     /// Python.
     pub fn detect(checkout: &Path, argv: &[String]) -> Framework {
         from_files(checkout).unwrap_or_else(|| from_command(argv))
-    }
-}
-
-impl fmt::Display for Framework {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

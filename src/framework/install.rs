@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::Framework;
-use crate::runner::env::EnvBuilder;
-use crate::runner::{ProcessSpec, RunOutcome, run_process};
+use crate::process::env::EnvBuilder;
+use crate::process::{ProcessSpec, RunOutcome, run_process};
 use crate::workspace::copy::link_tree;
 
 /// Bytes of install output kept in the report.
@@ -562,7 +562,7 @@ async fn run_steps(
                 other => format!("`{}` ended with {other:?}", step[0]),
             };
             let tail = format!("{}{}", output.stdout.text, output.stderr.text);
-            let tail = crate::runner::Captured {
+            let tail = crate::process::Captured {
                 text: tail,
                 truncated_bytes: 0,
             }

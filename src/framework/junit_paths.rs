@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::analysis::junit;
-use crate::analysis::test_result::TestReport;
+use super::results::junit;
+use super::results::test_result::TestReport;
 use crate::errors::one_line;
 use crate::workspace::read::{REPORT_CAP, read_capped};
 

@@ -1,6 +1,8 @@
 //! Which test framework a repository uses ([`Framework`]), how its dependencies are
 //! installed and cached ([`install`]), how a seed reaches a run ([`seed`]), how a run is
-//! told to write a per-test report ([`report`]), and seeded order shuffling ([`shuffle`]).
+//! told to write a per-test report ([`report`]) and how that report is read ([`results`]),
+//! and seeded order shuffling ([`shuffle`]). Children (installs, builds, probes) are started
+//! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
 
 pub mod build_once;
 pub mod command;
@@ -9,9 +11,10 @@ pub mod install;
 pub mod junit_paths;
 pub mod pytest_order;
 pub mod report;
+pub mod results;
 pub mod script;
 pub mod seed;
 pub mod shuffle;
 
-pub use detect::Framework;
+pub use crate::job::Framework;
 pub use install::{InstallReport, InstallStatus, Prepared};

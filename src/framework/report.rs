@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 
 pub use super::command::{Runner, RunnerAt, insert_flags};
 use super::junit_paths::{JunitGlobs, Stamp};
+use super::results::test_result::{TestReport, TestResult, TestStatus};
+use super::results::{go_test, jest, junit};
 pub use super::script::ScriptRunner;
 use super::shuffle::Shuffle;
-use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
-use crate::analysis::{go_test, jest, junit};
 use crate::errors::one_line;
-use crate::runner::capture::{Capture, Captured};
+use crate::process::capture::{Capture, Captured};
 use crate::workspace::read::{REPORT_CAP, ReadError, read_capped};
 
 /// How every run of a job reports its test cases.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{Runner, RunnerAt};
-use crate::runner::{ProcessSpec, run_process};
+use crate::process::{ProcessSpec, run_process};
 
 /// Seeded order shuffling for one runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

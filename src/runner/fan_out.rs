@@ -8,10 +8,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::capture::finished_run_keep;
-use super::process::{RunOutcome, RunnerError};
 use super::run::{RunRecord, RunRequest, RunTemplate};
 use crate::events::{Event, Events};
+use crate::process::capture::finished_run_keep;
+use crate::process::{RunOutcome, RunnerError};
 
 /// Runs every request, at most `parallelism` at once, and returns the finished records in
 /// attempt order. `enough` sees the records so far after each run; once it says `true` no

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::capture::Captured;
 use super::isolation::{PlaceSpec, Places, RunPlace};
-use super::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
-use crate::analysis::console;
-use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::config::Isolation;
 use crate::framework::build_once::BuiltRuns;
 use crate::framework::report::RunnerOptions;
+use crate::framework::results::console;
+use crate::framework::results::test_result::{TestReport, TestResult, TestStatus};
 use crate::framework::seed::with_seed_args;
 use crate::framework::{Framework, seed::seed_env};
+use crate::process::capture::Captured;
+use crate::process::{ProcessSpec, RunOutcome, RunnerError, run_process_teeing};
 
 /// Marks the test that hung in a run killed at the timeout: `running` (named by the progress
 /// plugin or the streaming output), and the tests a streaming report (`go test -json`) saw

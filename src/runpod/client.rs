@@ -11,9 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-pub use super::remote::{Deadline, JobState, Progress};
+pub mod remote;
+pub mod shards;
+
 use crate::http::{describe, retry_after};
 use crate::summary::Summary;
+pub use remote::{Deadline, JobState, Progress};
 
 /// Bound on one HTTP request; a `/run` body is at most 10 MB and a summary a few MB.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::post::{Delivery, RetryPolicy, post_json};
+use super::worker::post::{Delivery, RetryPolicy, post_json};
 use crate::events::Event;
 
 /// The event as data (its `stage` and fields) plus `message`, the line a person reads:

@@ -12,14 +12,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::api::{ApiSettings, ApiState, router, router_with_dashboard};
-use super::jobs::{JobTable, JobView, Outcome, Started, TableLimits};
+pub mod api;
+pub mod jobs;
+pub mod webhook;
+
 use super::progress::update;
-use super::webhook;
 use crate::detect::{Deps, detect};
 use crate::errors::one_line;
 use crate::events::Events;
 use crate::history::retry_pending_every;
+use api::{ApiSettings, ApiState, router, router_with_dashboard};
+use jobs::{JobTable, JobView, Outcome, Started, TableLimits};
 
 /// How long shutdown waits for cancelled jobs to reap their processes.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);

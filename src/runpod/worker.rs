@@ -11,17 +11,25 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::board::Board;
-use super::handler::{HandlerContext, handle};
-use super::platform::{Platform, PlatformError};
-use super::post::RetryPolicy;
-use super::spool::{Spool, SpoolError};
-use super::stop::StopPacing;
-use super::take::{Take, take};
-use super::{ping, stop};
+pub mod board;
+pub mod handler;
+pub mod ping;
+pub mod platform;
+pub mod post;
+pub mod spool;
+pub mod stop;
+pub mod take;
+
 use crate::detect::Deps;
 use crate::history::retry_pending_every;
 use crate::job::RepoPolicy;
+use board::Board;
+use handler::{HandlerContext, handle};
+use platform::{Platform, PlatformError};
+use post::RetryPolicy;
+use spool::{Spool, SpoolError};
+use stop::StopPacing;
+use take::{Take, take};
 
 /// What the operator sets on the command line.
 #[derive(Debug, Clone)]

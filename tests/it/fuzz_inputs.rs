@@ -12,8 +12,8 @@ use std::path::Path;
 
 use flaky_detector::JobInput;
 use flaky_detector::RepoPolicy;
-use flaky_detector::analysis::{go_test, jest, junit};
 use flaky_detector::config::FileConfig;
+use flaky_detector::framework::results::{go_test, jest, junit};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! One process at a time through `runner::run_process`, with real `sh` children: exit codes,
+//! One process at a time through `process::run_process`, with real `sh` children: exit codes,
 //! deadlines that take the whole process group down, grandchildren that hold the pipes, and
 //! floods of output that must stay bounded.
 
@@ -6,7 +6,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use flaky_detector::runner::{ProcessSpec, RunOutcome, run_process};
+use flaky_detector::process::{ProcessSpec, RunOutcome, run_process};
 use tokio_util::sync::CancellationToken;
 
 fn sh(script: &str, timeout: f64) -> ProcessSpec {

@@ -12,22 +12,12 @@ mod script;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::errors::one_line;
-use crate::runner::{ProcessSpec, run_process};
+pub use crate::job::BuildOnce;
 
-/// Whether a job may build its test binaries once (`build_once` in the file and job input).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum BuildOnce {
-    /// Build once when the command is one we can translate; plain runs otherwise.
-    #[default]
-    Auto,
-    /// Always plain runs.
-    Off,
-}
+use crate::errors::one_line;
+use crate::process::{ProcessSpec, run_process};
 
 /// What one run starts instead of the plain command.
 #[derive(Debug, Clone, PartialEq, Eq)]

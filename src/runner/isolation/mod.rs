@@ -3,7 +3,6 @@
 //! range, so concurrent runs of a test cannot make it fail by sharing files or ports.
 //! `docs/isolation.md` is the user's guide; [`Places`] is the entry point.
 
-pub mod enter;
 pub mod home;
 pub mod launch;
 mod make;

@@ -24,16 +24,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use std::fs::File;
-use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, kill, raise};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+
+pub use crate::process::HeldOverlay;
 
 /// Namespaces a run's child needs, as the probe found them to work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,20 +184,6 @@ impl OverlayBase {
     }
 }
 
-/// One run's overlay, mounted in namespaces of its own that a stopped holder process keeps
-/// alive: the run's child enters them with [`HeldOverlay::enter`]. [`HeldOverlay::retire`]
-/// (or dropping it) kills and reaps the holder, which blocks while the namespace goes.
-#[derive(Debug)]
-pub struct HeldOverlay {
-    holder: Pid,
-    /// The holder's user namespace, when the mount needed one.
-    user: Option<File>,
-    mnt: File,
-    target: CString,
-    layer: PathBuf,
-    retired: AtomicBool,
-}
-
 impl OverlayBase {
     /// Makes the layer folder `layer`, and a holder process with the run's overlay mounted on
     /// the checkout in its own namespaces, stopped until retired. The holder is the leader of
@@ -244,60 +230,13 @@ impl OverlayBase {
             None => None,
         };
         let mnt = open("mnt").map_err(fail)?;
-        Ok(HeldOverlay {
+        Ok(HeldOverlay::new(
             holder,
             user,
             mnt,
-            target: mount.target,
-            layer: layer.to_path_buf(),
-            retired: AtomicBool::new(false),
-        })
-    }
-}
-
-impl HeldOverlay {
-    /// The run's layer folder (`upper` and `work`).
-    pub fn layer(&self) -> &Path {
-        &self.layer
-    }
-
-    /// Enters the holder's namespaces and moves onto the mounted checkout (entering a mount
-    /// namespace moves the process to its root). Called in the forked child before `exec`:
-    /// system calls only.
-    pub fn enter(&self) -> nix::Result<()> {
-        if let Some(user) = &self.user {
-            setns(user.as_fd(), CloneFlags::CLONE_NEWUSER)?;
-        }
-        setns(self.mnt.as_fd(), CloneFlags::CLONE_NEWNS)?;
-        nix::unistd::chdir(self.target.as_c_str())
-    }
-
-    /// Whether one thread of this process can join the overlay ([`HeldOverlay::join_thread`]):
-    /// a mount namespace alone can be, a user namespace only by a single-threaded process.
-    pub fn joinable_by_thread(&self) -> bool {
-        self.user.is_none()
-    }
-
-    /// Moves the calling thread into the overlay's mount namespace (which also moves it to
-    /// that namespace's root). The thread must not share its file-system attributes with
-    /// other threads (`unshare(CLONE_FS)`), and must leave again.
-    pub fn join_thread(&self) -> nix::Result<()> {
-        setns(self.mnt.as_fd(), CloneFlags::CLONE_NEWNS)
-    }
-
-    /// Kills and reaps the holder, once; blocks while its namespaces go (some milliseconds).
-    /// Call it after the run, off the async threads.
-    pub fn retire(&self) {
-        if !self.retired.swap(true, Ordering::AcqRel) {
-            let _ = kill(self.holder, Signal::SIGKILL);
-            let _ = waitpid(self.holder, None);
-        }
-    }
-}
-
-impl Drop for HeldOverlay {
-    fn drop(&mut self) {
-        self.retire();
+            mount.target,
+            layer.to_path_buf(),
+        ))
     }
 }
 

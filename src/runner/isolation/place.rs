@@ -37,8 +37,8 @@ use super::overlay::{HeldOverlay, OverlayBase};
 use super::slots::{PortBlock, Slot, SlotPool};
 use super::tree::Manifest;
 use crate::config::Isolation;
+use crate::process::env::EnvBuilder;
 use crate::runner::RunnerError;
-use crate::runner::env::EnvBuilder;
 use crate::workspace::copy::Reflinks;
 
 /// The isolation state of one job: slot numbers, the snapshot of the prepared checkout and

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::*;
 use crate::analysis::Severity;
 use crate::analysis::assess::Assessment;
-use crate::analysis::test_result::{TestReport, TestResult, TestStatus};
 use crate::config::{FileConfig, Settings};
+use crate::framework::results::test_result::{TestReport, TestResult, TestStatus};
 use crate::framework::{Framework, InstallReport};
 use crate::job::{JobInput, RepoPolicy};
 use crate::runner::{Captured, RunOutcome, RunRecord};
@@ -105,7 +105,7 @@ fn job(seeds: &[u64], commit: &str, thresholds: Option<&str>) -> Summary {
         },
         records,
     );
-    assessment.apply(&mut summary, |seed| {
+    summary.apply(assessment.conclude(), |seed| {
         format!("TEST_SEED={seed} pytest tests")
     });
     summary

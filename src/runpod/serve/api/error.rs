@@ -8,7 +8,7 @@ use axum::http::header::CONNECTION;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::runpod::jobs::SubmitError;
+use crate::runpod::serve::jobs::SubmitError;
 
 /// A request the API refuses, or cannot serve.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{ClientError, Deadline, EndpointClient, Progress};
+use super::{ClientError, Deadline, EndpointClient, Progress};
 use crate::config::DEFAULT_SEED_RANGE;
 use crate::framework::seed::plan_seeds;
 use crate::job::{JobInput, MAX_RUNS};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::runpod::jobs::JobView;
+use crate::runpod::serve::jobs::JobView;
 
 /// Attempts in all: the first plus RunPod's two retries.
 pub const ATTEMPTS: usize = 3;

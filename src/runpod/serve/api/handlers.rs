@@ -1,5 +1,5 @@
 //! The endpoint operations (§8): each handler translates between HTTP and the
-//! [`JobTable`](crate::runpod::jobs::JobTable), nothing more. Extractor rejections are
+//! [`JobTable`](crate::runpod::serve::jobs::JobTable), nothing more. Extractor rejections are
 //! turned into [`ApiError`]s so every refusal has a JSON body.
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::ApiError;
 use super::request;
-use crate::runpod::jobs::{Health, JobView, StreamView};
+use crate::runpod::serve::jobs::{Health, JobView, StreamView};
 
 /// RunPod's bounds on `/runsync?wait=` (milliseconds).
 const MIN_WAIT_MS: u64 = 1_000;

@@ -14,9 +14,9 @@ use tokio::process::Command;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::HeldOverlay;
 use super::capture::{Capture, Captured};
-use super::isolation::HeldOverlay;
-use super::isolation::enter::spawn_in;
+use super::enter::spawn_in;
 
 /// How long the pipes may stay open once the leader has exited and its group was killed.
 /// Only a grandchild that moved to another session can hold them that long.

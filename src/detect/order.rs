@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::run::{RunRecord, RunRequest, RunTemplate};
 use crate::analysis::assess::Assessment;
 use crate::analysis::findings::{Classification, OrderFinding, OrderRole};
 use crate::analysis::per_test::{Ignore, outcomes};
 use crate::analysis::polluter::{Found, PolluterSearch, sentence};
-use crate::analysis::test_result::TestStatus;
 use crate::framework::command::{Runner, RunnerAt};
 use crate::framework::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
 use crate::framework::report::RunnerOptions;
+use crate::framework::results::test_result::TestStatus;
+use crate::runner::{RunRecord, RunRequest, RunTemplate};
 
 /// Most tests checked for order-dependence per job (each costs one file-order run and up
 /// to `MAX_SEARCH_RUNS` search runs).

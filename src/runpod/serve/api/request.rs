@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use crate::errors::one_line;
 use crate::job::{JobInput, RepoPolicy};
-use crate::runpod::jobs::Submission;
+use crate::runpod::serve::jobs::Submission;
 
 /// RunPod's bounds on `policy.executionTimeout` and `policy.ttl` (milliseconds, §8).
 const MIN_EXECUTION_TIMEOUT_MS: u64 = 5_000;

@@ -11,13 +11,13 @@ use tokio_util::sync::CancellationToken;
 use super::board::Board;
 use super::platform::Platform;
 use super::post::{Delivery, RetryPolicy, post_json};
-use super::progress::{ProgressTarget, post_updates};
 use super::spool::{Spool, SpooledResult};
 use super::take::TakenJob;
 use crate::detect::{Deps, detect};
 use crate::errors::one_line;
 use crate::events::Events;
 use crate::job::{Job, JobInput, RepoPolicy};
+use crate::runpod::progress::{ProgressTarget, post_updates};
 use crate::summary::Summary;
 
 /// Bound on one progress post.

@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use error::ApiError;
 
 use crate::job::RepoPolicy;
-use crate::runpod::jobs::JobTable;
+use crate::runpod::serve::jobs::JobTable;
 
 /// RunPod's limit on a `/run` body.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;

@@ -9,13 +9,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::fan_out::run_all;
-use super::process::RunnerError;
-use super::run::{RunRequest, RunTemplate};
 use crate::analysis::assess::Assessment;
 use crate::analysis::classify::{REPLAYS_PER_SEED, Replay};
 use crate::errors::one_line;
 use crate::events::{Event, Events};
+use crate::process::RunnerError;
+use crate::runner::{RunRequest, RunTemplate, run_all};
 
 /// The confirmation phase of a job: replays the seeds `assessment` asks for (if any, if the
 /// job was not cancelled, and if the budget allows a replay) and hands the replays back to
