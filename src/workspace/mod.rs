@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::job::RepoSource;
+use crate::job::{RepoSource, is_hex_sha};
 pub use credential::GitToken;
 
 /// Why a workspace could not be prepared. Every variant names what the user gave us; none
@@ -243,8 +243,83 @@ fn scratch_in(parent: &Path) -> Result<TempDir, WorkspaceError> {
 }
 
 /// The HEAD commit of a local directory that is a git repository, for reports.
+///
+/// Read from `.git` directly when HEAD is detached or names a branch held as a loose or packed
+/// ref, the common case: opening the repository with libgit2 first initialises OpenSSL and
+/// loads the system's CA bundle, a fifth of what a short job on a local directory cost
+/// besides its runs. Anything else (a `.git` file, a symbolic ref to a ref) goes to libgit2.
 fn head_commit(path: &Path) -> Option<String> {
-    let repo = git2::Repository::open(path).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    Some(commit.id().to_string())
+    read_head(&path.join(".git")).or_else(|| {
+        let repo = git2::Repository::open(path).ok()?;
+        let commit = repo.head().ok()?.peel_to_commit().ok()?;
+        Some(commit.id().to_string())
+    })
+}
+
+/// HEAD's commit from the files of the git directory `git`, when it is that simple.
+fn read_head(git: &Path) -> Option<String> {
+    let full_sha = |text: &str| (text.len() == 40 && is_hex_sha(text)).then(|| text.to_string());
+    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+    let Some(name) = head.trim().strip_prefix("ref: ") else {
+        return full_sha(head.trim());
+    };
+    if !name.starts_with("refs/heads/") || name.contains("..") {
+        return None;
+    }
+    if let Ok(loose) = std::fs::read_to_string(git.join(name)) {
+        return full_sha(loose.trim());
+    }
+    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    packed
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .find(|(_, ref_name)| *ref_name == name)
+        .and_then(|(id, _)| full_sha(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with one commit on `main`, its id, and libgit2's answer for HEAD.
+    fn repository() -> (tempfile::TempDir, git2::Repository, git2::Oid) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        std::fs::write(dir.path().join("a.txt"), "a").expect("write");
+        let mut index = repo.index().expect("index");
+        index.add_path(Path::new("a.txt")).expect("add");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let who = git2::Signature::now("t", "t@localhost").expect("signature");
+        let id = repo
+            .commit(Some("refs/heads/main"), &who, &who, "one", &tree, &[])
+            .expect("commit");
+        drop(tree);
+        repo.set_head("refs/heads/main").expect("head");
+        (dir, repo, id)
+    }
+
+    #[test]
+    fn head_is_read_from_loose_packed_and_detached_refs_as_libgit2_reads_it() {
+        let (dir, repo, id) = repository();
+        let git = dir.path().join(".git");
+        assert_eq!(read_head(&git), Some(id.to_string()), "loose ref");
+        // Packed: the loose file goes, packed-refs holds it (as `git pack-refs --all` does).
+        std::fs::remove_file(git.join("refs/heads/main")).expect("unpack");
+        std::fs::write(
+            git.join("packed-refs"),
+            format!("# pack-refs with: peeled fully-peeled sorted\n{id} refs/heads/main\n"),
+        )
+        .expect("packed-refs");
+        assert_eq!(read_head(&git), Some(id.to_string()), "packed ref");
+        assert_eq!(head_commit(dir.path()), Some(id.to_string()));
+        repo.set_head_detached(id).expect("detach");
+        assert_eq!(read_head(&git), Some(id.to_string()), "detached");
+        // An unborn branch has no commit, here and in libgit2.
+        repo.set_head("refs/heads/none").expect("unborn");
+        assert_eq!(read_head(&git), None);
+        assert_eq!(head_commit(dir.path()), None);
+        assert_eq!(head_commit(&dir.path().join("no-such-dir")), None);
+    }
 }
