@@ -74,6 +74,9 @@ pub(super) struct Made {
     /// With [`Mechanism::Overlay`]: the run's mount, and its upper folder (what it wrote).
     pub(super) overlay: Option<(Arc<HeldOverlay>, PathBuf)>,
     pub(super) state: SlotState,
+    /// With [`Mechanism::Overlay`]: the slot's previous run wrote through its overlay, so this
+    /// suite writes and the slot should keep a spare ready for the next run.
+    pub(super) after_writer: bool,
 }
 
 /// The blocking part of [`super::Places::enter`].
@@ -103,9 +106,11 @@ pub(super) fn make_place(
         // The previous run's overlay serves again when that run wrote nothing through it: an
         // overlay whose upper folder is empty shows exactly the checkout, and keeping it
         // saves a mount and a namespace teardown per run.
+        let had_previous = state.stale_overlay.is_some();
         let unchanged = state
             .stale_overlay
             .take_if(|held| wrote_nothing(&layer_dirs(held.layer()).0));
+        let after_writer = had_previous && unchanged.is_none();
         let held = match (unchanged, state.ready.take()) {
             (Some(held), ready) => {
                 state.stale = None;
@@ -123,6 +128,7 @@ pub(super) fn make_place(
             remove: Some(layer),
             overlay: Some((held, upper)),
             state,
+            after_writer,
         });
     }
     let Some(manifest) = &job.prepared.manifest else {
@@ -132,6 +138,7 @@ pub(super) fn make_place(
             remove: None,
             overlay: None,
             state,
+            after_writer: false,
         });
     };
     let reflinks = &job.prepared.reflinks;
@@ -161,6 +168,7 @@ pub(super) fn make_place(
             remove: None,
             overlay: None,
             state,
+            after_writer: false,
         });
     }
     let copy = match state.ready.take() {
@@ -181,11 +189,12 @@ pub(super) fn make_place(
         cwd: Some(copy),
         overlay: None,
         state,
+        after_writer: false,
     })
 }
 
 /// True when `upper` (an overlay's upper folder) is an empty directory.
-fn wrote_nothing(upper: &Path) -> bool {
+pub(super) fn wrote_nothing(upper: &Path) -> bool {
     std::fs::read_dir(upper).is_ok_and(|mut entries| entries.next().is_none())
 }
 

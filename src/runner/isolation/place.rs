@@ -31,9 +31,11 @@ use tokio::sync::OnceCell;
 
 use super::home::RunHome;
 use super::launch::{find_program, repoint};
-use super::make::{AHEAD_LIMIT, Job, Prepared, Ready, SlotState, copy_ahead, make_place};
+use super::make::{
+    AHEAD_LIMIT, Job, Prepared, Ready, SlotState, copy_ahead, make_place, wrote_nothing,
+};
 use super::mechanism::{Choice, Mechanism};
-use super::overlay::{HeldOverlay, OverlayBase};
+use super::overlay::{HeldOverlay, OverlayBase, layer_dirs};
 use super::slots::{PortBlock, Slot, SlotPool};
 use super::tree::Manifest;
 use crate::config::Isolation;
@@ -127,8 +129,9 @@ impl Places {
         // run. Anything that may fork a holder or copy a tree goes to the pool.
         let cheap = mechanism == Mechanism::Overlay
             && !spec.preserve
-            && state.stale_overlay.is_some()
-            && state.ready.is_some();
+            && state.stale_overlay.as_ref().is_some_and(|held| {
+                state.ready.is_some() || wrote_nothing(&layer_dirs(held.layer()).0)
+            });
         let own_copies =
             matches!(mechanism, Mechanism::Copy | Mechanism::Overlay) && !spec.preserve;
         let work = {
@@ -157,11 +160,11 @@ impl Places {
             let stale = made.state.stale.take();
             let stale_overlay = made.state.stale_overlay.take();
             let next = match mechanism {
-                // One spare overlay per slot, for the run after one that writes.
-                Mechanism::Overlay => made
-                    .state
-                    .ready
-                    .is_none()
+                // A spare overlay for the run after one that writes, kept once a run in the
+                // slot has written: a suite that never writes (`true`, a prepared test
+                // binary) never pays for a spare's mount and teardown; one that writes pays
+                // one mount on its critical path per slot, once.
+                Mechanism::Overlay => (made.after_writer && made.state.ready.is_none())
                     .then(|| self.numbered(spec.runs_dir, "layer")),
                 _ => prepared.ahead.then(|| self.numbered(spec.runs_dir, "copy")),
             };
