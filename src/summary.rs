@@ -212,6 +212,16 @@ impl Summary {
         }
     }
 
+    /// The job's rate, interval, verdict and severity, as one assessment computed them.
+    pub(crate) fn set_figures(&mut self, figures: crate::analysis::per_test::Figures) {
+        self.repro_rate = figures.rate;
+        self.ci_low = figures.ci_low;
+        self.ci_high = figures.ci_high;
+        self.verdict = figures.verdict;
+        self.severity = figures.severity;
+        self.severity_note = figures.severity_note;
+    }
+
     /// Fills what the assessment of the runs decides: figures over the runs that count as
     /// failed, per-test stats, classification, notes, and the reproduce line (`reproduce`
     /// makes one for a seed).
@@ -228,12 +238,7 @@ impl Summary {
             warnings,
         } = conclusion;
         self.failures = failures;
-        self.repro_rate = figures.rate;
-        self.ci_low = figures.ci_low;
-        self.ci_high = figures.ci_high;
-        self.verdict = figures.verdict;
-        self.severity = figures.severity;
-        self.severity_note = figures.severity_note;
+        self.set_figures(figures);
         self.reproduce = failing_seeds.first().map(|seed| reproduce(*seed));
         self.failing_seeds = failing_seeds;
         self.tests = tests;

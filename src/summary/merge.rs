@@ -121,13 +121,7 @@ impl Summary {
         for (attempt, result) in self.results.iter_mut().enumerate() {
             result.attempt = attempt as u32;
         }
-        let figures = Figures::of(self.failures, self.total_runs, &thresholds);
-        self.repro_rate = figures.rate;
-        self.ci_low = figures.ci_low;
-        self.ci_high = figures.ci_high;
-        self.verdict = figures.verdict;
-        self.severity = figures.severity;
-        self.severity_note = figures.severity_note;
+        self.set_figures(Figures::of(self.failures, self.total_runs, &thresholds));
         let tally = self
             .confirmation
             .as_ref()
