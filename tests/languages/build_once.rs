@@ -39,30 +39,6 @@ fn sandbox(fill: impl FnOnce(&Path)) -> Sandbox {
     }
 }
 
-/// Copies `examples/<dir>` without build leftovers.
-fn copy_example(dir: &str, dest: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("create folder");
-        for entry in std::fs::read_dir(from).expect("read example folder") {
-            let entry = entry.expect("directory entry");
-            let name = entry.file_name();
-            if name == "target" {
-                continue;
-            }
-            let kind = entry.file_type().expect("file type");
-            if kind.is_dir() {
-                copy(&entry.path(), &to.join(&name));
-            } else if kind.is_file() {
-                std::fs::copy(entry.path(), to.join(&name)).expect("copy a file");
-            }
-        }
-    }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(dir);
-    copy(&source, dest);
-}
-
 /// Runs one job on the sandbox's checkout; `extra` is merged into the job input.
 async fn run_job(sandbox: &Sandbox, command: &str, seeds: &[u64], extra: Value) -> Summary {
     let mut input = json!({
@@ -113,7 +89,7 @@ fn mode(summary: &Summary) -> &str {
 /// per-test names and failing seeds.
 async fn same_as_plain(example: Example, seeds: &[u64], extra: Value, built: &str) {
     require_tools(&example);
-    let sandbox = sandbox(|checkout| copy_example(example.dir, checkout));
+    let sandbox = sandbox(|checkout| super::checkout_of(example.dir, checkout));
     let mut on = extra.clone();
     on["build_once"] = json!("auto");
     let mut off = extra;
