@@ -83,6 +83,9 @@ const PRIVILEGES: &[(&str, &[&str])] = &[
         "has_pid_namespace",
         &["unshare", "-fp", "--mount-proc", "true"],
     ),
+    // Root: what a root run must not be able to do (tests/e2e/sealed_runs.rs), and the
+    // fork server's socket refusing another user (which only root can become).
+    ("has_root", &["sh", "-c", "test \"$(id -u)\" -eq 0"]),
 ];
 
 fn main() {

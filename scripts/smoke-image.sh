@@ -4,12 +4,16 @@
 # the verdict and failing seeds must be the ones the example is built to produce.
 #
 #   scripts/smoke-image.sh IMAGE [EXAMPLE...]
+#   SMOKE_DOCKER=path/to/engine scripts/smoke-image.sh IMAGE [EXAMPLE...]
 #   SMOKE_BINARY=target/release/flaky-detector scripts/smoke-image.sh - [EXAMPLE...]
 #
 # EXAMPLE is a folder name under examples/ (default: all six; pass `python` for the image of
 # Dockerfile.python-only). With SMOKE_BINARY set, the examples run on this machine through
 # that binary instead of in a container (IMAGE is then ignored), which tests this script.
-# Needs docker (or SMOKE_BINARY) and python3 on this machine.
+# SMOKE_DOCKER names a program that takes docker's `run` arguments in place of docker (as
+# scripts/image-check.sh does with podman). Each line also names the isolation mechanism the
+# job's runs got inside the container. Needs docker (or SMOKE_DOCKER, or SMOKE_BINARY) and
+# python3 on this machine.
 set -eu
 
 usage() {
@@ -24,8 +28,9 @@ if [ "$#" -eq 0 ]; then
     set -- python go typescript-jest typescript-vitest javascript-mocha rust
 fi
 command -v python3 >/dev/null || { echo "error: python3 is needed to read the results" >&2; exit 1; }
+engine=${SMOKE_DOCKER:-docker}
 if [ -z "${SMOKE_BINARY:-}" ]; then
-    command -v docker >/dev/null || { echo "error: docker is not installed" >&2; exit 1; }
+    command -v "$engine" >/dev/null || { echo "error: $engine is not installed" >&2; exit 1; }
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -48,11 +53,12 @@ run_job() {
     if [ -n "${SMOKE_BINARY:-}" ]; then
         "$SMOKE_BINARY" --test_input "$1"
     else
-        docker run --rm -e FLAKY_ALLOW_LOCAL_REPOS=1 "$image" --test_input "$1"
+        "$engine" run --rm -e FLAKY_ALLOW_LOCAL_REPOS=1 "$image" --test_input "$1"
     fi
 }
 
-# Reads the job's stdout and prints "framework verdict failing-seeds…", or the job's error.
+# Reads the job's stdout and prints "framework verdict failing-seeds…|mechanism", or the
+# job's error.
 read_result() {
     python3 -c '
 import json, sys
@@ -65,7 +71,8 @@ for line in reversed(sys.stdin.read().splitlines()):
         sys.exit("job error: %s" % doc["error"])
     if isinstance(doc, dict) and "output" in doc:
         out = doc["output"]
-        print(out["framework"], out["verdict"], *sorted(out["failing_seeds"]))
+        print(*[out["framework"], out["verdict"], *sorted(out["failing_seeds"])], sep=" ", end="|")
+        print(out.get("isolation_mechanism", "none"))
         sys.exit(0)
 sys.exit("no result JSON in the output")
 '
@@ -86,8 +93,10 @@ for example in "$@"; do
     input=$(printf '{"input": {"repo": "%s", "test_command": "%s", "runs": 20, "parallelism": 4, "seeds": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20], "timeout": 300}}' "$repo" "$command")
     want="$framework flaky $seeds"
     if got=$(run_job "$input" | read_result); then
+        mechanism=${got##*|}
+        got=${got%|*}
         if [ "$got" = "$want" ]; then
-            echo "ok      $example: $got"
+            echo "ok      $example: $got (isolation: $mechanism)"
             continue
         fi
         echo "FAILED  $example: got \`$got\`, want \`$want\`" >&2

@@ -58,6 +58,18 @@ struct SeedRange {
     max: u64,
 }
 
+/// What `.flaky-detector.yml` says about the install. Each one changes the cache key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstallChoices {
+    /// A shell line run in the checkout instead of the detected install (after the
+    /// virtualenv is made, with it first on PATH, for Python).
+    pub install_command: Option<String>,
+    /// Packages installed beside the dependency files (pip or npm names and versions).
+    pub extra_packages: Vec<String>,
+    /// The interpreter the Python virtualenv is made with (`python3.8`, a path).
+    pub python: Option<String>,
+}
+
 /// Why the repository's config file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -88,6 +100,9 @@ pub struct FileConfig {
     thresholds: PartialThresholds,
     pub auto_install_dependencies: Option<bool>,
     pub pip_install_timeout: Option<f64>,
+    pub install_command: Option<String>,
+    pub extra_packages: Option<Vec<String>>,
+    pub python: Option<String>,
     pub cleanup_on_failure: Option<bool>,
     pub preserve_temp_dir: Option<bool>,
     pub save_full_output: Option<bool>,
@@ -145,6 +160,9 @@ impl FileConfig {
                     config.auto_install_dependencies = Some(field(&key, value)?)
                 }
                 "pip_install_timeout" => config.pip_install_timeout = Some(field(&key, value)?),
+                "install_command" => config.install_command = Some(field(&key, value)?),
+                "extra_packages" => config.extra_packages = Some(field(&key, value)?),
+                "python" => config.python = Some(field(&key, value)?),
                 "cleanup_on_failure" => config.cleanup_on_failure = Some(field(&key, value)?),
                 "preserve_temp_dir" => config.preserve_temp_dir = Some(field(&key, value)?),
                 "save_full_output" => config.save_full_output = Some(field(&key, value)?),
@@ -237,6 +255,29 @@ impl FileConfig {
                     .map_err(|e| invalid(key, format!("`{pattern}` is not a valid glob: {e}")))?;
             }
         }
+        if let Some(command) = &self.install_command
+            && command.trim().is_empty()
+        {
+            return Err(invalid("install_command", "is empty".into()));
+        }
+        if let Some(python) = &self.python
+            && (python.trim().is_empty() || python.contains(char::is_whitespace))
+        {
+            return Err(invalid(
+                "python",
+                format!("must name one interpreter (`python3.8`, a path), got `{python}`"),
+            ));
+        }
+        // An entry that reads as an option would change what pip or npm does, not what it
+        // installs; `install_command` is the key for that.
+        for package in self.extra_packages.iter().flatten() {
+            if package.trim().is_empty() || package.starts_with('-') {
+                return Err(invalid(
+                    "extra_packages",
+                    format!("`{package}` is not a package name (options go in `install_command`)"),
+                ));
+            }
+        }
         if let Some(limit) = self.output_limit_bytes
             && !(1024..=16 * 1024 * 1024).contains(&limit)
         {
@@ -319,6 +360,8 @@ pub struct Settings {
     pub junit_paths: Vec<String>,
     pub auto_install: bool,
     pub install_timeout: Duration,
+    /// `install_command`, `extra_packages` and `python` from the repository's file.
+    pub install: InstallChoices,
     pub cleanup_on_failure: bool,
     pub preserve_temp_dir: bool,
     pub save_full_output: bool,
@@ -379,6 +422,11 @@ impl Settings {
             junit_paths: file.junit_paths.clone().unwrap_or_default(),
             auto_install: file.auto_install_dependencies.unwrap_or(true),
             install_timeout: Duration::from_secs_f64(file.pip_install_timeout.unwrap_or(300.0)),
+            install: InstallChoices {
+                install_command: file.install_command.clone(),
+                extra_packages: file.extra_packages.clone().unwrap_or_default(),
+                python: file.python.clone(),
+            },
             cleanup_on_failure: file.cleanup_on_failure.unwrap_or(true),
             preserve_temp_dir: file.preserve_temp_dir.unwrap_or(false),
             save_full_output: file.save_full_output.unwrap_or(false),
@@ -412,6 +460,32 @@ mod tests {
         let config = FileConfig::parse(text).expect("the documented file is valid");
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
         assert_eq!(config.isolation, Some(Isolation::Run));
+    }
+
+    #[test]
+    fn the_install_keys_are_read_and_an_option_is_not_a_package() {
+        let config = FileConfig::parse(
+            "install_command: pip install -r ci.txt\nextra_packages: [pytest-cov, numpy<2]\npython: python3.8\n",
+        )
+        .expect("parses");
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert_eq!(
+            config.install_command.as_deref(),
+            Some("pip install -r ci.txt")
+        );
+        assert_eq!(
+            config.extra_packages,
+            Some(vec!["pytest-cov".to_string(), "numpy<2".to_string()])
+        );
+        assert_eq!(config.python.as_deref(), Some("python3.8"));
+        for bad in [
+            "extra_packages: [--index-url=http://x]\n",
+            "python: python3 -S\n",
+            "install_command: ' '\n",
+        ] {
+            let err = FileConfig::parse(bad).expect_err(bad);
+            assert!(err.to_string().contains('`'), "{err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! [`detect()`]: the one pipeline every front end calls. Workspace, config, framework,
-//! install, runs (stopping early when asked), confirmation ([`confirm`](mod@confirm)), test order
+//! install (a failed one stops the job after one probe run), runs (stopping early when asked), confirmation ([`confirm`](mod@confirm)), test order
 //! ([`order`]), summary, in that order; progress goes out as [`Event`]s. The pipeline makes
 //! the decisions (which seeds to replay, which orders to try) from `analysis`'s judgement and
 //! hands the runs to `runner`.
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 mod checkout;
 use checkout::JobCheckout;
 pub mod confirm;
+mod control;
 mod error;
 pub mod order;
 pub use error::DetectError;
@@ -173,9 +174,55 @@ async fn run_pipeline(
 ) -> Result<Summary, DetectError> {
     let started = Instant::now();
     let workspace = checkout.workspace;
-    let setup = prepare_runs(job, deps, events, cancel, checkout, settings).await?;
+    let mut setup = prepare_runs(job, deps, events, cancel, checkout, settings).await?;
     let ignore = Ignore::new(&settings.ignore_patterns);
-    let phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
+    if setup.install.stops_runs {
+        let probe = run_probe(&setup, settings, events, cancel).await?;
+        if !probe.outcome.passed() {
+            setup.template.places.finish().await;
+            let findings = Findings {
+                assessment: Assessment::new(std::slice::from_ref(&probe), settings),
+                phase: FirstPhase {
+                    records: vec![probe],
+                    runs_saved: 0,
+                },
+                order_dependence: Vec::new(),
+            };
+            let duration_seconds = started.elapsed().as_secs_f64();
+            let mut summary = build_summary(
+                job,
+                workspace,
+                settings,
+                warnings,
+                setup,
+                findings,
+                duration_seconds,
+            );
+            summary.mark_install_failed();
+            return Ok(summary);
+        }
+        if let Some(sentence) = setup.install.report.failure_sentence() {
+            setup.warnings.push(format!(
+                "the install failed ({sentence}), but a probe run passed: the runs used what was already installed"
+            ));
+        }
+    }
+    let mut phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
+    if let Some(note) = control::check(
+        &setup.template,
+        &mut phase.records,
+        &ignore,
+        settings,
+        cancel,
+    )
+    .await
+    {
+        setup.build_mode = format!("{} (then fresh processes: {note})", setup.build_mode);
+        setup.warnings.push(format!(
+            "the pytest fork server's runs did not behave like fresh processes ({note}); \
+             they were run again as fresh processes, and only fresh processes are counted"
+        ));
+    }
     let findings = assess(&setup, settings, phase, &ignore, events, cancel).await;
     setup.template.places.finish().await;
     let duration_seconds = started.elapsed().as_secs_f64();
@@ -232,10 +279,11 @@ async fn prepare_runs(
         timeout: settings.install_timeout,
         enabled: settings.auto_install,
         cancel,
+        choices: &settings.install,
     })
     .await;
     events.emit(Event::Installed {
-        install: prepared.report.clone(),
+        install: Box::new(prepared.report.clone()),
     });
     if cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
@@ -256,8 +304,15 @@ async fn prepare_runs(
         cancel,
     )
     .await;
+    // A failed install stops the job after one probe run: building the tests once would
+    // only meet the same missing package.
+    let build_once = if prepared.stops_runs {
+        crate::job::BuildOnce::Off
+    } else {
+        settings.build_once
+    };
     let (build, build_mode) = build_once::prepare(
-        settings.build_once,
+        build_once,
         &BuildContext {
             argv: &settings.argv,
             env: &env,
@@ -273,7 +328,12 @@ async fn prepare_runs(
     }
     let (order_setup, order_warning) = order::setup(&mut options, &env, &deps.cache_dir).await;
     let mut env = env;
-    env.extend(order_setup.run_env.iter().cloned());
+    // Set, not appended: the order plugin's PYTHONPATH already holds the install's, and a
+    // second entry of one name leaves which one a run gets to whoever reads it.
+    for (name, value) in &order_setup.run_env {
+        env.retain(|(k, _)| k != name);
+        env.push((name.clone(), value.clone()));
+    }
     let template = Arc::new(RunTemplate {
         argv: settings.argv.clone(),
         checkout: checkout.to_path_buf(),
@@ -299,6 +359,38 @@ async fn prepare_runs(
         build_mode,
         warnings: options_warning.into_iter().chain(order_warning).collect(),
     })
+}
+
+/// The one run a job makes after a failed install, with the first seed, to show the error
+/// the tests meet without the dependencies. `Cancelled` when `cancel` fired before it ended.
+async fn run_probe(
+    setup: &RunSetup,
+    settings: &Settings,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<RunRecord, DetectError> {
+    let seed = plan_seeds(1, settings.seed_range, settings.seeds.as_deref())
+        .into_iter()
+        .next()
+        .unwrap_or(settings.seed_range.0);
+    events.emit(Event::Running {
+        runs: 1,
+        parallelism: 1,
+        command: settings.command_line.clone(),
+    });
+    let records = run_all(
+        setup.template.clone(),
+        vec![RunRequest { attempt: 0, seed }],
+        1,
+        events,
+        cancel,
+        &mut |_| false,
+    )
+    .await?;
+    match records.into_iter().next() {
+        Some(record) if !cancel.is_cancelled() => Ok(record),
+        _ => Err(DetectError::Cancelled),
+    }
 }
 
 /// The first phase's runs, and how many of the asked-for runs an early stop saved.
@@ -383,9 +475,10 @@ async fn assess(
     let mut order_dependence = Vec::new();
     if settings.confirm {
         let first_attempt = settings.runs;
+        // Replays decide a class: they run as the reproduce line does, in fresh processes.
         confirm(
             &mut assessment,
-            setup.template.clone(),
+            Arc::new(setup.template.fresh_processes()),
             settings.parallelism,
             first_attempt,
             settings.confirm_budget,

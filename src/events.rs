@@ -20,8 +20,10 @@ pub enum Event {
     Installing {
         framework: Framework,
     },
+    /// Boxed: a failed install's report (step, package, reason, way out) is the largest
+    /// thing an event carries.
     Installed {
-        install: InstallReport,
+        install: Box<InstallReport>,
     },
     Running {
         runs: u32,

@@ -13,7 +13,8 @@ use flaky_detector::history::HistoryError;
 const EXIT_CODES: &str = "\
 Exit status:
   0    the job ran (and stayed below --fail-on)
-  1    the job could not run (bad input, clone failure, missing command)
+  1    the job could not run (bad input, clone failure, missing command, or
+       its dependencies did not install: verdict install-failed)
   2    command-line usage error
   3    the job ran and its severity reached --fail-on
   130  interrupted (Ctrl-C or SIGTERM); finished runs are still reported
@@ -54,8 +55,13 @@ enum Command {
 /// Prints a subcommand's error once, on one line, and exits with the status its outcome or
 /// error names (the table in `--help`).
 fn main() -> ExitCode {
+    // First, while there is one thread, and before the init forks so that it is sealed too:
+    // runs must not read this process's secrets through /proc (docs/security.md).
+    let _ = flaky_detector::process::seal::seal();
     // Before the runtime's threads exist: as PID 1 the process forks into init + detector.
     cli::init::supervise_if_pid1();
+    // Still before the runtime: no run may unmount its overlay, even as root.
+    let _ = flaky_detector::process::seal::confine_runs();
     let result = match tokio::runtime::Runtime::new() {
         Ok(runtime) => {
             let result = runtime.block_on(run());
@@ -77,7 +83,10 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> Result<Outcome, CliError> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(command) = &mut cli.command {
+        read_secret_files(command)?;
+    }
     let on_runpod = std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some_and(|v| !v.is_empty());
     match cli.command {
         // The worker and the server set up their own logging (RunPod's JSON lines).
@@ -91,7 +100,8 @@ async fn run() -> Result<Outcome, CliError> {
             serve::run_serve(args, deps).await?;
         }
         None if on_runpod && cli.test_input.is_none() => {
-            let args = WorkerArgs::parse_from(["worker"]);
+            let mut args = WorkerArgs::parse_from(["worker"]);
+            args.db.read_db_file()?;
             let deps = with_history(&args.db)?;
             worker::run_worker(args, deps).await?;
         }
@@ -118,16 +128,34 @@ async fn run() -> Result<Outcome, CliError> {
         None => {
             init_logging();
             // Local test mode has no --db: FLAKY_DB or the default path.
-            let db = cli::history::DbArg {
+            let mut db = cli::history::DbArg {
                 db: std::env::var_os("FLAKY_DB")
                     .filter(|v| !v.is_empty())
                     .map(Into::into),
+                db_file: std::env::var_os("FLAKY_DB_FILE")
+                    .filter(|v| !v.is_empty())
+                    .map(Into::into),
             };
+            db.read_db_file()?;
             let deps = local_history(&db)?;
             cli::local_test::run(cli.test_input, &deps).await?;
         }
     }
     Ok(Outcome::Done)
+}
+
+/// Reads the secrets given as files (`--api-key-file`, `--db-file` and their environment
+/// variables) into the flags they stand for, once, before anything uses them.
+fn read_secret_files(command: &mut Command) -> Result<(), CliError> {
+    match command {
+        Command::Run(args) => args.history.read_db_file(),
+        Command::History(args) => args.db.read_db_file(),
+        Command::Dashboard(args) => args.db.read_db_file(),
+        Command::Submit(args) => args.read_secret_files(),
+        Command::Worker(args) => args.db.read_db_file(),
+        Command::Serve(args) => args.read_secret_files(),
+        Command::Report(_) => Ok(()),
+    }
 }
 
 /// The operator's dependencies with the history store of `db` (jobs are recorded before

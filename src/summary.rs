@@ -222,6 +222,33 @@ impl Summary {
         self.severity_note = figures.severity_note;
     }
 
+    /// Shapes the summary of a job stopped by a failed install after its one probe run
+    /// failed too: verdict `install-failed` and no severity (no flakiness was measured), no
+    /// failing seeds or reproduce line (replaying a seed meets the same install), the
+    /// install's sentence as `first_error`, and what the probe met kept in
+    /// `install.probe_error`. Only the classes that say the tests could not start are kept.
+    pub fn mark_install_failed(&mut self) {
+        if self.install.probe_error.is_none() {
+            self.install.probe_error = self.first_error.take();
+        }
+        self.first_error = self.install.failure_sentence().or(self.first_error.take());
+        self.verdict = Verdict::InstallFailed;
+        self.severity = Severity::None;
+        self.severity_note = None;
+        self.failing_seeds.clear();
+        self.reproduce = None;
+        self.confirmation = None;
+        self.tests.clear();
+        self.classification = self.classification.filter(|c| {
+            matches!(
+                c,
+                Classification::MissingDependency
+                    | Classification::CollectionError
+                    | Classification::UsageError
+            )
+        });
+    }
+
     /// Fills what the assessment of the runs decides: figures over the runs that count as
     /// failed, per-test stats, classification, notes, and the reproduce line (`reproduce`
     /// makes one for a seed).

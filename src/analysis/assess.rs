@@ -170,6 +170,17 @@ impl Assessment {
         classify::default_budget(self.runs.len() as u32, &choice.rates, self.parallel)
     }
 
+    /// The replays one covering seed needs to tell its subjects' failures from chance: the
+    /// most [`classify::telling`] asks among the rates it was chosen for.
+    pub fn replays_per_seed(&self, rates: &[f64]) -> u32 {
+        let runs = self.runs.len() as u32;
+        rates
+            .iter()
+            .map(|&rate| classify::telling(rate, runs))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Which of `seeds` are still worth replaying after `replays`: those that failed for a
     /// subject (the flaky command, or a flaky test case) whose class more replays can still
     /// change (see [`classify::settled`]). Empty once every class is settled.
@@ -178,11 +189,19 @@ impl Assessment {
             .subjects()
             .into_iter()
             .filter(|(subject, test)| {
-                let tally = match test {
-                    Some(test) => classify::test_tally(replays, test, &self.ignore),
-                    None => classify::command_tally(replays, subject.failing_seeds, &self.ignore),
+                let (tally, failures, runs) = match test {
+                    Some(test) => (
+                        classify::test_tally(replays, test, &self.ignore),
+                        test.failures,
+                        test.runs,
+                    ),
+                    None => (
+                        classify::command_tally(replays, subject.failing_seeds, &self.ignore),
+                        self.failures(),
+                        self.runs.len() as u32,
+                    ),
                 };
-                !classify::settled(&tally)
+                !classify::settled(failures, runs, &tally, self.parallel)
             })
             .map(|(subject, _)| subject.failing_seeds)
             .collect();
@@ -269,11 +288,14 @@ impl Assessment {
         for test in self.tests.iter_mut().filter(|t| t.name == name) {
             test.classification = Some(Classification::OrderDependent);
         }
-        let seed_dependent = self
-            .tests
-            .iter()
-            .any(|t| t.classification == Some(Classification::SeedDependent));
-        if self.classification == Some(Classification::SeedDependent) && !seed_dependent {
+        let open = |class: Option<Classification>| {
+            matches!(
+                class,
+                Some(Classification::SeedDependent | Classification::NotSettled)
+            )
+        };
+        let seed_dependent = self.tests.iter().any(|t| open(t.classification));
+        if open(self.classification) && !seed_dependent {
             self.classification = Some(Classification::OrderDependent);
         }
     }
@@ -352,7 +374,7 @@ fn first_error(records: &[RunRecord], ignore: &Ignore, max: usize) -> Option<Str
         });
     from_report
         .or_else(|| command_failure::cause(&record.stdout.text, &record.stderr.text).1)
-        .or_else(|| Some(format!("the command failed ({:?})", record.outcome)))
+        .or_else(|| Some(format!("the command {}", record.outcome)))
         .map(|line| cut(&line, max))
 }
 
@@ -374,7 +396,7 @@ fn command_failure(records: &[RunRecord], ignore: &Ignore, max: usize) -> Option
         RunJudgement::Passed | RunJudgement::Excused => false,
     };
     let runs = records.iter().filter(shows).count() as u32;
-    let cause = cause.unwrap_or_else(|| format!("the command failed ({:?})", first.outcome));
+    let cause = cause.unwrap_or_else(|| format!("the command {}", first.outcome));
     Some(CommandFailure {
         runs,
         kind,
@@ -383,7 +405,8 @@ fn command_failure(records: &[RunRecord], ignore: &Ignore, max: usize) -> Option
 }
 
 /// When every run failed before any test ran and the output says the tests could not be
-/// loaded or a dependency is missing: that, as the job's classification.
+/// loaded, a dependency is missing or the runner refused its options: that, as the job's
+/// classification.
 fn setup_failure(records: &[RunRecord]) -> Option<Classification> {
     let mut kinds = records.iter().map(|r| {
         let ran_tests = r
@@ -396,6 +419,7 @@ fn setup_failure(records: &[RunRecord]) -> Option<Classification> {
         match command_failure::cause(&r.stdout.text, &r.stderr.text).0 {
             FailureKind::CollectionError => Some(Classification::CollectionError),
             FailureKind::MissingDependency => Some(Classification::MissingDependency),
+            FailureKind::UsageError => Some(Classification::UsageError),
             FailureKind::CoverageGate | FailureKind::Other => None,
         }
     });
@@ -472,6 +496,7 @@ mod tests {
             }),
             duration: Duration::from_secs(1),
             hash_seed: None,
+            server: None,
             stdout: Captured {
                 text: if gate {
                     "FAIL Required test coverage of 90% not reached. Total coverage: 40.00%\n"

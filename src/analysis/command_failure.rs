@@ -18,6 +18,9 @@ pub enum FailureKind {
     CollectionError,
     /// A module or package the tests import is not installed.
     MissingDependency,
+    /// The runner refused its command line or config: an unknown option (often one a
+    /// plugin that is not installed would add), a plugin that cannot be loaded.
+    UsageError,
     /// Anything else: a plugin failure, a crash after the tests.
     Other,
 }
@@ -28,11 +31,22 @@ impl FailureKind {
             FailureKind::CoverageGate => "coverage gate",
             FailureKind::CollectionError => "collection error",
             FailureKind::MissingDependency => "missing dependency",
+            FailureKind::UsageError => "usage error",
             FailureKind::Other => "command failure",
         }
     }
 }
 
+/// Markers of a command line or config the runner refused (pytest exits 4 with
+/// `error: unrecognized arguments: --cov=calc` when pytest-cov is missing).
+const USAGE: [&str; 6] = [
+    "error: unrecognized arguments:",
+    "error: unrecognized option",
+    "error: no such option",
+    "error: argument ",
+    "Error importing plugin",
+    "PluginValidationError",
+];
 /// Markers of a missing dependency, in any runner's words.
 const MISSING: [&str; 5] = [
     "ModuleNotFoundError:",
@@ -59,14 +73,29 @@ const COVERAGE: [&str; 4] = [
 ];
 
 /// The kind of failure `stdout` and `stderr` show, and the line that names it (cut to the
-/// message limit). A collection error caused by a missing module is a missing dependency,
-/// its line `ERROR collecting <file>: ModuleNotFoundError: …`. Without a known marker, the
-/// last line on stderr (else stdout) is the cause.
+/// message limit). A usage error comes first (`error: unrecognized arguments: --cov=calc`,
+/// without the program's name), then a missing module: a collection error caused by one is
+/// a missing dependency, its line `ERROR collecting <file>: ModuleNotFoundError: …`.
+/// Without a known marker, the last line on stderr (else stdout) that says error is the
+/// cause, else its last line: never a header such as pytest's `rootdir:`.
 pub fn cause(stdout: &str, stderr: &str) -> (FailureKind, Option<String>) {
     let lines = || stdout.lines().chain(stderr.lines()).map(clean);
     let find = |markers: &[&str]| lines().find(|l| markers.iter().any(|m| l.contains(m)));
     let collecting = lines().find(|l| l.starts_with("ERROR collecting "));
     let line = |text: String| Some(cut(&text, MESSAGE_LIMIT));
+    if let Some(usage) = find(&USAGE) {
+        // `__main__.py: error: …` → `error: …`: the program's name says nothing.
+        let usage = match usage.find("error: ") {
+            Some(at) if at > 0 && usage[..at].ends_with(": ") => usage[at..].to_string(),
+            _ => usage,
+        };
+        let hint = if usage.contains("--cov") {
+            " (the option comes from pytest-cov, which is not installed)"
+        } else {
+            ""
+        };
+        return (FailureKind::UsageError, line(format!("{usage}{hint}")));
+    }
     if let Some(missing) = find(&MISSING) {
         let text = match collecting {
             Some(file) => format!("{file}: {missing}"),
@@ -85,8 +114,19 @@ pub fn cause(stdout: &str, stderr: &str) -> (FailureKind, Option<String>) {
     if let Some(coverage) = find(&COVERAGE) {
         return (FailureKind::CoverageGate, line(coverage));
     }
+    let errorish = |text: &str| {
+        text.lines().rev().map(clean).find(|l| {
+            l.starts_with("ERROR") || l.contains("error:") || l.contains("Error:") || {
+                let first = l.split_whitespace().next().unwrap_or_default();
+                first.ends_with("Error") || first.ends_with("Error:")
+            }
+        })
+    };
     let last = |text: &str| text.lines().rev().map(clean).find(|l| !l.is_empty());
-    let text = last(stderr).or_else(|| last(stdout));
+    let text = errorish(stderr)
+        .or_else(|| errorish(stdout))
+        .or_else(|| last(stderr))
+        .or_else(|| last(stdout));
     (FailureKind::Other, text.and_then(line))
 }
 
@@ -144,6 +184,28 @@ mod tests {
                 FailureKind::CollectionError,
                 Some("ERROR collecting tests/test_y.py: SyntaxError: invalid syntax".into())
             )
+        );
+    }
+
+    /// Issue 27: pytest's usage error was reported by its last line, `rootdir: <checkout>`.
+    #[test]
+    fn issue_27_a_usage_error_is_named_by_its_error_line() {
+        let stderr = "ERROR: usage: __main__.py [options] [file_or_dir] [file_or_dir] [...]\n\
+                      __main__.py: error: unrecognized arguments: --cov=calc\n\
+                      \x20 inifile: /w/pytest.ini\n  rootdir: /w\n";
+        assert_eq!(
+            cause("", stderr),
+            (
+                FailureKind::UsageError,
+                Some(
+                    "error: unrecognized arguments: --cov=calc (the option comes from pytest-cov, which is not installed)"
+                        .into()
+                )
+            )
+        );
+        assert_eq!(
+            cause("", "boom\nerror: linker `cc` not found\n  rootdir: /w\n").1,
+            Some("error: linker `cc` not found".into())
         );
     }
 

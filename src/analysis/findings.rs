@@ -20,6 +20,9 @@ pub enum Classification {
     Nondeterministic,
     /// Fails under parallel load, never when replayed alone.
     ContentionDependent,
+    /// The replays' budget was spent before one class could be decided at the stated level
+    /// (`analysis::classify::LEVEL`): more replays would tell.
+    NotSettled,
     /// Failed in every run: a real bug, not a flake.
     AlwaysFailing,
     /// Its failing test order fails again and the file order passes: other tests that run
@@ -33,6 +36,9 @@ pub enum Classification {
     /// Every run failed before any test ran: a module or package the tests import is
     /// missing.
     MissingDependency,
+    /// Every run failed before any test ran: the runner refused its command line or
+    /// configuration (an unknown option, often one a missing plugin would add).
+    UsageError,
 }
 
 /// Runs whose command failed for a reason beyond their test cases (a coverage gate, a

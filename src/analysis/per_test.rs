@@ -246,7 +246,7 @@ fn flakiest_first(a: &TestCaseStats, b: &TestCaseStats) -> std::cmp::Ordering {
         Verdict::Flaky => 0,
         Verdict::AlwaysFailing => 1,
         Verdict::Stable => 2,
-        Verdict::Inconclusive => 3,
+        Verdict::Inconclusive | Verdict::InstallFailed => 3,
     };
     rank(a)
         .cmp(&rank(b))
@@ -274,6 +274,7 @@ mod tests {
             },
             duration: Duration::from_millis(1),
             hash_seed: None,
+            server: None,
             stdout: Captured::default(),
             stderr: Captured::default(),
             tests: TestReport::Parsed(

@@ -15,6 +15,9 @@ pub enum Verdict {
     AlwaysFailing,
     /// No run completed (all cancelled).
     Inconclusive,
+    /// The dependencies did not install and a probe run failed too: the runs were not
+    /// started, since each would only meet the missing package. Says nothing about flakiness.
+    InstallFailed,
 }
 
 impl Verdict {
@@ -33,6 +36,7 @@ impl Verdict {
             Verdict::Flaky => "flaky",
             Verdict::AlwaysFailing => "always-failing",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::InstallFailed => "install-failed",
         }
     }
 }

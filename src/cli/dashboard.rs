@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use super::error::CliError;
 use super::history::DbArg;
 use crate::history::Store;
+use crate::history::read_only::WalRead;
 
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
@@ -37,6 +38,9 @@ pub async fn run(args: DashboardArgs) -> Result<(), CliError> {
         Store::connect(url)
     } else if args.db.is_folder() {
         Store::open_folder(&path, None)
+    } else if path.exists() {
+        // Read-only: the dashboard never migrates or rewrites the file it shows.
+        Store::open_read_only(&path, WalRead::InPlace)
     } else {
         Store::open(&path)
     };

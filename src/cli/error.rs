@@ -25,6 +25,9 @@ pub enum Outcome {
     Done,
     /// The job's severity reached `--fail-on`.
     SeverityReached,
+    /// The job stopped because its dependencies did not install (verdict `install-failed`):
+    /// it could not run its tests, which exits as a job that cannot run does.
+    CouldNotRun,
     /// Ctrl-C or SIGTERM stopped the job; the finished runs were still reported.
     Interrupted,
 }
@@ -34,6 +37,7 @@ impl Outcome {
         match self {
             Outcome::Done => exit::OK,
             Outcome::SeverityReached => exit::SEVERITY,
+            Outcome::CouldNotRun => exit::JOB_ERROR,
             Outcome::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -109,6 +113,14 @@ pub enum CliError {
     },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    #[error("cannot read {what} from {}: {reason}", path.display())]
+    SecretFile {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{flag} and {flag}-file (or their environment variables) were both given; give one")]
+    SecretTwice { flag: &'static str },
     /// The local test mode speaks RunPod's SDK log format, not `error: …`.
     #[error(transparent)]
     LocalTest(#[from] LocalTestError),
@@ -124,7 +136,7 @@ impl CliError {
             {
                 exit::INTERRUPTED
             }
-            CliError::KeylessRemote { .. } => exit::USAGE,
+            CliError::KeylessRemote { .. } | CliError::SecretTwice { .. } => exit::USAGE,
             _ => exit::JOB_ERROR,
         }
     }

@@ -16,6 +16,7 @@ use crate::errors::one_line;
 use crate::history::folder::worker_file_name;
 use crate::history::pending::default_pending_dir;
 use crate::history::postgres::{display_url, is_postgres_url};
+use crate::history::read_only::WalRead;
 use crate::history::{
     FlakyTest, HistoryError, JobFilter, JobRow, Store, TrendDay, VOLUME_HISTORY_DIR,
     default_db_path,
@@ -36,9 +37,26 @@ pub struct DbArg {
         hide_env_values = true
     )]
     pub db: Option<PathBuf>,
+    /// A file holding what --db would (a PostgreSQL URL with its password, say), so the
+    /// password is not on the command line where `ps` shows it.
+    #[arg(long, env = "FLAKY_DB_FILE", value_name = "FILE")]
+    pub db_file: Option<PathBuf>,
 }
 
 impl DbArg {
+    /// `--db` from `--db-file` when that was given; call once, before the store is opened.
+    pub fn read_db_file(&mut self) -> Result<(), CliError> {
+        let mut db = self.db.take().map(|p| p.to_string_lossy().into_owned());
+        super::secret_file::from_file(
+            &mut db,
+            self.db_file.as_ref(),
+            "--db",
+            "the history database",
+        )?;
+        self.db = db.map(PathBuf::from);
+        Ok(())
+    }
+
     pub fn path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(default_db_path)
     }
@@ -76,9 +94,23 @@ impl DbArg {
         }
     }
 
-    /// Opens the store for reading only; a file or folder that does not exist is an error,
-    /// so a mistyped path does not show an empty history.
+    /// Opens the store for reading only, changing nothing in a SQLite file or folder (no
+    /// migration, no journal switch; see [`crate::history::read_only`]); a file or folder
+    /// that does not exist is an error, so a mistyped path does not show an empty history.
     pub fn open_for_reading(&self) -> Result<Store, HistoryError> {
+        self.open_existing(|path| Store::open_read_only(path, WalRead::InPlace))
+    }
+
+    /// Opens the store to delete old jobs (`history --keep-days`): as for reading, but a
+    /// file is opened to write, and migrated.
+    pub fn open_for_retention(&self) -> Result<Store, HistoryError> {
+        self.open_existing(Store::open_existing)
+    }
+
+    fn open_existing(
+        &self,
+        file: impl FnOnce(&Path) -> Result<Store, HistoryError>,
+    ) -> Result<Store, HistoryError> {
         if let Some(url) = self.postgres_url() {
             return Store::connect(&url);
         }
@@ -89,7 +121,7 @@ impl DbArg {
         if self.is_folder() {
             Store::open_folder(&path, None)
         } else {
-            Store::open_existing(&path)
+            file(&path)
         }
     }
 
@@ -204,7 +236,11 @@ fn print(text: &str) -> Result<(), CliError> {
 }
 
 fn report(args: &HistoryArgs) -> Result<HistoryReport, CliError> {
-    let store = args.db.open_for_reading()?;
+    let store = if args.keep_days.is_some() {
+        args.db.open_for_retention()?
+    } else {
+        args.db.open_for_reading()?
+    };
     let deleted_jobs = match args.keep_days {
         Some(days) => {
             let cutoff = Utc::now()

@@ -42,7 +42,11 @@ fn headline(summary: &Summary) -> String {
             summary.severity
         ),
         Verdict::AlwaysFailing => match summary.classification {
-            Some(c @ (Classification::CollectionError | Classification::MissingDependency)) => {
+            Some(
+                c @ (Classification::CollectionError
+                | Classification::MissingDependency
+                | Classification::UsageError),
+            ) => {
                 format!(
                     "ALWAYS FAILING: all {} runs failed before any test ran ({}); not a flake",
                     summary.total_runs,
@@ -55,6 +59,10 @@ fn headline(summary: &Summary) -> String {
             ),
         },
         Verdict::Inconclusive => "INCONCLUSIVE: no run finished".to_string(),
+        Verdict::InstallFailed => format!(
+            "INSTALL FAILED: the dependencies did not install; the {} runs were not started (1 probe run); not a flake",
+            summary.runs_requested
+        ),
     };
     match (tests_headline(summary), also_line(summary)) {
         (Some(tests), Some(also)) => format!("{headline}: {tests}; {also}"),
@@ -86,18 +94,40 @@ fn write_context(out: &mut String, summary: &Summary) {
         "  command:    {}  ({}, {} at once)",
         summary.test_command, summary.framework, summary.parallelism
     );
-    let install = &summary.install;
-    let mut install_line = format!("{}", install.status);
-    if let Some(detail) = &install.detail {
-        let _ = write!(install_line, ": {detail}");
-    }
-    let _ = writeln!(out, "  install:    {install_line}");
+    write_install(out, summary);
     if summary.timeouts > 0 {
         let _ = writeln!(
             out,
             "  timeouts:   {} run(s) hit the timeout",
             summary.timeouts
         );
+    }
+}
+
+/// The install's status; when it failed, what failed (unless the error line said it), the
+/// toolchain, what the probe run met and the way out.
+fn write_install(out: &mut String, summary: &Summary) {
+    let install = &summary.install;
+    let sentence = install.failure_sentence();
+    let line = match (&sentence, install.failed_step.as_deref()) {
+        (Some(sentence), _) if summary.first_error.as_ref() != Some(sentence) => {
+            format!("failed: {sentence}")
+        }
+        (Some(_), Some(step)) => format!("failed at {step}"),
+        _ => match &install.detail {
+            Some(detail) => format!("{}: {detail}", install.status),
+            None => install.status.to_string(),
+        },
+    };
+    let _ = writeln!(out, "  install:    {line}");
+    if sentence.is_none() {
+        return;
+    }
+    if let Some(probe) = &install.probe_error {
+        let _ = writeln!(out, "  probe run:  {probe}");
+    }
+    if let Some(way_out) = &install.way_out {
+        let _ = writeln!(out, "  way out:    {way_out}");
     }
 }
 

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod seconds;
+pub mod secret_file;
 pub mod serve;
 pub mod submit;
 pub mod worker;
@@ -27,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub mod exit {
     /// The job ran (and, with `--fail-on`, stayed below the threshold).
     pub const OK: i32 = 0;
-    /// The job could not run: bad input, clone failure, missing command.
+    /// The job could not run: bad input, clone failure, missing command, or a failed
+    /// install (verdict `install-failed`, whose summary is still printed).
     pub const JOB_ERROR: i32 = 1;
     /// Command-line usage error (clap's own).
     pub const USAGE: i32 = 2;

@@ -151,7 +151,8 @@ pub struct ReportArgs {
 }
 
 /// Reads the summary and reports it. An error only when the file cannot be read; the
-/// outcome says whether `--fail-on` trips, whatever the channels did.
+/// outcome says whether `--fail-on` trips, whatever the channels did (a job stopped by a
+/// failed install trips any level, as a job that could not run).
 pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let summary = read_summary(&args.results)?;
     if args.flags.any() {
@@ -166,7 +167,10 @@ pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
             )
         );
     }
-    Ok(if args.fail_on.trips(summary.severity) {
+    let install_failed = summary.verdict == crate::analysis::Verdict::InstallFailed;
+    Ok(if install_failed && args.fail_on != FailOn::Never {
+        Outcome::CouldNotRun
+    } else if args.fail_on.trips(summary.severity) {
         Outcome::SeverityReached
     } else {
         Outcome::Done

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use super::error::{CliError, Outcome};
 use super::history::{DbArg, store_for_jobs};
 use super::job_flags::JobFlags;
-use crate::analysis::Severity;
+use crate::analysis::{Severity, Verdict};
 use crate::detect::{Deps, detect};
 use crate::events::Events;
 use crate::job::{JobInput, RepoPolicy};
@@ -91,10 +91,13 @@ pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
     Ok(outcome(&summary, fail_on))
 }
 
-/// How a job that ran ends: interrupted, over `--fail-on`, or done.
+/// How a job that ran ends: interrupted, stopped by a failed install (exit 1, as a job that
+/// cannot run), over `--fail-on`, or done.
 pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Outcome {
     if summary.cancelled {
         Outcome::Interrupted
+    } else if summary.verdict == Verdict::InstallFailed {
+        Outcome::CouldNotRun
     } else if fail_on.trips(summary.severity) {
         Outcome::SeverityReached
     } else {

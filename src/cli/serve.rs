@@ -3,6 +3,7 @@
 //! [`ServeConfig`] and runs the endpoint API until a shutdown signal.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -34,6 +35,10 @@ pub struct ServeArgs {
     /// /health.
     #[arg(long, env = "FLAKY_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// A file holding the key for --api-key, so it is not on the command line where `ps`
+    /// shows it.
+    #[arg(long, env = "FLAKY_API_KEY_FILE", value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
     /// Jobs to run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -64,6 +69,19 @@ pub struct ServeArgs {
     /// run any command on this machine.
     #[arg(long)]
     pub allow_unauthenticated_remote: bool,
+}
+
+impl ServeArgs {
+    /// Reads `--api-key-file` and `--db-file`; call once, before anything uses them.
+    pub fn read_secret_files(&mut self) -> Result<(), CliError> {
+        self.db.read_db_file()?;
+        super::secret_file::from_file(
+            &mut self.api_key,
+            self.api_key_file.as_ref(),
+            "--api-key",
+            "the API key",
+        )
+    }
 }
 
 /// Refuses a keyless server on a non-loopback address unless the operator said so: anyone

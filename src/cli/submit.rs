@@ -46,6 +46,10 @@ pub struct SubmitArgs {
         value_parser = secret
     )]
     pub api_key: Option<SecretString>,
+    /// A file holding the key for --api-key, so it is not on the command line where `ps`
+    /// shows it.
+    #[arg(long, env = "RUNPOD_API_KEY_FILE", value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
     /// The job input as JSON (`{...}` or `{"input": {...}}`) instead of the job flags.
     #[arg(long, value_name = "PATH", conflicts_with = "repo")]
     pub input: Option<PathBuf>,
@@ -92,6 +96,20 @@ pub struct SubmitArgs {
 }
 
 impl SubmitArgs {
+    /// Reads `--api-key-file` and `--db-file`; call once, before anything uses them.
+    pub fn read_secret_files(&mut self) -> Result<(), CliError> {
+        self.history.read_db_file()?;
+        let mut key = self.api_key.take().map(|k| k.expose_secret().to_string());
+        super::secret_file::from_file(
+            &mut key,
+            self.api_key_file.as_ref(),
+            "--api-key",
+            "the API key",
+        )?;
+        self.api_key = key.map(SecretString::from);
+        Ok(())
+    }
+
     /// The job input from `--input` or the flags, with the pull request, branch and
     /// commit filled in for history and reports.
     fn job_input(&self) -> Result<JobInput, CliError> {

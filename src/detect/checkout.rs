@@ -8,6 +8,8 @@
 
 use crate::config::{Isolation, Settings};
 use crate::framework::Framework;
+use crate::framework::build_once::BuildOnce;
+use crate::framework::build_once::cargo::is_cargo_test;
 use crate::framework::install::may_write;
 use crate::job::{Job, RepoSource};
 use crate::process::env::inherited;
@@ -58,6 +60,14 @@ pub(super) async fn settle(
     }
 }
 
+/// Whether build-once would run a build step in the checkout, outside any overlay: `cargo test
+/// --no-run` writes `target/` and `Cargo.lock` there and runs the repository's build scripts
+/// (issue 21, finding 3). `go test -c` writes only to Go's cache and the job's folder, and the
+/// pytest fork server executes nothing of the checkout.
+fn builds_in_checkout(settings: &Settings) -> bool {
+    settings.build_once != BuildOnce::Off && is_cargo_test(&settings.argv)
+}
+
 /// The overlay runs can use over the borrowed checkout, when nothing of the job writes to it.
 async fn overlay_in_place(
     workspace: &Workspace,
@@ -78,7 +88,13 @@ async fn overlay_in_place(
         .overrides
         .framework
         .unwrap_or_else(|| Framework::detect(&checkout, &settings.argv));
-    if may_write(framework, &checkout, settings.auto_install) {
+    if may_write(
+        framework,
+        &checkout,
+        settings.auto_install,
+        &settings.install,
+    ) || builds_in_checkout(settings)
+    {
         return None;
     }
     let runs_dir = workspace.scratch().join("runs");

@@ -32,13 +32,14 @@ pub async fn confirm(
     let budget = budget.unwrap_or_else(|| assessment.default_budget());
     let choice = assessment.seeds_to_confirm();
     // Every covering seed, so no flaky subject is left without a class; further seeds only
-    // as far as the budget gives each [`REPLAYS_PER_SEED`] rounds (alone, and under load
-    // when runs run in parallel). A budget smaller than the covering seeds is spent on the
+    // as far as the budget gives each the replays a covering seed needs to tell its
+    // failures from chance (at least [`REPLAYS_PER_SEED`] rounds, alone and under load when
+    // runs run in parallel). A budget smaller than the covering seeds is spent on the
     // first of them.
     let per_round = if parallelism > 1 { 2 } else { 1 };
-    let rounds = per_round * REPLAYS_PER_SEED;
+    let rounds = (per_round * REPLAYS_PER_SEED).max(assessment.replays_per_seed(&choice.rates));
     let mut seeds = choice.seeds;
-    seeds.truncate(choice.covering.max((budget / rounds) as usize));
+    seeds.truncate(choice.covering.max((budget / rounds.max(1)) as usize));
     seeds.truncate(budget as usize);
     if seeds.is_empty() || cancel.is_cancelled() {
         return;

@@ -23,9 +23,11 @@ use crate::framework::report::RunnerOptions;
 use crate::framework::results::test_result::TestStatus;
 use crate::runner::{RunRecord, RunRequest, RunTemplate};
 
-/// Most tests checked for order-dependence per job (each costs one file-order run and up
-/// to `MAX_SEARCH_RUNS` search runs).
+/// Most polluter searches per job (each costs up to `MAX_SEARCH_RUNS` runs). A victim
+/// whose polluter an earlier search already found costs one run instead, and does not count.
 pub const MAX_TESTS: usize = 3;
+/// Most tests checked for order-dependence per job (each costs one file-order run per seed).
+pub const MAX_CHECKED: usize = 50;
 
 /// What a job that may shuffle pytest needs for test order.
 #[derive(Debug, Clone, Default)]
@@ -125,9 +127,17 @@ pub async fn find(
     let candidates: Vec<(String, u64)> = assessment
         .tests()
         .iter()
-        .filter(|t| t.classification == Some(Classification::SeedDependent))
+        // A victim's failing order fails again on every replay: seed-dependent, or not yet
+        // settled when the budget allowed fewer replays than tell it at the level. The
+        // file-order run below decides.
+        .filter(|t| {
+            matches!(
+                t.classification,
+                Some(Classification::SeedDependent | Classification::NotSettled)
+            )
+        })
         .filter_map(|t| t.failing_seeds.first().map(|seed| (t.name.clone(), *seed)))
-        .take(MAX_TESTS)
+        .take(MAX_CHECKED)
         .collect();
     let pytest = shuffle.runner() == Runner::Pytest;
     let plugin = cx.setup.plugin.as_ref().filter(|_| pytest);
@@ -139,6 +149,8 @@ pub async fn find(
     let file_order = runner.variant(&order_vars(cx, plugin, randomly, None));
     let mut file_runs: HashMap<u64, Option<RunRecord>> = HashMap::new();
     let mut findings = Vec::new();
+    let mut polluters: Vec<Found> = Vec::new();
+    let mut searches = 0;
     for (name, seed) in candidates {
         if cx.cancel.is_cancelled() {
             break;
@@ -156,12 +168,54 @@ pub async fn find(
         if plugin.is_none() {
             continue;
         }
+        // Victims of one polluter are common (a registry never reset): a polluter found for
+        // an earlier victim is tried first, in one run of just it and this test, once a run
+        // of this test alone has passed (a brittle test fails alone, after anything).
+        let passes_alone = !polluters.is_empty() && {
+            let alone = runner.variant(&order_vars(
+                cx,
+                plugin,
+                randomly,
+                Some(std::slice::from_ref(&name)),
+            ));
+            let record = runner.run(&alone, seed).await;
+            record.is_some_and(|r| outcome(&r, &name, cx.ignore) == Some(false))
+        };
+        let mut known = None;
+        let mut shortcut_runs = u32::from(!polluters.is_empty());
+        for found in polluters.iter().filter(|_| passes_alone) {
+            shortcut_runs += 1;
+            let mut order = found.tests.clone();
+            order.push(name.clone());
+            let probe = runner.variant(&order_vars(cx, plugin, randomly, Some(&order)));
+            if let Some(record) = runner.run(&probe, seed).await
+                && outcome(&record, &name, cx.ignore) == Some(true)
+            {
+                known = Some(found.clone());
+                break;
+            }
+        }
+        if let Some(found) = known {
+            findings.push(OrderFinding {
+                sentence: sentence(&name, &found),
+                reproduce: reproduce(cx, plugin, randomly, &name, &found),
+                test: name,
+                role: found.role,
+                tests: found.tests,
+                search_runs: shortcut_runs,
+            });
+            continue;
+        }
+        if searches >= MAX_TESTS {
+            continue;
+        }
         let failing = records
             .iter()
             .find(|r| r.seed == seed && outcome(r, &name, cx.ignore) == Some(true));
         let Some(failing) = failing else {
             continue;
         };
+        searches += 1;
         let mut search = PolluterSearch::new(prefix(failing, &name), prefix(file_run, &name));
         while let Some(mut order) = search.next() {
             if cx.cancel.is_cancelled() {
@@ -176,6 +230,9 @@ pub async fn find(
             search.record(failed);
         }
         if let Some(found) = search.found() {
+            if found.role == OrderRole::Polluter && !found.group {
+                polluters.push(found.clone());
+            }
             findings.push(OrderFinding {
                 sentence: sentence(&name, &found),
                 reproduce: reproduce(cx, plugin, randomly, &name, &found),

@@ -1,20 +1,24 @@
 //! Dependency installation per framework, cached across jobs in the cache directory and keyed
 //! by a hash of the dependency files, so a second job on the same repository skips it.
 //! Python goes into a virtualenv of its own, never into the worker's interpreter. A failed
-//! install is reported ([`InstallReport`]) and the runs still happen, as in the seed project.
+//! install is reported ([`InstallReport`]) with the step, the package and the tool's reason
+//! ([`super::install_failure`]), the toolchain and the keys that change the install; the
+//! pipeline then decides whether the runs can still happen ([`Prepared::stops_runs`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+mod steps;
+
 use super::Framework;
+pub use crate::config::InstallChoices;
 use crate::process::env::EnvBuilder;
-use crate::process::{ProcessSpec, RunOutcome, run_process};
-use crate::workspace::copy::link_tree;
+use crate::process::{ProcessSpec, run_process};
+use steps::{Plan, Step, cache_key, cached_install};
 
 /// Bytes of install output kept in the report.
 const OUTPUT_TAIL: usize = 2048;
@@ -59,6 +63,24 @@ pub struct InstallReport {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tail: Option<String>,
+    /// The step that failed, as a user would type it (`pip install -r requirements.txt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// The requirement, package or module the failed step could not install.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The installer's own one-line reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The interpreter or toolchain the install used (`Python 3.11.7`, `go version go1.22`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
+    /// How to get past a failed install: the `.flaky-detector.yml` keys that change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub way_out: Option<String>,
+    /// What the one probe run met when the install failed (its first error line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_error: Option<String>,
 }
 
 /// What the runs need from the install: PATH entries and variables.
@@ -67,6 +89,9 @@ pub struct Prepared {
     pub report: InstallReport,
     pub path_prefix: Vec<PathBuf>,
     pub env: Vec<(String, String)>,
+    /// The install failed on the dependencies themselves (not on building the tests once,
+    /// whose error the runs show better): the runs would only meet the same missing package.
+    pub stops_runs: bool,
 }
 
 impl Prepared {
@@ -90,6 +115,8 @@ pub struct InstallContext<'a> {
     pub timeout: Duration,
     pub enabled: bool,
     pub cancel: &'a CancellationToken,
+    /// The repository's own choices (`install_command`, `extra_packages`, `python`).
+    pub choices: &'a InstallChoices,
 }
 
 /// Installs (or restores) the dependencies of `ctx.checkout`.
@@ -105,11 +132,14 @@ pub async fn install(ctx: &InstallContext<'_>) -> Prepared {
             | Framework::JavascriptMocha => node(ctx).await,
             Framework::Go => go(ctx).await,
             Framework::Rust => rust(ctx).await,
-            Framework::Unknown => skipped(
-                ctx.framework,
-                InstallStatus::Skipped,
-                Some("no known dependency files".into()),
-            ),
+            Framework::Unknown => match &ctx.choices.install_command {
+                Some(line) => custom_only(ctx, line).await,
+                None => skipped(
+                    ctx.framework,
+                    InstallStatus::Skipped,
+                    Some("no known dependency files".into()),
+                ),
+            },
         }
     };
     prepared.report.duration_ms = started.elapsed().as_millis() as u64;
@@ -118,7 +148,21 @@ pub async fn install(ctx: &InstallContext<'_>) -> Prepared {
 
 fn skipped(framework: Framework, status: InstallStatus, detail: Option<String>) -> Prepared {
     Prepared {
-        report: InstallReport {
+        report: InstallReport::new(status, framework, detail),
+        path_prefix: Vec::new(),
+        env: Vec::new(),
+        stops_runs: false,
+    }
+}
+
+impl InstallReport {
+    /// A report with nothing but its status, framework and detail.
+    pub fn new(
+        status: InstallStatus,
+        framework: Framework,
+        detail: Option<String>,
+    ) -> InstallReport {
+        InstallReport {
             status,
             framework,
             command: None,
@@ -126,9 +170,36 @@ fn skipped(framework: Framework, status: InstallStatus, detail: Option<String>) 
             cache_key: None,
             detail,
             output_tail: None,
-        },
-        path_prefix: Vec::new(),
-        env: Vec::new(),
+            failed_step: None,
+            package: None,
+            reason: None,
+            toolchain: None,
+            way_out: None,
+            probe_error: None,
+        }
+    }
+
+    /// One sentence on a failed install: the step, the package and the reason, and the
+    /// toolchain (`pip install -r requirements.txt failed on six==0.0.999: …, with Python
+    /// 3.11.7`). `None` unless the install failed.
+    pub fn failure_sentence(&self) -> Option<String> {
+        if self.status != InstallStatus::Failed {
+            return None;
+        }
+        let step = self.failed_step.as_deref().unwrap_or("the install");
+        let mut line = match (&self.package, &self.reason) {
+            (Some(package), Some(reason)) => format!("{step} failed on {package}: {reason}"),
+            (Some(package), None) => format!("{step} failed on {package}"),
+            (None, Some(reason)) => format!("{step} failed: {reason}"),
+            (None, None) => match &self.detail {
+                Some(detail) => format!("{step} failed: {detail}"),
+                None => format!("{step} failed"),
+            },
+        };
+        if let Some(toolchain) = &self.toolchain {
+            line.push_str(&format!(" (with {toolchain})"));
+        }
+        Some(line)
     }
 }
 
@@ -144,27 +215,62 @@ const PYTHON_PROJECT: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
 /// Whether [`install`] would write into `checkout` or run anything there for `framework`:
 /// false only where it is known to do nothing (no known framework, install disabled, or a
 /// Python project without dependency files). A checkout used in place must not be written.
-pub fn may_write(framework: Framework, checkout: &Path, enabled: bool) -> bool {
+pub fn may_write(
+    framework: Framework,
+    checkout: &Path,
+    enabled: bool,
+    choices: &InstallChoices,
+) -> bool {
     match framework {
-        Framework::Unknown => false,
         _ if !enabled => false,
+        _ if choices.install_command.is_some() => true,
+        Framework::Unknown => false,
         Framework::Python => {
             !present(checkout, &PYTHON_REQUIREMENTS).is_empty()
                 || !present(checkout, &PYTHON_PROJECT).is_empty()
+                || !choices.extra_packages.is_empty()
         }
         _ => true,
     }
 }
 
+/// A framework we do not know, with the repository's `install_command`: that line alone,
+/// once per command and cache key.
+async fn custom_only(ctx: &InstallContext<'_>, line: &str) -> Prepared {
+    let key = cache_key(ctx.checkout, "custom-v1", &[], false, ctx.choices);
+    let store = ctx.cache_dir.join("custom").join(&key);
+    let steps = vec![Step::custom(line)];
+    let plan = Plan {
+        key: &key,
+        store: &store,
+        steps: &steps,
+        link_back: None,
+        path_prefix: Vec::new(),
+        env: Vec::new(),
+        toolchain: Vec::new(),
+        way_out: format!("fix `install_command` in {}", crate::config::FILE_NAME),
+    };
+    let prepared = cached_install(ctx, plan).await;
+    // What the line did lives in this job's checkout, not in the store: the next job runs
+    // it again.
+    let _ = tokio::fs::remove_dir_all(&store).await;
+    prepared
+}
+
 /// A virtualenv per dependency-file hash, with access to the worker's site-packages (where
 /// the image ships pytest). For a packaged project, `.` and `src` lead `PYTHONPATH`, so the
-/// checkout's code shadows the copy installed with the cached dependencies.
+/// checkout's code shadows the copy installed with the cached dependencies. The file's
+/// `python` picks the interpreter, `extra_packages` join the pip line, and `install_command`
+/// replaces it (run with the virtualenv first on PATH).
 async fn python(ctx: &InstallContext<'_>) -> Prepared {
+    let choices = ctx.choices;
     let requirements = present(ctx.checkout, &PYTHON_REQUIREMENTS);
     let project = present(ctx.checkout, &PYTHON_PROJECT);
+    let chosen = choices.install_command.is_some() || !choices.extra_packages.is_empty();
     let (files, installs_project) = match (requirements.is_empty(), project.is_empty()) {
         (false, _) => (requirements, false),
         (true, false) => (project, true),
+        (true, true) if chosen => (Vec::new(), false),
         (true, true) => {
             return skipped(
                 Framework::Python,
@@ -174,50 +280,56 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
         }
     };
     let uv = find_on_path(ctx.env, "uv");
-    let key = cache_key(ctx.checkout, "python-v1", &files, uv.is_some());
+    let key = cache_key(ctx.checkout, "python-v1", &files, uv.is_some(), choices);
     let venv = ctx.cache_dir.join("python").join(&key);
     let bin = venv.join("bin");
     let python = bin.join("python");
-    let mut steps: Vec<Vec<String>> = Vec::new();
+    let interpreter = choices.python.clone().unwrap_or_else(|| "python3".into());
+    let host = find_on_path(ctx.env, &interpreter).unwrap_or_else(|| interpreter.clone());
+    let mut steps: Vec<Step> = Vec::new();
     let venv_arg = venv.display().to_string();
-    match &uv {
+    let mut pip: Vec<String> = match &uv {
         Some(uv) => {
-            steps.push(vec![
-                uv.clone(),
-                "venv".into(),
-                "--system-site-packages".into(),
-                venv_arg,
-            ]);
-            let mut pip = vec![
+            let mut make = vec![uv.clone(), "venv".into(), "--system-site-packages".into()];
+            if choices.python.is_some() {
+                make.extend(["--python".into(), host.clone()]);
+            }
+            make.push(venv_arg);
+            steps.push(Step::fetch(make, &format!("uv venv (with {interpreter})")));
+            vec![
                 uv.clone(),
                 "pip".into(),
                 "install".into(),
                 "--python".into(),
-            ];
-            pip.push(python.display().to_string());
-            steps.push(pip);
+                python.display().to_string(),
+            ]
         }
         None => {
-            let host = find_on_path(ctx.env, "python3").unwrap_or_else(|| "python3".into());
             // Giving the virtualenv its own pip (ensurepip) is most of the cost of making it;
             // a host pip that installs into another interpreter makes that copy unneeded.
             // Probing pip costs a Python start: skip it when the cache already holds the venv.
+            // An `install_command` calls `pip` from the virtualenv, which then needs its own.
             let cached = venv.join(".complete").exists();
-            let lean = !cached && host_pip_targets_others(&host, ctx).await;
-            let mut venv = vec![
+            let lean = !cached
+                && choices.install_command.is_none()
+                && host_pip_targets_others(&host, ctx).await;
+            let mut make = vec![
                 host.clone(),
                 "-m".into(),
                 "venv".into(),
                 "--system-site-packages".into(),
             ];
             if lean {
-                venv.push("--without-pip".into());
+                make.push("--without-pip".into());
             }
-            venv.push(venv_arg);
-            steps.push(venv);
+            make.push(venv_arg);
+            steps.push(Step::fetch(
+                make,
+                &format!("{interpreter} -m venv (making the virtualenv)"),
+            ));
             let mut pip: Vec<String> = if lean {
                 vec![
-                    host,
+                    host.clone(),
                     "-m".into(),
                     "pip".into(),
                     "--python".into(),
@@ -226,25 +338,36 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
             } else {
                 vec![python.display().to_string(), "-m".into(), "pip".into()]
             };
+            // Not `--quiet`: pip names the package it is collecting only in its progress
+            // lines, which is how a failed build is traced to its requirement.
             pip.extend(
                 [
                     "install",
                     "--disable-pip-version-check",
                     "--no-input",
-                    "--quiet",
+                    "--progress-bar",
+                    "off",
                 ]
                 .map(String::from),
             );
-            steps.push(pip);
+            pip
         }
-    }
-    let last = steps.last_mut().expect("two steps were pushed");
+    };
+    let mut label = vec!["pip install".to_string()];
     if installs_project {
-        last.push(".".into());
+        pip.push(".".into());
+        label.push(".".into());
     } else {
         for file in &files {
-            last.extend(["-r".into(), file.clone()]);
+            pip.extend(["-r".into(), file.clone()]);
+            label.extend(["-r".into(), file.clone()]);
         }
+    }
+    pip.extend(choices.extra_packages.iter().cloned());
+    label.extend(choices.extra_packages.iter().cloned());
+    match &choices.install_command {
+        Some(line) => steps.push(Step::custom(line)),
+        None => steps.push(Step::fetch(pip, &label.join(" "))),
     }
     let mut env = vec![("VIRTUAL_ENV".to_string(), venv.display().to_string())];
     if installs_project {
@@ -254,7 +377,43 @@ async fn python(ctx: &InstallContext<'_>) -> Prepared {
         }
         env.push(("PYTHONPATH".into(), pythonpath.join(":")));
     }
-    cached_install(ctx, &key, &venv, &steps, None, vec![bin], env).await
+    let toolchain = vec![host, "--version".into()];
+    let plan = Plan {
+        key: &key,
+        store: &venv,
+        steps: &steps,
+        link_back: None,
+        path_prefix: vec![bin],
+        env,
+        toolchain: vec![toolchain],
+        way_out: python_way_out(&files, choices),
+    };
+    cached_install(ctx, plan).await
+}
+
+/// The keys that change a Python install, worded for the files that were installed.
+fn python_way_out(files: &[String], choices: &InstallChoices) -> String {
+    if choices.install_command.is_some() {
+        return format!(
+            "fix `install_command` in {FILE}, or remove it to install from the dependency files",
+            FILE = crate::config::FILE_NAME
+        );
+    }
+    let files = if files.is_empty() {
+        "`extra_packages`".to_string()
+    } else {
+        files
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "pin versions that exist for this Python in {files}, or set `python` (another \
+         interpreter), `extra_packages` (more packages) or `install_command` (your own install \
+         line) in {FILE}; `auto_install_dependencies: false` runs the tests without installing",
+        FILE = crate::config::FILE_NAME
+    )
 }
 
 /// True when `host -m pip` can install into another interpreter (`pip --python`, pip 22.3 and
@@ -306,33 +465,65 @@ async fn node(ctx: &InstallContext<'_>) -> Prepared {
             Some("no package.json".into()),
         );
     }
+    let choices = ctx.choices;
     let lockfile = ctx.checkout.join("package-lock.json").exists();
     let files = present(ctx.checkout, &["package.json", "package-lock.json"]);
-    let key = cache_key(ctx.checkout, "node-v1", &files, false);
+    let key = cache_key(ctx.checkout, "node-v1", &files, false, choices);
     let store = ctx.cache_dir.join("node").join(&key);
     let npm = find_on_path(ctx.env, "npm").unwrap_or_else(|| "npm".into());
     let verb = if lockfile { "ci" } else { "install" };
     // `--prefer-offline`: packages already in npm's cache are not revalidated, so a second
     // lockfile that shares most packages with a first installs without the network.
-    let steps = vec![vec![
-        npm,
-        verb.into(),
-        "--prefer-offline".into(),
-        "--no-audit".into(),
-        "--no-fund".into(),
-        "--loglevel=error".into(),
-    ]];
+    let flags = [
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ];
+    let mut steps = vec![match &choices.install_command {
+        Some(line) => Step::custom(line),
+        None => {
+            let mut argv = vec![npm.clone(), verb.into()];
+            argv.extend(flags.map(String::from));
+            Step::fetch(argv, &format!("npm {verb}"))
+        }
+    }];
+    if !choices.extra_packages.is_empty() {
+        let mut argv = vec![npm.clone(), "install".into(), "--no-save".into()];
+        argv.extend(flags.map(String::from));
+        argv.extend(choices.extra_packages.iter().cloned());
+        let label = format!("npm install --no-save {}", choices.extra_packages.join(" "));
+        steps.push(Step::fetch(argv, &label));
+    }
     let bin = ctx.checkout.join("node_modules").join(".bin");
-    cached_install(
-        ctx,
-        &key,
-        &store,
-        &steps,
-        Some("node_modules"),
-        vec![bin],
-        Vec::new(),
-    )
-    .await
+    let node = find_on_path(ctx.env, "node").unwrap_or_else(|| "node".into());
+    let way_out = match &choices.install_command {
+        Some(_) => format!("fix `install_command` in {}", crate::config::FILE_NAME),
+        None => format!(
+            "fix the version or name in `package.json`{}, or set `extra_packages` or \
+             `install_command` in {}",
+            if lockfile {
+                " and `package-lock.json`"
+            } else {
+                ""
+            },
+            crate::config::FILE_NAME
+        ),
+    };
+    let plan = Plan {
+        key: &key,
+        store: &store,
+        steps: &steps,
+        link_back: Some("node_modules"),
+        path_prefix: vec![bin],
+        env: Vec::new(),
+        toolchain: vec![
+            vec![node, "--version".into()],
+            vec![npm, "--version".into()],
+        ],
+        way_out,
+    };
+    cached_install(ctx, plan).await
 }
 
 /// `go mod download` into a module cache shared by every job (Go's cache is safe for
@@ -380,16 +571,45 @@ async fn go(ctx: &InstallContext<'_>) -> Prepared {
         );
     }
     let files = present(ctx.checkout, &["go.mod", "go.sum"]);
-    let key = cache_key(ctx.checkout, "go-v1", &files, false);
+    let key = cache_key(ctx.checkout, "go-v1", &files, false, ctx.choices);
     let marker_dir = go_root.join("downloaded").join(&key);
     let go = find_on_path(ctx.env, "go").unwrap_or_else(|| "go".into());
     // `-exec=true` builds every test binary of the module (filling the shared build cache)
     // and hands it to `true` instead of running it, so no test code runs at install time.
+    let fetch = match &ctx.choices.install_command {
+        Some(line) => Step::custom(line),
+        None => Step::fetch(
+            vec![go.clone(), "mod".into(), "download".into()],
+            "go mod download",
+        ),
+    };
     let steps = vec![
-        vec![go.clone(), "mod".into(), "download".into()],
-        vec![go, "test".into(), "-exec=true".into(), "./...".into()],
+        fetch,
+        Step::build(
+            vec![
+                go.clone(),
+                "test".into(),
+                "-exec=true".into(),
+                "./...".into(),
+            ],
+            "go test -exec=true ./... (building the tests)",
+        ),
     ];
-    cached_install(ctx, &key, &marker_dir, &steps, None, Vec::new(), env).await
+    let plan = Plan {
+        key: &key,
+        store: &marker_dir,
+        steps: &steps,
+        link_back: None,
+        path_prefix: Vec::new(),
+        env,
+        toolchain: vec![vec![go, "version".into()]],
+        way_out: format!(
+            "fix the `require` in `go.mod` (or make the module reachable: GOPROXY, \
+             GOPRIVATE, GONOSUMDB in the worker's environment), or set `install_command` in {}",
+            crate::config::FILE_NAME
+        ),
+    };
+    cached_install(ctx, plan).await
 }
 
 /// `cargo fetch`, then `cargo test --no-run`, once per lockfile into a target directory kept
@@ -405,219 +625,39 @@ async fn rust(ctx: &InstallContext<'_>) -> Prepared {
             Some("no Cargo.toml".into()),
         );
     }
-    let key = cache_key(ctx.checkout, "rust-v1", &files, false);
+    let key = cache_key(ctx.checkout, "rust-v1", &files, false, ctx.choices);
     let store = ctx.cache_dir.join("rust").join(&key);
     let env = vec![(
         "CARGO_TARGET_DIR".to_string(),
         store.join("target").display().to_string(),
     )];
     let cargo = find_on_path(ctx.env, "cargo").unwrap_or_else(|| "cargo".into());
-    let steps = vec![
-        vec![cargo.clone(), "fetch".into()],
-        vec![cargo, "test".into(), "--no-run".into()],
-    ];
-    cached_install(ctx, &key, &store, &steps, None, Vec::new(), env).await
-}
-
-/// Runs `steps` once per `key` under a file lock, so two jobs on the same repository install
-/// once; `store` gets a `.complete` marker only after every step succeeded. With
-/// `link_back`, the named folder of the checkout is saved into `store` after the install and
-/// hard-linked back into the checkout of later jobs.
-async fn cached_install(
-    ctx: &InstallContext<'_>,
-    key: &str,
-    store: &Path,
-    steps: &[Vec<String>],
-    link_back: Option<&str>,
-    path_prefix: Vec<PathBuf>,
-    env: Vec<(String, String)>,
-) -> Prepared {
-    let mut report = InstallReport {
-        status: InstallStatus::Installed,
-        framework: ctx.framework,
-        command: Some(command_line(steps)),
-        duration_ms: 0,
-        cache_key: Some(key.to_string()),
-        detail: None,
-        output_tail: None,
+    let fetch = match &ctx.choices.install_command {
+        Some(line) => Step::custom(line),
+        None => Step::fetch(vec![cargo.clone(), "fetch".into()], "cargo fetch"),
     };
-    match install_once(ctx, store, steps, link_back, &env).await {
-        Ok(status) => {
-            report.status = status;
-            Prepared {
-                report,
-                path_prefix,
-                env,
-            }
-        }
-        Err(failure) => {
-            report.status = InstallStatus::Failed;
-            report.detail = Some(failure.detail);
-            report.output_tail = failure.tail;
-            Prepared {
-                report,
-                path_prefix: Vec::new(),
-                env: Vec::new(),
-            }
-        }
-    }
-}
-
-/// The steps as one shell line, for the report.
-fn command_line(steps: &[Vec<String>]) -> String {
-    steps
-        .iter()
-        .map(|s| shlex::try_join(s.iter().map(String::as_str)).unwrap_or_else(|_| s.join(" ")))
-        .collect::<Vec<_>>()
-        .join(" && ")
-}
-
-/// Why an install did not complete: the report's detail, and the end of the failing step's
-/// output when one ran.
-struct InstallFailure {
-    detail: String,
-    tail: Option<String>,
-}
-
-impl InstallFailure {
-    fn new(detail: String) -> InstallFailure {
-        InstallFailure { detail, tail: None }
-    }
-}
-
-/// Under the key's lock: reuses a complete `store` (`Cached`), or runs the steps into a
-/// fresh one and marks it complete (`Installed`). A store left half-written by a failed
-/// step or save is removed, so the next job starts over.
-async fn install_once(
-    ctx: &InstallContext<'_>,
-    store: &Path,
-    steps: &[Vec<String>],
-    link_back: Option<&str>,
-    env: &[(String, String)],
-) -> Result<InstallStatus, InstallFailure> {
-    let _lock = lock_key(store)
-        .await
-        .map_err(|e| InstallFailure::new(format!("cannot lock the install cache: {e}")))?;
-    let marker = store.join(".complete");
-    if marker.exists() {
-        if let Some(folder) = link_back {
-            link_folder(&store.join(folder), &ctx.checkout.join(folder))
-                .await
-                .map_err(|e| InstallFailure::new(format!("cannot restore cached {folder}: {e}")))?;
-        }
-        return Ok(InstallStatus::Cached);
-    }
-    let _ = tokio::fs::remove_dir_all(store).await;
-    tokio::fs::create_dir_all(store)
-        .await
-        .map_err(|e| InstallFailure::new(format!("cannot create {}: {e}", store.display())))?;
-    if let Err(failure) = run_steps(ctx, steps, env).await {
-        let _ = tokio::fs::remove_dir_all(store).await;
-        return Err(failure);
-    }
-    if let Some(folder) = link_back
-        && let Err(e) = save_folder(&ctx.checkout.join(folder), &store.join(folder)).await
-    {
-        let _ = tokio::fs::remove_dir_all(store).await;
-        return Err(InstallFailure::new(format!("cannot cache {folder}: {e}")));
-    }
-    tokio::fs::write(&marker, b"")
-        .await
-        .map_err(|e| InstallFailure::new(format!("cannot mark the install complete: {e}")))?;
-    Ok(InstallStatus::Installed)
-}
-
-/// Runs each step in the checkout with the install's variables, all within one
-/// `ctx.timeout`; stops at the first that does not pass.
-async fn run_steps(
-    ctx: &InstallContext<'_>,
-    steps: &[Vec<String>],
-    env: &[(String, String)],
-) -> Result<(), InstallFailure> {
-    let mut run_env = EnvBuilder::new(ctx.env.to_vec());
-    for (name, value) in env {
-        run_env.set(name.clone(), value.clone());
-    }
-    let run_env = run_env.build();
-    let deadline = Instant::now() + ctx.timeout;
-    for step in steps {
-        let spec = ProcessSpec {
-            program: step[0].clone(),
-            arg0: None,
-            args: step[1..].to_vec(),
-            cwd: ctx.checkout.to_path_buf(),
-            env: run_env.clone(),
-            timeout: deadline.saturating_duration_since(Instant::now()),
-            kill_grace: Duration::from_secs(2),
-            output_limit: OUTPUT_TAIL * 2,
-            overlay: None,
-        };
-        let output = run_process(&spec, ctx.cancel)
-            .await
-            .map_err(|e| InstallFailure::new(crate::errors::one_line(&e)))?;
-        if output.outcome != RunOutcome::Passed {
-            let detail = match output.outcome {
-                RunOutcome::TimedOut => format!("timed out after {} s", ctx.timeout.as_secs()),
-                RunOutcome::Cancelled => "cancelled".to_string(),
-                other => format!("`{}` ended with {other:?}", step[0]),
-            };
-            let tail = format!("{}{}", output.stdout.text, output.stderr.text);
-            let tail = crate::process::Captured {
-                text: tail,
-                truncated_bytes: 0,
-            }
-            .tail(OUTPUT_TAIL);
-            return Err(InstallFailure {
-                detail,
-                tail: Some(tail.text),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Holds an exclusive lock on `<store>.lock` until dropped.
-async fn lock_key(store: &Path) -> std::io::Result<std::fs::File> {
-    let lock_path = store.with_extension("lock");
-    tokio::task::spawn_blocking(move || {
-        if let Some(parent) = lock_path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = std::fs::File::create(&lock_path)?;
-        file.lock()?;
-        Ok(file)
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-async fn save_folder(from: &Path, to: &Path) -> std::io::Result<()> {
-    let (from, to) = (from.to_path_buf(), to.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        if from.is_dir() {
-            link_tree(&from, &to)
-        } else {
-            Ok(())
-        }
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-async fn link_folder(from: &Path, to: &Path) -> std::io::Result<()> {
-    let (from, to) = (from.to_path_buf(), to.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        if to.exists() {
-            std::fs::remove_dir_all(&to)?;
-        }
-        if from.is_dir() {
-            link_tree(&from, &to)
-        } else {
-            Ok(())
-        }
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    let steps = vec![
+        fetch,
+        Step::build(
+            vec![cargo.clone(), "test".into(), "--no-run".into()],
+            "cargo test --no-run (building the tests)",
+        ),
+    ];
+    let plan = Plan {
+        key: &key,
+        store: &store,
+        steps: &steps,
+        link_back: None,
+        path_prefix: Vec::new(),
+        env,
+        toolchain: vec![vec![cargo, "--version".into()]],
+        way_out: format!(
+            "fix the dependency in `Cargo.toml` (a version that exists, or one this toolchain \
+             builds), or set `install_command` in {}",
+            crate::config::FILE_NAME
+        ),
+    };
+    cached_install(ctx, plan).await
 }
 
 /// The files of `names` that exist in `dir`, in the order given.
@@ -627,21 +667,6 @@ fn present(dir: &Path, names: &[&str]) -> Vec<String> {
         .filter(|name| dir.join(name).is_file())
         .map(|name| name.to_string())
         .collect()
-}
-
-/// A short hash of the dependency files' names and contents (and of how they are installed).
-fn cache_key(dir: &Path, kind: &str, files: &[String], variant: bool) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(kind.as_bytes());
-    hasher.update([u8::from(variant)]);
-    for file in files {
-        hasher.update(file.as_bytes());
-        hasher.update([0]);
-        hasher.update(std::fs::read(dir.join(file)).unwrap_or_default());
-        hasher.update([0]);
-    }
-    let digest = hasher.finalize();
-    digest.iter().take(10).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The full path of `program` on the PATH of `env`, if any.
@@ -668,22 +693,26 @@ mod tests {
         use super::{Framework, may_write};
         let dir = tempfile::tempdir().expect("tempdir");
         let checkout = dir.path();
-        assert!(!may_write(Framework::Unknown, checkout, true));
+        let none = super::InstallChoices::default();
+        assert!(!may_write(Framework::Unknown, checkout, true, &none));
         assert!(
-            !may_write(Framework::Python, checkout, true),
+            !may_write(Framework::Python, checkout, true, &none),
             "no dependency files"
         );
         for name in ["requirements-test.txt", "pyproject.toml"] {
             std::fs::write(checkout.join(name), "").expect("write");
-            assert!(may_write(Framework::Python, checkout, true), "{name}");
             assert!(
-                !may_write(Framework::Python, checkout, false),
+                may_write(Framework::Python, checkout, true, &none),
+                "{name}"
+            );
+            assert!(
+                !may_write(Framework::Python, checkout, false, &none),
                 "{name}, install off"
             );
             std::fs::remove_file(checkout.join(name)).expect("remove");
         }
         for framework in [Framework::TypescriptJest, Framework::Go, Framework::Rust] {
-            assert!(may_write(framework, checkout, true), "{framework:?}");
+            assert!(may_write(framework, checkout, true, &none), "{framework:?}");
         }
     }
 

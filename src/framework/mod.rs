@@ -8,6 +8,7 @@ pub mod build_once;
 pub mod command;
 pub mod detect;
 pub mod install;
+pub mod install_failure;
 pub mod junit_paths;
 pub mod pytest_order;
 pub mod report;

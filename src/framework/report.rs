@@ -282,7 +282,8 @@ impl PreparedReport {
     pub fn apply_env(&self, base: Vec<(String, String)>) -> Vec<(String, String)> {
         let mut env = base;
         for (name, value) in &self.env {
-            match env.iter_mut().find(|(k, _)| k == name) {
+            // The last entry of a name is the one the child gets.
+            match env.iter_mut().rev().find(|(k, _)| k == name) {
                 Some((_, old)) if old.is_empty() => *old = value.clone(),
                 Some((_, old)) if name == "PYTEST_ADDOPTS" => *old = format!("{old} {value}"),
                 Some((_, old)) if name == "PYTHONPATH" => *old = format!("{value}:{old}"),

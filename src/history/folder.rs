@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::columns::RunId;
 use super::queries::timestamp;
+use super::read_only::WalRead;
 use super::sql::{DbError, values};
 use super::store::{HistoryError, Journal, Store};
 
@@ -32,11 +33,24 @@ pub struct Folder {
     scratch: tempfile::TempDir,
     /// Every worker file read so far, with the last job id copied from it.
     sources: Mutex<BTreeMap<PathBuf, Source>>,
+    /// Files that are not history databases, as they were when skipped (warned once).
+    skipped: Mutex<BTreeMap<PathBuf, Option<Stamp>>>,
 }
 
 struct Source {
     store: Store,
     copied_up_to: i64,
+    /// For a store over a private copy: the file's size and time when copied, so a file
+    /// that changed since is copied again.
+    copied_at: Option<Stamp>,
+}
+
+/// A file's size and modification time: enough to tell that it changed.
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()))
 }
 
 /// The file name a worker writes: its id with anything but letters, digits, `.`, `_` and
@@ -76,6 +90,7 @@ impl Folder {
             own,
             scratch,
             sources: Mutex::new(BTreeMap::new()),
+            skipped: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -117,18 +132,40 @@ impl Folder {
             .sources
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut skipped = self
+            .skipped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut first_error = None;
         for file in self.files()? {
-            if !sources.contains_key(&file) {
-                match Store::open_with(&file, Journal::Rollback) {
+            let now = stamp(&file);
+            let stale = sources
+                .get(&file)
+                .is_some_and(|source| source.copied_at.is_some() && source.copied_at != now);
+            if skipped.get(&file).is_some_and(|when| *when == now) {
+                continue;
+            }
+            if stale || !sources.contains_key(&file) {
+                // Read-only: reading the folder never changes a file in it (issue 21,
+                // finding 8); a copy is taken where a file cannot be read in place.
+                match Store::open_read_only(&file, WalRead::Copy) {
                     Ok(store) => {
+                        let copied_up_to = sources.get(&file).map_or(0, |s| s.copied_up_to);
+                        let copied_at = store.is_snapshot().then_some(now).flatten();
                         sources.insert(
                             file.clone(),
                             Source {
                                 store,
-                                copied_up_to: 0,
+                                copied_up_to,
+                                copied_at,
                             },
                         );
+                        skipped.remove(&file);
+                    }
+                    Err(error @ HistoryError::NotHistory { .. }) => {
+                        tracing::warn!(error = %crate::errors::one_line(&error), "history folder: file skipped");
+                        skipped.insert(file.clone(), now);
+                        continue;
                     }
                     Err(error) => {
                         first_error.get_or_insert(error);
@@ -149,6 +186,12 @@ impl Folder {
     pub(super) fn delete_jobs_before(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
         let mut deleted = 0;
         for file in self.files()? {
+            // A file that is not a history database is left as it is, not given our tables.
+            if let Err(HistoryError::NotHistory { .. }) =
+                Store::open_read_only(&file, WalRead::Copy)
+            {
+                continue;
+            }
             deleted += Store::open_with(&file, Journal::Rollback)?.delete_jobs_before(cutoff)?;
         }
         Ok(deleted)

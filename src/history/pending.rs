@@ -7,6 +7,13 @@
 //! process may retry from its timer while a job's write retries too, so a file is claimed
 //! before it is written: renamed to a name only its claimer knows. Renaming is atomic, so a
 //! job is written by one process only.
+//!
+//! The folder may be on a volume that jobs can write to (RunPod's), and may hold jobs of
+//! several stores, so each entry names the store it belongs to ([`Store::identity`]) and is
+//! only written there; an entry is read only when it is a regular file of at most
+//! [`ENTRY_CAP`] bytes, opened without blocking; and an entry the database refuses (as
+//! opposed to a database that is down) is set aside with the reason, so it never holds back
+//! the entries behind it (issue 21, findings 5 to 7).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, TryLockError};
@@ -27,11 +34,19 @@ const STALE_CLAIM: Duration = Duration::from_secs(15 * 60);
 /// The longest pause between tries while the database stays down.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10 * 60);
 
-/// One job waiting to be recorded, with the time it finished.
+/// Largest pending entry read or kept: a summary of 1,000 runs with their capped output
+/// is far below it; anything larger was not written by us.
+pub const ENTRY_CAP: u64 = 256 * 1024 * 1024;
+
+/// One job waiting to be recorded, with the time it finished and the store it belongs to.
 #[derive(Debug, Serialize, Deserialize)]
-struct PendingJob {
-    recorded_at: DateTime<Utc>,
-    summary: Summary,
+pub struct PendingJob {
+    pub recorded_at: DateTime<Utc>,
+    /// [`Store::identity`] of the store the job was meant for; absent in entries written
+    /// before it was recorded, which any store takes, as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    pub summary: Summary,
 }
 
 /// The folder of a store's pending jobs, and the lock that keeps this process to one retry
@@ -49,6 +64,11 @@ pub struct Retried {
     pub recorded: usize,
     /// Jobs still waiting (the database is still down, or another process holds them).
     pub left: usize,
+    /// Entries of other stores, left for them.
+    pub other_stores: usize,
+    /// Entries set aside: unreadable, not a regular file, too large, or refused by the
+    /// database (each with a `.reason` file saying why).
+    pub set_aside: usize,
 }
 
 /// Where this machine keeps jobs not yet recorded: on the RunPod volume when it is mounted
@@ -88,6 +108,7 @@ impl Store {
         let dir = &self.pending.as_ref()?.dir;
         let job = PendingJob {
             recorded_at,
+            store: Some(self.identity()),
             summary: summary.clone(),
         };
         let path = dir.join(format!(
@@ -99,6 +120,9 @@ impl Store {
             .map_err(|e| e.to_string())
             .and_then(|()| serde_json::to_vec(&job).map_err(|e| e.to_string()))
             .and_then(|bytes| {
+                if bytes.len() as u64 > ENTRY_CAP {
+                    return Err(format!("the job is larger than {ENTRY_CAP} bytes"));
+                }
                 // Written under a temporary name and renamed, so a retry never reads half.
                 let partial = path.with_extension("partial");
                 std::fs::write(&partial, bytes)
@@ -122,9 +146,10 @@ impl Store {
             Err(TryLockError::WouldBlock) => return Retried::default(),
         };
         let files = pending_files(&pending.dir);
+        let identity = self.identity();
         let mut retried = Retried {
-            recorded: 0,
             left: files.len(),
+            ..Retried::default()
         };
         for file in files {
             let Some(claimed) = claim(&file) else {
@@ -132,22 +157,36 @@ impl Store {
                 retried.left -= 1;
                 continue;
             };
-            let job = std::fs::read(&claimed)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<PendingJob>(&bytes).ok());
-            let Some(job) = job else {
-                // Set aside, so it is not read again on every try.
-                let aside = file.with_extension("unreadable");
-                tracing::warn!(file = %aside.display(), "unreadable pending history job set aside");
-                let _ = std::fs::rename(&claimed, &aside);
-                retried.left -= 1;
-                continue;
+            let job = match read_entry(&claimed) {
+                Ok(job) => job,
+                Err(reason) => {
+                    set_aside(&claimed, &file, "unreadable", &reason);
+                    retried.left -= 1;
+                    retried.set_aside += 1;
+                    continue;
+                }
             };
+            if job.store.as_ref().is_some_and(|store| *store != identity) {
+                let _ = std::fs::rename(&claimed, &file);
+                retried.left -= 1;
+                retried.other_stores += 1;
+                continue;
+            }
             match self.record_at(&job.summary, job.recorded_at) {
                 Ok(_) => {
                     let _ = std::fs::remove_file(&claimed);
                     retried.recorded += 1;
                     retried.left -= 1;
+                }
+                Err(error) if error.refuses_the_job() => {
+                    set_aside(
+                        &claimed,
+                        &file,
+                        "rejected",
+                        &crate::errors::one_line(&error),
+                    );
+                    retried.left -= 1;
+                    retried.set_aside += 1;
                 }
                 Err(error) => {
                     let _ = std::fs::rename(&claimed, &file);
@@ -163,6 +202,24 @@ impl Store {
     }
 }
 
+/// The job in the claimed entry `path`, or why it cannot be read. Never blocks: a FIFO, a
+/// device or a symlink is refused before any read, and at most [`ENTRY_CAP`] bytes are read.
+pub fn read_entry(path: &Path) -> Result<PendingJob, String> {
+    let text = crate::workspace::read::read_capped_no_symlink(path, ENTRY_CAP)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("not a pending job: {e}"))
+}
+
+/// Moves the claimed entry `claimed` (found as `file`) out of the way as `<file>.<kind>`,
+/// with `<file>.<kind>.reason` holding `reason`, so it is not read again on every try and an
+/// operator can see why.
+fn set_aside(claimed: &Path, file: &Path, kind: &str, reason: &str) {
+    let aside = file.with_extension(kind);
+    tracing::warn!(file = %aside.display(), %reason, "pending history job set aside");
+    let _ = std::fs::rename(claimed, &aside);
+    let _ = std::fs::write(file.with_extension(format!("{kind}.reason")), reason);
+}
+
 /// The pending jobs in `dir`, oldest first (names start with the time), after putting back
 /// the ones whose claim went stale.
 fn pending_files(dir: &Path) -> Vec<PathBuf> {
@@ -175,7 +232,13 @@ fn pending_files(dir: &Path) -> Vec<PathBuf> {
             continue;
         };
         if extension == "json" {
-            files.push(path);
+            // Only regular files: a FIFO or a symlink put there is skipped (and left alone).
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => files.push(path),
+                _ => {
+                    tracing::warn!(file = %path.display(), "pending history entry is not a regular file; skipped")
+                }
+            }
         } else if let Some(claimed_at) = extension.strip_prefix("claimed-")
             && claim_is_stale(claimed_at)
         {

@@ -1,7 +1,8 @@
 //! History in PostgreSQL, for a fleet: many workers and servers record into one database
 //! and one dashboard reads it. [`PgStore`] runs the statements of the SQLite store (see
 //! [`super::sql`]) through a `deadpool-postgres` pool of `tokio-postgres` connections, over
-//! rustls when the URL asks for TLS (`sslmode=require`; `prefer`, the default, tries it).
+//! rustls when the URL asks for TLS (`sslmode` and `sslrootcert` as libpq reads them; see
+//! [`super::pg_tls`]).
 //!
 //! The store's methods are blocking, like SQLite's, so callers keep one shape: the pool and
 //! its connections live on a small runtime of their own, and each statement is handed to it
@@ -174,6 +175,31 @@ pub fn display_url(url: &str) -> String {
     }
 }
 
+/// The database `url` names, without password or options: `postgres:user@host:port,…/db`
+/// as the server sees it (libpq's defaults filled in), for [`super::Store::identity`]. A URL
+/// that does not parse is its own name, password hidden.
+pub(super) fn identity(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return display_url(url);
+    };
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(dir) => format!("{}:{port}", dir.display()),
+            }
+        })
+        .collect();
+    let user = config.get_user().unwrap_or("");
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres:{user}@{}/{db}", hosts.join(","))
+}
+
 /// A pool of connections to one PostgreSQL database, with the runtime that drives them.
 pub struct PgStore {
     runtime: Option<tokio::runtime::Runtime>,
@@ -195,8 +221,11 @@ impl PgStore {
             path: display.clone().into(),
             source,
         };
+        // sslmode and sslrootcert as libpq reads them (see `pg_tls`).
+        let tls = super::pg_tls::TlsUrl::parse(url).map_err(|e| open_error(DbError::Pool(e)))?;
+        let connector = tls.connector().map_err(|e| open_error(DbError::Pool(e)))?;
         // The parser's message may quote the text it read, password included.
-        let config: tokio_postgres::Config = url.parse().map_err(|_| {
+        let config: tokio_postgres::Config = tls.url.parse().map_err(|_| {
             open_error(DbError::Pool(
                 "the URL is not a valid PostgreSQL connection URL".into(),
             ))
@@ -209,7 +238,7 @@ impl PgStore {
             .map_err(|e| open_error(DbError::Pool(format!("cannot start its runtime: {e}"))))?;
         let manager = Manager::from_config(
             config,
-            tls(),
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -378,28 +407,6 @@ fn pool_message(error: &deadpool_postgres::PoolError) -> String {
     }
 }
 
-/// TLS as the URL's `sslmode` asks, verified against the Mozilla roots.
-fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|builder| builder.with_root_certificates(roots).with_no_client_auth());
-    match config {
-        Ok(config) => tokio_postgres_rustls::MakeRustlsConnect::new(config),
-        // The ring provider supports the default versions; this branch is unreachable in
-        // practice, and an empty configuration then fails each TLS handshake clearly.
-        Err(_) => tokio_postgres_rustls::MakeRustlsConnect::new(
-            rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-        ),
-    }
-}
-
 /// One pooled connection, running statements for a transaction.
 struct Connection<'a> {
     store: &'a PgStore,
@@ -484,6 +491,9 @@ fn record(row: &tokio_postgres::Row) -> Result<Record, DbError> {
         .map(Record)
 }
 
+/// What a NUL in a text value becomes in PostgreSQL.
+pub const NUL_SYMBOL: &str = "\u{2400}";
+
 /// A SQLite value bound to whatever type PostgreSQL inferred for its placeholder: columns
 /// are BIGINT, but `length(x) > $1` wants an INT4 and `LIMIT` an INT8.
 #[derive(Debug)]
@@ -510,6 +520,12 @@ impl ToSql for Param {
                 Type::FLOAT4 => (*x as f32).to_sql(ty, out),
                 _ => x.to_sql(ty, out),
             },
+            // PostgreSQL's text cannot hold NUL, and one NUL in a run's output made the
+            // whole job unrecordable (issue 21, finding 5): each is stored as `␀` (U+2400,
+            // SYMBOL FOR NULL), which says what was there.
+            Value::Text(text) if text.contains('\0') => {
+                text.replace('\0', NUL_SYMBOL).as_str().to_sql(ty, out)
+            }
             Value::Text(text) => text.as_str().to_sql(ty, out),
             Value::Blob(bytes) => bytes.as_slice().to_sql(ty, out),
         }
@@ -536,6 +552,18 @@ mod tests {
         let shown = display_url("postgresql://db.example/history?user=u&password=s3cret");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!display_url("postgres://u:s3cret@[bad").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_database_is_named_without_password_or_options() {
+        let a = identity("postgres://flaky:s3cret@db.example:5433/history?sslmode=require");
+        assert_eq!(a, "postgres:flaky@db.example:5433/history");
+        assert_eq!(
+            identity("postgresql://flaky:other@db.example:5433/history?sslmode=disable"),
+            a
+        );
+        assert_ne!(identity("postgres://flaky@db.example:5433/other"), a);
+        assert!(!identity("postgres://u:s3cret@[bad").contains("s3cret"));
     }
 
     #[test]

@@ -30,11 +30,24 @@ pub enum DbError {
 }
 
 /// The server's own message when it sent one ("relation … does not exist"), which the
-/// client's `Display` leaves out.
+/// client's `Display` leaves out; else the client's message with its causes, which say
+/// why a TLS handshake failed ("invalid peer certificate: UnknownIssuer").
 pub(super) fn postgres_message(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
+        None => {
+            let mut text = error.to_string();
+            let mut cause = std::error::Error::source(error);
+            while let Some(inner) = cause {
+                let said = inner.to_string();
+                if !text.ends_with(&said) {
+                    text.push_str(": ");
+                    text.push_str(&said);
+                }
+                cause = inner.source();
+            }
+            text
+        }
     }
 }
 

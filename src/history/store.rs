@@ -86,6 +86,8 @@ pub enum HistoryError {
         #[source]
         source: DbError,
     },
+    #[error("{path} is not a history database: {reason}")]
+    NotHistory { path: PathBuf, reason: &'static str },
     #[error("cannot encode the summary for history")]
     Encode(#[source] serde_json::Error),
     #[error("stored summary of job {id} in history database {path} is unreadable")]
@@ -95,6 +97,31 @@ pub enum HistoryError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl HistoryError {
+    /// True when the database answered and refused this job (bad data, a broken
+    /// constraint), so writing it again will fail again; false when the database could not
+    /// be reached or was busy, and a later try may work.
+    pub fn refuses_the_job(&self) -> bool {
+        match self {
+            HistoryError::Encode(_) => true,
+            HistoryError::Write { source, .. } => match source {
+                DbError::Postgres(error) => error.as_db_error().is_some_and(|db| {
+                    // Connection (08), resources (53), operator intervention (57), system
+                    // (58) and transaction rollback (40: serialization, deadlock) pass.
+                    let class = db.code().code().get(..2).unwrap_or("");
+                    !matches!(class, "08" | "40" | "53" | "57" | "58" | "XX")
+                }),
+                DbError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                    error.code,
+                    rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig
+                ),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// The history database. Writes go through one connection and reads through another, each
@@ -110,6 +137,9 @@ pub struct Store {
     migrated: Migrated,
     /// Where jobs whose write failed wait for the next try (see [`super::pending`]).
     pub(super) pending: Option<PendingDir>,
+    /// The private copy this store reads instead of `path`, when it is one (see
+    /// [`super::read_only`]); removed with the store.
+    snapshot: Option<tempfile::TempDir>,
 }
 
 #[allow(
@@ -180,7 +210,29 @@ impl Store {
             },
             migrated,
             pending: None,
+            snapshot: None,
         })
+    }
+
+    /// A store over connections opened elsewhere ([`super::read_only`]), shown as `path`.
+    pub(super) fn from_connections(
+        path: &Path,
+        writer: Connection,
+        reader: Connection,
+        migrated: Migrated,
+        snapshot: Option<tempfile::TempDir>,
+    ) -> Store {
+        Store {
+            path: path.to_path_buf(),
+            engine: Engine::Sqlite {
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+                folder: None,
+            },
+            migrated,
+            pending: None,
+            snapshot,
+        }
     }
 
     /// Connects to the PostgreSQL database at `url` (`postgres://` or `postgresql://`) and
@@ -192,6 +244,7 @@ impl Store {
             engine: Engine::Postgres(Box::new(pg)),
             migrated,
             pending: None,
+            snapshot: None,
         })
     }
 
@@ -229,6 +282,30 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True when this store reads a private copy of its file rather than the file.
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Which database this is, as a pending job records it so that it is only ever written
+    /// back here: for PostgreSQL a hash of user, hosts, ports and database name (no
+    /// password, and the same whatever `sslmode` or other options the URL carries), for
+    /// SQLite a hash of the file's or folder's absolute path. A hash, because the pending
+    /// folder may be on a volume that jobs can read.
+    pub fn identity(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let named = match &self.engine {
+            Engine::Postgres(_) => super::postgres::identity(&self.path.to_string_lossy()),
+            Engine::Sqlite { .. } => {
+                let path = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                format!("sqlite:{}", path.display())
+            }
+        };
+        let digest = Sha256::digest(named.as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
     /// The schema versions found and reached when this store was opened.
@@ -351,7 +428,7 @@ impl Store {
 /// no fsync per job; or the rollback journal with `synchronous=FULL` for a shared volume),
 /// a busy timeout for the moments two processes want the write lock, and foreign keys so
 /// deleting a job deletes its runs.
-fn configure(conn: &Connection, journal: Journal) -> rusqlite::Result<()> {
+pub(super) fn configure(conn: &Connection, journal: Journal) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let (wanted, synchronous) = match journal {
         Journal::Wal => ("WAL", "NORMAL"),

@@ -85,6 +85,9 @@ pub const PASSED: &[&str] = &[
     "PIP_DEFAULT_TIMEOUT",
     "PIP_DISABLE_PIP_VERSION_CHECK",
     "UV_CACHE_DIR",
+    // The operator's forced isolation mechanism (docs/isolation.md): read from the runs'
+    // environment, so a job's own `env` may still name another.
+    "FLAKY_ISOLATION_MECHANISM",
 ];
 
 /// Prefixes of passed variables: locale categories and the XDG base directories.

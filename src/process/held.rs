@@ -26,7 +26,38 @@ pub struct HeldOverlay {
     mnt: File,
     target: CString,
     layer: PathBuf,
+    /// The upper folder as it was once the overlay was mounted, before any run used it.
+    pristine: Option<FolderStamp>,
     retired: AtomicBool,
+}
+
+/// What a folder's own inode says of it: mode, owner and change time. A run that changes
+/// the overlay's root (`chmod .`, `touch .`, an extended attribute, an entry made and removed
+/// again) changes its upper folder's change time, which the kernel keeps fine-grained once it
+/// has been read (multigrain timestamps, Linux 6.13), so two stamps that are equal mean the
+/// folder's own metadata and entries were not touched in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderStamp {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FolderStamp {
+    /// The stamp of `path` now (the folder itself, not followed through a link).
+    pub fn of(path: &Path) -> std::io::Result<FolderStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path)?;
+        Ok(FolderStamp {
+            mode: meta.mode(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
 }
 
 impl HeldOverlay {
@@ -40,6 +71,7 @@ impl HeldOverlay {
         mnt: File,
         target: CString,
         layer: PathBuf,
+        pristine: Option<FolderStamp>,
     ) -> HeldOverlay {
         HeldOverlay {
             holder,
@@ -47,6 +79,7 @@ impl HeldOverlay {
             mnt,
             target,
             layer,
+            pristine,
             retired: AtomicBool::new(false),
         }
     }
@@ -54,6 +87,11 @@ impl HeldOverlay {
     /// The run's layer folder (`upper` and `work`).
     pub fn layer(&self) -> &Path {
         &self.layer
+    }
+
+    /// The stamp of the upper folder taken when the overlay was mounted, if one was taken.
+    pub fn pristine(&self) -> Option<FolderStamp> {
+        self.pristine
     }
 
     /// Enters the holder's namespaces and moves onto the mounted checkout (entering a mount

@@ -77,6 +77,20 @@ impl RunOutcome {
     }
 }
 
+/// How a process ended, in the words a user reads (`exited with status 1`, `was killed by
+/// signal 9`): summaries and errors never show the enum's debug form.
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunOutcome::Passed => f.write_str("exited with status 0"),
+            RunOutcome::Failed { exit_code } => write!(f, "exited with status {exit_code}"),
+            RunOutcome::Signalled { signal } => write!(f, "was killed by signal {signal}"),
+            RunOutcome::TimedOut => f.write_str("hit the timeout"),
+            RunOutcome::Cancelled => f.write_str("was cancelled"),
+        }
+    }
+}
+
 /// What a process left behind.
 #[derive(Debug, Clone)]
 pub struct ProcessOutput {

@@ -101,6 +101,7 @@ impl Badge {
     pub fn of(summary: &Summary) -> Badge {
         let colour = match (summary.verdict, summary.severity) {
             (Verdict::Inconclusive, _) => 0x8C959F,
+            (Verdict::InstallFailed, _) => 0x8250DF,
             (Verdict::Stable, _) => 0x2EA043,
             (_, Severity::None | Severity::Low) => 0xD4A72C,
             (_, Severity::Medium) => 0xDB6D28,
@@ -113,10 +114,12 @@ impl Badge {
             Verdict::Flaky => ("flaky", "🟠"),
             Verdict::AlwaysFailing => ("always failing", "🔴"),
             Verdict::Inconclusive => ("inconclusive", "⚪"),
+            Verdict::InstallFailed => ("install failed", "📦"),
         };
         let message = match summary.verdict {
             Verdict::Stable => format!("0 of {} failed", summary.total_runs),
             Verdict::Inconclusive => "no run finished".to_string(),
+            Verdict::InstallFailed => "tests not run".to_string(),
             _ => format!("{} severity", summary.severity),
         };
         Badge {
@@ -167,7 +170,25 @@ impl Body {
             ),
             Verdict::AlwaysFailing => (
                 format!("Always failing: all {} runs failed", s.total_runs),
-                "**A real failure, not a flake**: fix it before looking for flakiness".into(),
+                match s.classification {
+                    Some(
+                        c @ (Classification::CollectionError
+                        | Classification::MissingDependency
+                        | Classification::UsageError),
+                    ) => format!(
+                        "**Not a flake**: every run failed before any test ran ({})",
+                        name_of(c)
+                    ),
+                    _ => "**A real failure, not a flake**: fix it before looking for flakiness"
+                        .into(),
+                },
+            ),
+            Verdict::InstallFailed => (
+                "Install failed: the tests were not run".into(),
+                format!(
+                    "**Not a flake**: the dependencies did not install, so the {} runs were not started (1 probe run)",
+                    s.runs_requested
+                ),
             ),
             Verdict::Inconclusive => (
                 "Inconclusive: no run finished".into(),
@@ -235,6 +256,15 @@ fn notes(s: &Summary) -> Vec<String> {
     if let Some(error) = &s.first_error {
         notes.push(format!("❌ first error: {}", code(error)));
     }
+    if let Some(probe) = &s.install.probe_error {
+        notes.push(format!("🔎 the probe run met: {}", code(probe)));
+    }
+    if let (Some(way_out), true) = (
+        &s.install.way_out,
+        s.install.status == InstallStatus::Failed,
+    ) {
+        notes.push(format!("🛠️ way out: {way_out}"));
+    }
     if let Some(also) = also_line(s) {
         notes.push(format!("⚠️ {also}"));
     }
@@ -246,10 +276,14 @@ fn notes(s: &Summary) -> Vec<String> {
             .unwrap_or_default();
         notes.push(format!("🔀 order: {}{reproduce}", finding.sentence));
     }
-    if s.install.status == InstallStatus::Failed {
-        let detail = s.install.detail.as_deref().unwrap_or("no detail");
+    if s.install.status == InstallStatus::Failed && s.verdict != Verdict::InstallFailed {
+        let sentence = s
+            .install
+            .failure_sentence()
+            .unwrap_or_else(|| "no detail".into());
         notes.push(format!(
-            "⚠️ dependency install failed ({detail}); the runs used what was already there"
+            "⚠️ dependency install failed ({}); the runs used what was already there",
+            code(&sentence)
         ));
     }
     if s.timeouts > 0 {
@@ -338,6 +372,15 @@ fn details(s: &Summary) -> Vec<Detail> {
         lines,
         output: None,
     }];
+    if let (Some(tail), InstallStatus::Failed) = (&s.install.output_tail, s.install.status) {
+        let tail: Vec<&str> = tail.lines().rev().take(OUTPUT_LINES).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        details.push(Detail {
+            title: "Output of the failed install".into(),
+            lines: Vec::new(),
+            output: Some(tail.join("\n")),
+        });
+    }
     if let Some(run) = s.results.iter().find(|r| !r.passed) {
         let text = if run.stderr.trim().is_empty() {
             &run.stdout

@@ -112,6 +112,17 @@ pub fn annotations(summary: &Summary) -> Vec<String> {
             ),
         ),
         Verdict::Inconclusive => command("warning", "Inconclusive", "no run finished"),
+        Verdict::InstallFailed => command(
+            "error",
+            "Install failed",
+            &format!(
+                "{what} was not run: {}",
+                summary
+                    .first_error
+                    .as_deref()
+                    .unwrap_or("the dependencies did not install")
+            ),
+        ),
     };
     vec![line]
 }

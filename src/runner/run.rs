@@ -100,6 +100,9 @@ pub struct RunRecord {
     /// The `PYTHONHASHSEED` the run really had when it differs from the one its seed gives
     /// (a pytest fork server's, fixed when the server started); `None` for plain runs.
     pub hash_seed: Option<u32>,
+    /// The fork server the run was forked from; `None` for a fresh process. Runs of one
+    /// server share what it fixed when it started, so they are not independent samples.
+    pub server: Option<u32>,
     pub stdout: Captured,
     pub stderr: Captured,
     /// Per-test results from the run's own report, when there is one.
@@ -120,6 +123,21 @@ impl RunRecord {
 }
 
 impl RunTemplate {
+    /// This template with every run a fresh process: what the reproduce line runs, so
+    /// replays that decide a class describe it. Built test binaries are kept (each run of
+    /// one is a fresh process already); a fork server is not.
+    pub fn fresh_processes(&self) -> RunTemplate {
+        let mut fresh = self.clone();
+        if fresh
+            .build
+            .as_ref()
+            .is_some_and(|b| b.shares_process_state())
+        {
+            fresh.build = None;
+        }
+        fresh
+    }
+
     /// Runs once with `request`'s seed. Only a failure to start is an `Err`.
     pub async fn run(
         &self,
@@ -155,17 +173,16 @@ impl RunTemplate {
         let env = prepared.report.apply_env(env);
         // A fork server is held for the whole run and given back when `lease` drops.
         let lease = match &self.build {
-            Some(built) => built.lease(request.seed).await,
+            Some(built) => built.lease(request.attempt, request.seed).await,
             None => None,
         };
         let built = self
             .build
             .as_ref()
             .and_then(|built| built.invocation(&prepared.argv, place.cwd(), lease.as_ref()));
-        let hash_seed = built
-            .as_ref()
-            .and(lease.as_ref())
-            .map(|lease| lease.hash_seed());
+        let served = built.as_ref().and(lease.as_ref());
+        let hash_seed = served.map(|lease| lease.hash_seed());
+        let server = served.map(|lease| lease.server_id());
         let (program, arg0, args, cwd) = match built {
             Some(run) => (run.program, None, run.args, run.cwd),
             None => (
@@ -226,6 +243,7 @@ impl RunTemplate {
             outcome: output.outcome,
             duration: output.duration,
             hash_seed,
+            server,
             tests,
             stdout: if keep {
                 readable_stdout.unwrap_or(output.stdout)

@@ -36,14 +36,19 @@ impl Summary {
     /// - `reproduce` replays the first failing seed of the merged runs; `first_error` is
     ///   kept only when the merged runs all failed;
     /// - the install report is the worst one (a failed install shows); warnings are joined
-    ///   without repeats, plus one when the shards tested different commits.
+    ///   without repeats, plus one when the shards tested different commits;
+    /// - a shard stopped by a failed install makes the whole `install-failed`.
     pub fn merge(shards: Vec<Summary>) -> Result<Summary, MergeError> {
+        let install_failed = shards.iter().any(|s| s.verdict == Verdict::InstallFailed);
         let mut shards = shards.into_iter();
         let mut merged = shards.next().ok_or(MergeError::NoShards)?;
         for shard in shards {
             merged.absorb(shard);
         }
         merged.recompute();
+        if install_failed {
+            merged.mark_install_failed();
+        }
         Ok(merged)
     }
 
@@ -145,7 +150,7 @@ impl Summary {
                 Verdict::Flaky => test
                     .classification
                     .filter(|c| *c != Classification::AlwaysFailing),
-                Verdict::Stable | Verdict::Inconclusive => None,
+                Verdict::Stable | Verdict::Inconclusive | Verdict::InstallFailed => None,
             };
         }
         sort_flakiest_first(&mut self.tests);

@@ -24,10 +24,12 @@ pub fn name_of(classification: Classification) -> &'static str {
         Classification::SeedDependent => "seed-dependent",
         Classification::Nondeterministic => "nondeterministic",
         Classification::ContentionDependent => "contention-dependent",
+        Classification::NotSettled => "not-settled",
         Classification::AlwaysFailing => "always-failing",
         Classification::Timeout => "timeout",
         Classification::CollectionError => "collection-error",
         Classification::MissingDependency => "missing-dependency",
+        Classification::UsageError => "usage-error",
         Classification::OrderDependent => "order-dependent",
     }
 }
@@ -42,6 +44,10 @@ pub fn cause(classification: Classification) -> String {
         Classification::ContentionDependent => {
             "fails only when other runs execute at the same time, never alone"
         }
+        Classification::NotSettled => {
+            "the replays allowed did not decide between the seed, chance and load at 99 %; \
+             a larger confirm_budget would"
+        }
         Classification::AlwaysFailing => "fails every run: a real bug, not a flake",
         Classification::Timeout => "hangs: a failing seed hit the timeout again on replay",
         Classification::CollectionError => {
@@ -49,6 +55,10 @@ pub fn cause(classification: Classification) -> String {
         }
         Classification::MissingDependency => {
             "a module the tests import is not installed, not a flake"
+        }
+        Classification::UsageError => {
+            "the test runner refused its options (an unknown option, or a plugin that is not \
+             installed): fix the command or the runner's config, not a flake"
         }
         Classification::OrderDependent => {
             "its failing test order fails again, the file order passes"

@@ -112,14 +112,18 @@ impl JobPage {
             .collect();
         JobPage {
             id: job.id.0,
-            headline: format!(
-                "{} of {} runs failed: {} (95% CI {} - {})",
-                job.failures,
-                job.total_runs,
-                percent(job.failure_rate),
-                percent(job.ci_low),
-                percent(job.ci_high)
-            ),
+            headline: if job.verdict == crate::analysis::Verdict::InstallFailed {
+                "the dependencies did not install: the tests were not run (1 probe run)".into()
+            } else {
+                format!(
+                    "{} of {} runs failed: {} (95% CI {} - {})",
+                    job.failures,
+                    job.total_runs,
+                    percent(job.failure_rate),
+                    percent(job.ci_low),
+                    percent(job.ci_high)
+                )
+            },
             severity: job.severity.name(),
             verdict: job.verdict.name(),
             bar: IntervalBar::new(job.failure_rate, job.ci_low, job.ci_high),

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::errno::Errno;
 
+use super::linked::GitDir;
+
 /// The initial state of [`Reflinks`] (its `Default`): no clone tried yet.
 const _UNKNOWN: u8 = 0;
 const SUPPORTED: u8 = 1;
@@ -141,7 +143,7 @@ pub fn link_or_clone(
 /// the filesystem allows, byte-copied otherwise.
 pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
     let reflinks = Reflinks::default();
-    walk(src, dst, &|from, meta, to| {
+    walk(src, dst, &|_| false, &|from, meta, to| {
         clone_file(from, meta, to, &reflinks)
     })
 }
@@ -151,11 +153,40 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
 /// never changes an object file in place (new objects are new files, repacks write new
 /// packs), so the copy cannot write into the user's repository through a link, and a
 /// repository's history, often most of its files, costs a link per file instead of a copy.
+///
+/// A `src` whose `.git` is a file or a symlink (a linked worktree, a submodule) gets a git
+/// directory of its own in `dst` ([`super::linked::private_git_dir`]) rather than a copy of
+/// the pointer, which would let the copy's git commands write into the user's repository.
 pub fn copy_repo(src: &Path, dst: &Path) -> io::Result<()> {
+    match super::linked::locate(src)? {
+        GitDir::Absent | GitDir::Inside => {
+            copy_linking_objects(src, dst, &src.join(".git").join("objects"), &|_| false)
+        }
+        GitDir::Elsewhere {
+            git_dir,
+            common_dir,
+        } => {
+            let reflinks = Reflinks::default();
+            let pointer = src.join(".git");
+            walk(src, dst, &|from| from == pointer, &|from, meta, to| {
+                clone_file(from, meta, to, &reflinks)
+            })?;
+            super::linked::private_git_dir(&git_dir, &common_dir, &dst.join(".git"))
+        }
+    }
+}
+
+/// Copies `src` into `dst` as [`copy_tree`] does, leaving out the paths `skip` names, with
+/// the files under `objects` (a git object store in `src`) hard-linked as [`copy_repo`] says.
+pub(super) fn copy_linking_objects(
+    src: &Path,
+    dst: &Path,
+    objects: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> io::Result<()> {
     let reflinks = Reflinks::default();
-    let objects = src.join(".git").join("objects");
-    walk(src, dst, &|from, meta, to| {
-        if from.starts_with(&objects) {
+    walk(src, dst, skip, &|from, meta, to| {
+        if from.starts_with(objects) {
             link_or_clone(from, meta, to, &reflinks)
         } else {
             clone_file(from, meta, to, &reflinks)
@@ -167,24 +198,28 @@ pub fn copy_repo(src: &Path, dst: &Path) -> io::Result<()> {
 /// is refused (another filesystem).
 pub fn link_tree(src: &Path, dst: &Path) -> io::Result<()> {
     let reflinks = Reflinks::default();
-    walk(src, dst, &|from, meta, to| {
+    walk(src, dst, &|_| false, &|from, meta, to| {
         link_or_clone(from, meta, to, &reflinks)
     })
 }
 
 type FileOp<'a> = &'a dyn Fn(&Path, &Metadata, &Path) -> io::Result<()>;
 
-fn walk(src: &Path, dst: &Path, file: FileOp<'_>) -> io::Result<()> {
+/// Copies the tree `src` into `dst`, leaving out the entries `skip` names.
+fn walk(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool, file: FileOp<'_>) -> io::Result<()> {
     std::fs::create_dir_all(dst)?;
     for entry in std::fs::read_dir(src)? {
         let entry = entry?;
         let from = entry.path();
+        if skip(&from) {
+            continue;
+        }
         let to = dst.join(entry.file_name());
         let kind = entry.file_type()?;
         if kind.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
         } else if kind.is_dir() {
-            walk(&from, &to, file)?;
+            walk(&from, &to, skip, file)?;
         } else if kind.is_file() {
             file(&from, &entry.metadata()?, &to)?;
         }

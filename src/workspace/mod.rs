@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod credential;
 pub mod fetch;
+pub mod linked;
 pub mod read;
 
 use std::path::{Path, PathBuf};
@@ -120,6 +121,10 @@ impl Workspace {
     /// it (and removing the copy) was most of what the job cost besides its runs. Nothing
     /// here writes to `path`, and dropping the workspace removes the scratch directory only.
     /// The caller must [`Workspace::copy_in`] before anything may write to the checkout.
+    ///
+    /// A directory whose `.git` is a file or a symlink (a linked worktree, a submodule) is
+    /// copied at once instead: its git metadata lies outside the directory, where an overlay
+    /// over the directory would not catch a run's `git commit`.
     pub async fn borrow(path: &Path, parent: &Path) -> Result<Workspace, WorkspaceError> {
         let scratch = scratch_in(parent)?;
         let source = path.to_path_buf();
@@ -136,12 +141,16 @@ impl Workspace {
             Ok(result) => result?,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
-        Ok(Workspace {
+        let mut workspace = Workspace {
             scratch,
             checkout,
             commit,
             borrowed: true,
-        })
+        };
+        if linked::is_elsewhere(&workspace.checkout) {
+            workspace.copy_in().await?;
+        }
+        Ok(workspace)
     }
 
     /// True while the checkout is the user's own directory ([`Workspace::borrow`]).
@@ -233,8 +242,10 @@ fn scratch_in(parent: &Path) -> Result<TempDir, WorkspaceError> {
         path: parent.to_path_buf(),
         source,
     })?;
+    // Private whatever the umask: clones, run places and the fork servers' sockets are in it.
     tempfile::Builder::new()
         .prefix("flaky-job-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(parent)
         .map_err(|source| WorkspaceError::Scratch {
             path: parent.to_path_buf(),

@@ -36,9 +36,29 @@ impl ReadError {
 /// bytes. Blocking; opening never waits on a FIFO because it is opened non-blocking and
 /// refused before any read.
 pub fn read_capped(path: &Path, cap: u64) -> Result<String, ReadError> {
+    read_with(path, cap, nix::fcntl::OFlag::O_NONBLOCK)
+}
+
+/// [`read_capped`] for a file that must be a regular file itself: a symlink at `path` is
+/// refused (`O_NOFOLLOW`, so it cannot be swapped in between a check and the open), for
+/// files in a folder that others can write to, such as the pending history jobs.
+pub fn read_capped_no_symlink(path: &Path, cap: u64) -> Result<String, ReadError> {
+    match read_with(
+        path,
+        cap,
+        nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOFOLLOW,
+    ) {
+        Err(ReadError::Io(e)) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => {
+            Err(ReadError::NotRegular)
+        }
+        other => other,
+    }
+}
+
+fn read_with(path: &Path, cap: u64, flags: nix::fcntl::OFlag) -> Result<String, ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .custom_flags(flags.bits())
         .open(path)
         .map_err(ReadError::Io)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
@@ -87,5 +107,15 @@ mod tests {
         let err = read_capped(&dir.path().join("big"), 10).expect_err("too big");
         assert_eq!(err.to_string(), "larger than 10 bytes");
         assert!(read_capped(&dir.path().join("none"), 10).is_err_and(|e| e.is_not_found()));
+        std::fs::write(dir.path().join("a"), "hello").expect("write");
+        std::os::unix::fs::symlink("a", dir.path().join("link")).expect("symlink");
+        assert!(matches!(
+            read_capped_no_symlink(&dir.path().join("link"), 10),
+            Err(ReadError::NotRegular)
+        ));
+        assert_eq!(
+            read_capped_no_symlink(&dir.path().join("a"), 10).expect("a regular file"),
+            "hello"
+        );
     }
 }

@@ -41,7 +41,9 @@ async fn an_explicit_budget_bounds_the_replays() {
     assert_eq!(confirmation.budget, 2);
     assert_eq!(confirmation.seeds, vec![3]);
     assert_eq!((confirmation.alone_runs, confirmation.load_runs), (1, 1));
-    assert_eq!(summary.classification, Some(Classification::SeedDependent));
+    // Issue 20: two failing replays do not tell a seed-keyed failure at 4 of 12 from chance
+    // at 1 %, so the class is not settled rather than guessed.
+    assert_eq!(summary.classification, Some(Classification::NotSettled));
 
     let summary = run_job(job(0)).await;
     assert_eq!(summary.confirmation, None);
@@ -101,16 +103,16 @@ async fn a_seed_keyed_failure_is_seed_dependent() {
     assert_eq!(summary.verdict, Verdict::Flaky);
     assert_eq!(summary.failing_seeds, vec![3, 6, 9, 12]);
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
-    // Issue 10: 4 of 12 runs failed, so 9 failing replays in a row (0.33^9 < 1e-4) tell a
-    // seed-keyed failure from chance: one seed, in rounds alone and under load, every
-    // replay failing again, the last round alone only.
-    assert_eq!(confirmation.budget, 9);
+    // Issue 20: 4 of 12 runs failed, a rate as high as 0.61 at 95 %, so 10 failing replays
+    // in a row (0.61^10 < 1 %) tell a seed-keyed failure from chance: one seed, in rounds
+    // alone and under load, every replay failing again.
+    assert_eq!(confirmation.budget, 10);
     assert_eq!(confirmation.seeds, vec![3]);
     assert_eq!(
         (confirmation.alone_runs, confirmation.alone_failures),
         (5, 5)
     );
-    assert_eq!((confirmation.load_runs, confirmation.load_failures), (4, 4));
+    assert_eq!((confirmation.load_runs, confirmation.load_failures), (5, 5));
     assert_eq!(summary.classification, Some(Classification::SeedDependent));
 }
 
@@ -187,9 +189,16 @@ async fn a_failure_only_under_load_is_contention_dependent() {
     assert!(confirmation.alone_runs > 0, "{confirmation:?}");
     assert_eq!(confirmation.alone_failures, 0, "{confirmation:?}");
     assert!(confirmation.load_failures > 0, "{confirmation:?}");
-    assert_eq!(
-        summary.classification,
-        Some(Classification::ContentionDependent)
+    // Issue 20: contention is called only when an exact test at 1 % (divided among the
+    // looks) says the load failures are not chance; with 8 runs' budget that may not be
+    // reached, and the class is then not settled, never seed-dependent or nondeterministic.
+    assert!(
+        matches!(
+            summary.classification,
+            Some(Classification::ContentionDependent | Classification::NotSettled)
+        ),
+        "{:?} {confirmation:?}",
+        summary.classification
     );
 }
 
@@ -221,7 +230,8 @@ async fn two_flaky_tests_in_a_small_job_are_both_classified() {
     let summary = run_job(two_flaky_job()).await;
     assert_eq!(summary.failures, 9, "{summary:#?}");
     let confirmation = summary.confirmation.as_ref().expect("confirmation ran");
-    // Rates 5/40 and 4/40: 5 and 4 failing replays in a row tell each from chance.
+    // Rates 5/40 and 4/40 (the command 9/40, as high as 37 % at 95 %, for the seed that
+    // covers it): 5 + 4 failing replays in a row tell them from chance at 1 % (issue 20).
     assert_eq!(confirmation.budget, 9, "{confirmation:?}");
     assert!(within_budget(confirmation), "{confirmation:?}");
     let flaky: Vec<_> = summary

@@ -302,8 +302,8 @@ async fn every_mechanism_keeps_concurrent_writes_apart() {
 }
 
 /// Issue 10: where the overlay cannot be mounted (here: a checkout path overlay's options
-/// cannot hold), the job falls back to a copying mechanism, says which, and still keeps
-/// every run from seeing the others' writes.
+/// cannot hold), the job falls back to slots (the cheapest copying mechanism, issue 22),
+/// says so, and still keeps every run from seeing the others' writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_overlay_falls_back_and_the_summary_says_which() {
     let repo = repository(&[("pid.sh", PID_TEST), ("barrier.sh", BARRIER)]);
@@ -314,14 +314,7 @@ async fn a_refused_overlay_falls_back_and_the_summary_says_which() {
         &[("BARRIER", barrier.path())],
     );
     let summary = sandbox.detect(input).await;
-    assert!(
-        matches!(
-            summary.isolation_mechanism,
-            Some(Mechanism::Copy | Mechanism::Slot)
-        ),
-        "{:?}",
-        summary.isolation_mechanism
-    );
+    assert_eq!(summary.isolation_mechanism, Some(Mechanism::Slot));
     assert_eq!(summary.failures, 0, "{}", failures_text(&summary));
 
     // Asking for the overlay there is an error that says why, not a silent fallback.
@@ -752,5 +745,37 @@ async fn a_local_checkout_is_copied_when_the_job_could_write_to_it() {
             cwd.display()
         );
         assert_eq!(&snapshot(dir), before, "{case}: the directory is untouched");
+    }
+}
+
+/// Issue 20: a run that changes the checkout's root itself (its mode, its times) and nothing
+/// in it leaves no trace for the runs after it, whatever the mechanism: each run finds the
+/// root as a fresh checkout has it. (The overlay mechanism used to reuse such a run's
+/// overlay because its upper folder had no entries.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_run_sees_another_runs_change_to_the_checkout_root() {
+    const ROOT_TEST: &str = r#"
+mode=$(stat -c %a .)
+mtime=$(stat -c %Y .)
+[ "$mode" = "755" ] || { echo "the root is $mode, not 755" >&2; exit 1; }
+[ "$mtime" != "1" ] || { echo "the root's mtime is a previous run's" >&2; exit 1; }
+case $((FLAKY_RUN_INDEX % 2)) in
+  0) chmod 700 . ;;
+  1) touch -d @1 . ;;
+esac
+"#;
+    let repo = repository(&[("root.sh", ROOT_TEST)]);
+    std::fs::set_permissions(
+        repo.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    for (name, _) in forced_mechanisms() {
+        let sandbox = Sandbox::new();
+        let summary = sandbox
+            .detect(forcing(job(repo.path(), "sh root.sh", 12, 2), Some(name)))
+            .await;
+        assert_eq!(summary.total_runs, 12, "{name}");
+        assert_eq!(summary.failures, 0, "{name}: {}", failures_text(&summary));
     }
 }

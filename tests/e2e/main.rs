@@ -9,12 +9,17 @@ mod support;
 
 mod classify;
 mod early_stop;
+mod fork_server_socket;
 mod hardening_data;
 mod isolation;
+mod outside_the_overlay;
 mod pipeline;
+mod runpod_image;
 mod runpod_worker;
 mod runpod_worker_lifecycle;
 mod schemas;
+mod sealed_data;
+mod sealed_runs;
 mod serve_api;
 mod serve_docs;
 mod submit;

@@ -697,3 +697,20 @@ async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
     assert!(status.success(), "{status:?}\n{}", process.stderr());
     assert!(process.stderr().contains("shutdown signal received"));
 }
+
+/// Issue 20: `FLAKY_ISOLATION_MECHANISM` in the server's own environment decides the
+/// mechanism of its jobs, as docs/isolation.md says; a job's `env` may still name another.
+#[tokio::test]
+async fn the_operators_isolation_mechanism_is_obeyed_and_a_job_may_name_another() {
+    let env = [("FLAKY_ISOLATION_MECHANISM".to_string(), "slot".to_string())];
+    let server = Server::start_with_env(&["--allow-local-repos"], &env).await;
+    let repo = odd_seeds_fail("0");
+    let id = server.run(&input(repo.path(), &[2, 4])).await;
+    let done = server.wait_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["isolation_mechanism"], "slot", "{done}");
+    let mut own = input(repo.path(), &[2, 4]);
+    own["env"] = json!({"FLAKY_ISOLATION_MECHANISM": "copy"});
+    let id = server.run(&own).await;
+    let done = server.wait_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["isolation_mechanism"], "copy", "{done}");
+}

@@ -1,6 +1,8 @@
 //! Property tests (issue 12) for everything a job submitter, a repository or a test run
 //! controls: the job input (JSON), `.flaky-detector.yml`, and the three report parsers
-//! (JUnit XML, `go test -json`, Jest JSON). The property is the same for each: any input
+//! (JUnit XML, `go test -json`, Jest JSON); and (issue 21) what a job or a shared volume
+//! can put where the detector reads: pending history entries, files in a history folder,
+//! and a `.git` file. The property is the same for each: any input
 //! gives `Ok` or `Err`, never a panic or an abort (a stack overflow aborts the test binary,
 //! so surviving is the assertion). Inputs mix raw bytes with documents built from each
 //! format's own vocabulary, nested deep, so the parsers get past their first check.
@@ -14,6 +16,9 @@ use flaky_detector::JobInput;
 use flaky_detector::RepoPolicy;
 use flaky_detector::config::FileConfig;
 use flaky_detector::framework::results::{go_test, jest, junit};
+use flaky_detector::history::Store;
+use flaky_detector::history::pending::read_entry;
+use flaky_detector::workspace::linked;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -218,8 +223,103 @@ fn jest_json() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A pending history entry: raw bytes, any JSON, or one close to what `save_pending` writes.
+fn pending_entry() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        (json_value(), hostile_string(), json_value()).prop_map(|(at, store, summary)| {
+            json!({"recorded_at": at, "store": store, "summary": summary})
+                .to_string()
+                .into_bytes()
+        }),
+        hostile_string().prop_map(|store| {
+            json!({"recorded_at": "2026-01-01T00:00:00Z", "store": store,
+                   "summary": {"total_runs": 1, "parallelism": 1, "framework": "unknown",
+                               "failures": 0, "repro_rate": 0.0, "results": []}})
+            .to_string()
+            .into_bytes()
+        }),
+    ]
+}
+
+/// A file in a history folder: raw bytes, or SQLite's header followed by anything.
+fn history_file() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        prop::collection::vec(any::<u8>(), 0..4096).prop_map(|tail| {
+            let mut bytes = b"SQLite format 3\0".to_vec();
+            bytes.extend(tail);
+            bytes
+        }),
+    ]
+}
+
+/// The text of a `.git` file: `gitdir:` lines naming places in and out of the tree.
+fn git_file() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,80}",
+        hostile_string().prop_map(|p| format!("gitdir: {p}\n")),
+        prop_oneof![
+            Just("/"),
+            Just("/dev/zero"),
+            Just("/proc/self"),
+            Just(".."),
+            Just("."),
+            Just("../../.."),
+            Just("sub/.git"),
+        ]
+        .prop_map(|p| format!("gitdir: {p}\n")),
+    ]
+}
+
+/// Every file of `dir`, names and bytes.
+fn folder_bytes(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("listed")
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap_or_default()))
+        .collect();
+    files.sort();
+    files
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn pending_entry_never_panics_and_a_retry_never_blocks_on_it(bytes in pending_entry()) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pending = dir.path().join("pending");
+        std::fs::create_dir_all(&pending).expect("mkdir");
+        let entry = pending.join("20260101T000000-x.json");
+        std::fs::write(&entry, &bytes).expect("written");
+        let _ = read_entry(&entry);
+        let mut store = Store::open(&dir.path().join("h.db")).expect("opens");
+        store.keep_failed_writes_in(pending);
+        let retried = store.retry_pending();
+        prop_assert_eq!(retried.left, 0, "{:?}", retried);
+    }
+
+    #[test]
+    fn reading_a_history_folder_never_panics_or_writes(bytes in history_file()) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("x.db"), &bytes).expect("written");
+        let before = folder_bytes(dir.path());
+        if let Ok(store) = Store::open_folder(dir.path(), None) {
+            let _ = store.count_jobs(&flaky_detector::history::JobFilter::default());
+        }
+        prop_assert_eq!(folder_bytes(dir.path()), before);
+    }
+
+    #[test]
+    fn a_git_file_never_panics_and_is_never_taken_for_a_plain_directory(text in git_file()) {
+        let tree = tempfile::tempdir().expect("temp dir");
+        std::fs::write(tree.path().join(".git"), &text).expect("written");
+        let located = linked::locate(tree.path());
+        prop_assert!(!matches!(located, Ok(linked::GitDir::Inside | linked::GitDir::Absent)));
+        prop_assert!(linked::is_elsewhere(tree.path()));
+    }
 
     #[test]
     fn job_input_never_panics(input in prop_oneof![job_input(), json_value()]) {

@@ -15,18 +15,21 @@ use common::*;
 
 use crate::support::BIN;
 
-fn command(dir: &Path) -> Command {
+/// The binary with its own cache and work folders under `dir`, no history store from the
+/// environment, run in `dir`. Shared by the history tests of this binary.
+pub(super) fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("FLAKY_CACHE_DIR", dir.join("cache"))
         .env("FLAKY_WORK_DIR", dir.join("work"))
         .env_remove("FLAKY_DB")
+        .env_remove("FLAKY_DB_FILE")
         .env_remove("RUNPOD_POD_ID")
         .current_dir(dir)
         .stdin(Stdio::null());
     cmd
 }
 
-fn json(output: &Output) -> Value {
+pub(super) fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is JSON ({e}): {}\nstderr: {}",

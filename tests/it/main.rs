@@ -15,6 +15,7 @@ mod fuzz_inputs;
 mod history;
 mod history_cli;
 mod history_folder;
+mod history_sealed;
 mod report_channels;
 mod report_markdown;
 mod runner;

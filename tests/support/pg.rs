@@ -159,6 +159,36 @@ impl PgServer {
         );
     }
 
+    /// Turns TLS on with the PEM files `cert` (the server's chain) and `key`, and restarts.
+    pub fn enable_ssl(&self, cert: &Path, key: &Path) {
+        let data = self.dir.path().join("data");
+        std::fs::copy(cert, data.join("server.crt")).expect("the certificate is copied");
+        std::fs::copy(key, data.join("server.key")).expect("the key is copied");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod the key");
+        if is_root() {
+            for file in ["server.crt", "server.key"] {
+                check(
+                    "chown",
+                    Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(data.join(file))
+                        .output()
+                        .expect("chown runs"),
+                );
+            }
+        }
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("the config");
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).expect("the config is written");
+        self.stop();
+        self.restart();
+    }
+
     /// The URL of the server's `postgres` database, password included.
     pub fn url(&self) -> String {
         format!(

@@ -9,7 +9,10 @@ mod support;
 
 mod command_failure;
 mod dashboard_browser;
+mod faithful;
 mod history_postgres;
+mod history_sealed;
+mod install_failure;
 mod order;
 mod per_test;
 mod report_workflows;

@@ -190,3 +190,72 @@ async fn without_shuffle_the_file_order_passes_and_nothing_is_searched() {
     assert!(summary.order_dependence.is_empty());
     assert_eq!(summary.tests.len(), 12);
 }
+
+/// Issue 20: a project that installs itself (`setup.py` at the root, so the install step
+/// puts the checkout on `PYTHONPATH`) shuffles as well as one that does not, and every
+/// victim of one polluter is `order-dependent` and names that polluter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_install_step_every_victim_of_one_polluter_names_it() {
+    require_pytest();
+    let repo = tempfile::tempdir().expect("repo dir");
+    let dir = repo.path();
+    std::fs::create_dir_all(dir.join("tests")).expect("tests dir");
+    std::fs::create_dir_all(dir.join("registry")).expect("package dir");
+    std::fs::write(
+        dir.join("setup.py"),
+        "from setuptools import setup\nsetup(name=\"registry\", version=\"0.1\", packages=[\"registry\"])\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("registry/__init__.py"), "ENTRIES = []\n").expect("write");
+    let mut tests = String::from(
+        "import registry\n\n\ndef test_pollutes():\n    registry.ENTRIES.append(1)\n\n\n",
+    );
+    for i in 0..4 {
+        tests.push_str(&format!(
+            "def test_victim_{i}():\n    assert registry.ENTRIES == [], \"left behind\"\n\n\n"
+        ));
+    }
+    for i in 0..8 {
+        tests.push_str(&format!("def test_other_{i}():\n    assert True\n\n\n"));
+    }
+    // In file order every victim runs before the polluter... except that it is first: put
+    // it last by naming the file order explicitly.
+    let tests = tests.replacen(
+        "def test_pollutes():\n    registry.ENTRIES.append(1)\n\n\n",
+        "",
+        1,
+    ) + "def test_pollutes():\n    registry.ENTRIES.append(1)\n";
+    std::fs::write(dir.join("tests/test_registry.py"), tests).expect("write");
+    let summary = run_job(json!({
+        "repo": dir,
+        "test_command": "python3 -m pytest -q -p no:cacheprovider tests",
+        "seeds": (1..=16).collect::<Vec<u64>>(),
+        "parallelism": 2,
+        "shuffle": true,
+    }))
+    .await;
+    let text = format!("{summary:#?}");
+    assert!(!text.contains("Error importing plugin"), "{text}");
+    assert_eq!(summary.verdict, Verdict::Flaky, "{text}");
+    let victims: Vec<_> = summary
+        .tests
+        .iter()
+        .filter(|t| t.name.contains("test_victim_"))
+        .collect();
+    assert_eq!(victims.len(), 4, "{text}");
+    for victim in victims {
+        assert_eq!(
+            victim.classification,
+            Some(Classification::OrderDependent),
+            "{}: {text}",
+            victim.name
+        );
+        let finding = summary
+            .order_dependence
+            .iter()
+            .find(|f| f.test == victim.name)
+            .unwrap_or_else(|| panic!("a finding for {}: {text}", victim.name));
+        assert_eq!(finding.role, OrderRole::Polluter);
+        assert_eq!(finding.tests, ["tests.test_registry::test_pollutes"]);
+    }
+}

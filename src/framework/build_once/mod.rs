@@ -55,11 +55,18 @@ impl BuiltRuns {
 
     /// What the run with `seed` holds while it runs: a pytest fork server. `None` for
     /// binaries, which need nothing held.
-    pub async fn lease(&self, seed: u64) -> Option<pytest::Lease> {
+    pub async fn lease(&self, attempt: u32, seed: u64) -> Option<pytest::Lease> {
         match self {
-            BuiltRuns::Pytest(built) => built.lease(seed).await,
+            BuiltRuns::Pytest(built) => built.lease(attempt, seed).await,
             BuiltRuns::Go(_) | BuiltRuns::Cargo(_) => None,
         }
+    }
+
+    /// True when runs share a process's state (a fork server's imports, hash seed and
+    /// address layout), so what a fresh process would see must be checked, not assumed.
+    /// Built test binaries start a fresh process per run.
+    pub fn shares_process_state(&self) -> bool {
+        matches!(self, BuiltRuns::Pytest(_))
     }
 
     /// The mode for the summary (`build_once: "go test binary"`).

@@ -28,8 +28,15 @@ use crate::framework::install::find_on_path;
 const SERVER: &str = include_str!("pytest_server.py");
 /// The per-run client, shipped inside the binary.
 const CLIENT: &str = include_str!("pytest_client.py");
-/// Runs a server serves before it is replaced by one with another hash seed.
-pub const RESTART_EVERY: u32 = 25;
+/// Runs a server serves before it is replaced by one with another hash seed. Whatever a
+/// server fixed when it started (its hash seed, its address layout, values its imports drew)
+/// is shared by the runs it serves, so its runs are one sample of that state: more, shorter
+/// lived servers give the job more independent samples, and a test whose outcome follows
+/// that state shows up as runs that agree within a server and differ across servers.
+pub const RESTART_EVERY: u32 = 6;
+/// One run in this many (attempts 3, 7, 11, …) is a fresh process: the control the job
+/// compares the forked runs with (`analysis::frozen`).
+pub const CONTROL_EVERY: u32 = 4;
 
 /// A pytest command taken apart: the interpreter that runs it and pytest's own arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +130,8 @@ fn script_python(script: &Path, found: &dyn Fn(&str) -> Option<String>) -> Optio
 /// One running server.
 #[derive(Debug)]
 struct Server {
+    /// Numbered in the order servers were started, from 0.
+    id: u32,
     /// Killed when dropped; it also exits when its stdin (held here) closes.
     child: Child,
     socket: PathBuf,
@@ -158,6 +167,11 @@ impl Lease {
         self.server.as_ref().map_or(0, |s| s.hash_seed)
     }
 
+    /// Which server the run is forked from.
+    pub fn server_id(&self) -> u32 {
+        self.server.as_ref().map_or(0, |s| s.id)
+    }
+
     fn socket(&self) -> Option<&Path> {
         self.server.as_ref().map(|s| s.socket.as_path())
     }
@@ -177,12 +191,23 @@ impl Drop for Lease {
     }
 }
 
+/// Makes `dir` (and its parents), only its owner may enter it: the servers' sockets are in it,
+/// and whoever connects to one has a test run as this user.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 /// Checks that the command can be served by starting the job's first server (with a random
 /// hash seed), which stays in the pool for the first run.
 pub async fn build(ctx: &BuildContext<'_>) -> Result<PytestBuilt, String> {
     let command = parse(ctx.argv, ctx.env)?;
     let dir = ctx.out_dir.join("pytest");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    private_dir(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     let built = PytestBuilt {
         command,
         checkout: ctx.checkout.to_path_buf(),
@@ -206,13 +231,20 @@ pub async fn build(ctx: &BuildContext<'_>) -> Result<PytestBuilt, String> {
 
 impl PytestBuilt {
     pub fn describe(&self) -> String {
-        format!("pytest fork server (hash seed renewed every {RESTART_EVERY} runs)")
+        format!(
+            "pytest fork server (a new server every {RESTART_EVERY} runs; one run in \
+             {CONTROL_EVERY} a fresh process, to compare)"
+        )
     }
 
-    /// A server for the run with `seed`: an idle one, or a new one whose hash seed is this
-    /// run's plain `PYTHONHASHSEED`. `None` when no server could be started (the run is
-    /// then plain).
-    pub async fn lease(&self, seed: u64) -> Option<Lease> {
+    /// A server for run `attempt` with `seed`: an idle one, or a new one whose hash seed is
+    /// this run's plain `PYTHONHASHSEED`. `None` for a control run (every
+    /// [`CONTROL_EVERY`]th attempt) and when no server could be started: the run is then a
+    /// fresh process.
+    pub async fn lease(&self, attempt: u32, seed: u64) -> Option<Lease> {
+        if attempt % CONTROL_EVERY == CONTROL_EVERY - 1 {
+            return None;
+        }
         let idle = self
             .pool
             .lock()
@@ -258,8 +290,9 @@ impl PytestBuilt {
             // its children may join a run's group.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
+        // It enters runs' mount namespaces, which runs themselves may not (see `seal`).
+        let mut child = crate::process::seal::spawn_privileged(command)
+            .await
             .map_err(|e| format!("cannot start {}: {e}", self.command.python))?;
         let stdout = child.stdout.take().ok_or("the server has no stdout")?;
         let mut line = String::new();
@@ -270,6 +303,7 @@ impl PytestBuilt {
         .await;
         match read {
             Ok(Ok(_)) if line.trim() == "ready" => Ok(Server {
+                id: n,
                 child,
                 socket,
                 hash_seed,

@@ -150,8 +150,12 @@ def threads_alive():
 def preimport(listener):
     """Imports what the runs share; the reason to refuse to serve, or None."""
     # The checkout must not be importable here: only what resolves elsewhere is imported.
-    sys.path[:] = [p for p in sys.path if p not in ("", ".") and not os.path.realpath(
-        p).startswith(CHECKOUT)]
+    def inside(path):
+        real = os.path.realpath(path)
+        return real == CHECKOUT or real.startswith(CHECKOUT + os.sep)
+
+    # Whole path components: a virtualenv at `<checkout>-venv` beside it is not inside it.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and not inside(p)]
     try:
         import importlib
 
@@ -222,6 +226,34 @@ def enter_namespaces(user_fd, mnt_fd):
             raise OSError(err, f"setns into the run's {kind} namespace: {os.strerror(err)}")
 
 
+def drop_mount_rights():
+    """Drops CAP_SYS_ADMIN, which the server holds (as root) to enter runs' mount namespaces:
+    a run started the plain way has not got it, so neither may a forked one (it could
+    unmount its overlay). Out of the bounding set too, for the programs the run starts."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    cap_sys_admin, pr_capbset_read, pr_capbset_drop = 21, 23, 24
+    ulong = ctypes.c_ulong
+    if libc.prctl(pr_capbset_read, ulong(cap_sys_admin), ulong(0), ulong(0), ulong(0)) == 1:
+        if libc.prctl(pr_capbset_drop, ulong(cap_sys_admin), ulong(0), ulong(0), ulong(0)) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"dropping CAP_SYS_ADMIN: {os.strerror(err)}")
+    # capget/capset, version 3: a header, then (effective, permitted, inheritable) twice.
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capget(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"reading capabilities: {os.strerror(err)}")
+    bit = 1 << cap_sys_admin
+    if any(data[i] & bit for i in range(3)):
+        for i in range(3):
+            data[i] &= ~bit
+        if libc.capset(header, data) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"dropping CAP_SYS_ADMIN: {os.strerror(err)}")
+
+
 def become_run(request, fds, hash_seed):
     """In the forked child: becomes the run and never returns."""
     code = 70
@@ -233,6 +265,7 @@ def become_run(request, fds, hash_seed):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.setpgid(0, request["pgid"])
         enter_namespaces(user_fd, mnt_fd)
+        drop_mount_rights()
         for fd in (user_fd, mnt_fd):
             os.close(fd)
         for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
@@ -300,6 +333,17 @@ def become_run(request, fds, hash_seed):
         os._exit(code & 0xFF)
 
 
+def same_user(conn):
+    """Whether the peer runs as this server's user (SO_PEERCRED), checked before its request is
+    read: another user must not have code run as us, nor hold the loop by never sending."""
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _, uid, _ = struct.unpack("3i", creds)
+    return uid == os.geteuid()
+
+
 def serve(listener, hash_seed):
     selector = selectors.DefaultSelector()
     wake_r, wake_w = os.pipe()
@@ -324,6 +368,9 @@ def serve(listener, hash_seed):
                     return
             elif what == "accept":
                 conn, _ = listener.accept()
+                if not same_user(conn):
+                    conn.close()
+                    continue
                 try:
                     request, fds = receive(conn)
                 except (OSError, ValueError):
@@ -385,7 +432,12 @@ def main():
     except FileNotFoundError:
         pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(SOCKET_PATH)
+    # Only this user may connect (the folder is 0700 too): a client has a test run as us.
+    previous = os.umask(0o177)
+    try:
+        listener.bind(SOCKET_PATH)
+    finally:
+        os.umask(previous)
     listener.listen(64)
     reason = preimport(listener)
     if reason:

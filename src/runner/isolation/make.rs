@@ -11,6 +11,7 @@ use super::overlay::{HeldOverlay, OverlayBase, layer_dirs, remove_layer};
 use super::reset::SlotCopy;
 use super::scratch::{fresh_scratch, new_run_dir, reuse_scratch};
 use super::tree::Manifest;
+use crate::process::held::FolderStamp;
 use crate::runner::RunnerError;
 use crate::workspace::copy::Reflinks;
 
@@ -107,9 +108,7 @@ pub(super) fn make_place(
         // overlay whose upper folder is empty shows exactly the checkout, and keeping it
         // saves a mount and a namespace teardown per run.
         let had_previous = state.stale_overlay.is_some();
-        let unchanged = state
-            .stale_overlay
-            .take_if(|held| wrote_nothing(&layer_dirs(held.layer()).0));
+        let unchanged = state.stale_overlay.take_if(|held| wrote_nothing(held));
         let after_writer = had_previous && unchanged.is_none();
         let held = match (unchanged, state.ready.take()) {
             (Some(held), ready) => {
@@ -193,9 +192,15 @@ pub(super) fn make_place(
     })
 }
 
-/// True when `upper` (an overlay's upper folder) is an empty directory.
-pub(super) fn wrote_nothing(upper: &Path) -> bool {
-    std::fs::read_dir(upper).is_ok_and(|mut entries| entries.next().is_none())
+/// True when the run that used `held` changed nothing through it: its upper folder is still
+/// empty and its own mode, owner and times are those it had when mounted (a `chmod .` of the
+/// checkout's root lands on the upper folder itself, not in an entry). When in doubt (no
+/// stamp, a folder that cannot be read), false: the next run gets a fresh overlay.
+pub(super) fn wrote_nothing(held: &HeldOverlay) -> bool {
+    let upper = layer_dirs(held.layer()).0;
+    held.pristine()
+        .is_some_and(|pristine| FolderStamp::of(&upper).is_ok_and(|now| now == pristine))
+        && std::fs::read_dir(&upper).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// The work done while a `run` mode run runs: retires the slot's previous overlay, removes

@@ -47,7 +47,7 @@ pub enum Choice {
     /// Exactly this one (`slot` and `shared` modes, a forced mechanism, or a kept run
     /// directory, which needs a whole copy to be worth inspecting).
     Fixed(Mechanism),
-    /// Overlay if the probe succeeds, else copy where clones are cheap, else slot.
+    /// Overlay if the probe succeeds, else slot.
     Cheapest,
 }
 

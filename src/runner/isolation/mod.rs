@@ -7,6 +7,7 @@ pub mod home;
 pub mod launch;
 mod make;
 pub mod mechanism;
+mod namespace;
 pub mod overlay;
 pub mod place;
 pub mod reset;

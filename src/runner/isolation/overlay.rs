@@ -24,16 +24,19 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, unshare};
+use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill, raise};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 pub use crate::process::HeldOverlay;
+use crate::process::held::FolderStamp;
 
 /// Namespaces a run's child needs, as the probe found them to work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +66,9 @@ pub struct OverlayBase {
 pub struct OverlayMount {
     target: CString,
     options: CString,
-    /// `uid_map` and `gid_map` lines, with a user namespace.
-    maps: Option<(CString, CString)>,
+    /// The user namespace to mount in, when the process may not mount in its own
+    /// ([`super::namespace::user_namespace`]).
+    user: Option<Arc<File>>,
     /// A file the probe creates through the mount (not used for runs).
     touch: Option<CString>,
 }
@@ -162,23 +166,19 @@ impl OverlayBase {
         if self.volatile {
             options.push_str(",volatile");
         }
-        let maps = match self.namespaces {
+        let user = match self.namespaces {
             Namespaces::Mount => None,
             Namespaces::User { userxattr } => {
                 if userxattr {
                     options.push_str(",userxattr");
                 }
-                let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-                Some((
-                    CString::new(format!("{uid} {uid} 1"))?,
-                    CString::new(format!("{gid} {gid} 1"))?,
-                ))
+                Some(super::namespace::user_namespace().map_err(io::Error::other)?)
             }
         };
         Ok(OverlayMount {
             target: path_c(&self.checkout)?,
             options: CString::new(options)?,
-            maps,
+            user,
             touch: None,
         })
     }
@@ -191,6 +191,9 @@ impl OverlayBase {
     /// member, and the kernel's `SIGHUP` ends it. Blocking.
     pub fn hold(&self, layer: &Path) -> io::Result<HeldOverlay> {
         let mount = self.mount(layer)?;
+        // The holder sends its mount namespace back: this process, not dumpable, may not
+        // open a non-root holder's `/proc/PID/ns` (see `namespace`).
+        let (ours, theirs) = super::namespace::socket_pair()?;
         // Safety: the child only makes system calls on memory prepared before the fork, then
         // stops until killed or leaves with `_exit`.
         let holder = match unsafe { nix::unistd::fork() }? {
@@ -198,9 +201,14 @@ impl OverlayBase {
                 // The holder never execs: any descriptor it kept would stay open for as long
                 // as it lives, among them the pipe another thread's spawn (forked at the same
                 // time) waits to see closed at its child's `exec`, which hung that spawn.
-                close_inherited();
+                let socket = theirs.as_raw_fd();
+                close_inherited([socket, mount.user.as_ref().map_or(-1, |u| u.as_raw_fd())]);
                 let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-                let code = match mount.enter() {
+                let entered = mount.enter().and_then(|()| {
+                    let mnt = super::namespace::open_own(c"/proc/self/ns/mnt")?;
+                    super::namespace::send_fds(socket, &[mnt.as_raw_fd()])
+                });
+                let code = match entered {
                     Ok(()) => loop {
                         let _ = raise(Signal::SIGSTOP);
                     },
@@ -210,6 +218,7 @@ impl OverlayBase {
             }
             nix::unistd::ForkResult::Parent { child } => child,
         };
+        drop(theirs);
         let fail = |error: io::Error| {
             let _ = kill(holder, Signal::SIGKILL);
             let _ = waitpid(holder, None);
@@ -224,18 +233,22 @@ impl OverlayBase {
                 ))));
             }
         }
-        let open = |kind: &str| File::open(format!("/proc/{holder}/ns/{kind}"));
-        let user = match mount.maps {
-            Some(_) => Some(open("user").map_err(fail)?),
+        let mnt = super::namespace::recv_fds(ours.as_raw_fd())
+            .map_err(fail)?
+            .remove(0);
+        let user = match &mount.user {
+            Some(user) => Some(user.try_clone().map_err(fail)?),
             None => None,
         };
-        let mnt = open("mnt").map_err(fail)?;
+        // Taken once mounted: whatever the mount itself does to the upper folder is in it.
+        let pristine = FolderStamp::of(&layer_dirs(layer).0).map_err(fail)?;
         Ok(HeldOverlay::new(
             holder,
             user,
             mnt,
             mount.target,
             layer.to_path_buf(),
+            Some(pristine),
         ))
     }
 }
@@ -245,16 +258,10 @@ impl OverlayMount {
     /// process onto the mounted checkout (its working directory was entered before the mount).
     /// Called in the forked child before `exec`: system calls only, no allocation.
     pub fn enter(&self) -> nix::Result<()> {
-        let mut flags = CloneFlags::CLONE_NEWNS;
-        if self.maps.is_some() {
-            flags |= CloneFlags::CLONE_NEWUSER;
+        if let Some(user) = &self.user {
+            setns(user.as_fd(), CloneFlags::CLONE_NEWUSER)?;
         }
-        unshare(flags)?;
-        if let Some((uid_map, gid_map)) = &self.maps {
-            write_file(c"/proc/self/setgroups", b"deny")?;
-            write_file(c"/proc/self/uid_map", uid_map.as_bytes())?;
-            write_file(c"/proc/self/gid_map", gid_map.as_bytes())?;
-        }
+        unshare(CloneFlags::CLONE_NEWNS)?;
         // The run's mounts must not propagate back to the machine's namespace.
         mount(
             None::<&CStr>,
@@ -282,21 +289,33 @@ impl OverlayMount {
     }
 }
 
-/// Closes every descriptor above stderr, in a forked child: system calls only.
-fn close_inherited() {
-    // Safety: `close_range` only closes descriptors of this (forked, single-threaded) process.
-    let closed = unsafe { nix::libc::close_range(3, nix::libc::c_uint::MAX, 0) };
-    if closed != 0 {
-        for fd in 3..4096 {
-            let _ = unsafe { nix::libc::close(fd) };
+/// Closes every descriptor above stderr but those in `keep` (`-1` for none), in a forked
+/// child: system calls only.
+fn close_inherited(mut keep: [RawFd; 2]) {
+    keep.sort_unstable();
+    let mut from: RawFd = 3;
+    for kept in keep.into_iter().chain([RawFd::MAX]) {
+        if kept < from {
+            continue;
         }
+        if kept > from {
+            close_between(from, kept - 1);
+        }
+        from = kept.saturating_add(1);
     }
 }
 
-fn write_file(path: &CStr, content: &[u8]) -> nix::Result<()> {
-    let fd = nix::fcntl::open(path, OFlag::O_WRONLY, Mode::empty())?;
-    nix::unistd::write(&fd, content)?;
-    Ok(())
+/// Closes descriptors `first..=last`.
+fn close_between(first: RawFd, last: RawFd) {
+    // Safety: `close_range` and `close` only close descriptors of this (forked,
+    // single-threaded) process.
+    unsafe {
+        if nix::libc::close_range(first as u32, last as u32, 0) != 0 {
+            for fd in first..=last.min(4095) {
+                let _ = nix::libc::close(fd);
+            }
+        }
+    }
 }
 
 fn path_c(path: &Path) -> io::Result<CString> {

@@ -67,6 +67,9 @@ impl Manifest {
 pub struct SlotCopy {
     root: PathBuf,
     stamps: Vec<Stamp>,
+    /// The root folder's own mode and mtime as made: a run's `chmod .` or `touch .` is undone
+    /// by the reset, since the root is no entry of the manifest.
+    root_made: (u32, std::time::SystemTime),
 }
 
 /// What a reset had to redo.
@@ -86,9 +89,11 @@ impl SlotCopy {
             .iter()
             .map(|e| stamp_at(&root.join(&e.rel)))
             .collect::<io::Result<_>>()?;
+        let meta = std::fs::metadata(root).map_err(|e| at(root, e))?;
         Ok(SlotCopy {
             root: root.to_path_buf(),
             stamps,
+            root_made: (meta.mode(), meta.modified().map_err(|e| at(root, e))?),
         })
     }
 
@@ -123,7 +128,27 @@ impl SlotCopy {
             }
         }
         manifest.fix_dir_modes(&self.root, restored.into_iter())?;
+        self.reset_root()?;
         Ok(report)
+    }
+
+    /// Gives the root folder back its mode and mtime as made, where a run (or the reset's own
+    /// removals) changed them.
+    fn reset_root(&self) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = &self.root;
+        let (mode, mtime) = self.root_made;
+        let meta = std::fs::metadata(root).map_err(|e| at(root, e))?;
+        if meta.mode() != mode {
+            std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(|e| at(root, e))?;
+        }
+        if meta.modified().ok() != Some(mtime) {
+            let dir = std::fs::File::open(root).map_err(|e| at(root, e))?;
+            dir.set_times(std::fs::FileTimes::new().set_modified(mtime))
+                .map_err(|e| at(root, e))?;
+        }
+        Ok(())
     }
 
     /// Walks the copy: entries the manifest does not know, or whose stamp changed, are

@@ -39,6 +39,7 @@ fn record(attempt: u32, seed: u64) -> RunRecord {
         },
         duration: Duration::from_millis(5),
         hash_seed: None,
+        server: None,
         stdout: Captured::default(),
         stderr: Captured::default(),
         tests: TestReport::Parsed(
@@ -86,15 +87,7 @@ fn job(seeds: &[u64], commit: &str, thresholds: Option<&str>) -> Summary {
         JobFacts {
             settings: &settings,
             framework: Framework::Python,
-            install: InstallReport {
-                status: InstallStatus::Skipped,
-                framework: Framework::Python,
-                command: None,
-                duration_ms: 0,
-                cache_key: None,
-                detail: None,
-                output_tail: None,
-            },
+            install: InstallReport::new(InstallStatus::Skipped, Framework::Python, None),
             repo: "https://example.com/o/r".into(),
             git_ref: None,
             commit: Some(commit.into()),

@@ -19,9 +19,14 @@ pub struct Server {
 impl Server {
     /// Starts `serve --port 0` with `args`.
     pub async fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[]).await
+    }
+
+    /// Starts `serve --port 0` with `args` and these variables in its environment.
+    pub async fn start_with_env(args: &[&str], env: &[(String, String)]) -> Server {
         let mut all = vec!["serve", "--port", "0"];
         all.extend(args);
-        let process = Process::spawn(&all, &[]);
+        let process = Process::spawn(&all, env);
         let base = process.listening_url().await;
         let key = args
             .iter()

@@ -48,10 +48,9 @@ fn check(method: &Method, headers: &HeaderMap, policy: OriginPolicy) -> Result<(
         )));
     }
     if let Some(origin) = headers.get(ORIGIN) {
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| url::Url::parse(o).ok())
+        let parsed = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok());
+        let origin_host = parsed
+            .as_ref()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .map(|h| {
                 if h.contains(':') {
@@ -60,12 +59,24 @@ fn check(method: &Method, headers: &HeaderMap, policy: OriginPolicy) -> Result<(
                     h
                 }
             });
-        let allowed = origin_host
-            .as_deref()
-            .is_some_and(|o| o == host || (!policy.any_host && LOOPBACK.contains(&o)));
+        let same_name = |o: &str| o == host || (!policy.any_host && LOOPBACK.contains(&o));
+        let allowed = origin_host.as_deref().is_some_and(same_name);
         if !allowed {
             return Err(ApiError::Forbidden(format!(
                 "requests from web pages (Origin `{}`) are refused without an API key",
+                printable(origin.to_str().unwrap_or("?"))
+            )));
+        }
+        // A page on another port of this machine is another program's page (issue 21,
+        // finding 10): it may read nothing (no CORS headers are sent), and it may change
+        // nothing either. Only this server's own pages (`/dashboard`) may, which share its
+        // scheme and port.
+        let own_origin = parsed.as_ref().is_some_and(|u| {
+            u.scheme() == "http" && u.port_or_known_default() == Some(host_port(headers))
+        });
+        if changes_state(method) && !own_origin {
+            return Err(ApiError::Forbidden(format!(
+                "{method} from a page of another origin (`{}`) is refused without an API key; only this server's own pages may change its state",
                 printable(origin.to_str().unwrap_or("?"))
             )));
         }
@@ -74,6 +85,28 @@ fn check(method: &Method, headers: &HeaderMap, policy: OriginPolicy) -> Result<(
         return Err(ApiError::UnsupportedMediaType);
     }
     Ok(())
+}
+
+/// Whether `method` may change the server's state (anything but a read).
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The port of the `Host` header, 80 when it names none (this server speaks only http).
+fn host_port(headers: &HeaderMap) -> u16 {
+    let header = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    let after_name = match header.rfind(']') {
+        Some(end) => &header[end + 1..],
+        None => header,
+    };
+    after_name
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(80)
 }
 
 /// The host part of a `Host` header, lower case, brackets kept for IPv6.
@@ -125,5 +158,30 @@ mod tests {
         assert_eq!(host_name("[::1]:8000"), "[::1]");
         assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
         assert_eq!(host_name("evil.example:80"), "evil.example");
+    }
+
+    fn headers(host: &str, origin: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, host.parse().expect("header"));
+        headers.insert(ORIGIN, origin.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn only_the_servers_own_origin_changes_state() {
+        let policy = OriginPolicy { any_host: false };
+        let own = headers("127.0.0.1:8000", "http://127.0.0.1:8000");
+        let other_port = headers("127.0.0.1:8000", "http://localhost:31337");
+        let other_scheme = headers("127.0.0.1:8000", "https://127.0.0.1:8000");
+        let ipv6 = headers("[::1]:8000", "http://[::1]:8000");
+        assert!(check(&Method::POST, &own, policy).is_ok());
+        assert!(check(&Method::POST, &ipv6, policy).is_ok());
+        assert!(check(&Method::POST, &other_port, policy).is_err());
+        assert!(check(&Method::DELETE, &other_scheme, policy).is_err());
+        assert!(
+            check(&Method::GET, &other_port, policy).is_ok(),
+            "reads as before"
+        );
+        assert_eq!(host_port(&headers("localhost", "http://x")), 80);
     }
 }
