@@ -254,7 +254,13 @@ fn a_root_run_cannot_unmount_its_overlay_plain_or_forked() {
             .command()
             .current_dir(repo.path())
             .env("FLAKY_DB", sandbox.root.path().join("history.db"))
-            .args(["run", "--json", "--no-confirm", "--repo", path_str(repo.path())])
+            .args([
+                "run",
+                "--json",
+                "--no-confirm",
+                "--repo",
+                path_str(repo.path()),
+            ])
             .args(["--command", command, "--runs", runs])
             .args(["--env", &format!("MARKS={}", marks.path().display())])
             .output()
@@ -283,7 +289,11 @@ fn a_root_run_cannot_unmount_its_overlay_plain_or_forked() {
         kinds.iter().any(|k| k.ends_with("-forked")),
         "no run went through the fork server, so the test checked nothing of it: {kinds:?}"
     );
-    assert_eq!(listing(repo.path()), before, "the borrowed directory changed");
+    assert_eq!(
+        listing(repo.path()),
+        before,
+        "the borrowed directory changed"
+    );
 }
 
 /// Every file of `dir` with its content, sorted.
@@ -305,7 +315,10 @@ fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// A detector run by an unprivileged user (65534): the user's runs are the same user, without
 /// any capability, and find nothing either, overlays (in a user namespace) and copies alike.
 #[test]
-#[cfg_attr(not(has_root), ignore = "needs root to become another user (setpriv)")]
+#[cfg_attr(
+    not(all(has_root, has_setpriv)),
+    ignore = "needs root to become another user, and setpriv (apt-get install util-linux)"
+)]
 fn as_an_unprivileged_user_a_runs_command_finds_no_secret_of_the_detector() {
     use std::os::unix::fs::PermissionsExt;
     let marker = marker();
