@@ -101,7 +101,21 @@ const PRIVILEGES: &[(&str, &[&str])] = &[
     // Root: what a root run must not be able to do (tests/e2e/sealed_runs.rs), and the
     // fork server's socket refusing another user (which only root can become).
     ("has_root", &["sh", "-c", "test \"$(id -u)\" -eq 0"]),
+    // An overlay mount a run's files can be written through (tests/e2e/isolation.rs), tried
+    // the ways `OverlayBase::probe` tries them: a mount namespace (root), then a user
+    // namespace with and without `userxattr`.
+    ("has_overlay", &["sh", "-c", OVERLAY_PROBE]),
 ];
+
+/// Mounts an overlay in a new temp dir and writes a file through it; cleans up either way.
+const OVERLAY_PROBE: &str = r#"d=$(mktemp -d) || exit 1
+mkdir "$d/l" "$d/u" "$d/w" "$d/m"
+try() { unshare $1 sh -c "mount -t overlay overlay -o $2lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m && touch $d/m/probe"; }
+try -m '' || try -Urm userxattr, || try -Urm ''
+ok=$?
+chmod -R u+rwx "$d" 2>/dev/null
+rm -rf "$d"
+exit $ok"#;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
