@@ -6,6 +6,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
+use support::wait::{HANG, wait_until};
 use support::{Sandbox, failing_seeds, path_str, project};
 
 /// Fails exactly for seeds that are multiples of 3.
@@ -425,10 +426,12 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
     use nix::unistd::Pid;
     let repo = project(&[(
         "test.sh",
-        "trap '' TERM\necho $$ > \"$PID_DIR/$TEST_SEED.pid\"\nsleep 30\n",
+        "trap '' TERM\necho $$ > \"$PID_DIR/$TEST_SEED.pid\"\nsleep 300\n",
     )]);
     let pid_dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new();
+    let stderr_path = sandbox.root.path().join("detector.stderr");
+    let stderr_file = std::fs::File::create(&stderr_path).expect("a stderr file");
     let mut detector = sandbox
         .command()
         .args(["run", "--json", "--repo", path_str(repo.path())])
@@ -443,7 +446,7 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
         .arg("--env")
         .arg(format!("PID_DIR={}", pid_dir.path().display()))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr_file)
         .spawn()
         .expect("the detector starts");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -462,7 +465,11 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
     };
     let detector_pid = Pid::from_raw(detector.id() as i32);
     kill(detector_pid, Signal::SIGINT).expect("first Ctrl-C");
-    std::thread::sleep(Duration::from_millis(150));
+    // The second Ctrl-C only counts as one once the first has been taken.
+    wait_until(HANG, "the detector takes the first Ctrl-C", || {
+        std::fs::read_to_string(&stderr_path)
+            .is_ok_and(|text| text.contains("interrupted: stopping the runs"))
+    });
     kill(detector_pid, Signal::SIGINT).expect("second Ctrl-C");
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -473,9 +480,12 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
-    // Past the 0.5 s cancel grace the detector would have given them: nobody is left to
-    // send the SIGKILL, so the runs must already be gone.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nobody is left to send the SIGKILL once the detector is gone, so the runs (which would
+    // sleep 300 s, ignoring SIGTERM) must die from the one it sent on its way out.
+    // A minute each: far below their own 300 s.
+    for pid in &runs {
+        support::dies_within(*pid, 60.0);
+    }
     let survivors: Vec<i32> = runs.iter().copied().filter(|pid| alive(*pid)).collect();
     for pid in &survivors {
         let _ = nix::sys::signal::killpg(Pid::from_raw(*pid), Signal::SIGKILL);

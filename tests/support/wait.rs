@@ -18,10 +18,24 @@ pub fn wait_until(patience: Duration, what: &str, mut done: impl FnMut() -> bool
     }
 }
 
-/// [`wait_until`] for async tests: polls without blocking the runtime.
-pub async fn wait_until_async(patience: Duration, what: &str, mut done: impl FnMut() -> bool) {
+/// Polls `done` every 20 ms until it holds or `patience` has passed; whether it held. For a
+/// test that then asserts the final state with its own message.
+pub async fn holds_within(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + patience;
     while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// [`wait_until`] for async tests, where checking may itself await (an HTTP request):
+/// polls without blocking the runtime.
+pub async fn wait_until_async(patience: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !done().await {
         assert!(Instant::now() < deadline, "{what}: not within {patience:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
