@@ -5,8 +5,9 @@
 //! tests that use them fail, saying how to install them, when they are missing. Cargo passes a build script's cfgs to every target of the package,
 //! integration tests included.
 //!
-//! `FLAKY_REQUIRE_TOOLS=1` (set by `.ci/run`) turns every cfg on, so in CI every test runs
-//! and a missing tool fails its test loudly. After installing a tool locally, a change of
+//! `FLAKY_REQUIRE_TOOLS=1` (set by `.ci/run`) turns every cfg of `TOOLS` on, so in CI every
+//! test runs and a missing tool fails its test loudly (`UNWANTED` and `PRIVILEGES` are
+//! probed all the same). After installing a tool locally, a change of
 //! `PATH` or `touch build.rs` makes Cargo probe again.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,20 @@ const TOOLS: &[(&str, Probe)] = &[
     ("has_actionlint", Probe::OnPath("actionlint")),
     ("has_hadolint", Probe::OnPath("hadolint")),
     ("has_shellcheck", Probe::OnPath("shellcheck")),
+    // The coverage gate's `--cov-fail-under` (tests/tools/command_failure.rs).
+    ("has_pytest_cov", Probe::Python("pytest_cov")),
+    // The private CA of the PostgreSQL TLS test (tests/tools/history_sealed.rs).
+    ("has_openssl", Probe::OnPath("openssl")),
+    // Becoming another user in a root run (tests/e2e/sealed_runs.rs).
+    ("has_setpriv", Probe::OnPath("setpriv")),
+];
+
+/// Tools a test needs to be absent, as `--cfg has_<tool>`: probed even under
+/// `FLAKY_REQUIRE_TOOLS=1`, since forcing their cfg on would ignore the very tests that
+/// need them missing (CI does not install them, so those tests run there).
+const UNWANTED: &[(&str, Probe)] = &[
+    // Our own shuffle plugin, which only runs without pytest-randomly (tests/tools/order.rs).
+    ("has_pytest_randomly", Probe::Python("pytest_randomly")),
 ];
 
 enum Probe {
@@ -86,7 +101,21 @@ const PRIVILEGES: &[(&str, &[&str])] = &[
     // Root: what a root run must not be able to do (tests/e2e/sealed_runs.rs), and the
     // fork server's socket refusing another user (which only root can become).
     ("has_root", &["sh", "-c", "test \"$(id -u)\" -eq 0"]),
+    // An overlay mount a run's files can be written through (tests/e2e/isolation.rs), tried
+    // the ways `OverlayBase::probe` tries them: a mount namespace (root), then a user
+    // namespace with and without `userxattr`.
+    ("has_overlay", &["sh", "-c", OVERLAY_PROBE]),
 ];
+
+/// Mounts an overlay in a new temp dir and writes a file through it; cleans up either way.
+const OVERLAY_PROBE: &str = r#"d=$(mktemp -d) || exit 1
+mkdir "$d/l" "$d/u" "$d/w" "$d/m"
+try() { unshare $1 sh -c "mount -t overlay overlay -o $2lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m && touch $d/m/probe"; }
+try -m '' || try -Urm userxattr, || try -Urm ''
+ok=$?
+chmod -R u+rwx "$d" 2>/dev/null
+rm -rf "$d"
+exit $ok"#;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -97,6 +126,12 @@ fn main() {
     for (cfg, probe) in TOOLS {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if require_all || present(probe) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+    for (cfg, probe) in UNWANTED {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if present(probe) {
             println!("cargo::rustc-cfg={cfg}");
         }
     }

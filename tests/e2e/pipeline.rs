@@ -6,6 +6,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
+use support::wait::{HANG, wait_until};
 use support::{Sandbox, failing_seeds, path_str, project};
 
 /// Fails exactly for seeds that are multiples of 3.
@@ -110,10 +111,10 @@ def test_hangs():
     with open(os.environ["PID_FILE"], "w") as f:
         f.write(str(child.pid))
     time.sleep(300)
+    open(os.environ["PID_FILE"] + ".slept", "w").close()
 "#,
     )]);
     let sandbox = Sandbox::new();
-    let started = Instant::now();
     let summary = pytest_summary(
         &sandbox,
         &repo,
@@ -126,7 +127,10 @@ def test_hangs():
             &format!("PID_FILE={}", pid_file.display()),
         ],
     );
-    assert!(started.elapsed() < Duration::from_secs(120));
+    assert!(
+        !pids.path().join("grandchild.pid.slept").exists(),
+        "the run ended after the test's `time.sleep(300)`, not at its 10 s timeout"
+    );
     assert_eq!(summary["timeouts"], 1);
     let run = &summary["results"][0];
     assert_eq!(run["timed_out"], true);
@@ -149,13 +153,13 @@ fn a_test_leaving_a_background_process_on_stdout_finishes_promptly() {
 import os, subprocess
 
 def test_starts_a_daemon_and_returns():
-    child = subprocess.Popen(["sleep", "300"])  # inherits stdout and stderr
+    # Inherits stdout and stderr; leaves a mark if it is allowed to sleep its 300 s out.
+    child = subprocess.Popen(["sh", "-c", 'sleep 300; touch "$PID_FILE.slept"'])
     with open(os.environ["PID_FILE"], "w") as f:
         f.write(str(child.pid))
 "#,
     )]);
     let sandbox = Sandbox::new();
-    let started = Instant::now();
     let summary = pytest_summary(
         &sandbox,
         &repo,
@@ -167,9 +171,8 @@ def test_starts_a_daemon_and_returns():
         ],
     );
     assert!(
-        started.elapsed() < Duration::from_secs(120),
-        "waited {:?} for a process holding stdout",
-        started.elapsed()
+        !pids.path().join("daemon.pid.slept").exists(),
+        "the run waited for a process holding stdout to sleep its 300 s out"
     );
     assert_eq!(summary["failures"], 0);
     let daemon = support::read_pid(&pid_file);
@@ -423,10 +426,12 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
     use nix::unistd::Pid;
     let repo = project(&[(
         "test.sh",
-        "trap '' TERM\necho $$ > \"$PID_DIR/$TEST_SEED.pid\"\nsleep 30\n",
+        "trap '' TERM\necho $$ > \"$PID_DIR/$TEST_SEED.pid\"\nsleep 300\n",
     )]);
     let pid_dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new();
+    let stderr_path = sandbox.root.path().join("detector.stderr");
+    let stderr_file = std::fs::File::create(&stderr_path).expect("a stderr file");
     let mut detector = sandbox
         .command()
         .args(["run", "--json", "--repo", path_str(repo.path())])
@@ -441,7 +446,7 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
         .arg("--env")
         .arg(format!("PID_DIR={}", pid_dir.path().display()))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr_file)
         .spawn()
         .expect("the detector starts");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -460,7 +465,11 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
     };
     let detector_pid = Pid::from_raw(detector.id() as i32);
     kill(detector_pid, Signal::SIGINT).expect("first Ctrl-C");
-    std::thread::sleep(Duration::from_millis(150));
+    // The second Ctrl-C only counts as one once the first has been taken.
+    wait_until(HANG, "the detector takes the first Ctrl-C", || {
+        std::fs::read_to_string(&stderr_path)
+            .is_ok_and(|text| text.contains("interrupted: stopping the runs"))
+    });
     kill(detector_pid, Signal::SIGINT).expect("second Ctrl-C");
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -471,9 +480,12 @@ fn a_second_ctrl_c_kills_runs_that_ignore_sigterm_before_exiting() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
-    // Past the 0.5 s cancel grace the detector would have given them: nobody is left to
-    // send the SIGKILL, so the runs must already be gone.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nobody is left to send the SIGKILL once the detector is gone, so the runs (which would
+    // sleep 300 s, ignoring SIGTERM) must die from the one it sent on its way out.
+    // A minute each: far below their own 300 s.
+    for pid in &runs {
+        support::dies_within(*pid, 60.0);
+    }
     let survivors: Vec<i32> = runs.iter().copied().filter(|pid| alive(*pid)).collect();
     for pid in &survivors {
         let _ = nix::sys::signal::killpg(Pid::from_raw(*pid), Signal::SIGKILL);

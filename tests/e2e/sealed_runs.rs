@@ -318,7 +318,10 @@ fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// A detector run by an unprivileged user (65534): the user's runs are the same user, without
 /// any capability, and find nothing either, overlays (in a user namespace) and copies alike.
 #[test]
-#[cfg_attr(not(has_root), ignore = "needs root to become another user (setpriv)")]
+#[cfg_attr(
+    not(all(has_root, has_setpriv)),
+    ignore = "needs root to become another user, and setpriv (apt-get install util-linux)"
+)]
 fn as_an_unprivileged_user_a_runs_command_finds_no_secret_of_the_detector() {
     use std::os::unix::fs::PermissionsExt;
     let marker = marker();

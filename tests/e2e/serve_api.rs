@@ -6,6 +6,7 @@ use crate::support::runpod as support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::wait::{holds_within, wait_until_async};
 use axum::Json;
 use axum::http::StatusCode;
 use flaky_detector::cli::proc_table;
@@ -149,8 +150,13 @@ async fn cancel_kills_a_running_job_and_drops_a_queued_one() {
         (StatusCode::OK, &json!("CANCELLED"))
     );
     wait_groups_gone(&groups).await;
-    // The queued job never started, and the cancelled one stays cancelled.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The queued job never started, and the cancelled one stays cancelled: once the
+    // executor is idle with nothing queued, nothing can start it any more.
+    wait_until_async(PATIENCE, "the executor goes idle", async || {
+        let (_, health) = server.get("/health").await;
+        health["workers"]["running"] == 0 && health["jobs"]["inQueue"] == 0
+    })
+    .await;
     assert!(pids(queued_pids.path()).is_empty());
     let (_, status) = server.get(&format!("/status/{running}")).await;
     assert_eq!(status["status"], "CANCELLED");
@@ -227,7 +233,11 @@ async fn a_webhook_gets_the_final_status_and_a_retry() {
         assert!(Instant::now() < deadline, "the webhook was not retried");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The delivery ends with the 200 it logs; any later attempt would have come before.
+    wait_until_async(PATIENCE, "the webhook delivery ends", async || {
+        server.process.stderr().contains("webhook delivered")
+    })
+    .await;
     let received = received.lock().expect("lock").clone();
     assert_eq!(received.len(), 2, "no more attempts after a 200");
     for body in &received {
@@ -669,8 +679,15 @@ async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
     assert_eq!(code, StatusCode::OK, "{done}");
     assert_eq!(done["output"]["failures"], 5, "{done}");
     // The five background sleeps end 0.2 s after their runs, orphaned to the namespace's
-    // PID 1; give them time to end and be reaped.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // PID 1: wait until none is left, running or as a zombie.
+    let root = server.process.pid();
+    let settled = holds_within(PATIENCE, || {
+        descendants(root).iter().all(|(pid, _)| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map_or(true, |c| c.trim() != "sleep")
+        })
+    })
+    .await;
     let zombies: Vec<i32> = descendants(server.process.pid())
         .into_iter()
         .filter(|(_, state)| state == "Z")
@@ -680,6 +697,11 @@ async fn as_pid_1_the_server_reaps_orphaned_grandchildren() {
         zombies.is_empty(),
         "zombies left in the server's namespace: {zombies:?}\n{}",
         server.process.stderr()
+    );
+    assert!(
+        settled,
+        "the background sleeps are still there: {:?}",
+        descendants(root)
     );
 
     // The init passes SIGTERM on, and exits as the server does (0 after a shutdown).

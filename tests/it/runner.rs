@@ -3,8 +3,9 @@
 //! floods of output that must stay bounded.
 
 use crate::support;
+use crate::support::wait::ends;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flaky_detector::process::{ProcessSpec, RunOutcome, run_process};
 use tokio_util::sync::CancellationToken;
@@ -46,19 +47,23 @@ async fn exit_status_becomes_the_outcome() {
 async fn timeout_kills_the_group_including_a_grandchild_that_ignores_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("grandchild.pid");
+    let slept = dir.path().join("slept");
     let script = format!(
-        "sh -c 'trap \"\" TERM; echo $$ > {}; while :; do sleep 1; done' & trap '' TERM; sleep 60",
-        pid_file.display()
+        "sh -c 'trap \"\" TERM; echo $$ > {}; while :; do sleep 1; done' & trap '' TERM; sleep 60; touch {}",
+        pid_file.display(),
+        slept.display()
     );
-    let started = Instant::now();
-    let output = run_process(&sh(&script, 1.0), &CancellationToken::new())
-        .await
-        .expect("runs");
+    let spec = sh(&script, 1.0);
+    let output = ends(
+        "the timed-out run",
+        run_process(&spec, &CancellationToken::new()),
+    )
+    .await
+    .expect("runs");
     assert_eq!(output.outcome, RunOutcome::TimedOut);
     assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
+        !slept.exists(),
+        "the run ended after its script's `sleep 60`, not at its 1 s deadline"
     );
     let grandchild = support::read_pid(&pid_file);
     assert!(
@@ -71,17 +76,21 @@ async fn timeout_kills_the_group_including_a_grandchild_that_ignores_sigterm() {
 async fn a_background_grandchild_holding_stdout_does_not_hold_the_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("bg.pid");
-    let script = format!("sleep 300 & echo $! > {}; echo done", pid_file.display());
-    let started = Instant::now();
-    let output = run_process(&sh(&script, 300.0), &CancellationToken::new())
+    let slept = dir.path().join("slept");
+    let script = format!(
+        "(sleep 300; touch {}) & echo $! > {}; echo done",
+        slept.display(),
+        pid_file.display()
+    );
+    let spec = sh(&script, 300.0);
+    let output = ends("the run", run_process(&spec, &CancellationToken::new()))
         .await
         .expect("runs");
     assert_eq!(output.outcome, RunOutcome::Passed);
     assert!(output.stdout.text.contains("done"));
     assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "the run waited for its grandchild: {:?}",
-        started.elapsed()
+        !slept.exists(),
+        "the run waited for its grandchild's `sleep 300`"
     );
     let background = support::read_pid(&pid_file);
     assert!(
@@ -99,18 +108,23 @@ async fn a_grandchild_in_another_session_is_left_behind_without_blocking() {
         "setsid sh -c 'echo $$ > {}; exec sleep 300' & sleep 0.2; echo done",
         pid_file.display()
     );
-    let started = Instant::now();
-    let output = run_process(&sh(&script, 300.0), &CancellationToken::new())
+    let spec = sh(&script, 300.0);
+    let output = ends("the run", run_process(&spec, &CancellationToken::new()))
         .await
         .expect("runs");
     let escaped = support::read_pid(&pid_file);
+    // Still running when the run ended: the run did not wait for it.
+    let waited = !support::alive(escaped);
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(escaped),
         nix::sys::signal::Signal::SIGKILL,
     );
     assert_eq!(output.outcome, RunOutcome::Passed);
     assert!(output.stdout.text.contains("done"));
-    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        !waited,
+        "the run waited for {escaped}, its grandchild in another session"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +147,12 @@ async fn a_flood_of_output_is_kept_as_head_and_tail() {
 async fn cancel_kills_the_group_within_two_seconds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("child.pid");
-    let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+    let slept = dir.path().join("slept");
+    let script = format!(
+        "sleep 300 & echo $! > {}; wait; touch {}",
+        pid_file.display(),
+        slept.display()
+    );
     let cancel = CancellationToken::new();
     let spec = sh(&script, 300.0);
     let task = {
@@ -143,11 +162,16 @@ async fn cancel_kills_the_group_within_two_seconds() {
     let sleeper = tokio::task::spawn_blocking(move || support::read_pid(&pid_file))
         .await
         .expect("pid read");
-    let cancelled_at = Instant::now();
     cancel.cancel();
-    let output = task.await.expect("joins").expect("runs");
+    let output = ends("the cancelled run", task)
+        .await
+        .expect("joins")
+        .expect("runs");
     assert_eq!(output.outcome, RunOutcome::Cancelled);
-    assert!(cancelled_at.elapsed() < Duration::from_secs(2));
+    assert!(
+        !slept.exists(),
+        "the cancelled run waited for its child's `sleep 300`"
+    );
     assert!(support::dies_within(sleeper, 2.0));
 }
 

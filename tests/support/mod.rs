@@ -4,8 +4,8 @@
 //! directories, and process liveness checks. In submodules: [`jobs`] (jobs through `detect()` and
 //! summaries derived from them), [`pertest`] (fixture jobs with their events), [`http`] (the
 //! recording HTTP server and a fake GitHub), [`summaries`] (fixed summaries), [`pg`] (a
-//! private PostgreSQL server) and [`runpod`] (a fake RunPod platform, `serve` and `worker`
-//! as child processes).
+//! private PostgreSQL server), [`runpod`] (a fake RunPod platform, `serve` and `worker`
+//! as child processes) and [`wait`] (polling a condition, with a deadline that means "hung").
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
@@ -15,6 +15,7 @@ pub mod pertest;
 pub mod pg;
 pub mod runpod;
 pub mod summaries;
+pub mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -63,6 +63,10 @@ fn human(summary: &Summary) -> String {
     flaky_detector::cli::human::render(summary)
 }
 
+#[cfg_attr(
+    not(has_pytest_cov),
+    ignore = "needs pytest-cov (pip install pytest-cov)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coverage_gate_is_a_command_failure_and_the_verdict_follows_the_tests() {
     require_pytest();

@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+use crate::support::wait::{HANG, wait_until_async};
 use common::*;
 use pg_support::{PASSWORD, PgServer};
-use support::fixture::{input, odd_seeds_fail};
+use support::fixture::{input, odd_seeds_fail, sh_repo};
 use support::server::Server;
 
 use crate::support::BIN;
@@ -233,13 +234,24 @@ async fn a_database_stopped_mid_job_loses_no_summary() {
     store.keep_failed_writes_in(pending.clone());
     let store = Arc::new(store);
     let deps = deps(dir.path(), Some(Arc::clone(&store)));
-    let repo = odd_seeds_fail("1");
-
-    // The database goes away while the runs sleep.
+    // Each run says it started, then waits for `go`: the database goes away while they run.
+    let signals = TempDir::new().expect("temp dir");
+    let (started, go) = (signals.path().join("started"), signals.path().join("go"));
+    std::fs::create_dir(&started).expect("mkdir");
+    let repo = sh_repo(&format!(
+        "touch '{}/'$TEST_SEED\nwhile [ ! -e '{}' ]; do sleep 0.05; done\n\
+         if [ $((TEST_SEED % 2)) -eq 1 ]; then echo \"odd seed $TEST_SEED\" >&2; exit 1; fi\necho ok\n",
+        started.display(),
+        go.display()
+    ));
     let job = real_job(&deps, repo.path(), "sh test.sh", &[1, 2, 3, 4]);
     let stop = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_until_async(HANG, "a run starts", async || {
+            std::fs::read_dir(&started).is_ok_and(|mut runs| runs.next().is_some())
+        })
+        .await;
         pg.stop();
+        std::fs::write(&go, "").expect("write go");
     };
     let (summary, ()) = tokio::join!(job, stop);
     assert_eq!(summary.failures, 2, "the result is still returned");

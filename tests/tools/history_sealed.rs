@@ -373,8 +373,8 @@ fn private_ca(dir: &Path) {
 /// unknown. Now `require` encrypts as libpq does, `verify-ca`/`verify-full` check against the
 /// system roots plus `sslrootcert`, and a certificate they cannot trust is a one-line error.
 #[cfg_attr(
-    not(has_postgres),
-    ignore = "needs PostgreSQL (apt-get install postgresql)"
+    not(all(has_postgres, has_openssl)),
+    ignore = "needs PostgreSQL and openssl (apt-get install postgresql openssl)"
 )]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_21_finding_9_postgres_tls_takes_a_private_ca_through_sslrootcert() {

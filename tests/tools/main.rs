@@ -1,5 +1,5 @@
 //! Integration tests that drive tools beyond git, `sh`, python3 and pytest: Go, Node, cargo-nextest,
-//! make, Chromium, PostgreSQL, the runpod Python SDK and actionlint. A test whose tool is
+//! make, Chromium, PostgreSQL, openssl, pytest-cov, the runpod Python SDK and actionlint. A test whose tool is
 //! missing on this machine is ignored with the reason (the `has_*` cfgs come from
 //! `build.rs`); with `FLAKY_REQUIRE_TOOLS=1`, as in CI, every test runs and a missing tool
 //! fails it.

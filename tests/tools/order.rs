@@ -81,6 +81,10 @@ fn require_pytest() {
     );
 }
 
+#[cfg_attr(
+    has_pytest_randomly,
+    ignore = "needs an environment without pytest-randomly (pip uninstall pytest-randomly)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_dependence_is_found_without_pytest_randomly_and_the_polluter_is_named() {
     require_pytest();

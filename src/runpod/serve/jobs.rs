@@ -450,3 +450,6 @@ impl JobTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
