@@ -15,8 +15,9 @@ pub mod remote;
 pub mod shards;
 
 use crate::http::{describe, retry_after};
+use crate::runpod::job_state::JobState;
 use crate::summary::Summary;
-pub use remote::{Deadline, JobState, Progress};
+pub use remote::{Deadline, Progress};
 
 /// Bound on one HTTP request; a `/run` body is at most 10 MB and a summary a few MB.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -7,6 +7,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
+use super::job_state::JobState;
 use super::worker::post::{Delivery, RetryPolicy, post_json};
 use crate::events::Event;
 
@@ -60,7 +61,7 @@ pub async fn post_updates(
         if finished.is_cancelled() {
             return;
         }
-        let body = json!({"status": "IN_PROGRESS", "output": update(&event)}).to_string();
+        let body = json!({"status": JobState::InProgress, "output": update(&event)}).to_string();
         match post_json(
             target.client,
             target.url,
