@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-pub use send::{ReportError, RetryPolicy, SecretUrl, Sender};
+pub use send::{ReportError, SecretUrl, Sender, delivery_retries};
 
 use crate::summary::Summary;
 use github::{Github, pr_from_event};

@@ -6,10 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::http::{describe, retry_after};
+use crate::http::{Failure, Retries, RetryOn, Sent, Waits, send_with_retries};
 
 /// Why a report was not delivered. Messages name the channel, never its URL or token.
 #[derive(Debug, thiserror::Error)]
@@ -90,24 +89,20 @@ impl std::fmt::Debug for SecretUrl {
     }
 }
 
-/// How deliveries are retried.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in all.
-    pub attempts: u32,
-    /// Wait before the first retry when the answer names none; doubled each time.
-    pub backoff: Duration,
-    /// Longest `Retry-After` honoured; a longer one is waited for this long.
-    pub max_wait: Duration,
-}
+/// Attempts a delivery gets in all.
+const DELIVERY_ATTEMPTS: u32 = 3;
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            backoff: Duration::from_secs(1),
-            max_wait: Duration::from_secs(60),
-        }
+/// How a report delivery is retried: a 429, a 5xx or no answer gets up to three attempts in
+/// all, waiting `backoff` and then twice as long each time, or what a `Retry-After` asks
+/// for, up to `max_wait` (a longer one is waited for this long).
+pub fn delivery_retries(backoff: Duration, max_wait: Duration) -> Retries {
+    Retries {
+        on: RetryOn::Unavailable,
+        waits: Waits::Doubling {
+            first: backoff,
+            attempts: DELIVERY_ATTEMPTS,
+        },
+        retry_after_cap: Some(max_wait),
     }
 }
 
@@ -115,11 +110,11 @@ impl Default for RetryPolicy {
 #[derive(Clone)]
 pub struct Sender {
     pub http: reqwest::Client,
-    pub retry: RetryPolicy,
+    pub retry: Retries,
 }
 
 impl Sender {
-    pub fn new(retry: RetryPolicy) -> Sender {
+    pub fn new(retry: Retries) -> Sender {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("flaky-detector/", env!("CARGO_PKG_VERSION")))
@@ -136,54 +131,40 @@ impl Sender {
         channel: &'static str,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ReportError> {
-        let mut backoff = self.retry.backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (asked, failure) = match make().send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response)
-                    if response.status() == StatusCode::TOO_MANY_REQUESTS
-                        || response.status().is_server_error() =>
-                {
-                    (
-                        retry_after(response.headers()),
-                        ReportError::Unavailable {
-                            channel,
-                            status: response.status().as_u16(),
-                            attempts: attempt,
-                        },
-                    )
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let text = response.text().await.unwrap_or_default();
-                    return Err(ReportError::Status {
-                        channel,
-                        status,
-                        detail: detail(&text),
-                    });
-                }
-                Err(error) => (
-                    None,
-                    ReportError::Unreachable {
-                        channel,
-                        attempts: attempt,
-                        reason: describe(error),
-                    },
-                ),
-            };
-            if attempt >= self.retry.attempts {
-                return Err(failure);
-            }
-            let wait = asked.map_or(backoff, |asked| asked.min(self.retry.max_wait));
+        let failure = |last: Failure, attempts: u32| match last {
+            Failure::Status(status) => ReportError::Unavailable {
+                channel,
+                status: status.as_u16(),
+                attempts,
+            },
+            Failure::NoAnswer(reason) => ReportError::Unreachable {
+                channel,
+                attempts,
+                reason,
+            },
+        };
+        let sent = send_with_retries(&self.retry, make, None, |last, attempts, wait| {
             tracing::info!(
                 "{}; retrying in {:.1} s",
-                crate::errors::one_line(&failure),
+                crate::errors::one_line(&failure(last.clone(), attempts)),
                 wait.as_secs_f64()
             );
-            tokio::time::sleep(wait).await;
-            backoff *= 2;
+        })
+        .await;
+        match sent {
+            Sent::Answered(response) if response.status().is_success() => Ok(response),
+            Sent::Answered(response) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                Err(ReportError::Status {
+                    channel,
+                    status,
+                    detail: detail(&text),
+                })
+            }
+            Sent::GaveUp { last, attempts } => Err(failure(last, attempts)),
+            // No abort token is given, so nothing can end the waits early.
+            Sent::Aborted => unreachable!("send_with_retries aborted without an abort token"),
         }
     }
 }

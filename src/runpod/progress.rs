@@ -8,7 +8,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::job_state::JobState;
-use super::worker::post::{Delivery, RetryPolicy, post_json};
+use super::worker::post::{Delivery, PostPolicy, post_json};
 use crate::events::Event;
 
 /// The event as data (its `stage` and fields) plus `message`, the line a person reads:
@@ -27,7 +27,7 @@ pub struct ProgressTarget<'a> {
     pub client: &'a reqwest::Client,
     pub url: &'a str,
     pub job_id: &'a str,
-    pub retry: &'a RetryPolicy,
+    pub retry: &'a PostPolicy,
 }
 
 /// Posts each event as `{"status": "IN_PROGRESS", "output": update}` until the channel
