@@ -152,29 +152,7 @@ pub fn is_postgres_url(db: &str) -> bool {
 /// `url` as it may be shown: the password replaced by `***`; a URL that does not parse is
 /// not shown at all, since where its password is cannot be told.
 pub fn display_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            let pairs: Vec<(String, String)> = parsed
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k.eq_ignore_ascii_case("password") {
-                        "***".to_string()
-                    } else {
-                        v.into_owned()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            if !pairs.is_empty() {
-                parsed.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            parsed.to_string()
-        }
-        Err(_) => "postgres://(unreadable URL)".to_string(),
-    }
+    crate::secrets::mask_url_password(url, "postgres://(unreadable URL)")
 }
 
 /// The database `url` names, without password or options: `postgres:user@host:port,…/db`
