@@ -4,28 +4,23 @@
 //! the bottom of the layers so the job input, the workspace, the process environment, the
 //! summary and history all use the same lists and never each write their own.
 
-/// Name fragments that mark a variable as a secret of the worker (matched
-/// case-insensitively, anywhere in the name).
-const SECRET_MARKERS: [&str; 9] = [
+/// Words that mark a variable as a credential wherever they appear in its name (matched
+/// case-insensitively).
+const SECRET_WORDS: [&str; 10] = [
     "TOKEN",
-    "API_KEY",
-    "APIKEY",
     "SECRET",
     "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "APIKEY",
+    "API_KEY",
     "WEBHOOK",
     "PRIVATE_KEY",
     "ACCESS_KEY",
-    "CREDENTIAL",
 ];
 
-/// True for variables the runs must never see: all of RunPod's own, and any name that
-/// carries a credential marker.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.starts_with("RUNPOD_") || SECRET_MARKERS.iter().any(|m| upper.contains(m))
-}
-
-/// Name parts (split on `_`) that mark a variable as a credential.
+/// Name parts (split on `_`) that mark a variable as a credential: too short or too common
+/// to be matched inside a longer word (`PAT` in `PATH`, `KEY` in `KEYBOARD`).
 const SECRET_PARTS: [&str; 14] = [
     "PWD",
     "PASS",
@@ -42,25 +37,27 @@ const SECRET_PARTS: [&str; 14] = [
     "SIGNATURE",
     "CREDENTIALS",
 ];
-/// Words that mark a variable as a credential wherever they appear in its name.
-const SECRET_WORDS: [&str; 6] = [
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "APIKEY",
-];
 
-/// Whether a job `env` variable must not be written out: a name with a credential word
-/// (`GH_PAT`, `SENTRY_DSN`, `MYSQL_PWD`, `NPM_CONFIG__AUTH`), or a value that carries URL
-/// credentials (`postgres://u:p@h/db`) or looks like a generated token (20+ characters
-/// without spaces, mixing letters and digits, not a path). Masking too much only costs
-/// typing.
-pub fn looks_secret(name: &str, value: &str) -> bool {
+/// The prefix of RunPod's own variables (its API key, the pod's id and URLs): none is a
+/// job's business.
+const PLATFORM_PREFIX: &str = "RUNPOD_";
+
+/// Whether a variable's name marks it as a secret: one of RunPod's own, or a name with a
+/// credential word (`GITHUB_TOKEN`, `SLACK_WEBHOOK_URL`) or part (`GH_PAT`, `SENTRY_DSN`,
+/// `MYSQL_PWD`, `NPM_CONFIG__AUTH`).
+pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    let by_name = SECRET_WORDS.iter().any(|w| upper.contains(w))
-        || upper.split('_').any(|part| SECRET_PARTS.contains(&part));
+    upper.starts_with(PLATFORM_PREFIX)
+        || SECRET_WORDS.iter().any(|w| upper.contains(w))
+        || upper.split('_').any(|part| SECRET_PARTS.contains(&part))
+}
+
+/// Whether a job `env` variable must not be written out: a secret name
+/// ([`is_secret_name`]), or a value that carries URL credentials (`postgres://u:p@h/db`)
+/// or looks like a generated token (20+ characters without spaces, mixing letters and
+/// digits, not a path). Masking too much only costs typing.
+pub fn looks_secret(name: &str, value: &str) -> bool {
+    let by_name = is_secret_name(name);
     let url_credentials = value.split_once("://").is_some_and(|(_, rest)| {
         rest.split(['/', '?', '#'])
             .next()
@@ -148,6 +145,27 @@ mod tests {
         }
         for name in ["PATH", "HOME", "LANG", "TEST_SEED", "CI"] {
             assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    /// The two lists (the worker's markers and the reproduce line's words and parts) became
+    /// one: each use now sees what the other saw too, which only hides more.
+    #[test]
+    fn one_list_masks_what_either_list_masked() {
+        for name in ["MYSQL_PASSWD", "GH_PAT", "SENTRY_DSN", "NPM_CONFIG__AUTH"] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "RUNPOD_ENDPOINT_ID",
+            "SLACKWEBHOOK",
+            "MYAPI_KEYS",
+            "GPGPRIVATE_KEYS",
+            "XACCESS_KEYS",
+        ] {
+            assert!(looks_secret(name, "on"), "{name}");
+        }
+        for name in ["PATH", "PYTHONPATH", "KEYBOARD", "FEATURE_FLAG", "PID_FILE"] {
+            assert!(!looks_secret(name, "on"), "{name}");
         }
     }
 }

@@ -367,4 +367,18 @@ mod tests {
         );
         assert!(line.ends_with("make test"), "{line}");
     }
+
+    /// A job `env` variable named like one of the worker's secrets (a webhook, RunPod's
+    /// own) is masked too, now that both share one list.
+    #[test]
+    fn worker_secret_names_are_masked_in_the_reproduce_line() {
+        let env: std::collections::BTreeMap<String, String> =
+            [("TEAM_WEBHOOK", "hook"), ("RUNPOD_ENDPOINT_ID", "ep1")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let line = reproduce_line(Framework::Unknown, 7, &env, &["make".into()]);
+        assert!(line.contains("TEAM_WEBHOOK=***"), "{line}");
+        assert!(line.contains("RUNPOD_ENDPOINT_ID=***"), "{line}");
+    }
 }
