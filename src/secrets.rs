@@ -2,7 +2,10 @@
 //! secret ([`is_secret_name`], [`looks_secret`]) and the scrubbers for text that may quote
 //! one ([`hide_userinfo`] for messages, [`mask_url_password`] for a database URL). Kept at
 //! the bottom of the layers so the job input, the workspace, the process environment, the
-//! summary and history all use the same lists and never each write their own.
+//! summary and history all use the same lists and never each write their own. A URL that
+//! is a credential as a whole is held as a [`SecretUrl`].
+
+use secrecy::{ExposeSecret, SecretString};
 
 /// Words that mark a variable as a credential wherever they appear in its name (matched
 /// case-insensitively).
@@ -122,6 +125,35 @@ pub fn mask_url_password(url: &str, unreadable: &str) -> String {
             parsed.to_string()
         }
         Err(_) => unreadable.to_string(),
+    }
+}
+
+/// A URL that is itself a credential (a Slack or Discord webhook lets anyone post): its
+/// `Debug` is redacted and it is exposed only to build the request, so it is never
+/// formatted to be scrubbed afterwards.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    /// `text` if it is an http(s) URL with a host; `None` otherwise, so that no error
+    /// quotes what was given.
+    pub fn parse(text: &str) -> Option<SecretUrl> {
+        match url::Url::parse(text.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(SecretUrl(SecretString::from(text.trim().to_string())))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(<redacted>)")
     }
 }
 

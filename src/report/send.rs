@@ -1,14 +1,13 @@
 //! Delivering a report: [`Sender`] sends requests to GitHub, Slack and Discord, retrying
 //! 429 and 5xx answers (and no answer) while honouring `Retry-After` up to a cap;
-//! [`SecretUrl`] holds a webhook URL, which is a credential, so that no message, log or
-//! error ever shows it. [`ReportError`] says what went wrong, naming the channel only.
+//! [`webhook_url`] reads a webhook URL into a [`SecretUrl`], since it is a credential
+//! that no message, log or error may show. [`ReportError`] says what went wrong, naming the channel only.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
 use crate::http::{Failure, Retries, RetryOn, Sent, Waits, send_with_retries};
+use crate::secrets::SecretUrl;
 
 /// Why a report was not delivered. Messages name the channel, never its URL or token.
 #[derive(Debug, thiserror::Error)]
@@ -62,31 +61,10 @@ pub enum ReportError {
     },
 }
 
-/// A webhook URL: it lets anyone post, so it is kept secret (its `Debug` is redacted and
-/// it is exposed only to build the request).
-#[derive(Clone)]
-pub struct SecretUrl(SecretString);
-
-impl SecretUrl {
-    /// Checks that `text` is an http(s) URL; the error names `what`, never the text.
-    pub fn parse(text: &str, what: &'static str) -> Result<SecretUrl, ReportError> {
-        match url::Url::parse(text.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Ok(SecretUrl(SecretString::from(text.trim().to_string())))
-            }
-            _ => Err(ReportError::BadUrl { what }),
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretUrl(<redacted>)")
-    }
+/// The webhook URL `text` (Slack's, Discord's), checked to be http(s); the error names
+/// `what`, never the text.
+pub fn webhook_url(text: &str, what: &'static str) -> Result<SecretUrl, ReportError> {
+    SecretUrl::parse(text).ok_or(ReportError::BadUrl { what })
 }
 
 /// Attempts a delivery gets in all.
@@ -194,14 +172,13 @@ mod tests {
 
     #[test]
     fn a_webhook_url_never_shows() {
-        let url = SecretUrl::parse(
+        let url = webhook_url(
             "https://hooks.slack.com/services/T0/B0/s3cret",
             "Slack webhook",
         )
         .expect("valid");
         assert!(!format!("{url:?}").contains("s3cret"));
-        let error =
-            SecretUrl::parse("hooks.slack.com/s3cret", "Slack webhook").expect_err("no scheme");
+        let error = webhook_url("hooks.slack.com/s3cret", "Slack webhook").expect_err("no scheme");
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
