@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::secrets::hide_userinfo;
+
 mod choices;
 
 pub use choices::{BuildOnce, Framework, Isolation};
@@ -202,30 +204,6 @@ impl fmt::Display for RemoteUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hide_userinfo(&self.0))
     }
-}
-
-/// `text` with the `user:password@` part of every `scheme://` URL in it removed, whatever
-/// the scheme and its case. Used on every repository string an error or a log may show.
-pub fn hide_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
-        let end = after
-            .find(|c: char| {
-                c.is_whitespace() || c.is_control() || c == '\'' || c == '"' || c == '`'
-            })
-            .unwrap_or(after.len());
-        let authority_end = after[..end].find(['/', '?', '#']).unwrap_or(end);
-        match after[..authority_end].rfind('@') {
-            Some(at) => out.push_str(&after[at + 1..end]),
-            None => out.push_str(&after[..end]),
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl fmt::Debug for RemoteUrl {

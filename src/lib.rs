@@ -40,6 +40,7 @@ pub mod process;
 pub mod report;
 pub mod runner;
 pub mod runpod;
+pub mod secrets;
 pub mod summary;
 pub mod web;
 pub mod workspace;

@@ -19,6 +19,7 @@ use crate::framework::{Framework, InstallReport, seed::seed_env};
 use crate::job::JobMeta;
 use crate::process::capture::finished_run_keep;
 use crate::runner::{RunOutcome, RunRecord};
+use crate::secrets::looks_secret;
 
 /// Total bytes of run output a summary may carry; each run with output gets an equal share.
 pub use crate::process::capture::OUTPUT_BUDGET;
@@ -328,55 +329,6 @@ pub fn reproduce_line(
         .join(" ")
 }
 
-/// Name parts (split on `_`) that mark a variable as a credential.
-const SECRET_PARTS: [&str; 14] = [
-    "PWD",
-    "PASS",
-    "KEY",
-    "AUTH",
-    "JWT",
-    "DSN",
-    "PAT",
-    "COOKIE",
-    "SESSION",
-    "PRIVATE",
-    "CERT",
-    "SALT",
-    "SIGNATURE",
-    "CREDENTIALS",
-];
-/// Words that mark a variable as a credential wherever they appear in its name.
-const SECRET_WORDS: [&str; 6] = [
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "APIKEY",
-];
-
-/// Whether a job `env` variable must not be written out: a name with a credential word
-/// (`GH_PAT`, `SENTRY_DSN`, `MYSQL_PWD`, `NPM_CONFIG__AUTH`), or a value that carries URL
-/// credentials (`postgres://u:p@h/db`) or looks like a generated token (20+ characters
-/// without spaces, mixing letters and digits, not a path). Masking too much only costs
-/// typing.
-pub fn looks_secret(name: &str, value: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    let by_name = SECRET_WORDS.iter().any(|w| upper.contains(w))
-        || upper.split('_').any(|part| SECRET_PARTS.contains(&part));
-    let url_credentials = value.split_once("://").is_some_and(|(_, rest)| {
-        rest.split(['/', '?', '#'])
-            .next()
-            .is_some_and(|a| a.contains('@'))
-    });
-    let token_like = value.len() >= 20
-        && !value.starts_with(['/', '.', '~'])
-        && !value.contains(char::is_whitespace)
-        && value.chars().any(|c| c.is_ascii_digit())
-        && value.chars().any(|c| c.is_ascii_alphabetic());
-    by_name || url_credentials || token_like
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,5 +366,19 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("make test"), "{line}");
+    }
+
+    /// A job `env` variable named like one of the worker's secrets (a webhook, RunPod's
+    /// own) is masked too, now that both share one list.
+    #[test]
+    fn worker_secret_names_are_masked_in_the_reproduce_line() {
+        let env: std::collections::BTreeMap<String, String> =
+            [("TEAM_WEBHOOK", "hook"), ("RUNPOD_ENDPOINT_ID", "ep1")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let line = reproduce_line(Framework::Unknown, 7, &env, &["make".into()]);
+        assert!(line.contains("TEAM_WEBHOOK=***"), "{line}");
+        assert!(line.contains("RUNPOD_ENDPOINT_ID=***"), "{line}");
     }
 }

@@ -14,7 +14,7 @@ use super::run::FailOn;
 use super::seconds::parse_seconds;
 use crate::report::markdown::{Body, GITHUB, render};
 use crate::report::step_summary::annotations;
-use crate::report::{GithubSettings, RetryPolicy, Sender, Targets, deliver};
+use crate::report::{GithubSettings, Sender, Targets, deliver, delivery_retries};
 use crate::summary::Summary;
 
 /// Where a report goes. Secrets come from the environment (`GITHUB_TOKEN`, and the
@@ -106,11 +106,7 @@ impl ReportFlags {
     }
 
     fn sender(&self) -> Sender {
-        Sender::new(RetryPolicy {
-            backoff: self.retry_backoff,
-            max_wait: self.retry_max_wait,
-            ..RetryPolicy::default()
-        })
+        Sender::new(delivery_retries(self.retry_backoff, self.retry_max_wait))
     }
 }
 

@@ -168,9 +168,8 @@ impl SubmitArgs {
             .clone()
             .filter(|k| !k.expose_secret().is_empty());
         let policy = ClientPolicy {
-            retry_waits: self.retry_waits.clone(),
+            retries: ClientPolicy::retries(self.retry_waits.clone()),
             poll_interval: self.poll_interval,
-            ..ClientPolicy::default()
         };
         Ok(urls
             .iter()

@@ -14,7 +14,7 @@ use crate::config::policy::JobPolicy;
 use crate::detect::Deps;
 use crate::job::RepoPolicy;
 use crate::runpod::worker::platform::Platform;
-use crate::runpod::worker::post::RetryPolicy;
+use crate::runpod::worker::post::PostPolicy;
 use crate::runpod::worker::spool::Spool;
 use crate::runpod::worker::stop::StopPacing;
 use crate::runpod::worker::{Shutdown, TakeBackoff, WorkerConfig};
@@ -82,9 +82,9 @@ pub async fn run_worker(args: WorkerArgs, deps: Deps) -> Result<(), CliError> {
         policy: RepoPolicy {
             allow_local: args.allow_local_repos,
         },
-        retry: RetryPolicy {
-            waits: args.post_retry_waits,
-            ..RetryPolicy::default()
+        retry: PostPolicy {
+            retries: PostPolicy::retries(args.post_retry_waits),
+            ..PostPolicy::default()
         },
         backoff: TakeBackoff {
             rate_limited: args.rate_limit_wait,

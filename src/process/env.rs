@@ -97,26 +97,6 @@ pub const PASSED_PREFIXES: &[&str] = &["LC_", "XDG_"];
 /// passes every name with that prefix).
 pub const PASS_ENV_VAR: &str = "FLAKY_PASS_ENV";
 
-/// Name fragments that mark a variable as a secret of the worker (matched case-insensitively).
-const SECRET_MARKERS: [&str; 9] = [
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "SECRET",
-    "PASSWORD",
-    "WEBHOOK",
-    "PRIVATE_KEY",
-    "ACCESS_KEY",
-    "CREDENTIAL",
-];
-
-/// True for variables the runs must never see: all of RunPod's own, and any name that
-/// carries a credential marker.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.starts_with("RUNPOD_") || SECRET_MARKERS.iter().any(|m| upper.contains(m))
-}
-
 /// The allow-listed part of the worker's environment (with `FLAKY_PASS_ENV`'s extra names),
 /// in a stable order.
 pub fn inherited() -> Vec<(String, String)> {
@@ -208,25 +188,6 @@ impl EnvBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_are_recognised_by_name() {
-        for name in [
-            "RUNPOD_AI_API_KEY",
-            "RUNPOD_POD_ID",
-            "GITHUB_TOKEN",
-            "git_token",
-            "SLACK_WEBHOOK_URL",
-            "AWS_SECRET_ACCESS_KEY",
-            "DB_PASSWORD",
-            "FLAKY_API_KEY",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in ["PATH", "HOME", "LANG", "TEST_SEED", "CI"] {
-            assert!(!is_secret_name(name), "{name}");
-        }
-    }
 
     #[test]
     fn only_listed_names_pass() {

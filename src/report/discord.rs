@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::markdown::{Body, DISCORD, cut, fit};
-use super::send::{ReportError, SecretUrl, Sender};
+use super::send::{ReportError, Sender};
+use crate::secrets::SecretUrl;
 
 pub const TITLE_LIMIT: usize = 256;
 pub const DESCRIPTION_LIMIT: usize = 4096;

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-pub use send::{ReportError, RetryPolicy, SecretUrl, Sender};
+pub use send::{ReportError, Sender, delivery_retries, webhook_url};
 
 use crate::summary::Summary;
 use github::{Github, pr_from_event};
@@ -83,26 +83,25 @@ pub async fn deliver(summary: &Summary, targets: &Targets, sender: &Sender) -> V
         });
     }
     if let Some(url) = &targets.slack {
-        let result =
-            match SecretUrl::parse(secrecy::ExposeSecret::expose_secret(url), "Slack webhook") {
-                Ok(url) => slack::post(sender, &url, &slack::payload(&body))
-                    .await
-                    .map(|()| "posted".to_string()),
-                Err(error) => Err(error),
-            };
+        let result = match webhook_url(secrecy::ExposeSecret::expose_secret(url), "Slack webhook") {
+            Ok(url) => slack::post(sender, &url, &slack::payload(&body))
+                .await
+                .map(|()| "posted".to_string()),
+            Err(error) => Err(error),
+        };
         deliveries.push(Delivery {
             channel: "Slack",
             result,
         });
     }
     if let Some(url) = &targets.discord {
-        let result =
-            match SecretUrl::parse(secrecy::ExposeSecret::expose_secret(url), "Discord webhook") {
-                Ok(url) => discord::post(sender, &url, &discord::payload(&body))
-                    .await
-                    .map(|()| "posted".to_string()),
-                Err(error) => Err(error),
-            };
+        let result = match webhook_url(secrecy::ExposeSecret::expose_secret(url), "Discord webhook")
+        {
+            Ok(url) => discord::post(sender, &url, &discord::payload(&body))
+                .await
+                .map(|()| "posted".to_string()),
+            Err(error) => Err(error),
+        };
         deliveries.push(Delivery {
             channel: "Discord",
             result,

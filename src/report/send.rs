@@ -1,15 +1,13 @@
 //! Delivering a report: [`Sender`] sends requests to GitHub, Slack and Discord, retrying
 //! 429 and 5xx answers (and no answer) while honouring `Retry-After` up to a cap;
-//! [`SecretUrl`] holds a webhook URL, which is a credential, so that no message, log or
-//! error ever shows it. [`ReportError`] says what went wrong, naming the channel only.
+//! [`webhook_url`] reads a webhook URL into a [`SecretUrl`], since it is a credential
+//! that no message, log or error may show. [`ReportError`] says what went wrong, naming the channel only.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
-
-use crate::http::{describe, retry_after};
+use crate::http::{Failure, Retries, RetryOn, Sent, Waits, send_with_retries};
+use crate::secrets::SecretUrl;
 
 /// Why a report was not delivered. Messages name the channel, never its URL or token.
 #[derive(Debug, thiserror::Error)]
@@ -63,51 +61,26 @@ pub enum ReportError {
     },
 }
 
-/// A webhook URL: it lets anyone post, so it is kept secret (its `Debug` is redacted and
-/// it is exposed only to build the request).
-#[derive(Clone)]
-pub struct SecretUrl(SecretString);
-
-impl SecretUrl {
-    /// Checks that `text` is an http(s) URL; the error names `what`, never the text.
-    pub fn parse(text: &str, what: &'static str) -> Result<SecretUrl, ReportError> {
-        match url::Url::parse(text.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Ok(SecretUrl(SecretString::from(text.trim().to_string())))
-            }
-            _ => Err(ReportError::BadUrl { what }),
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
+/// The webhook URL `text` (Slack's, Discord's), checked to be http(s); the error names
+/// `what`, never the text.
+pub fn webhook_url(text: &str, what: &'static str) -> Result<SecretUrl, ReportError> {
+    SecretUrl::parse(text).ok_or(ReportError::BadUrl { what })
 }
 
-impl std::fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretUrl(<redacted>)")
-    }
-}
+/// Attempts a delivery gets in all.
+const DELIVERY_ATTEMPTS: u32 = 3;
 
-/// How deliveries are retried.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in all.
-    pub attempts: u32,
-    /// Wait before the first retry when the answer names none; doubled each time.
-    pub backoff: Duration,
-    /// Longest `Retry-After` honoured; a longer one is waited for this long.
-    pub max_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            backoff: Duration::from_secs(1),
-            max_wait: Duration::from_secs(60),
-        }
+/// How a report delivery is retried: a 429, a 5xx or no answer gets up to three attempts in
+/// all, waiting `backoff` and then twice as long each time, or what a `Retry-After` asks
+/// for, up to `max_wait` (a longer one is waited for this long).
+pub fn delivery_retries(backoff: Duration, max_wait: Duration) -> Retries {
+    Retries {
+        on: RetryOn::Unavailable,
+        waits: Waits::Doubling {
+            first: backoff,
+            attempts: DELIVERY_ATTEMPTS,
+        },
+        retry_after_cap: Some(max_wait),
     }
 }
 
@@ -115,11 +88,11 @@ impl Default for RetryPolicy {
 #[derive(Clone)]
 pub struct Sender {
     pub http: reqwest::Client,
-    pub retry: RetryPolicy,
+    pub retry: Retries,
 }
 
 impl Sender {
-    pub fn new(retry: RetryPolicy) -> Sender {
+    pub fn new(retry: Retries) -> Sender {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("flaky-detector/", env!("CARGO_PKG_VERSION")))
@@ -136,54 +109,40 @@ impl Sender {
         channel: &'static str,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ReportError> {
-        let mut backoff = self.retry.backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (asked, failure) = match make().send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response)
-                    if response.status() == StatusCode::TOO_MANY_REQUESTS
-                        || response.status().is_server_error() =>
-                {
-                    (
-                        retry_after(response.headers()),
-                        ReportError::Unavailable {
-                            channel,
-                            status: response.status().as_u16(),
-                            attempts: attempt,
-                        },
-                    )
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let text = response.text().await.unwrap_or_default();
-                    return Err(ReportError::Status {
-                        channel,
-                        status,
-                        detail: detail(&text),
-                    });
-                }
-                Err(error) => (
-                    None,
-                    ReportError::Unreachable {
-                        channel,
-                        attempts: attempt,
-                        reason: describe(error),
-                    },
-                ),
-            };
-            if attempt >= self.retry.attempts {
-                return Err(failure);
-            }
-            let wait = asked.map_or(backoff, |asked| asked.min(self.retry.max_wait));
+        let failure = |last: Failure, attempts: u32| match last {
+            Failure::Status(status) => ReportError::Unavailable {
+                channel,
+                status: status.as_u16(),
+                attempts,
+            },
+            Failure::NoAnswer(reason) => ReportError::Unreachable {
+                channel,
+                attempts,
+                reason,
+            },
+        };
+        let sent = send_with_retries(&self.retry, make, None, |last, attempts, wait| {
             tracing::info!(
                 "{}; retrying in {:.1} s",
-                crate::errors::one_line(&failure),
+                crate::errors::one_line(&failure(last.clone(), attempts)),
                 wait.as_secs_f64()
             );
-            tokio::time::sleep(wait).await;
-            backoff *= 2;
+        })
+        .await;
+        match sent {
+            Sent::Answered(response) if response.status().is_success() => Ok(response),
+            Sent::Answered(response) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                Err(ReportError::Status {
+                    channel,
+                    status,
+                    detail: detail(&text),
+                })
+            }
+            Sent::GaveUp { last, attempts } => Err(failure(last, attempts)),
+            // No abort token is given, so nothing can end the waits early.
+            Sent::Aborted => unreachable!("send_with_retries aborted without an abort token"),
         }
     }
 }
@@ -213,14 +172,13 @@ mod tests {
 
     #[test]
     fn a_webhook_url_never_shows() {
-        let url = SecretUrl::parse(
+        let url = webhook_url(
             "https://hooks.slack.com/services/T0/B0/s3cret",
             "Slack webhook",
         )
         .expect("valid");
         assert!(!format!("{url:?}").contains("s3cret"));
-        let error =
-            SecretUrl::parse("hooks.slack.com/s3cret", "Slack webhook").expect_err("no scheme");
+        let error = webhook_url("hooks.slack.com/s3cret", "Slack webhook").expect_err("no scheme");
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 

@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 
 use super::markdown::{Body, SLACK, cut, fit};
-use super::send::{ReportError, SecretUrl, Sender};
+use super::send::{ReportError, Sender};
+use crate::secrets::SecretUrl;
 
 /// Slack's limits: header text, section text, blocks per message.
 pub const HEADER_LIMIT: usize = 150;

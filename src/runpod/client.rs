@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 pub mod remote;
 pub mod shards;
 
-use crate::http::{describe, retry_after};
+use crate::http::{Failure, Retries, RetryOn, Sent, Waits, send_with_retries};
+use crate::runpod::job_state::JobState;
 use crate::summary::Summary;
-pub use remote::{Deadline, JobState, Progress};
+pub use remote::{Deadline, Progress};
 
 /// Bound on one HTTP request; a `/run` body is at most 10 MB and a summary a few MB.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -75,18 +76,26 @@ pub enum ClientError {
 /// How a client retries and how often it polls. Configurable so tests need not wait.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientPolicy {
-    /// Waits before each retry of a request that got no answer, a 429 or a 5xx; a
-    /// `Retry-After` header is honoured up to `max_wait`.
-    pub retry_waits: Vec<Duration>,
-    pub max_wait: Duration,
+    pub retries: Retries,
     pub poll_interval: Duration,
+}
+
+impl ClientPolicy {
+    /// A request that got no answer, a 429 or a 5xx is retried after each of `waits`; a
+    /// `Retry-After` header is honoured up to 60 s.
+    pub fn retries(waits: Vec<Duration>) -> Retries {
+        Retries {
+            on: RetryOn::Unavailable,
+            waits: Waits::Listed(waits),
+            retry_after_cap: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl Default for ClientPolicy {
     fn default() -> Self {
         ClientPolicy {
-            retry_waits: [1, 2, 4].map(Duration::from_secs).to_vec(),
-            max_wait: Duration::from_secs(60),
+            retries: ClientPolicy::retries([1, 2, 4].map(Duration::from_secs).to_vec()),
             poll_interval: Duration::from_secs(1),
         }
     }
@@ -291,10 +300,7 @@ impl EndpointClient {
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut waits = self.policy.retry_waits.iter();
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
+        let make = || {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
@@ -305,46 +311,41 @@ impl EndpointClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let (retry_after, failure) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                        return Err(ClientError::Unauthorized {
-                            endpoint: self.endpoint(),
-                        });
-                    }
-                    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-                        let text = response.text().await.unwrap_or_default();
-                        return Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)));
-                    }
-                    let retry_after = retry_after(response.headers());
-                    (
-                        retry_after,
-                        ClientError::Unavailable {
-                            endpoint: self.endpoint(),
-                            status: status.as_u16(),
-                            attempts,
-                        },
-                    )
-                }
-                Err(error) => (
-                    None,
-                    ClientError::Unreachable {
-                        endpoint: self.endpoint(),
-                        attempts,
-                        reason: describe(error),
-                    },
-                ),
-            };
-            let Some(wait) = waits.next() else {
-                return Err(failure);
-            };
-            let wait = retry_after.map_or(*wait, |asked| asked.min(self.policy.max_wait));
+            request
+        };
+        let failure = |last: Failure, attempts: u32| match last {
+            Failure::Status(status) => ClientError::Unavailable {
+                endpoint: self.endpoint(),
+                status: status.as_u16(),
+                attempts: attempts as usize,
+            },
+            Failure::NoAnswer(reason) => ClientError::Unreachable {
+                endpoint: self.endpoint(),
+                attempts: attempts as usize,
+                reason,
+            },
+        };
+        let sent = send_with_retries(&self.policy.retries, make, None, |last, attempts, wait| {
             tracing::debug!(
                 "{}; retrying in {wait:?}",
-                crate::errors::one_line(&failure)
+                crate::errors::one_line(&failure(last.clone(), attempts))
             );
-            tokio::time::sleep(wait).await;
+        })
+        .await;
+        match sent {
+            Sent::Answered(response) => {
+                let status = response.status();
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    return Err(ClientError::Unauthorized {
+                        endpoint: self.endpoint(),
+                    });
+                }
+                let text = response.text().await.unwrap_or_default();
+                Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+            }
+            Sent::GaveUp { last, attempts } => Err(failure(last, attempts)),
+            // No abort token is given, so nothing can end the waits early.
+            Sent::Aborted => unreachable!("send_with_retries aborted without an abort token"),
         }
     }
 

@@ -12,10 +12,12 @@
 //!   [`client::remote`] (a job there as seen from here) and [`client::shards`] (one request
 //!   split over several jobs).
 //! - Shared by the worker and `serve`: [`progress`] (an event as RunPod shows it) and
-//!   [`log`] (RunPod's log lines). The `worker` and `serve` subcommands are in `cli::worker`
+//!   [`log`] (RunPod's log lines); by `serve` and the client: [`job_state`] (a job's state
+//!   on the wire). The `worker` and `serve` subcommands are in `cli::worker`
 //!   and `cli::serve`.
 
 pub mod client;
+pub mod job_state;
 pub mod log;
 pub mod progress;
 pub mod serve;

@@ -7,7 +7,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::worker::post::{Delivery, RetryPolicy, post_json};
+use super::job_state::JobState;
+use super::worker::post::{Delivery, PostPolicy, post_json};
 use crate::events::Event;
 
 /// The event as data (its `stage` and fields) plus `message`, the line a person reads:
@@ -26,7 +27,7 @@ pub struct ProgressTarget<'a> {
     pub client: &'a reqwest::Client,
     pub url: &'a str,
     pub job_id: &'a str,
-    pub retry: &'a RetryPolicy,
+    pub retry: &'a PostPolicy,
 }
 
 /// Posts each event as `{"status": "IN_PROGRESS", "output": update}` until the channel
@@ -60,7 +61,7 @@ pub async fn post_updates(
         if finished.is_cancelled() {
             return;
         }
-        let body = json!({"status": "IN_PROGRESS", "output": update(&event)}).to_string();
+        let body = json!({"status": JobState::InProgress, "output": update(&event)}).to_string();
         match post_json(
             target.client,
             target.url,

@@ -26,7 +26,7 @@ use crate::job::RepoPolicy;
 use board::Board;
 use handler::{HandlerContext, handle};
 use platform::{Platform, PlatformError};
-use post::RetryPolicy;
+use post::PostPolicy;
 use spool::{Spool, SpoolError};
 use stop::StopPacing;
 use take::{Take, take};
@@ -45,7 +45,7 @@ pub struct WorkerConfig {
     /// [`crate::history::retry_pending_every`]).
     pub history_retry_interval: Duration,
     pub policy: RepoPolicy,
-    pub retry: RetryPolicy,
+    pub retry: PostPolicy,
     pub backoff: TakeBackoff,
     pub stop_pacing: StopPacing,
 }
@@ -272,7 +272,7 @@ fn jitter_above(wait: Duration) -> Duration {
 async fn retry_spool(
     spool: Spool,
     client: reqwest::Client,
-    retry: RetryPolicy,
+    retry: PostPolicy,
     interval: Duration,
     until: CancellationToken,
 ) {

@@ -13,6 +13,7 @@ use secrecy::ExposeSecret;
 use super::WorkspaceError;
 use super::credential::GitToken;
 use crate::job::is_hex_sha;
+use crate::secrets::hide_userinfo;
 
 /// Where the fetched commit is kept locally.
 const TARGET_REF: &str = "refs/flaky-detector/target";
@@ -204,12 +205,7 @@ fn clone_error(request: &FetchRequest<'_>, source: git2::Error) -> WorkspaceErro
 /// quotes removed.
 fn one_line(error: &git2::Error) -> String {
     let message = error.message().replace('\n', " ");
-    scrub_userinfo(&message)
-}
-
-/// Removes `user:password@` from anything that looks like a URL in `text`.
-pub(crate) fn scrub_userinfo(text: &str) -> String {
-    crate::job::hide_userinfo(text)
+    hide_userinfo(&message)
 }
 
 #[cfg(test)]
@@ -219,9 +215,9 @@ mod tests {
     #[test]
     fn scrubs_credentials_from_messages() {
         assert_eq!(
-            scrub_userinfo("failed to reach 'https://x:tok@github.com/a/b' now"),
+            hide_userinfo("failed to reach 'https://x:tok@github.com/a/b' now"),
             "failed to reach 'https://github.com/a/b' now"
         );
-        assert_eq!(scrub_userinfo("no url here"), "no url here");
+        assert_eq!(hide_userinfo("no url here"), "no url here");
     }
 }

@@ -448,3 +448,174 @@ async fn the_worker_records_a_job_kept_while_the_database_was_down_without_anoth
     wait_until_empty(&pending).await;
     support::worker::stop_worker(process).await;
 }
+
+/// A schema as both engines can describe it: per table, each column's type family and
+/// whether it may be NULL, and each index created by name (not those behind a primary key
+/// or a UNIQUE) with its columns.
+#[derive(Debug, Default, PartialEq)]
+struct Schema {
+    columns: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    indexes: std::collections::BTreeMap<String, (String, String)>,
+}
+
+/// SQLite's declared type and PostgreSQL's type, named alike: the PostgreSQL migrations
+/// write every integer BIGINT and every real DOUBLE PRECISION so values read back as the
+/// same SQLite types. Any other type keeps its own name, and so differs.
+fn type_family(declared: &str) -> String {
+    match declared.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" => "integer".into(),
+        "real" | "double precision" => "real".into(),
+        "text" => "text".into(),
+        other => other.into(),
+    }
+}
+
+fn sqlite_schema(path: &std::path::Path) -> Schema {
+    let conn = rusqlite::Connection::open(path).expect("the SQLite file opens");
+    let names = |sql: &str| -> Vec<String> {
+        let mut statement = conn.prepare(sql).expect("the query prepares");
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("the query runs")
+            .map(|name| name.expect("a name"))
+            .collect()
+    };
+    let mut schema = Schema::default();
+    for table in
+        names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    {
+        let mut statement = conn
+            .prepare(&format!("PRAGMA table_info({table})"))
+            .expect("table_info");
+        let columns = statement
+            .query_map([], |row| {
+                let name: String = row.get("name")?;
+                let declared: String = row.get("type")?;
+                let not_null: bool = row.get("notnull")?;
+                // A primary key column is never NULL in either engine, whatever SQLite's
+                // `notnull` says of an INTEGER PRIMARY KEY.
+                let primary: i64 = row.get("pk")?;
+                let null = if not_null || primary > 0 {
+                    "not null"
+                } else {
+                    "null"
+                };
+                Ok((name, format!("{} {null}", type_family(&declared))))
+            })
+            .expect("table_info runs")
+            .map(|column| column.expect("a column"))
+            .collect();
+        schema.columns.insert(table.clone(), columns);
+        let mut statement = conn
+            .prepare(&format!("PRAGMA index_list({table})"))
+            .expect("index_list");
+        let created: Vec<String> = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>("name")?,
+                    row.get::<_, String>("origin")?,
+                ))
+            })
+            .expect("index_list runs")
+            .map(|index| index.expect("an index"))
+            .filter(|(_, origin)| origin == "c")
+            .map(|(name, _)| name)
+            .collect();
+        for index in created {
+            let columns = names(&format!(
+                "SELECT name FROM pragma_index_info('{index}') ORDER BY seqno"
+            ));
+            schema
+                .indexes
+                .insert(index, (table.clone(), columns.join(", ")));
+        }
+    }
+    schema
+}
+
+async fn postgres_schema(url: &str) -> Schema {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test connects");
+    let driver = tokio::spawn(connection);
+    let mut schema = Schema::default();
+    // `flaky_schema_version` is PostgreSQL's `PRAGMA user_version`, not part of the schema.
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+             FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name <> 'flaky_schema_version'",
+            &[],
+        )
+        .await
+        .expect("information_schema.columns");
+    for row in columns {
+        let table: String = row.get(0);
+        let null = if row.get::<_, String>(3) == "NO" {
+            "not null"
+        } else {
+            "null"
+        };
+        schema.columns.entry(table).or_default().insert(
+            row.get(1),
+            format!("{} {null}", type_family(&row.get::<_, String>(2))),
+        );
+    }
+    let indexes = client
+        .query(
+            "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
+             WHERE schemaname = 'public' AND tablename <> 'flaky_schema_version' \
+             AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            &[],
+        )
+        .await
+        .expect("pg_indexes");
+    for row in indexes {
+        let definition: String = row.get(2);
+        // `CREATE INDEX name ON public.table USING btree (a, b)`: the columns in brackets.
+        let columns = definition
+            .rsplit_once('(')
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            .unwrap_or(&definition)
+            .to_string();
+        schema.indexes.insert(row.get(1), (row.get(0), columns));
+    }
+    drop(client);
+    let _ = driver.await;
+    schema
+}
+
+/// The SQLite and PostgreSQL migrations are written twice, by hand; this holds them to one
+/// schema: the same tables, columns (types mapped, NULL or not) and named indexes.
+#[cfg_attr(
+    not(has_postgres),
+    ignore = "needs PostgreSQL (apt-get install postgresql)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_and_postgresql_migrate_to_the_same_tables_columns_and_indexes() {
+    let dir = TempDir::new().expect("temp dir");
+    let file = dir.path().join("history.db");
+    drop(Store::open(&file).expect("a fresh SQLite store"));
+    let sqlite = sqlite_schema(&file);
+    assert!(
+        sqlite.columns.contains_key("jobs") && sqlite.indexes.contains_key("runs_by_job"),
+        "{sqlite:#?}"
+    );
+
+    let server = PgServer::start();
+    let url = server.url();
+    drop(Store::connect(&url).expect("a fresh PostgreSQL store"));
+    assert_eq!(sqlite, postgres_schema(&url).await);
+
+    // The comparison sees a column and an index that one engine lacks: PostgreSQL at
+    // schema 1 has no `jobs.flaky_tests` and no `jobs_by_time`.
+    sql(&url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;").await;
+    drop(PgStore::connect_with(&url, &PG_MIGRATIONS[..1]).expect("schema 1"));
+    let older = postgres_schema(&url).await;
+    assert!(
+        !older.columns["jobs"].contains_key("flaky_tests"),
+        "{older:#?}"
+    );
+    assert!(!older.indexes.contains_key("jobs_by_time"), "{older:#?}");
+    assert_ne!(sqlite, older);
+}

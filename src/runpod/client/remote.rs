@@ -1,47 +1,11 @@
-//! A job on an endpoint as `submit` follows it: its state ([`JobState`]), what a look at it
-//! shows ([`Progress`]), and when waiting for it ends ([`Deadline`]).
+//! A job on an endpoint as `submit` follows it: what a look at it shows ([`Progress`], its
+//! [`JobState`] as `serve` also writes it), and when waiting for it ends ([`Deadline`]).
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::Value;
 
-/// A job's state as the endpoint reports it. RunPod's newer docs say `RUNNING` where the
-/// API says `IN_PROGRESS`; both are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JobState {
-    InQueue,
-    #[serde(alias = "RUNNING")]
-    InProgress,
-    Completed,
-    Failed,
-    Cancelled,
-    TimedOut,
-}
-
-impl JobState {
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, JobState::InQueue | JobState::InProgress)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JobState::InQueue => "IN_QUEUE",
-            JobState::InProgress => "IN_PROGRESS",
-            JobState::Completed => "COMPLETED",
-            JobState::Failed => "FAILED",
-            JobState::Cancelled => "CANCELLED",
-            JobState::TimedOut => "TIMED_OUT",
-        }
-    }
-}
-
-impl std::fmt::Display for JobState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::runpod::job_state::JobState;
 
 /// When `submit` gives up waiting: `after` the start (`--timeout`), at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,28 +13,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::job::Job;
+use crate::runpod::job_state::JobState;
 use crate::summary::Summary;
 
 /// Progress chunks kept per job; later ones are dropped (a 1000-run job sends about 1010).
 const MAX_CHUNKS: usize = 10_000;
-
-/// RunPod's job states (§8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JobStatus {
-    InQueue,
-    InProgress,
-    Completed,
-    Failed,
-    Cancelled,
-    TimedOut,
-}
-
-impl JobStatus {
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, JobStatus::InQueue | JobStatus::InProgress)
-    }
-}
 
 /// A validated request, ready to queue.
 #[derive(Debug)]
@@ -52,7 +35,7 @@ pub struct Submission {
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub id: String,
-    pub status: JobStatus,
+    pub status: JobState,
     /// Milliseconds in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_time: Option<u64>,
@@ -69,7 +52,7 @@ pub struct JobView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamView {
     pub id: String,
-    pub status: JobStatus,
+    pub status: JobState,
     pub stream: Vec<Chunk>,
 }
 
@@ -137,7 +120,7 @@ pub struct TableLimits {
 }
 
 struct Entry {
-    status: JobStatus,
+    status: JobState,
     /// Taken by the executor when the job starts.
     job: Option<Job>,
     webhook: Option<String>,
@@ -151,7 +134,7 @@ struct Entry {
     chunks: Vec<Value>,
     streamed: usize,
     cancel: CancellationToken,
-    changes: watch::Sender<JobStatus>,
+    changes: watch::Sender<JobState>,
 }
 
 impl Entry {
@@ -172,7 +155,7 @@ impl Entry {
     }
 
     /// Moves to a terminal status; returns the webhook delivery it calls for, if any.
-    fn end(&mut self, id: &str, status: JobStatus) -> Option<(String, JobView)> {
+    fn end(&mut self, id: &str, status: JobState) -> Option<(String, JobView)> {
         self.status = status;
         self.finished = Some(Instant::now());
         self.job = None;
@@ -233,7 +216,7 @@ impl JobTable {
         }
         let id = uuid::Uuid::new_v4().to_string();
         let entry = Entry {
-            status: JobStatus::InQueue,
+            status: JobState::InQueue,
             job: Some(submission.job),
             webhook: submission.webhook,
             execution_timeout: submission.execution_timeout,
@@ -246,7 +229,7 @@ impl JobTable {
             chunks: Vec::new(),
             streamed: 0,
             cancel: CancellationToken::new(),
-            changes: watch::Sender::new(JobStatus::InQueue),
+            changes: watch::Sender::new(JobState::InQueue),
         };
         let view = entry.view(&id);
         inner.jobs.insert(id.clone(), entry);
@@ -261,7 +244,7 @@ impl JobTable {
     }
 
     /// A receiver that sees each status change of the job.
-    pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobStatus>> {
+    pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobState>> {
         self.lock()
             .jobs
             .get(id)
@@ -292,10 +275,10 @@ impl JobTable {
         let mut inner = self.lock();
         let entry = inner.jobs.get_mut(id)?;
         let delivery = match entry.status {
-            JobStatus::InQueue | JobStatus::InProgress => {
+            JobState::InQueue | JobState::InProgress => {
                 entry.cancel.cancel();
                 entry.error = Some("cancelled by request".into());
-                entry.end(id, JobStatus::Cancelled)
+                entry.end(id, JobState::Cancelled)
             }
             _ => None,
         };
@@ -312,7 +295,7 @@ impl JobTable {
         let queued: Vec<String> = inner.queue.drain(..).collect();
         for id in &queued {
             if let Some(entry) = inner.jobs.remove(id) {
-                entry.changes.send_replace(JobStatus::Cancelled);
+                entry.changes.send_replace(JobState::Cancelled);
             }
         }
         queued.len()
@@ -321,11 +304,11 @@ impl JobTable {
     pub fn health(&self) -> Health {
         let inner = self.lock();
         let count = |status| inner.jobs.values().filter(|e| e.status == status).count();
-        let running = count(JobStatus::InProgress);
+        let running = count(JobState::InProgress);
         Health {
             jobs: JobCounts {
-                completed: count(JobStatus::Completed),
-                failed: count(JobStatus::Failed),
+                completed: count(JobState::Completed),
+                failed: count(JobState::Failed),
                 in_progress: running,
                 in_queue: inner.queue.len(),
                 retried: 0,
@@ -362,7 +345,7 @@ impl JobTable {
             };
             if entry.ttl.is_some_and(|ttl| entry.submitted.elapsed() > ttl) {
                 entry.error = Some("the job waited in the queue longer than its ttl".into());
-                let delivery = entry.end(&id, JobStatus::TimedOut);
+                let delivery = entry.end(&id, JobState::TimedOut);
                 drop(inner);
                 self.notify_webhook(delivery);
                 inner = self.lock();
@@ -371,9 +354,9 @@ impl JobTable {
             let Some(job) = entry.job.take() else {
                 continue;
             };
-            entry.status = JobStatus::InProgress;
+            entry.status = JobState::InProgress;
             entry.started = Some(Instant::now());
-            entry.changes.send_replace(JobStatus::InProgress);
+            entry.changes.send_replace(JobState::InProgress);
             return Some(Started {
                 id,
                 job,
@@ -387,7 +370,7 @@ impl JobTable {
     /// Adds a progress chunk to a running job.
     pub fn push_chunk(&self, id: &str, chunk: Value) {
         if let Some(entry) = self.lock().jobs.get_mut(id)
-            && entry.status == JobStatus::InProgress
+            && entry.status == JobState::InProgress
             && entry.chunks.len() < MAX_CHUNKS
         {
             entry.chunks.push(chunk);
@@ -406,18 +389,18 @@ impl JobTable {
         let status = match outcome {
             Outcome::Finished(summary) => {
                 entry.output = serde_json::to_value(&*summary).ok();
-                JobStatus::Completed
+                JobState::Completed
             }
             Outcome::Failed(message) => {
                 entry.error = Some(message);
-                JobStatus::Failed
+                JobState::Failed
             }
             Outcome::TimedOut(limit) => {
                 entry.error = Some(format!(
                     "the job ran longer than its execution timeout of {} ms and was cancelled",
                     limit.as_millis()
                 ));
-                JobStatus::TimedOut
+                JobState::TimedOut
             }
         };
         let delivery = entry.end(id, status);
@@ -445,7 +428,7 @@ impl JobTable {
             if !entry.status.is_terminal() {
                 entry.cancel.cancel();
                 entry.error = Some("the server shut down".into());
-                let _ = entry.end(id, JobStatus::Cancelled);
+                let _ = entry.end(id, JobState::Cancelled);
             }
         }
     }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::board::Board;
 use super::platform::Platform;
-use super::post::{Delivery, RetryPolicy, post_json};
+use super::post::{Delivery, PostPolicy, post_json};
 use super::spool::{Spool, SpooledResult};
 use super::take::TakenJob;
 use crate::detect::{Deps, detect};
@@ -29,7 +29,7 @@ pub struct HandlerContext {
     pub platform: Arc<Platform>,
     pub deps: Deps,
     pub policy: RepoPolicy,
-    pub retry: RetryPolicy,
+    pub retry: PostPolicy,
     pub spool: Spool,
     pub board: Board,
 }
@@ -91,7 +91,7 @@ async fn run(
     let url = ctx.platform.done_url(id, false);
     // A progress post in flight is awaited before the result is posted (so they arrive in
     // order); a short bound keeps a hung one from holding the result back.
-    let retry = RetryPolicy {
+    let retry = PostPolicy {
         timeout: PROGRESS_TIMEOUT,
         ..ctx.retry.clone()
     };

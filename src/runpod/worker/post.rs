@@ -6,18 +6,33 @@ use std::time::Duration;
 use reqwest::header::CONTENT_TYPE;
 use tokio_util::sync::CancellationToken;
 
-/// Waits between attempts; attempts = waits + 1. Configurable so tests need not sleep 5 s.
+use crate::http::{Failure, Retries, RetryOn, Sent, Waits, send_with_retries};
+
+/// How a post is sent: its retries and the bound on each attempt. Configurable so tests
+/// need not sleep 5 s.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    pub waits: Vec<Duration>,
+pub struct PostPolicy {
+    pub retries: Retries,
     /// Bound on each attempt; the SDK's session allows 600 s, far more than a post needs.
     pub timeout: Duration,
 }
 
-impl Default for RetryPolicy {
+impl PostPolicy {
+    /// The SDK's retry rule: a 5xx is retried after each of `waits` (attempts = waits +
+    /// 1); a 4xx, no answer and `Retry-After` are not.
+    pub fn retries(waits: Vec<Duration>) -> Retries {
+        Retries {
+            on: RetryOn::NotRefused,
+            waits: Waits::Listed(waits),
+            retry_after_cap: None,
+        }
+    }
+}
+
+impl Default for PostPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            waits: vec![Duration::from_secs(2), Duration::from_secs(3)],
+        PostPolicy {
+            retries: PostPolicy::retries(vec![Duration::from_secs(2), Duration::from_secs(3)]),
             timeout: Duration::from_secs(60),
         }
     }
@@ -42,12 +57,11 @@ pub async fn post_json(
     url: &str,
     job_id: &str,
     body: &str,
-    policy: &RetryPolicy,
+    policy: &PostPolicy,
     abort: Option<&CancellationToken>,
 ) -> Delivery {
-    let mut waits = policy.waits.iter();
-    loop {
-        let sent = client
+    let make = || {
+        client
             .post(url)
             // Sic (§3): the body is JSON, but the platform is only known to accept this type.
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -55,31 +69,25 @@ pub async fn post_json(
             .header("X-Request-ID", job_id)
             .timeout(policy.timeout)
             .body(body.to_string())
-            .send()
-            .await;
-        let failure = match sent {
-            Ok(response) if response.status().is_success() => return Delivery::Delivered,
-            Ok(response) if response.status().is_client_error() => {
-                return Delivery::Refused(response.status().as_u16());
-            }
-            Ok(response) => format!("job-done answered HTTP {}", response.status()),
-            Err(e) => {
-                return Delivery::Failed(format!(
-                    "job-done post failed: {}",
-                    crate::http::describe(e)
-                ));
-            }
-        };
-        let Some(wait) = waits.next() else {
-            return Delivery::Failed(failure);
-        };
-        tracing::debug!("{failure}; retrying in {wait:?}");
-        match abort {
-            Some(abort) => tokio::select! {
-                () = tokio::time::sleep(*wait) => {}
-                () = abort.cancelled() => return Delivery::Aborted,
-            },
-            None => tokio::time::sleep(*wait).await,
+    };
+    let sent = send_with_retries(&policy.retries, make, abort, |last, _, wait| {
+        tracing::debug!("{}; retrying in {wait:?}", failure(last));
+    })
+    .await;
+    match sent {
+        Sent::Answered(response) if response.status().is_success() => Delivery::Delivered,
+        Sent::Answered(response) if response.status().is_client_error() => {
+            Delivery::Refused(response.status().as_u16())
         }
+        Sent::Answered(response) => Delivery::Failed(failure(&Failure::Status(response.status()))),
+        Sent::GaveUp { last, .. } => Delivery::Failed(failure(&last)),
+        Sent::Aborted => Delivery::Aborted,
+    }
+}
+
+fn failure(last: &Failure) -> String {
+    match last {
+        Failure::Status(status) => format!("job-done answered HTTP {status}"),
+        Failure::NoAnswer(reason) => format!("job-done post failed: {reason}"),
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::post::{Delivery, RetryPolicy, post_json};
+use super::post::{Delivery, PostPolicy, post_json};
 
 /// Where refused results (4xx from job-done) are kept for an operator to look at.
 const REFUSED_DIR: &str = "refused";
@@ -130,7 +130,7 @@ impl Spool {
     }
 
     /// Tries to deliver every spooled result once.
-    pub async fn flush(&self, client: &reqwest::Client, policy: &RetryPolicy) -> FlushReport {
+    pub async fn flush(&self, client: &reqwest::Client, policy: &PostPolicy) -> FlushReport {
         let mut report = FlushReport::default();
         for (path, result) in self.pending() {
             match post_json(
