@@ -68,7 +68,7 @@ fn backdate(instant: &mut Instant, by: Duration) {
         .expect("the monotonic clock reaches this far back");
 }
 
-fn status(table: &JobTable, id: &str) -> JobStatus {
+fn status(table: &JobTable, id: &str) -> JobState {
     table.view(id).expect("the job is known").status
 }
 
@@ -84,7 +84,7 @@ fn running(table: &JobTable) -> Started {
 fn a_submitted_job_is_in_queue_until_an_executor_takes_it() {
     let (table, _webhooks) = table(4);
     let view = table.submit(submission(None, None)).expect("queued");
-    assert_eq!(view.status, JobStatus::InQueue);
+    assert_eq!(view.status, JobState::InQueue);
     assert_eq!((view.delay_time, view.execution_time), (None, None));
     assert_eq!(table.health().jobs.in_queue, 1);
 
@@ -92,7 +92,7 @@ fn a_submitted_job_is_in_queue_until_an_executor_takes_it() {
     assert_eq!(started.id, view.id);
     assert_eq!(started.execution_timeout, Duration::from_secs(600));
     let view = table.view(&view.id).expect("known");
-    assert_eq!(view.status, JobStatus::InProgress);
+    assert_eq!(view.status, JobState::InProgress);
     assert!(view.delay_time.is_some() && view.execution_time.is_some());
     let health = table.health();
     assert_eq!((health.jobs.in_queue, health.jobs.in_progress), (0, 1));
@@ -104,11 +104,11 @@ fn a_submitted_job_is_in_queue_until_an_executor_takes_it() {
 fn each_outcome_ends_in_its_status_and_calls_the_webhook_once() {
     let (table, mut webhooks) = table(4);
     let cases = [
-        (Outcome::Finished(Box::new(summary())), JobStatus::Completed),
-        (Outcome::Failed("install failed".into()), JobStatus::Failed),
+        (Outcome::Finished(Box::new(summary())), JobState::Completed),
+        (Outcome::Failed("install failed".into()), JobState::Failed),
         (
             Outcome::TimedOut(Duration::from_millis(1500)),
-            JobStatus::TimedOut,
+            JobState::TimedOut,
         ),
     ];
     for (outcome, want) in cases {
@@ -121,10 +121,10 @@ fn each_outcome_ends_in_its_status_and_calls_the_webhook_once() {
         let view = table.view(&id).expect("known");
         assert_eq!(view.status, want);
         match want {
-            JobStatus::Completed => {
+            JobState::Completed => {
                 assert!(view.output.is_some() && view.error.is_none(), "{view:?}")
             }
-            JobStatus::Failed => assert_eq!(view.error.as_deref(), Some("install failed")),
+            JobState::Failed => assert_eq!(view.error.as_deref(), Some("install failed")),
             _ => assert_eq!(
                 view.error.as_deref(),
                 Some("the job ran longer than its execution timeout of 1500 ms and was cancelled")
@@ -148,9 +148,9 @@ fn a_queued_job_cancelled_is_never_handed_out() {
         .id;
     let mut changes = table.watch(&id).expect("known");
     let view = table.cancel(&id).expect("known");
-    assert_eq!(view.status, JobStatus::Cancelled);
+    assert_eq!(view.status, JobState::Cancelled);
     assert_eq!(view.error.as_deref(), Some("cancelled by request"));
-    assert_eq!(*changes.borrow_and_update(), JobStatus::Cancelled);
+    assert_eq!(*changes.borrow_and_update(), JobState::Cancelled);
     assert_eq!(webhooks.try_recv().expect("a delivery").1, view);
     assert_eq!(table.health().jobs.in_queue, 0);
     assert!(table.pop().is_none());
@@ -162,14 +162,14 @@ fn a_running_job_cancelled_stays_cancelled_whatever_its_executor_reports() {
     let started = running(&table);
     assert!(!started.cancel.is_cancelled());
     let view = table.cancel(&started.id).expect("known");
-    assert_eq!(view.status, JobStatus::Cancelled);
+    assert_eq!(view.status, JobState::Cancelled);
     assert!(
         started.cancel.is_cancelled(),
         "the executor is told to stop"
     );
     table.finish(&started.id, Outcome::Failed("killed".into()));
     let view = table.view(&started.id).expect("known");
-    assert_eq!(view.status, JobStatus::Cancelled);
+    assert_eq!(view.status, JobState::Cancelled);
     assert_eq!(view.error.as_deref(), Some("cancelled by request"));
 }
 
@@ -212,13 +212,13 @@ fn a_job_older_than_its_ttl_in_the_queue_times_out_instead_of_starting() {
     let started = table.pop().expect("the fresh job starts");
     assert_eq!(started.id, fresh);
     let view = table.view(&stale).expect("known");
-    assert_eq!(view.status, JobStatus::TimedOut);
+    assert_eq!(view.status, JobState::TimedOut);
     assert_eq!(
         view.error.as_deref(),
         Some("the job waited in the queue longer than its ttl")
     );
     assert_eq!(webhooks.try_recv().expect("a delivery").1, view);
-    assert_eq!(status(&table, &fresh), JobStatus::InProgress);
+    assert_eq!(status(&table, &fresh), JobState::InProgress);
 }
 
 #[test]
@@ -267,9 +267,9 @@ fn finished_jobs_are_forgotten_after_the_retention_and_unfinished_ones_never() {
     }
     assert_eq!(table.sweep(), 1);
     assert_eq!(table.view(&old.id), None);
-    assert_eq!(status(&table, &recent.id), JobStatus::Failed);
-    assert_eq!(status(&table, &busy.id), JobStatus::InProgress);
-    assert_eq!(status(&table, &queued), JobStatus::InQueue);
+    assert_eq!(status(&table, &recent.id), JobState::Failed);
+    assert_eq!(status(&table, &busy.id), JobState::InProgress);
+    assert_eq!(status(&table, &queued), JobState::InQueue);
     assert_eq!(table.sweep(), 0);
 }
 
@@ -287,7 +287,7 @@ fn a_full_queue_refuses_and_a_closed_table_cancels_everything() {
     table.close();
     for id in [&busy.id, &first, &second] {
         let view = table.view(id).expect("known");
-        assert_eq!(view.status, JobStatus::Cancelled);
+        assert_eq!(view.status, JobState::Cancelled);
         assert_eq!(view.error.as_deref(), Some("the server shut down"));
     }
     assert!(busy.cancel.is_cancelled());
@@ -328,7 +328,7 @@ fn chunks_are_kept_while_running_and_streamed_once() {
     table.push_chunk(&started.id, serde_json::json!(1));
     table.push_chunk(&started.id, serde_json::json!(2));
     let stream = table.stream(&started.id).expect("known");
-    assert_eq!(stream.status, JobStatus::InProgress);
+    assert_eq!(stream.status, JobState::InProgress);
     let outputs: Vec<Value> = stream.stream.into_iter().map(|c| c.output).collect();
     assert_eq!(outputs, [serde_json::json!(1), serde_json::json!(2)]);
     assert!(table.stream(&started.id).expect("known").stream.is_empty());
@@ -336,7 +336,7 @@ fn chunks_are_kept_while_running_and_streamed_once() {
     table.finish(&started.id, Outcome::Failed("done".into()));
     table.push_chunk(&started.id, serde_json::json!("too late"));
     let stream = table.stream(&started.id).expect("known");
-    assert_eq!(stream.status, JobStatus::Failed);
+    assert_eq!(stream.status, JobState::Failed);
     assert!(stream.stream.is_empty());
     assert!(table.stream("no-such-job").is_none());
 }
@@ -349,6 +349,6 @@ fn purging_the_queue_forgets_queued_jobs_and_keeps_running_ones() {
     let mut changes = table.watch(&queued).expect("known");
     assert_eq!(table.purge_queue(), 1);
     assert_eq!(table.view(&queued), None);
-    assert_eq!(*changes.borrow_and_update(), JobStatus::Cancelled);
-    assert_eq!(status(&table, &busy.id), JobStatus::InProgress);
+    assert_eq!(*changes.borrow_and_update(), JobState::Cancelled);
+    assert_eq!(status(&table, &busy.id), JobState::InProgress);
 }
