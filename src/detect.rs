@@ -27,6 +27,7 @@ use crate::events::{Event, Events};
 use crate::framework::Framework;
 use crate::framework::build_once::{self, BuildContext};
 use crate::framework::install::{InstallContext, Prepared, install};
+use crate::framework::order::{OrderSetup, setup as setup_order};
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::plan_seeds;
 use crate::history::{Store, record_summary};
@@ -36,7 +37,6 @@ use crate::runner::{RunRecord, RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, OrderFinding, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
 use confirm::confirm;
-use order::OrderSetup;
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
 /// live, git credentials, and process limits.
@@ -326,7 +326,7 @@ async fn prepare_runs(
     if cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
-    let (order_setup, order_warning) = order::setup(&mut options, &env, &deps.cache_dir).await;
+    let (order_setup, order_warning) = setup_order(&mut options, &env, &deps.cache_dir).await;
     let mut env = env;
     // Set, not appended: the order plugin's PYTHONPATH already holds the install's, and a
     // second entry of one name leaves which one a run gets to whoever reads it.

@@ -254,7 +254,13 @@ fn a_root_run_cannot_unmount_its_overlay_plain_or_forked() {
             .command()
             .current_dir(repo.path())
             .env("FLAKY_DB", sandbox.root.path().join("history.db"))
-            .args(["run", "--json", "--no-confirm", "--repo", path_str(repo.path())])
+            .args([
+                "run",
+                "--json",
+                "--no-confirm",
+                "--repo",
+                path_str(repo.path()),
+            ])
             .args(["--command", command, "--runs", runs])
             .args(["--env", &format!("MARKS={}", marks.path().display())])
             .output()
@@ -283,7 +289,11 @@ fn a_root_run_cannot_unmount_its_overlay_plain_or_forked() {
         kinds.iter().any(|k| k.ends_with("-forked")),
         "no run went through the fork server, so the test checked nothing of it: {kinds:?}"
     );
-    assert_eq!(listing(repo.path()), before, "the borrowed directory changed");
+    assert_eq!(
+        listing(repo.path()),
+        before,
+        "the borrowed directory changed"
+    );
 }
 
 /// Every file of `dir` with its content, sorted.
