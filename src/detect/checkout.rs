@@ -8,8 +8,7 @@
 
 use crate::config::{Isolation, Settings};
 use crate::framework::Framework;
-use crate::framework::build_once::BuildOnce;
-use crate::framework::build_once::cargo::is_cargo_test;
+use crate::framework::build_once::builds_in_checkout;
 use crate::framework::install::may_write;
 use crate::job::{Job, RepoSource};
 use crate::process::env::inherited;
@@ -60,14 +59,6 @@ pub(super) async fn settle(
     }
 }
 
-/// Whether build-once would run a build step in the checkout, outside any overlay: `cargo test
-/// --no-run` writes `target/` and `Cargo.lock` there and runs the repository's build scripts
-/// (issue 21, finding 3). `go test -c` writes only to Go's cache and the job's folder, and the
-/// pytest fork server executes nothing of the checkout.
-fn builds_in_checkout(settings: &Settings) -> bool {
-    settings.build_once != BuildOnce::Off && is_cargo_test(&settings.argv)
-}
-
 /// The overlay runs can use over the borrowed checkout, when nothing of the job writes to it.
 async fn overlay_in_place(
     workspace: &Workspace,
@@ -93,7 +84,7 @@ async fn overlay_in_place(
         &checkout,
         settings.auto_install,
         &settings.install,
-    ) || builds_in_checkout(settings)
+    ) || builds_in_checkout(settings.build_once, &settings.argv)
     {
         return None;
     }

@@ -116,6 +116,15 @@ pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRu
     }
 }
 
+/// Whether build-once in `mode` would run a build step for `argv` in the checkout, outside
+/// any overlay, so a borrowed directory must be copied first: `cargo test --no-run` writes
+/// `target/` and `Cargo.lock` there and runs the repository's build scripts (issue 21,
+/// finding 3). `go test -c` writes only to Go's cache and the job's folder, and the pytest
+/// fork server executes nothing of the checkout.
+pub fn builds_in_checkout(mode: BuildOnce, argv: &[String]) -> bool {
+    mode != BuildOnce::Off && cargo::is_cargo_test(argv)
+}
+
 /// What a build step printed, as the reason for falling back.
 #[derive(Debug)]
 pub(crate) struct StepOutput {
