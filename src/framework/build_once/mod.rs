@@ -66,7 +66,17 @@ impl BuiltRuns {
     /// address layout), so what a fresh process would see must be checked, not assumed.
     /// Built test binaries start a fresh process per run.
     pub fn shares_process_state(&self) -> bool {
-        matches!(self, BuiltRuns::Pytest(_))
+        self.shared_process().is_some()
+    }
+
+    /// What the runs share a process's state through, named for the summary's warnings,
+    /// so the pipeline can say it without knowing the language; `None` when runs start a
+    /// fresh process each.
+    pub fn shared_process(&self) -> Option<&'static str> {
+        match self {
+            BuiltRuns::Pytest(_) => Some("the pytest fork server"),
+            BuiltRuns::Go(_) | BuiltRuns::Cargo(_) => None,
+        }
     }
 
     /// The mode for the summary (`build_once: "go test binary"`).
