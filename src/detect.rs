@@ -125,10 +125,11 @@ pub async fn detect(
             return Err(error.into());
         }
     };
-    let places = checkout::settle(&mut workspace, &job, &settings).await?;
+    let settled = checkout::settle(&mut workspace, &job, &settings).await?;
     let job_checkout = JobCheckout {
         workspace: &workspace,
-        places,
+        places: settled.places,
+        framework: settled.framework,
     };
     match run_pipeline(
         &job,
@@ -262,11 +263,16 @@ async fn prepare_runs(
     checkout: JobCheckout<'_>,
     settings: &Settings,
 ) -> Result<RunSetup, DetectError> {
-    let JobCheckout { workspace, places } = checkout;
+    let JobCheckout {
+        workspace,
+        places,
+        framework,
+    } = checkout;
     let checkout = workspace.checkout();
     let framework = job
         .overrides
         .framework
+        .or(framework)
         .unwrap_or_else(|| Framework::detect(checkout, &settings.argv));
     let base_env = inherited();
 
