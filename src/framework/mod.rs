@@ -12,7 +12,7 @@ pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
 pub mod order;
-pub mod pytest_order;
+pub mod python;
 pub mod report;
 pub mod results;
 pub mod script;
