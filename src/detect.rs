@@ -27,8 +27,9 @@ use crate::events::{Event, Events};
 use crate::framework::Framework;
 use crate::framework::build_once::{self, BuildContext};
 use crate::framework::install::{InstallContext, Prepared, install};
+use crate::framework::order::{OrderSetup, setup as setup_order};
 use crate::framework::report::RunnerOptions;
-use crate::framework::seed::plan_seeds;
+use crate::framework::seed::{HASH_SEED_VAR, plan_seeds};
 use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::process::env::{EnvBuilder, inherited};
@@ -36,7 +37,6 @@ use crate::runner::{RunRecord, RunRequest, RunTemplate, run_all};
 use crate::summary::{JobFacts, OrderFinding, Summary, reproduce_line};
 use crate::workspace::{FetchSettings, GitToken, Workspace};
 use confirm::confirm;
-use order::OrderSetup;
 
 /// What the operator decides, as opposed to the job: where scratch and cache directories
 /// live, git credentials, and process limits.
@@ -125,10 +125,11 @@ pub async fn detect(
             return Err(error.into());
         }
     };
-    let places = checkout::settle(&mut workspace, &job, &settings).await?;
+    let settled = checkout::settle(&mut workspace, &job, &settings).await?;
     let job_checkout = JobCheckout {
         workspace: &workspace,
-        places,
+        places: settled.places,
+        framework: settled.framework,
     };
     match run_pipeline(
         &job,
@@ -208,7 +209,7 @@ async fn run_pipeline(
         }
     }
     let mut phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
-    if let Some(note) = control::check(
+    if let Some(control::FreshReruns { server, note }) = control::check(
         &setup.template,
         &mut phase.records,
         &ignore,
@@ -219,7 +220,7 @@ async fn run_pipeline(
     {
         setup.build_mode = format!("{} (then fresh processes: {note})", setup.build_mode);
         setup.warnings.push(format!(
-            "the pytest fork server's runs did not behave like fresh processes ({note}); \
+            "{server}'s runs did not behave like fresh processes ({note}); \
              they were run again as fresh processes, and only fresh processes are counted"
         ));
     }
@@ -262,11 +263,16 @@ async fn prepare_runs(
     checkout: JobCheckout<'_>,
     settings: &Settings,
 ) -> Result<RunSetup, DetectError> {
-    let JobCheckout { workspace, places } = checkout;
+    let JobCheckout {
+        workspace,
+        places,
+        framework,
+    } = checkout;
     let checkout = workspace.checkout();
     let framework = job
         .overrides
         .framework
+        .or(framework)
         .unwrap_or_else(|| Framework::detect(checkout, &settings.argv));
     let base_env = inherited();
 
@@ -326,9 +332,9 @@ async fn prepare_runs(
     if cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
-    let (order_setup, order_warning) = order::setup(&mut options, &env, &deps.cache_dir).await;
+    let (order_setup, order_warning) = setup_order(&mut options, &env, &deps.cache_dir).await;
     let mut env = env;
-    // Set, not appended: the order plugin's PYTHONPATH already holds the install's, and a
+    // Set, not appended: the order plugin's search path already holds the install's, and a
     // second entry of one name leaves which one a run gets to whoever reads it.
     for (name, value) in &order_setup.run_env {
         env.retain(|(k, _)| k != name);
@@ -536,7 +542,7 @@ fn build_summary(
         duration_seconds,
     };
     // The hash seed each seed's first run really had, where it is not the seed's own (a
-    // pytest fork server's): the reproduce line must carry it.
+    // fork server's): the reproduce line must carry it.
     let mut hash_seeds = std::collections::HashMap::new();
     for record in &records {
         if let Some(hash_seed) = record.hash_seed {
@@ -553,7 +559,7 @@ fn build_summary(
         match hash_seeds.get(&seed) {
             Some(hash_seed) => {
                 let mut env = reproduce_env.clone();
-                env.insert("PYTHONHASHSEED".into(), hash_seed.to_string());
+                env.insert(HASH_SEED_VAR.into(), hash_seed.to_string());
                 reproduce_line(framework, seed, &env, &argv)
             }
             None => reproduce_line(framework, seed, &reproduce_env, &argv),

@@ -8,8 +8,7 @@
 
 use crate::config::{Isolation, Settings};
 use crate::framework::Framework;
-use crate::framework::build_once::BuildOnce;
-use crate::framework::build_once::cargo::is_cargo_test;
+use crate::framework::build_once::builds_in_checkout;
 use crate::framework::install::may_write;
 use crate::job::{Job, RepoSource};
 use crate::process::env::inherited;
@@ -24,6 +23,16 @@ use super::Deps;
 pub(super) struct JobCheckout<'a> {
     pub(super) workspace: &'a Workspace,
     pub(super) places: Places,
+    /// The job's framework when [`settle`] already knows it for this checkout, so the
+    /// pipeline does not detect it twice.
+    pub(super) framework: Option<Framework>,
+}
+
+/// What [`settle`] decided: where the runs work, and the framework when it was needed to
+/// decide and the checkout it was read from is the one the runs use.
+pub(super) struct Settled {
+    pub(super) places: Places,
+    pub(super) framework: Option<Framework>,
 }
 
 /// The job's workspace: a local directory without a ref is borrowed, anything else fetched
@@ -42,38 +51,39 @@ pub(super) async fn open(
 }
 
 /// Decides, once the job's settings are known, whether a borrowed checkout stays borrowed:
-/// the places its runs use over it, or a copy made now and default places.
+/// the places its runs use over it, or a copy made now and default places. A framework
+/// read from a directory that is then copied is not kept: the copy is what the runs use.
 pub(super) async fn settle(
     workspace: &mut Workspace,
     job: &Job,
     settings: &Settings,
-) -> Result<Places, WorkspaceError> {
+) -> Result<Settled, WorkspaceError> {
+    let copied = Settled {
+        places: Places::default(),
+        framework: None,
+    };
     if !workspace.is_borrowed() {
-        return Ok(Places::default());
+        return Ok(copied);
     }
     match overlay_in_place(workspace, job, settings).await {
-        Some(base) => Ok(Places::over_borrowed(base)),
+        Some((base, framework)) => Ok(Settled {
+            places: Places::over_borrowed(base),
+            framework: Some(framework),
+        }),
         None => {
             workspace.copy_in().await?;
-            Ok(Places::default())
+            Ok(copied)
         }
     }
 }
 
-/// Whether build-once would run a build step in the checkout, outside any overlay: `cargo test
-/// --no-run` writes `target/` and `Cargo.lock` there and runs the repository's build scripts
-/// (issue 21, finding 3). `go test -c` writes only to Go's cache and the job's folder, and the
-/// pytest fork server executes nothing of the checkout.
-fn builds_in_checkout(settings: &Settings) -> bool {
-    settings.build_once != BuildOnce::Off && is_cargo_test(&settings.argv)
-}
-
-/// The overlay runs can use over the borrowed checkout, when nothing of the job writes to it.
+/// The overlay runs can use over the borrowed checkout, when nothing of the job writes to
+/// it, and the job's framework, which that depends on.
 async fn overlay_in_place(
     workspace: &Workspace,
     job: &Job,
     settings: &Settings,
-) -> Option<OverlayBase> {
+) -> Option<(OverlayBase, Framework)> {
     if settings.isolation != Isolation::Run || settings.preserve_temp_dir {
         return None;
     }
@@ -93,7 +103,7 @@ async fn overlay_in_place(
         &checkout,
         settings.auto_install,
         &settings.install,
-    ) || builds_in_checkout(settings)
+    ) || builds_in_checkout(settings.build_once, &settings.argv)
     {
         return None;
     }
@@ -104,7 +114,7 @@ async fn overlay_in_place(
     })
     .await;
     match probed {
-        Ok(Ok(base)) => Some(base),
+        Ok(Ok(base)) => Some((base, framework)),
         Ok(Err(reason)) => {
             tracing::debug!(%reason, "checkout: no overlay here; the local directory is copied");
             None

@@ -14,6 +14,14 @@ use crate::config::Settings;
 use crate::events::Events;
 use crate::runner::{RunRecord, RunRequest, RunTemplate, run_all};
 
+/// Forked runs that did not behave like fresh processes, run again as fresh ones.
+pub(super) struct FreshReruns {
+    /// What the forked runs shared a process through, as the warning names it.
+    pub(super) server: &'static str,
+    /// The disagreement's sentence, and whether the reruns could start.
+    pub(super) note: String,
+}
+
 /// Checks `records` (the first phase's) when `template` forks its runs from shared
 /// servers; on a disagreement, reruns the forked ones as fresh processes in place and
 /// returns the disagreement's sentence. A rerun that cannot start keeps the forked runs
@@ -24,14 +32,8 @@ pub(super) async fn check(
     ignore: &Ignore,
     settings: &Settings,
     cancel: &CancellationToken,
-) -> Option<String> {
-    if !template
-        .build
-        .as_ref()
-        .is_some_and(|b| b.shares_process_state())
-    {
-        return None;
-    }
+) -> Option<FreshReruns> {
+    let server = template.build.as_ref()?.shared_process()?;
     let disagreement = frozen::check(records, ignore)?;
     let requests: Vec<RunRequest> = records
         .iter()
@@ -59,13 +61,19 @@ pub(super) async fn check(
                     *slot = rerun;
                 }
             }
-            Some(sentence)
+            Some(FreshReruns {
+                server,
+                note: sentence,
+            })
         }
         Err(error) => {
             tracing::warn!(error = %crate::errors::one_line(&error), "fresh reruns could not start");
-            Some(format!(
-                "{sentence}; the fresh reruns could not start, so the forked runs are kept"
-            ))
+            Some(FreshReruns {
+                server,
+                note: format!(
+                    "{sentence}; the fresh reruns could not start, so the forked runs are kept"
+                ),
+            })
         }
     }
 }

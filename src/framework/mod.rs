@@ -1,7 +1,8 @@
 //! Which test framework a repository uses ([`Framework`]), how its dependencies are
 //! installed and cached ([`install`]), how a seed reaches a run ([`seed`]), how a run is
 //! told to write a per-test report ([`report`]) and how that report is read ([`results`]),
-//! and seeded order shuffling ([`shuffle`]). Children (installs, builds, probes) are started
+//! seeded order shuffling ([`shuffle`]) and putting a shuffled job's runs back in order
+//! ([`order`]). Children (installs, builds, probes) are started
 //! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
 
 pub mod build_once;
@@ -10,7 +11,8 @@ pub mod detect;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
-pub mod pytest_order;
+pub mod order;
+pub mod python;
 pub mod report;
 pub mod results;
 pub mod script;

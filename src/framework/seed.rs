@@ -5,6 +5,10 @@
 use super::Framework;
 use super::command::{Runner, RunnerAt, insert_flags};
 
+/// The variable that fixes a run's hash seed. A run forked from a server has its server's,
+/// not its seed's, so its reproduce line sets this to what the run really had.
+pub const HASH_SEED_VAR: &str = "PYTHONHASHSEED";
+
 /// Variables that carry `seed` into a run of `framework`. The same list builds the reproduce
 /// line, so a replay sets exactly what the failing run had.
 pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> {
@@ -12,7 +16,7 @@ pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> 
     let mut vars = vec![("FLAKY_SEED", value.clone()), ("TEST_SEED", value.clone())];
     match framework {
         // PYTHONHASHSEED fixes set and dict-of-str iteration order, a common hidden input.
-        Framework::Python => vars.push(("PYTHONHASHSEED", (seed % 4_294_967_296).to_string())),
+        Framework::Python => vars.push((HASH_SEED_VAR, (seed % 4_294_967_296).to_string())),
         Framework::Go => vars.push(("GO_TEST_SEED", value)),
         Framework::TypescriptJest => vars.push(("JEST_SEED", value)),
         Framework::TypescriptVitest => vars.push(("VITE_TEST_SEED", value)),

@@ -3,7 +3,7 @@
 //! seed replays the failing order. Only runners that take a seed for their order are
 //! shuffled; the reproduce line carries the same flags. pytest is shuffled by
 //! pytest-randomly when the project installs it, else by our own plugin
-//! ([`super::pytest_order`]), which reads the seed from the run's environment.
+//! ([`super::python::pytest_order`]), which reads the seed from the run's environment.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,7 +46,7 @@ impl Shuffle {
     }
 
     /// True when our pytest plugin does the shuffling: the runs need its environment
-    /// ([`super::pytest_order::PytestOrderPlugin::env`] and `FLAKY_SHUFFLE=1`), not flags.
+    /// ([`super::python::pytest_order::PytestOrderPlugin::env`] and `FLAKY_SHUFFLE=1`), not flags.
     pub fn uses_plugin(&self) -> bool {
         self.plugin
     }

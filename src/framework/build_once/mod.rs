@@ -66,7 +66,17 @@ impl BuiltRuns {
     /// address layout), so what a fresh process would see must be checked, not assumed.
     /// Built test binaries start a fresh process per run.
     pub fn shares_process_state(&self) -> bool {
-        matches!(self, BuiltRuns::Pytest(_))
+        self.shared_process().is_some()
+    }
+
+    /// What the runs share a process's state through, named for the summary's warnings,
+    /// so the pipeline can say it without knowing the language; `None` when runs start a
+    /// fresh process each.
+    pub fn shared_process(&self) -> Option<&'static str> {
+        match self {
+            BuiltRuns::Pytest(_) => Some("the pytest fork server"),
+            BuiltRuns::Go(_) | BuiltRuns::Cargo(_) => None,
+        }
     }
 
     /// The mode for the summary (`build_once: "go test binary"`).
@@ -114,6 +124,15 @@ pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRu
         }
         Err(reason) => (None, format!("off: {reason}")),
     }
+}
+
+/// Whether build-once in `mode` would run a build step for `argv` in the checkout, outside
+/// any overlay, so a borrowed directory must be copied first: `cargo test --no-run` writes
+/// `target/` and `Cargo.lock` there and runs the repository's build scripts (issue 21,
+/// finding 3). `go test -c` writes only to Go's cache and the job's folder, and the pytest
+/// fork server executes nothing of the checkout.
+pub fn builds_in_checkout(mode: BuildOnce, argv: &[String]) -> bool {
+    mode != BuildOnce::Off && cargo::is_cargo_test(argv)
 }
 
 /// What a build step printed, as the reason for falling back.

@@ -1,0 +1,174 @@
+//! Test-order control, the capability the pipeline's order search (`detect::order`) asks
+//! for: how a shuffled job's runs are put back in file order, whether a run can be given an
+//! explicit order (which a polluter search needs), and the command that replays a found
+//! order. pytest has it, through our plugin ([`PytestOrderPlugin`]); the other runners are
+//! put back in file order by dropping their shuffle flags, and have no explicit order.
+//!
+//! Also where a job that shuffles pytest gets the plugin ([`setup`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::command::{Runner, RunnerAt};
+use super::python::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
+use super::report::RunnerOptions;
+use super::shuffle::Shuffle;
+
+/// What a job that may shuffle pytest needs for test order.
+#[derive(Debug, Clone, Default)]
+pub struct OrderSetup {
+    /// Our pytest plugin, written to the cache, when the job shuffles pytest.
+    pub plugin: Option<PytestOrderPlugin>,
+    /// Variables every run of the job gets (the plugin and `FLAKY_SHUFFLE=1` when the
+    /// plugin shuffles); the reproduce line carries them too.
+    pub run_env: Vec<(String, String)>,
+}
+
+/// Writes our pytest plugin into `cache_dir` when `options` shuffle pytest. When the
+/// plugin cannot be written, shuffling by the plugin is dropped from `options` and the
+/// second value says why, for the summary's warnings.
+pub async fn setup(
+    options: &mut RunnerOptions,
+    env: &[(String, String)],
+    cache_dir: &Path,
+) -> (OrderSetup, Option<String>) {
+    let Some(shuffle) = options.shuffle else {
+        return (OrderSetup::default(), None);
+    };
+    if shuffle.runner() != Runner::Pytest {
+        return (OrderSetup::default(), None);
+    }
+    let dir = cache_dir.to_path_buf();
+    let written = tokio::task::spawn_blocking(move || PytestOrderPlugin::install(&dir))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+    match written {
+        Ok(plugin) if shuffle.uses_plugin() => {
+            let mut run_env = plugin.env(env);
+            run_env.push((SHUFFLE_VAR.into(), "1".into()));
+            let setup = OrderSetup {
+                plugin: Some(plugin),
+                run_env,
+            };
+            (setup, None)
+        }
+        Ok(plugin) => {
+            let setup = OrderSetup {
+                plugin: Some(plugin),
+                run_env: Vec::new(),
+            };
+            (setup, None)
+        }
+        Err(error) if shuffle.uses_plugin() => {
+            options.shuffle = None;
+            let warning = format!(
+                "shuffle: the pytest order plugin could not be written to {} ({error}), so test order was not shuffled",
+                cache_dir.display()
+            );
+            (OrderSetup::default(), Some(warning))
+        }
+        Err(error) => {
+            let warning = format!(
+                "the pytest order plugin could not be written to {} ({error}), so no polluter search",
+                cache_dir.display()
+            );
+            (OrderSetup::default(), Some(warning))
+        }
+    }
+}
+
+impl OrderSetup {
+    /// `env` with the variables the runs get, for the reproduce line.
+    pub fn reproduce_env(&self, env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut env = env.clone();
+        env.extend(self.run_env.iter().cloned());
+        env
+    }
+
+    /// How runs of a job shuffled by `shuffle` are put back in order: through our plugin
+    /// for pytest when it was written, else by dropping the shuffle alone.
+    pub fn control(&self, shuffle: &Shuffle) -> OrderControl<'_> {
+        let pytest = shuffle.runner() == Runner::Pytest;
+        OrderControl {
+            plugin: self.plugin.as_ref().filter(|_| pytest),
+            randomly: pytest && !shuffle.uses_plugin(),
+        }
+    }
+}
+
+/// How the order search puts a shuffled job's runs in order ([`OrderSetup::control`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OrderControl<'a> {
+    plugin: Option<&'a PytestOrderPlugin>,
+    /// pytest-randomly shuffles the runs (the project has it), so it must be kept from
+    /// reordering a run given an order.
+    randomly: bool,
+}
+
+impl OrderControl<'_> {
+    /// True when a run can be given an explicit order, which a polluter search needs.
+    pub fn explicit(&self) -> bool {
+        self.plugin.is_some()
+    }
+
+    /// Variables, over the runs' `env`, for a run in file order (`order` None) or in an
+    /// explicit order: our plugin loaded but not shuffling, and pytest-randomly (when the
+    /// project has it) kept from reordering. None without an explicit order: dropping the
+    /// shuffle puts the run in file order.
+    pub fn vars(
+        &self,
+        env: &[(String, String)],
+        order: Option<&[String]>,
+    ) -> Vec<(String, String)> {
+        let Some(plugin) = self.plugin else {
+            return Vec::new();
+        };
+        let mut vars = plugin.env(env);
+        if self.randomly {
+            for (name, value) in &mut vars {
+                if name == "PYTEST_ADDOPTS" {
+                    value.push_str(" -p no:randomly");
+                }
+            }
+        }
+        vars.push((SHUFFLE_VAR.into(), "0".into()));
+        if let Some(order) = order {
+            vars.push((ORDER_VAR.into(), order.join("\n")));
+        }
+        vars
+    }
+
+    /// A command that runs just `order`'s tests in that order, from the job's `argv` run in
+    /// `checkout`. Plain pytest with node ids (it keeps the order of the command line), else
+    /// our plugin with the order in its variable.
+    pub fn reproduce(&self, argv: &[String], checkout: &Path, order: &[String]) -> Option<String> {
+        let at = RunnerAt::find(argv)?;
+        let mut words: Vec<String> = argv[..at.insert_at.min(argv.len())].to_vec();
+        if self.randomly {
+            words.extend(["-p".to_string(), "no:randomly".to_string()]);
+        }
+        let ids: Option<Vec<String>> = order.iter().map(|test| node_id(test, checkout)).collect();
+        let quote = |word: &str| {
+            shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
+        };
+        let line = match ids {
+            Some(ids) => words
+                .iter()
+                .chain(&ids)
+                .map(|w| quote(w))
+                .collect::<Vec<_>>(),
+            None => {
+                let plugin = self.plugin?;
+                plugin
+                    .env(&[])
+                    .into_iter()
+                    .chain(std::iter::once((ORDER_VAR.to_string(), order.join("\n"))))
+                    .map(|(k, v)| format!("{k}={}", quote(&v)))
+                    .chain(words.iter().map(|w| quote(w)))
+                    .collect()
+            }
+        };
+        Some(line.join(" "))
+    }
+}
