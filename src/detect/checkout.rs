@@ -87,8 +87,14 @@ async fn overlay_in_place(
     if settings.isolation != Isolation::Run || settings.preserve_temp_dir {
         return None;
     }
-    let mut env = inherited();
-    env.extend(job.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // The job's variables first: `pick` takes the first value it finds, and the runs'
+    // environment lets a job's value replace the worker's, so both must read the same one.
+    let mut env: Vec<(String, String)> = job
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.extend(inherited());
     match Choice::pick(settings.isolation, settings.preserve_temp_dir, &env) {
         Ok(Choice::Cheapest | Choice::Fixed(Mechanism::Overlay)) => {}
         _ => return None,

@@ -736,3 +736,24 @@ async fn the_operators_isolation_mechanism_is_obeyed_and_a_job_may_name_another(
     let done = server.wait_status(&id, "COMPLETED").await;
     assert_eq!(done["output"]["isolation_mechanism"], "copy", "{done}");
 }
+
+/// A job's `FLAKY_ISOLATION_MECHANISM` wins over the server's for a local directory too:
+/// with the server forcing `overlay`, the directory was kept in place (only the overlay
+/// may run over it) while the runs were given the job's `copy`, and the job failed before
+/// its first run ("only the overlay mechanism keeps runs from writing").
+#[tokio::test]
+async fn a_jobs_isolation_mechanism_wins_over_the_operators_for_a_local_directory() {
+    let env = [(
+        "FLAKY_ISOLATION_MECHANISM".to_string(),
+        "overlay".to_string(),
+    )];
+    let server = Server::start_with_env(&["--allow-local-repos"], &env).await;
+    let repo = odd_seeds_fail("0");
+    let mut own = input(repo.path(), &[2, 4]);
+    own["env"] = json!({"FLAKY_ISOLATION_MECHANISM": "copy"});
+    let id = server.run(&own).await;
+    let done = server.wait_status(&id, "COMPLETED").await;
+    assert_eq!(done["output"]["isolation_mechanism"], "copy", "{done}");
+    assert_eq!(done["output"]["total_runs"], 2, "{done}");
+    assert_eq!(done["output"]["failures"], 0, "{done}");
+}
