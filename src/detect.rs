@@ -177,42 +177,73 @@ async fn run_pipeline(
     let workspace = checkout.workspace;
     let mut setup = prepare_runs(job, deps, events, cancel, checkout, settings).await?;
     let ignore = Ignore::new(&settings.ignore_patterns);
-    if setup.install.stops_runs {
-        let probe = run_probe(&setup, settings, events, cancel).await?;
-        if !probe.outcome.passed() {
-            setup.template.places.finish().await;
-            let findings = Findings {
-                assessment: Assessment::new(std::slice::from_ref(&probe), settings),
-                phase: FirstPhase {
-                    records: vec![probe],
-                    runs_saved: 0,
-                },
-                order_dependence: Vec::new(),
-            };
-            let duration_seconds = started.elapsed().as_secs_f64();
-            let mut summary = build_summary(
-                job,
-                workspace,
-                settings,
-                warnings,
-                setup,
-                findings,
-                duration_seconds,
-            );
-            summary.mark_install_failed();
-            return Ok(summary);
-        }
-        if let Some(sentence) = setup.install.report.failure_sentence() {
-            setup.warnings.push(format!(
-                "the install failed ({sentence}), but a probe run passed: the runs used what was already installed"
-            ));
-        }
+    let stopped = stop_for_install(&mut setup, settings, events, cancel).await?;
+    let install_failed = stopped.is_some();
+    let findings = match stopped {
+        Some(findings) => findings,
+        None => run_and_assess(&mut setup, settings, &ignore, events, cancel).await?,
+    };
+    setup.template.places.finish().await;
+    let duration_seconds = started.elapsed().as_secs_f64();
+    let mut summary = build_summary(
+        job,
+        workspace,
+        settings,
+        warnings,
+        setup,
+        findings,
+        duration_seconds,
+    );
+    if install_failed {
+        summary.mark_install_failed();
     }
-    let mut phase = run_first_phase(&setup, settings, &ignore, events, cancel).await?;
+    Ok(summary)
+}
+
+/// When the install failed in a way that stops the runs: one probe run, and the findings of
+/// that run alone if it failed too (the job then ends there). `None` when the runs go on; a
+/// probe that passed despite the failed install leaves a warning.
+async fn stop_for_install(
+    setup: &mut RunSetup,
+    settings: &Settings,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Option<Findings>, DetectError> {
+    if !setup.install.stops_runs {
+        return Ok(None);
+    }
+    let probe = run_probe(setup, settings, events, cancel).await?;
+    if !probe.outcome.passed() {
+        return Ok(Some(Findings {
+            assessment: Assessment::new(std::slice::from_ref(&probe), settings),
+            phase: FirstPhase {
+                records: vec![probe],
+                runs_saved: 0,
+            },
+            order_dependence: Vec::new(),
+        }));
+    }
+    if let Some(sentence) = setup.install.report.failure_sentence() {
+        setup.warnings.push(format!(
+            "the install failed ({sentence}), but a probe run passed: the runs used what was already installed"
+        ));
+    }
+    Ok(None)
+}
+
+/// The runs, the fork server's check against fresh processes, and what they show.
+async fn run_and_assess(
+    setup: &mut RunSetup,
+    settings: &Settings,
+    ignore: &Ignore,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Findings, DetectError> {
+    let mut phase = run_first_phase(setup, settings, ignore, events, cancel).await?;
     if let Some(control::FreshReruns { server, note }) = control::check(
         &setup.template,
         &mut phase.records,
-        &ignore,
+        ignore,
         settings,
         cancel,
     )
@@ -224,18 +255,7 @@ async fn run_pipeline(
              they were run again as fresh processes, and only fresh processes are counted"
         ));
     }
-    let findings = assess(&setup, settings, phase, &ignore, events, cancel).await;
-    setup.template.places.finish().await;
-    let duration_seconds = started.elapsed().as_secs_f64();
-    Ok(build_summary(
-        job,
-        workspace,
-        settings,
-        warnings,
-        setup,
-        findings,
-        duration_seconds,
-    ))
+    Ok(assess(setup, settings, phase, ignore, events, cancel).await)
 }
 
 /// Everything the runs share, prepared before the first one starts.
