@@ -160,6 +160,12 @@ impl PolluterSearch {
         }
     }
 
+    /// What the search looks for, once the test has run alone: polluters in the failing
+    /// order, or state-setters in the passing one; `None` before.
+    pub fn role(&self) -> Option<OrderRole> {
+        self.role
+    }
+
     /// Runs recorded so far.
     pub fn runs(&self) -> u32 {
         self.runs

@@ -2,7 +2,7 @@
 //! replay of a shuffled job is run once more with that seed in file order; when it passes
 //! there it is `order-dependent`, and when the runner can be given an explicit order
 //! ([`OrderControl`]) the polluter search ([`crate::analysis::polluter`]) runs it after
-//! chosen subsets of the tests that ran before it.
+//! chosen subsets of the tests that ran before it (those that can share state with it).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -14,7 +14,8 @@ use crate::analysis::assess::Assessment;
 use crate::analysis::findings::{Classification, OrderFinding, OrderRole};
 use crate::analysis::per_test::{Ignore, outcomes};
 use crate::analysis::polluter::{Found, PolluterSearch, sentence};
-use crate::framework::order::{OrderControl, OrderSetup};
+use crate::framework::command::{RunnerAt, insert_flags};
+use crate::framework::order::{OrderControl, OrderSetup, OrderSource, OrderedRun};
 use crate::framework::results::test_result::TestStatus;
 use crate::runner::{RunRecord, RunRequest, RunTemplate};
 
@@ -62,12 +63,13 @@ pub async fn find(
         .filter_map(|t| t.failing_seeds.first().map(|seed| (t.name.clone(), *seed)))
         .take(MAX_CHECKED)
         .collect();
-    let control = cx.setup.control(&shuffle);
+    let control = cx.setup.control(&shuffle, &cx.template.argv);
+    let env = &cx.template.env;
     let mut runner = Runs {
         cx,
         attempt: cx.first_attempt,
     };
-    let file_order = runner.variant(&control.vars(&cx.template.env, None));
+    let file_order = runner.variant(&control.run(env, None, OrderSource::FileOrder));
     let mut file_runs: HashMap<u64, Option<RunRecord>> = HashMap::new();
     let mut findings = Vec::new();
     let mut polluters: Vec<Found> = Vec::new();
@@ -92,19 +94,34 @@ pub async fn find(
         // Victims of one polluter are common (a registry never reset): a polluter found for
         // an earlier victim is tried first, in one run of just it and this test, once a run
         // of this test alone has passed (a brittle test fails alone, after anything).
-        let passes_alone = !polluters.is_empty() && {
-            let alone =
-                runner.variant(&control.vars(&cx.template.env, Some(std::slice::from_ref(&name))));
+        let failing = records
+            .iter()
+            .find(|r| r.seed == seed && outcome(r, &name, cx.ignore) == Some(true));
+        let failing_prefix = failing
+            .map(|r| match control.report_keeps_run_order() {
+                true => prefix(r, &name, &control),
+                false => unit(r, &name, &control),
+            })
+            .unwrap_or_default();
+        // A runner that only keeps a run's order can replay a known polluter before this
+        // test only when it ran before it in this test's failing order.
+        let replayable = |found: &&Found| {
+            control.any_order() || found.tests.iter().all(|t| failing_prefix.contains(t))
+        };
+        let shortcuts: Vec<&Found> = polluters.iter().filter(replayable).collect();
+        let passes_alone = !shortcuts.is_empty() && {
+            let only = std::slice::from_ref(&name);
+            let alone = runner.variant(&control.run(env, Some(only), OrderSource::FileOrder));
             let record = runner.run(&alone, seed).await;
             record.is_some_and(|r| outcome(&r, &name, cx.ignore) == Some(false))
         };
         let mut known = None;
-        let mut shortcut_runs = u32::from(!polluters.is_empty());
-        for found in polluters.iter().filter(|_| passes_alone) {
+        let mut shortcut_runs = u32::from(!shortcuts.is_empty());
+        for found in shortcuts.into_iter().filter(|_| passes_alone) {
             shortcut_runs += 1;
             let mut order = found.tests.clone();
             order.push(name.clone());
-            let probe = runner.variant(&control.vars(&cx.template.env, Some(&order)));
+            let probe = runner.variant(&control.run(env, Some(&order), OrderSource::Shuffled));
             if let Some(record) = runner.run(&probe, seed).await
                 && outcome(&record, &name, cx.ignore) == Some(true)
             {
@@ -115,7 +132,7 @@ pub async fn find(
         if let Some(found) = known {
             findings.push(OrderFinding {
                 sentence: sentence(&name, &found),
-                reproduce: reproduce(cx, &control, &name, &found),
+                reproduce: reproduce(cx, &control, &name, &found, seed),
                 test: name,
                 role: found.role,
                 tests: found.tests,
@@ -126,20 +143,23 @@ pub async fn find(
         if searches >= MAX_TESTS {
             continue;
         }
-        let failing = records
-            .iter()
-            .find(|r| r.seed == seed && outcome(r, &name, cx.ignore) == Some(true));
-        let Some(failing) = failing else {
+        if failing.is_none() {
             continue;
-        };
+        }
         searches += 1;
-        let mut search = PolluterSearch::new(prefix(failing, &name), prefix(file_run, &name));
+        let mut search = PolluterSearch::new(failing_prefix, prefix(file_run, &name, &control));
         while let Some(mut order) = search.next() {
             if cx.cancel.is_cancelled() {
                 break;
             }
             order.push(name.clone());
-            let probe = runner.variant(&control.vars(&cx.template.env, Some(&order)));
+            // Polluters are looked for in the failing (shuffled) order, state-setters in
+            // the file order that passed; the test alone needs no order.
+            let source = match search.role() {
+                Some(OrderRole::Polluter) => OrderSource::Shuffled,
+                _ => OrderSource::FileOrder,
+            };
+            let probe = runner.variant(&control.run(env, Some(&order), source));
             let failed = match runner.run(&probe, seed).await {
                 Some(record) => outcome(&record, &name, cx.ignore),
                 None => None,
@@ -152,7 +172,7 @@ pub async fn find(
             }
             findings.push(OrderFinding {
                 sentence: sentence(&name, &found),
-                reproduce: reproduce(cx, &control, &name, &found),
+                reproduce: reproduce(cx, &control, &name, &found, seed),
                 test: name,
                 role: found.role,
                 tests: found.tests,
@@ -170,13 +190,21 @@ struct Runs<'a> {
 }
 
 impl Runs<'_> {
-    /// The job's template without the shuffle, with `vars` set.
-    fn variant(&self, vars: &[(String, String)]) -> RunTemplate {
+    /// The job's template for `ordered`: its variables set, its arguments given to the
+    /// runner, the shuffle dropped unless it keeps the job's order.
+    fn variant(&self, ordered: &OrderedRun) -> RunTemplate {
         let mut template = (*self.cx.template).clone();
-        template.options.shuffle = None;
-        for (name, value) in vars {
+        if !ordered.shuffled {
+            template.options.shuffle = None;
+        }
+        for (name, value) in &ordered.vars {
             template.env.retain(|(k, _)| k != name);
             template.env.push((name.clone(), value.clone()));
+        }
+        if !ordered.args.is_empty()
+            && let Some(at) = RunnerAt::find(&template.argv)
+        {
+            template.argv = insert_flags(&template.argv, at.insert_at, &ordered.args);
         }
         template
     }
@@ -205,33 +233,59 @@ fn outcome(record: &RunRecord, name: &str, ignore: &Ignore) -> Option<bool> {
         .map(|failure| failure.is_some())
 }
 
-/// The tests that ran before `name` in `record`, in the order they ran (a report lists
-/// test cases in the order they ran).
-fn prefix(record: &RunRecord, name: &str) -> Vec<String> {
+/// The tests that ran before `name` in `record` and could share state with it, in the order
+/// they ran (a report lists test cases in the order they ran).
+fn prefix(record: &RunRecord, name: &str, control: &OrderControl<'_>) -> Vec<String> {
     let mut before: Vec<String> = Vec::new();
     for result in record.tests.results().unwrap_or_default() {
         if result.name == name {
             break;
         }
-        if result.status != TestStatus::Skipped && !before.contains(&result.name) {
+        if result.status != TestStatus::Skipped
+            && control.shares_state(&result.name, name)
+            && !before.contains(&result.name)
+        {
             before.push(result.name.clone());
         }
     }
     before
 }
 
-/// A command that runs just the finding's tests in the failing order: the polluters then
-/// the test, or the brittle test alone.
+/// Every other test of `record` that could share state with `name`, in report order: the
+/// candidates when the report does not say which ran first.
+fn unit(record: &RunRecord, name: &str, control: &OrderControl<'_>) -> Vec<String> {
+    let mut tests: Vec<String> = Vec::new();
+    for result in record.tests.results().unwrap_or_default() {
+        if result.name != name
+            && result.status != TestStatus::Skipped
+            && control.shares_state(&result.name, name)
+            && !tests.contains(&result.name)
+        {
+            tests.push(result.name.clone());
+        }
+    }
+    tests
+}
+
+/// A command that runs just the finding's tests in the failing order of `seed`: the
+/// polluters then the test, or the brittle test alone.
 fn reproduce(
     cx: &OrderContext<'_>,
     control: &OrderControl<'_>,
     name: &str,
     found: &Found,
+    seed: u64,
 ) -> Option<String> {
-    let mut order: Vec<String> = match found.role {
-        OrderRole::Polluter => found.tests.clone(),
-        OrderRole::StateSetter => Vec::new(),
+    let (mut order, source) = match found.role {
+        OrderRole::Polluter => (found.tests.clone(), OrderSource::Shuffled),
+        OrderRole::StateSetter => (Vec::new(), OrderSource::FileOrder),
     };
     order.push(name.to_string());
-    control.reproduce(&cx.template.argv, &cx.template.checkout, &order)
+    control.reproduce(
+        &cx.template.argv,
+        &cx.template.checkout,
+        &order,
+        source,
+        seed,
+    )
 }

@@ -1,15 +1,18 @@
 //! Test-order control, the capability the pipeline's order search (`detect::order`) asks
 //! for: how a shuffled job's runs are put back in file order, whether a run can be given an
 //! explicit order (which a polluter search needs), and the command that replays a found
-//! order. pytest has it, through our plugin ([`PytestOrderPlugin`]); the other runners are
-//! put back in file order by dropping their shuffle flags, and have no explicit order.
+//! order. pytest takes any order, through our plugin ([`PytestOrderPlugin`]); `go test`,
+//! Jest and Vitest take a subset of a run's tests in that run's order, through their name filters
+//! ([`NameFilter`]); the other runners are put back in file order by dropping their shuffle
+//! flags, and have no explicit order.
 //!
 //! Also where a job that shuffles pytest gets the plugin ([`setup`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::command::{Runner, RunnerAt};
+use super::command::{Runner, RunnerAt, insert_flags};
+use super::name_filter::NameFilter;
 use super::python::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
 use super::report::RunnerOptions;
 use super::shuffle::Shuffle;
@@ -86,15 +89,35 @@ impl OrderSetup {
         env
     }
 
-    /// How runs of a job shuffled by `shuffle` are put back in order: through our plugin
-    /// for pytest when it was written, else by dropping the shuffle alone.
-    pub fn control(&self, shuffle: &Shuffle) -> OrderControl<'_> {
+    /// How runs of a job shuffled by `shuffle` (its command `argv`) are put back in order:
+    /// through our plugin for pytest when it was written, through the runner's name filter
+    /// where it keeps a shuffled order, else by dropping the shuffle alone.
+    pub fn control(&self, shuffle: &Shuffle, argv: &[String]) -> OrderControl<'_> {
         let pytest = shuffle.runner() == Runner::Pytest;
         OrderControl {
             plugin: self.plugin.as_ref().filter(|_| pytest),
             randomly: pytest && !shuffle.uses_plugin(),
+            filter: NameFilter::for_runner(shuffle.runner(), argv),
+            shuffle: *shuffle,
         }
     }
+}
+
+/// Which run an order to replay was taken from: a run of the job in its shuffled order (the
+/// same seed shuffles the same way), or the run of the same seed in file order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSource {
+    Shuffled,
+    FileOrder,
+}
+
+/// One run the order search makes: variables over the runs' environment, arguments for the
+/// runner, and whether the job's seeded shuffle stays on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderedRun {
+    pub vars: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub shuffled: bool,
 }
 
 /// How the order search puts a shuffled job's runs in order ([`OrderSetup::control`]).
@@ -104,23 +127,64 @@ pub struct OrderControl<'a> {
     /// pytest-randomly shuffles the runs (the project has it), so it must be kept from
     /// reordering a run given an order.
     randomly: bool,
+    /// The runner's name filter, which runs a subset of a run's tests in that run's order.
+    filter: Option<NameFilter>,
+    shuffle: Shuffle,
 }
 
 impl OrderControl<'_> {
     /// True when a run can be given an explicit order, which a polluter search needs.
     pub fn explicit(&self) -> bool {
+        self.plugin.is_some() || self.filter.is_some()
+    }
+
+    /// True when a run can be given any order; otherwise only a subset of the tests of a
+    /// run, in that run's order.
+    pub fn any_order(&self) -> bool {
         self.plugin.is_some()
+    }
+
+    /// True when the runs' reports list tests in the order they ran, so the tests before a
+    /// test in a report are those that ran before it.
+    pub fn report_keeps_run_order(&self) -> bool {
+        self.filter.is_none_or(NameFilter::report_keeps_run_order)
+    }
+
+    /// True when `test` can leave state behind for `victim` in one run: always under
+    /// pytest (one process), only in the same package or test file for a name filter.
+    pub fn shares_state(&self, test: &str, victim: &str) -> bool {
+        match (self.plugin, self.filter) {
+            (None, Some(filter)) => filter.same_unit(test, victim),
+            _ => true,
+        }
+    }
+
+    /// The run of `order` (None: every test, in file order), taken from a run of `source`.
+    pub fn run(
+        &self,
+        env: &[(String, String)],
+        order: Option<&[String]>,
+        source: OrderSource,
+    ) -> OrderedRun {
+        match (self.plugin, self.filter, order) {
+            (Some(_), _, _) => OrderedRun {
+                vars: self.vars(env, order),
+                ..OrderedRun::default()
+            },
+            (None, Some(filter), Some(order)) => OrderedRun {
+                vars: Vec::new(),
+                args: filter.args(order),
+                shuffled: source == OrderSource::Shuffled,
+            },
+            _ => OrderedRun::default(),
+        }
     }
 
     /// Variables, over the runs' `env`, for a run in file order (`order` None) or in an
     /// explicit order: our plugin loaded but not shuffling, and pytest-randomly (when the
-    /// project has it) kept from reordering. None without an explicit order: dropping the
-    /// shuffle puts the run in file order.
-    pub fn vars(
-        &self,
-        env: &[(String, String)],
-        order: Option<&[String]>,
-    ) -> Vec<(String, String)> {
+    /// project has it) kept from reordering. None without our plugin: dropping the shuffle
+    /// puts the run in file order.
+    fn vars(&self, env: &[(String, String)], order: Option<&[String]>) -> Vec<(String, String)> {
         let Some(plugin) = self.plugin else {
             return Vec::new();
         };
@@ -140,18 +204,34 @@ impl OrderControl<'_> {
     }
 
     /// A command that runs just `order`'s tests in that order, from the job's `argv` run in
-    /// `checkout`. Plain pytest with node ids (it keeps the order of the command line), else
-    /// our plugin with the order in its variable.
-    pub fn reproduce(&self, argv: &[String], checkout: &Path, order: &[String]) -> Option<String> {
+    /// `checkout`; `order` was taken from a run of `source` with `seed`. Plain pytest with
+    /// node ids (it keeps the order of the command line), else our plugin with the order in
+    /// its variable; for a name filter, the filter and the seed's shuffle flags.
+    pub fn reproduce(
+        &self,
+        argv: &[String],
+        checkout: &Path,
+        order: &[String],
+        source: OrderSource,
+        seed: u64,
+    ) -> Option<String> {
         let at = RunnerAt::find(argv)?;
+        let quote = |word: &str| {
+            shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
+        };
+        if let (None, Some(filter)) = (self.plugin, self.filter) {
+            let mut args = filter.args(order);
+            if source == OrderSource::Shuffled {
+                args.extend(self.shuffle.flags(seed, argv));
+            }
+            let words = insert_flags(argv, at.insert_at, &args);
+            return Some(words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "));
+        }
         let mut words: Vec<String> = argv[..at.insert_at.min(argv.len())].to_vec();
         if self.randomly {
             words.extend(["-p".to_string(), "no:randomly".to_string()]);
         }
         let ids: Option<Vec<String>> = order.iter().map(|test| node_id(test, checkout)).collect();
-        let quote = |word: &str| {
-            shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
-        };
         let line = match ids {
             Some(ids) => words
                 .iter()
