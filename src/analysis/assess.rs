@@ -225,6 +225,7 @@ impl Assessment {
         if self.setup_failure.is_some() {
             self.classification = self.setup_failure;
         }
+        let covered = self.flakes_cover_every_failure();
         let hung_again = replays.iter().any(|r| {
             r.record.outcome == RunOutcome::TimedOut && self.hung_seeds.contains(&r.record.seed)
         });
@@ -238,6 +239,16 @@ impl Assessment {
             if self.hung_tests.contains(&test.name) {
                 test.classification = Some(Classification::Timeout);
             }
+        }
+        // Every run failed, each in some flaky test: the command is as flaky as they are, and
+        // the flakiest one's class is the command's.
+        if covered && self.classification == Some(Classification::AlwaysFailing) {
+            self.classification = self
+                .tests
+                .iter()
+                .filter(|t| t.verdict == Verdict::Flaky)
+                .max_by(|a, b| a.failure_rate.total_cmp(&b.failure_rate))
+                .and_then(|t| t.classification);
         }
         if !seeds.is_empty() {
             let mut all = ReplayTally::default();
@@ -300,6 +311,31 @@ impl Assessment {
         }
     }
 
+    /// True when every run failed, yet no test case failed in every run and each failing
+    /// run's seed failed some flaky test case: flaky tests that together cover every run
+    /// (three tests failing half the time leave one run in eight green), not a broken
+    /// command. A run that failed outside its test cases, or a test broken in every run,
+    /// keeps the command `always-failing`.
+    fn flakes_cover_every_failure(&self) -> bool {
+        let every_run = !self.runs.is_empty() && self.runs.iter().all(|(_, failed)| *failed);
+        let flaky = self.tests.iter().any(|t| t.verdict == Verdict::Flaky);
+        let none_broken = self
+            .tests
+            .iter()
+            .all(|t| t.verdict != Verdict::AlwaysFailing);
+        let attributed = self.runs.iter().all(|(seed, _)| {
+            self.tests
+                .iter()
+                .any(|t| t.verdict == Verdict::Flaky && t.failing_seeds.contains(seed))
+        });
+        every_run
+            && flaky
+            && none_broken
+            && attributed
+            && self.setup_failure.is_none()
+            && self.command_failure.is_none()
+    }
+
     /// Adds a sentence to the summary's warnings.
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
@@ -310,7 +346,11 @@ impl Assessment {
     pub fn conclude(self) -> Conclusion {
         let runs = self.runs.len() as u32;
         let failures = self.failures();
-        let figures = Figures::of(failures, runs, &self.thresholds);
+        let mut figures = Figures::of(failures, runs, &self.thresholds);
+        let covered = self.flakes_cover_every_failure();
+        if covered {
+            figures.verdict = Verdict::Flaky;
+        }
         let failing_seeds: Vec<u64> = self
             .runs
             .iter()
@@ -318,6 +358,11 @@ impl Assessment {
             .map(|(seed, _)| *seed)
             .collect();
         let mut warnings = Vec::new();
+        if covered {
+            warnings.push(
+                "every run failed, but no test case failed in every run: each run met one of the flaky test cases, so the command is flaky, not broken".to_string(),
+            );
+        }
         if self.excused > 0 {
             warnings.push(format!(
                 "{} failing run(s) failed only in test cases matched by ignore_patterns and count as passed",
@@ -536,6 +581,61 @@ mod tests {
                 .starts_with("FAIL Required test coverage of 90%")
         );
         assert_eq!(conclusion.first_error, None);
+    }
+
+    /// A run of tests `a` and `b` where `failed` says which fail.
+    fn run_failing(seed: u64, failed: &[&str]) -> RunRecord {
+        let mut record = run(
+            seed,
+            false,
+            false,
+            Some(RunOutcome::Failed { exit_code: 1 }),
+        );
+        record.tests = TestReport::Parsed(
+            ["a", "b"]
+                .iter()
+                .map(|name| TestResult {
+                    name: name.to_string(),
+                    status: if failed.contains(name) {
+                        TestStatus::Failed
+                    } else {
+                        TestStatus::Passed
+                    },
+                    message: None,
+                })
+                .collect(),
+        );
+        record
+    }
+
+    #[test]
+    fn flaky_tests_that_together_fail_every_run_make_a_flaky_command() {
+        // `a` fails in runs 1-3, `b` in runs 3-6: every run fails, no test in every run.
+        let records: Vec<RunRecord> = (1..=6)
+            .map(|s| match s {
+                1 | 2 => run_failing(s, &["a"]),
+                3 => run_failing(s, &["a", "b"]),
+                _ => run_failing(s, &["b"]),
+            })
+            .collect();
+        let conclusion = Assessment::new(&records, &settings()).conclude();
+        assert_eq!(conclusion.figures.verdict, Verdict::Flaky);
+        assert_ne!(
+            conclusion.classification,
+            Some(Classification::AlwaysFailing)
+        );
+        assert!(conclusion.warnings[0].starts_with("every run failed, but no test case"));
+
+        // With `b` broken (failing every run), the command stays always-failing.
+        let records: Vec<RunRecord> = (1..=6)
+            .map(|s| run_failing(s, if s < 3 { &["a", "b"] } else { &["b"] }))
+            .collect();
+        let conclusion = Assessment::new(&records, &settings()).conclude();
+        assert_eq!(conclusion.figures.verdict, Verdict::AlwaysFailing);
+        assert_eq!(
+            conclusion.classification,
+            Some(Classification::AlwaysFailing)
+        );
     }
 
     #[test]
