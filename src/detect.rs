@@ -361,7 +361,7 @@ async fn prepare_runs(
         env.push((name.clone(), value.clone()));
     }
     let template = Arc::new(RunTemplate {
-        argv: settings.argv.clone(),
+        argv: order_setup.argv(&settings.argv),
         checkout: checkout.to_path_buf(),
         scratch: workspace.scratch().join("runs"),
         env,
@@ -575,7 +575,9 @@ fn build_summary(
     summary.build_once = Some(setup.build_mode);
     let reproduce_env = setup.order_setup.reproduce_env(&job.env);
     summary.apply(assessment.conclude(), |seed| {
-        let argv = setup.options.replay_argv(&settings.argv, seed);
+        let argv = setup
+            .options
+            .replay_argv(&setup.order_setup.argv(&settings.argv), seed);
         match hash_seeds.get(&seed) {
             Some(hash_seed) => {
                 let mut env = reproduce_env.clone();

@@ -1,5 +1,5 @@
 //! Test order after the confirmation phase: a test whose failing seed failed on every
-//! replay of a shuffled job is run once more with that seed in file order; when it passes
+//! replay of a shuffled job is run again with that seed in file order; when it passes each time
 //! there it is `order-dependent`, and when the runner can be given an explicit order
 //! ([`OrderControl`]) the polluter search ([`crate::analysis::polluter`]) runs it after
 //! chosen subsets of the tests that ran before it (those that can share state with it).
@@ -22,8 +22,13 @@ use crate::runner::{RunRecord, RunRequest, RunTemplate};
 /// Most polluter searches per job (each costs up to `MAX_SEARCH_RUNS` runs). A victim
 /// whose polluter an earlier search already found costs one run instead, and does not count.
 pub const MAX_TESTS: usize = 3;
-/// Most tests checked for order-dependence per job (each costs one file-order run per seed).
+/// Most tests checked for order-dependence per job (each costs [`FILE_ORDER_RUNS`] file-order
+/// runs per seed).
 pub const MAX_CHECKED: usize = 50;
+/// Runs in file order of a failing seed; an order-dependent test passes in all of them.
+/// Two, not one: a test that fails at random, one run in three, would pass one file-order
+/// run two times in three, and be called order-dependent.
+pub const FILE_ORDER_RUNS: usize = 2;
 
 /// What the order search needs from the job.
 pub struct OrderContext<'a> {
@@ -70,7 +75,7 @@ pub async fn find(
         attempt: cx.first_attempt,
     };
     let file_order = runner.variant(&control.run(env, None, OrderSource::FileOrder));
-    let mut file_runs: HashMap<u64, Option<RunRecord>> = HashMap::new();
+    let mut file_runs: HashMap<u64, Vec<RunRecord>> = HashMap::new();
     let mut findings = Vec::new();
     let mut polluters: Vec<Found> = Vec::new();
     let mut searches = 0;
@@ -79,14 +84,24 @@ pub async fn find(
             break;
         }
         if let Entry::Vacant(slot) = file_runs.entry(seed) {
-            slot.insert(runner.run(&file_order, seed).await);
+            let mut runs = Vec::new();
+            for _ in 0..FILE_ORDER_RUNS {
+                runs.extend(runner.run(&file_order, seed).await);
+            }
+            slot.insert(runs);
         }
-        let Some(Some(file_run)) = file_runs.get(&seed) else {
+        let Some(runs) = file_runs.get(&seed) else {
             continue;
         };
-        if outcome(file_run, &name, cx.ignore) != Some(false) {
+        // Passing in file order every time, after failing in the shuffled order on every
+        // replay: a test that fails by chance rarely does both.
+        let passes = runs.len() == FILE_ORDER_RUNS
+            && runs
+                .iter()
+                .all(|run| outcome(run, &name, cx.ignore) == Some(false));
+        let Some(file_run) = runs.first().filter(|_| passes) else {
             continue;
-        }
+        };
         assessment.mark_order_dependent(&name);
         if !control.explicit() {
             continue;

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
+pub mod mocha_order;
 pub mod name_filter;
 pub mod order;
 pub mod python;

@@ -12,6 +12,7 @@
 //! candidates.
 
 use super::command::Runner;
+use super::python::pytest_order::SHUFFLE_VAR;
 
 /// A runner's name filter, for the runners whose seeded shuffle survives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub enum NameFilter {
     JestNames,
     /// Vitest's `-t`, the same, from names whose titles the JUnit report joins with ` > `.
     VitestNames,
+    /// Mocha's `--grep` with an anchored alternation of full titles, under our order hook.
+    MochaGrep,
 }
 
 impl NameFilter {
@@ -41,6 +44,9 @@ impl NameFilter {
                 Some(NameFilter::JestNames)
             }
             Runner::Vitest if !given(&["-t", "--testNamePattern"]) => Some(NameFilter::VitestNames),
+            Runner::Mocha if !given(&["-g", "--grep", "-f", "--fgrep", "-i", "--invert"]) => {
+                Some(NameFilter::MochaGrep)
+            }
             _ => None,
         }
     }
@@ -69,7 +75,32 @@ impl NameFilter {
                     .collect();
                 vec!["-t".into(), format!("^({})$", names.join("|"))]
             }
+            NameFilter::MochaGrep => {
+                let names: Vec<String> = tests
+                    .iter()
+                    .map(|test| js_regex_escape(&mocha_full_title(test)))
+                    .collect();
+                vec!["--grep".into(), format!("^({})$", names.join("|"))]
+            }
         }
+    }
+
+    /// Variables that turn the shuffle on or off where our own hook shuffles (Mocha, which
+    /// keeps its hook loaded for every run of a shuffled job); none for the others, whose
+    /// shuffle is a flag.
+    pub fn shuffle_vars(self, shuffled: bool) -> Vec<(String, String)> {
+        match self {
+            NameFilter::MochaGrep => {
+                vec![(SHUFFLE_VAR.into(), if shuffled { "1" } else { "0" }.into())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// True when the shuffle's seed comes from `FLAKY_SEED` rather than a flag, so a line
+    /// that replays a shuffled order must set it.
+    pub fn seed_from_env(self) -> bool {
+        self == NameFilter::MochaGrep
     }
 
     /// True when the runner's report lists tests in the order they ran. Vitest's reports
@@ -81,8 +112,12 @@ impl NameFilter {
     }
 
     /// True when `test` can leave state behind for `victim`: both in one Go package or one
-    /// Jest file (the part of the name before `::`).
+    /// Jest or Vitest file (the part of the name before `::`); any two tests under Mocha,
+    /// which loads every file into one process.
     pub fn same_unit(self, test: &str, victim: &str) -> bool {
+        if self == NameFilter::MochaGrep {
+            return true;
+        }
         let unit = |name: &str| name.split_once("::").map(|(unit, _)| unit.to_string());
         unit(test).is_some() && unit(test) == unit(victim)
     }
@@ -100,6 +135,16 @@ fn go_top_level(test: &str) -> &str {
 fn full_name(test: &str, separator: &str) -> String {
     let titles = test.split_once("::").map_or(test, |(_, titles)| titles);
     titles.split(separator).collect::<Vec<_>>().join(" ")
+}
+
+/// The full title Mocha's `--grep` matches: the suite titles and the test's, joined by
+/// spaces (the job names a Mocha test `suite titles::title` from its xunit report).
+fn mocha_full_title(test: &str) -> String {
+    match test.split_once("::") {
+        Some(("", title)) => title.to_string(),
+        Some((suites, title)) => format!("{suites} {title}"),
+        None => test.to_string(),
+    }
 }
 
 /// `text` as a JavaScript regular expression that matches it literally.
@@ -148,6 +193,17 @@ mod tests {
     }
 
     #[test]
+    fn mocha_greps_full_titles_and_switches_its_hook_by_variable() {
+        let args = NameFilter::MochaGrep.args(&names(&["registry::adds an entry", "::top"]));
+        assert_eq!(args, ["--grep", "^(registry adds an entry|top)$"]);
+        assert_eq!(
+            NameFilter::MochaGrep.shuffle_vars(false),
+            [("FLAKY_SHUFFLE".to_string(), "0".to_string())]
+        );
+        assert!(NameFilter::GoRun.shuffle_vars(true).is_empty());
+    }
+
+    #[test]
     fn a_command_that_filters_by_name_gets_no_filter() {
         let argv = names(&["go", "test", "-run", "TestX", "./..."]);
         assert_eq!(NameFilter::for_runner(Runner::GoTest, &argv), None);
@@ -158,6 +214,8 @@ mod tests {
             NameFilter::for_runner(Runner::Jest, &argv),
             Some(NameFilter::JestNames)
         );
+        assert_eq!(NameFilter::for_runner(Runner::Nextest, &argv), None);
+        let argv = names(&["npx", "mocha", "--grep", "x"]);
         assert_eq!(NameFilter::for_runner(Runner::Mocha, &argv), None);
     }
 

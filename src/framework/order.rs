@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::command::{Runner, RunnerAt, insert_flags};
+use super::mocha_order::MochaOrderHook;
 use super::name_filter::NameFilter;
 use super::python::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
 use super::report::RunnerOptions;
@@ -25,6 +26,9 @@ pub struct OrderSetup {
     /// Variables every run of the job gets (the plugin and `FLAKY_SHUFFLE=1` when the
     /// plugin shuffles); the reproduce line carries them too.
     pub run_env: Vec<(String, String)>,
+    /// Arguments every run's command gets after the runner's name (`--require` of our Mocha
+    /// hook); the reproduce line carries them too.
+    pub run_args: Vec<String>,
 }
 
 /// Writes our pytest plugin into `cache_dir` when `options` shuffle pytest. When the
@@ -38,6 +42,9 @@ pub async fn setup(
     let Some(shuffle) = options.shuffle else {
         return (OrderSetup::default(), None);
     };
+    if shuffle.runner() == Runner::Mocha {
+        return setup_mocha(options, cache_dir).await;
+    }
     if shuffle.runner() != Runner::Pytest {
         return (OrderSetup::default(), None);
     }
@@ -53,13 +60,14 @@ pub async fn setup(
             let setup = OrderSetup {
                 plugin: Some(plugin),
                 run_env,
+                run_args: Vec::new(),
             };
             (setup, None)
         }
         Ok(plugin) => {
             let setup = OrderSetup {
                 plugin: Some(plugin),
-                run_env: Vec::new(),
+                ..OrderSetup::default()
             };
             (setup, None)
         }
@@ -81,7 +89,49 @@ pub async fn setup(
     }
 }
 
+/// Writes our Mocha hook into `cache_dir` for a job that shuffles Mocha; when it cannot be
+/// written, shuffling is dropped from `options` and the second value says why.
+async fn setup_mocha(
+    options: &mut RunnerOptions,
+    cache_dir: &Path,
+) -> (OrderSetup, Option<String>) {
+    let dir = cache_dir.to_path_buf();
+    let written = tokio::task::spawn_blocking(move || MochaOrderHook::install(&dir))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+    match written {
+        Ok(hook) => {
+            let setup = OrderSetup {
+                plugin: None,
+                run_env: vec![(SHUFFLE_VAR.into(), "1".into())],
+                run_args: hook.args(),
+            };
+            (setup, None)
+        }
+        Err(error) => {
+            options.shuffle = None;
+            let warning = format!(
+                "shuffle: the Mocha order hook could not be written to {} ({error}), so test order was not shuffled",
+                cache_dir.display()
+            );
+            (OrderSetup::default(), Some(warning))
+        }
+    }
+}
+
 impl OrderSetup {
+    /// The job's command as every run gets it: with [`OrderSetup::run_args`] after the
+    /// runner's name.
+    pub fn argv(&self, argv: &[String]) -> Vec<String> {
+        match RunnerAt::find(argv) {
+            Some(at) if !self.run_args.is_empty() => {
+                insert_flags(argv, at.insert_at, &self.run_args)
+            }
+            _ => argv.to_vec(),
+        }
+    }
+
     /// `env` with the variables the runs get, for the reproduce line.
     pub fn reproduce_env(&self, env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut env = env.clone();
@@ -171,11 +221,14 @@ impl OrderControl<'_> {
                 vars: self.vars(env, order),
                 ..OrderedRun::default()
             },
-            (None, Some(filter), Some(order)) => OrderedRun {
-                vars: Vec::new(),
-                args: filter.args(order),
-                shuffled: source == OrderSource::Shuffled,
-            },
+            (None, Some(filter), order) => {
+                let shuffled = order.is_some() && source == OrderSource::Shuffled;
+                OrderedRun {
+                    vars: filter.shuffle_vars(shuffled),
+                    args: order.map(|order| filter.args(order)).unwrap_or_default(),
+                    shuffled,
+                }
+            }
             _ => OrderedRun::default(),
         }
     }
@@ -220,12 +273,26 @@ impl OrderControl<'_> {
             shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
         };
         if let (None, Some(filter)) = (self.plugin, self.filter) {
+            let shuffled = source == OrderSource::Shuffled;
             let mut args = filter.args(order);
-            if source == OrderSource::Shuffled {
+            if shuffled {
                 args.extend(self.shuffle.flags(seed, argv));
             }
-            let words = insert_flags(argv, at.insert_at, &args);
-            return Some(words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "));
+            let vars = filter
+                .shuffle_vars(shuffled)
+                .into_iter()
+                .filter(|_| shuffled);
+            let seed_var = shuffled && filter.seed_from_env();
+            let words: Vec<String> = vars
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain(seed_var.then(|| format!("FLAKY_SEED={seed}")))
+                .chain(
+                    insert_flags(argv, at.insert_at, &args)
+                        .iter()
+                        .map(|w| quote(w)),
+                )
+                .collect();
+            return Some(words.join(" "));
         }
         let mut words: Vec<String> = argv[..at.insert_at.min(argv.len())].to_vec();
         if self.randomly {

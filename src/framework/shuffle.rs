@@ -3,7 +3,8 @@
 //! seed replays the failing order. Only runners that take a seed for their order are
 //! shuffled; the reproduce line carries the same flags. pytest is shuffled by
 //! pytest-randomly when the project installs it, else by our own plugin
-//! ([`super::python::pytest_order`]), which reads the seed from the run's environment.
+//! ([`super::python::pytest_order`]), and Mocha, which has no shuffle, by our own root hook
+//! ([`super::mocha_order`]); both read the seed from the run's environment.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,8 +18,8 @@ use crate::process::{ProcessSpec, run_process};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shuffle {
     at: RunnerAt,
-    /// pytest shuffled by our plugin (no flags; `FLAKY_SHUFFLE=1` and the plugin's
-    /// variables in the runs' environment) rather than by pytest-randomly.
+    /// Shuffled by our own plugin (no flags; `FLAKY_SHUFFLE=1` and the plugin's variables
+    /// in the runs' environment): pytest without pytest-randomly, and Mocha.
     plugin: bool,
 }
 
@@ -30,7 +31,7 @@ impl Shuffle {
     pub fn plan(runner: Option<RunnerAt>, pytest_randomly: bool) -> Result<Shuffle, String> {
         let Some(at) = runner else {
             return Err(
-                "shuffle: the test command is not pytest, go test, jest or vitest, so test order was not shuffled"
+                "shuffle: the test command is not pytest, go test, jest, vitest or mocha, so test order was not shuffled (cargo test shuffles only on nightly: -Z unstable-options --shuffle-seed N)"
                     .into(),
             );
         };
@@ -40,13 +41,14 @@ impl Shuffle {
                 plugin: !pytest_randomly,
             }),
             Runner::GoTest | Runner::Jest | Runner::Vitest => Ok(Shuffle { at, plugin: false }),
-            Runner::Mocha => Err("shuffle: mocha has no seeded order shuffling, so test order was not shuffled".into()),
+            Runner::Mocha => Ok(Shuffle { at, plugin: true }),
             Runner::Nextest => Err("shuffle: cargo-nextest has no seeded order shuffling, so test order was not shuffled".into()),
         }
     }
 
-    /// True when our pytest plugin does the shuffling: the runs need its environment
-    /// ([`super::python::pytest_order::PytestOrderPlugin::env`] and `FLAKY_SHUFFLE=1`), not flags.
+    /// True when our own plugin does the shuffling: the runs need its environment
+    /// (`FLAKY_SHUFFLE=1`, and for pytest [`super::python::pytest_order::PytestOrderPlugin::env`];
+    /// Mocha's hook is loaded by the job's command), not flags.
     pub fn uses_plugin(&self) -> bool {
         self.plugin
     }
@@ -70,7 +72,7 @@ impl Shuffle {
         let int31 = seed % (1 << 31);
         let mut flags = Vec::new();
         match self.at.runner {
-            Runner::Pytest if self.plugin => {}
+            Runner::Pytest | Runner::Mocha if self.plugin => {}
             Runner::Pytest => {
                 flags.push("-p".into());
                 flags.push("randomly".into());
@@ -193,8 +195,10 @@ mod tests {
 
     #[test]
     fn runners_without_seeded_shuffle_say_so() {
-        assert!(flags("npx mocha", 1).is_err());
+        assert!(flags("cargo nextest run", 1).is_err());
         assert!(flags("make test", 1).is_err());
+        // Mocha is shuffled by our hook, through the runs' environment.
+        assert_eq!(flags("npx mocha", 1), Ok(Vec::new()));
     }
 
     #[test]

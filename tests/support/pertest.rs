@@ -33,17 +33,27 @@ pub async fn run_job(input: serde_json::Value) -> Summary {
     run_job_with_events(input).await.0
 }
 
+/// Runs one job with its work and cache directories under `scratch`, which outlive it as a
+/// user's cache does (a reproduce line may load a file from the cache).
+pub async fn run_job_in(input: serde_json::Value, scratch: &std::path::Path) -> Summary {
+    run_job_at(input, scratch).await.0
+}
+
 /// Runs one job and also returns every event it emitted, in order.
 pub async fn run_job_with_events(input: serde_json::Value) -> (Summary, Vec<Event>) {
     // Work and cache directories that live as long as the job.
     let scratch = tempfile::tempdir().expect("a scratch dir");
+    run_job_at(input, scratch.path()).await
+}
+
+async fn run_job_at(input: serde_json::Value, scratch: &std::path::Path) -> (Summary, Vec<Event>) {
     let job = JobInput::from_value(input)
         .and_then(|input| input.validate(RepoPolicy { allow_local: true }))
         .expect("the test's job input is valid");
     let (events, mut receiver) = Events::channel();
     let summary = detect(
         job,
-        &super::jobs::deps(scratch.path(), None),
+        &super::jobs::deps(scratch, None),
         &events,
         &CancellationToken::new(),
     )

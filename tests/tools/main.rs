@@ -14,6 +14,7 @@ mod history_postgres;
 mod history_sealed;
 mod install_failure;
 mod order;
+mod order_languages;
 mod per_test;
 mod report_workflows;
 mod serve_sdk;
