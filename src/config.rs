@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The job's vocabulary, which the file shares; re-exported where `Isolation` was defined.
 pub use crate::job::Isolation;
-use crate::job::{BuildOnce, Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+use crate::job::{BuildOnce, Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS, check_command};
 use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
@@ -231,12 +231,9 @@ impl FileConfig {
             }
         }
         if let Some(command) = &self.test_command
-            && shlex::split(command).is_none_or(|w| w.is_empty())
+            && let Err(problem) = check_command(command)
         {
-            return Err(invalid(
-                "test_command",
-                "is empty or has an unbalanced quote".into(),
-            ));
+            return Err(invalid(problem.field, problem.message));
         }
         if let Some(range) = self.seed_range
             && range.min > range.max
@@ -494,6 +491,20 @@ mod tests {
         assert_eq!(config.warnings.len(), 1);
         let err = FileConfig::parse("runs: lots\n").expect_err("bad value");
         assert!(err.to_string().contains("`runs`"), "{err}");
+    }
+
+    #[test]
+    fn the_files_test_command_is_refused_in_the_job_inputs_words() {
+        let err = FileConfig::parse("test_command: \"pytest 'tests\"\n").expect_err("unbalanced");
+        assert_eq!(
+            err.to_string(),
+            r".flaky-detector.yml: `test_command`: has an unbalanced quote or a trailing backslash: `pytest \'tests`"
+        );
+        let err = FileConfig::parse("test_command: ' '\n").expect_err("empty");
+        assert_eq!(
+            err.to_string(),
+            ".flaky-detector.yml: `test_command`: is empty"
+        );
     }
 
     #[test]

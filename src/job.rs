@@ -522,7 +522,8 @@ fn check_ref(git_ref: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-fn check_command(command: &str) -> Result<(), Problem> {
+/// Shared with the repository's file, so both say the same about the same command.
+pub(crate) fn check_command(command: &str) -> Result<(), Problem> {
     match shlex::split(command) {
         None => Err(Problem::new(
             "test_command",
