@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::hide_userinfo;
 
 mod choices;
+mod knobs;
 
 pub use choices::{BuildOnce, Framework, Isolation};
+pub use knobs::{Knobs, check_seconds};
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
 pub const MAX_RUNS: u32 = 1000;
@@ -26,19 +28,13 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 #[serde(deny_unknown_fields)]
 pub struct JobInput {
     pub repo: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_command: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runs: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parallelism: Option<u32>,
+    /// What the repository's file may set too; an input's value wins.
+    #[serde(flatten)]
+    pub knobs: Knobs,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub framework: Option<Framework>,
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub git_ref: Option<String>,
-    /// Seconds per run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<f64>,
     /// Explicit seeds, to replay: run `i` uses `seeds[i % seeds.len()]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Vec<u64>>,
@@ -50,20 +46,6 @@ pub struct JobInput {
     pub branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_sha: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<Isolation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shuffle: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_once: Option<BuildOnce>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm: Option<bool>,
-    /// Most replays the confirmation phase may run (default: 10 % of `runs`, at least
-    /// enough to tell a seed-dependent failure from a nondeterministic one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm_budget: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_early: Option<bool>,
 }
 
 /// Where a front end stands on local repository paths: the CLI allows them, the worker and
@@ -124,21 +106,13 @@ pub struct Job {
     pub meta: JobMeta,
 }
 
-/// The job input fields that take precedence over `.flaky-detector.yml`.
+/// The job input fields that take precedence over `.flaky-detector.yml`, or that only an
+/// input may set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
-    pub test_command: Option<String>,
-    pub runs: Option<u32>,
-    pub parallelism: Option<u32>,
-    pub timeout: Option<f64>,
+    pub knobs: Knobs,
     pub framework: Option<Framework>,
     pub seeds: Option<Vec<u64>>,
-    pub isolation: Option<Isolation>,
-    pub shuffle: Option<bool>,
-    pub build_once: Option<BuildOnce>,
-    pub confirm: Option<bool>,
-    pub confirm_budget: Option<u32>,
-    pub stop_early: Option<bool>,
 }
 
 /// Where the job came from, for history and reports; never used to pick what is tested
@@ -216,7 +190,9 @@ impl JobInput {
     /// Parses a JSON job input, naming the field at fault in the error.
     pub fn from_json(text: &str) -> Result<JobInput, JobError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| parse_error(e.path(), e.inner()))
+        let value: serde_json::Value =
+            serde_path_to_error::deserialize(de).map_err(|e| parse_error(e.path(), e.inner()))?;
+        JobInput::from_parsed(value)
     }
 
     /// Same as [`JobInput::from_json`] for an already parsed value (a RunPod job's `input`).
@@ -226,6 +202,14 @@ impl JobInput {
                 "the input must be a JSON object with at least `repo` and `test_command`".into(),
             ));
         }
+        JobInput::from_parsed(value)
+    }
+
+    /// The knobs are read once on their own first: serde forgets the path inside a flattened
+    /// struct, and an error must still name its field (``field `runs`: …``).
+    fn from_parsed(value: serde_json::Value) -> Result<JobInput, JobError> {
+        let _: Knobs = serde_path_to_error::deserialize(&value)
+            .map_err(|e| parse_error(e.path(), e.inner()))?;
         serde_path_to_error::deserialize(value).map_err(|e| parse_error(e.path(), e.inner()))
     }
 
@@ -244,29 +228,7 @@ impl JobInput {
         {
             problems.push(problem);
         }
-        if let Some(command) = &self.test_command
-            && let Err(problem) = check_command(command)
-        {
-            problems.push(problem);
-        }
-        check_range(&mut problems, "runs", self.runs, 1, MAX_RUNS);
-        check_range(
-            &mut problems,
-            "parallelism",
-            self.parallelism,
-            1,
-            MAX_PARALLELISM,
-        );
-        if let Some(timeout) = self.timeout
-            && !(timeout > 0.0 && timeout <= MAX_TIMEOUT_SECONDS)
-        {
-            problems.push(Problem::new(
-                "timeout",
-                format!(
-                    "must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {timeout}"
-                ),
-            ));
-        }
+        self.knobs.check(&mut problems);
         if let Some(seeds) = &self.seeds {
             if seeds.is_empty() {
                 problems.push(Problem::new(
@@ -312,18 +274,9 @@ impl JobInput {
                 repo,
                 git_ref: self.git_ref,
                 overrides: Overrides {
-                    test_command: self.test_command,
-                    runs: self.runs,
-                    parallelism: self.parallelism,
-                    timeout: self.timeout,
+                    knobs: self.knobs,
                     framework: self.framework,
                     seeds: self.seeds,
-                    isolation: self.isolation,
-                    shuffle: self.shuffle,
-                    build_once: self.build_once,
-                    confirm: self.confirm,
-                    confirm_budget: self.confirm_budget,
-                    stop_early: self.stop_early,
                 },
                 env: self.env.unwrap_or_default(),
                 meta: JobMeta {
@@ -540,23 +493,6 @@ pub(crate) fn check_command(command: &str) -> Result<(), Problem> {
     }
 }
 
-fn check_range(
-    problems: &mut Vec<Problem>,
-    field: &'static str,
-    value: Option<u32>,
-    min: u32,
-    max: u32,
-) {
-    if let Some(value) = value
-        && !(min..=max).contains(&value)
-    {
-        problems.push(Problem::new(
-            field,
-            format!("must be between {min} and {max}, got {value}"),
-        ));
-    }
-}
-
 fn check_env(name: &str, value: &str) -> Result<(), Problem> {
     let mut chars = name.chars();
     let valid_name = chars
@@ -680,6 +616,6 @@ mod tests {
         )
         .expect("seed input parses");
         let job = input.validate(REMOTE_ONLY).expect("seed input is valid");
-        assert_eq!(job.overrides.runs, Some(50));
+        assert_eq!(job.overrides.knobs.runs, Some(50));
     }
 }
