@@ -4,27 +4,32 @@
 //! struct, `Settings::resolve` merges the two with [`Knobs::or`] and gives the defaults, and the
 //! JSON schema is generated from it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{BuildOnce, Isolation, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS, Problem};
 
 /// Each `None` when not given, so a job input can leave a knob to the repository's file and
 /// the file can leave it to the default.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Knobs {
     /// Split with shell rules and run without a shell. Optional when the repository's
     /// .flaky-detector.yml sets test_command.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub test_command: Option<String>,
     /// How many times to run the command (default 10).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_RUNS), extend("default" = 10))]
     pub runs: Option<u32>,
     /// How many runs at once (default 4).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_PARALLELISM), extend("default" = 4))]
     pub parallelism: Option<u32>,
     /// Seconds per run before its process group is killed (default 300).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_TIMEOUT_SECONDS), extend("exclusiveMinimum" = 0))]
     pub timeout: Option<f64>,
     /// Where each run works: its own copy of the checkout (run, the default), one copy per
     /// parallel slot reset between runs (slot), or the one checkout (shared).
