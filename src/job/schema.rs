@@ -11,7 +11,7 @@ use super::JobInput;
 /// The schema as `schemas/job_input.schema.json` holds it, pretty JSON ending in a newline.
 pub fn input_schema() -> String {
     let generator = SchemaSettings::draft2020_12()
-        .with_transform(RecursiveTransform(not_nullable))
+        .with_transform(RecursiveTransform(tidy))
         .into_generator();
     let schema = generator.into_root_schema_for::<JobInput>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
@@ -32,11 +32,16 @@ pub(crate) fn input_fields() -> Vec<String> {
 }
 
 /// An optional field is one that may be left out, not one that may be `null`: the schema
-/// stays as strict as the inputs we document (serde would take `null` as absent).
-fn not_nullable(schema: &mut Schema) {
+/// stays as strict as the inputs we document (serde would take `null` as absent). And a
+/// description reads as one line.
+fn tidy(schema: &mut Schema) {
     let Some(object) = schema.as_object_mut() else {
         return;
     };
+    // Doc comments wrap at 100 columns; a description is one line of prose.
+    if let Some(serde_json::Value::String(text)) = object.get_mut("description") {
+        *text = text.replace('\n', " ");
+    }
     if let Some(serde_json::Value::Array(types)) = object.get_mut("type") {
         types.retain(|t| t != "null");
         if let [only] = types.as_slice() {
