@@ -18,7 +18,7 @@ use flaky_detector::analysis::{Severity, Verdict, wilson};
 use flaky_detector::history::postgres::is_postgres_url;
 use flaky_detector::history::{JobFilter, Store};
 use flaky_detector::summary::TestCaseStats;
-use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
+use flaky_detector::{Deps, Events, JobInput, Knobs, RepoPolicy, Summary, detect};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
@@ -61,9 +61,12 @@ async fn template(dir: &std::path::Path) -> Summary {
     std::fs::create_dir_all(&deps.work_dir).expect("a work dir");
     let job = JobInput {
         repo: repo.display().to_string(),
-        test_command: Some("sh -c 'echo ok; test $TEST_SEED -ne 2'".into()),
+        knobs: Knobs {
+            test_command: Some("sh -c 'echo ok; test $TEST_SEED -ne 2'".into()),
+            runs: Some(2),
+            ..Knobs::default()
+        },
         seeds: Some(vec![1, 2]),
-        runs: Some(2),
         ..JobInput::default()
     }
     .validate(RepoPolicy { allow_local: true })

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_path_to_error::Segment;
 
 /// The job's vocabulary, which the file shares; re-exported where `Isolation` was defined.
 pub use crate::job::Isolation;
-use crate::job::{BuildOnce, Job, MAX_PARALLELISM, MAX_RUNS, MAX_TIMEOUT_SECONDS};
+use crate::job::{BuildOnce, Job, Knobs, Problem, check_seconds};
 use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
@@ -89,14 +90,16 @@ pub enum ConfigError {
     BadTestCommand,
 }
 
-/// The keys of `.flaky-detector.yml`, each `None` when absent.
-#[derive(Debug, Clone, Default)]
+/// The keys of `.flaky-detector.yml`, each `None` when absent: the [`Knobs`] a job input may
+/// set too, and those only the file sets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct FileConfig {
-    pub runs: Option<u32>,
-    pub parallelism: Option<u32>,
-    pub timeout: Option<f64>,
-    pub test_command: Option<String>,
+    /// Read in a pass of its own (see [`FileConfig::parse`]).
+    #[serde(skip)]
+    pub knobs: Knobs,
     pub ignore_patterns: Option<Vec<String>>,
+    #[serde(rename = "severity_thresholds")]
     thresholds: PartialThresholds,
     pub auto_install_dependencies: Option<bool>,
     pub pip_install_timeout: Option<f64>,
@@ -107,16 +110,19 @@ pub struct FileConfig {
     pub preserve_temp_dir: Option<bool>,
     pub save_full_output: Option<bool>,
     pub max_error_length: Option<usize>,
+    #[serde(rename = "random_seed_range")]
     seed_range: Option<SeedRange>,
     pub junit_paths: Option<Vec<String>>,
-    pub isolation: Option<Isolation>,
-    pub shuffle: Option<bool>,
-    pub build_once: Option<BuildOnce>,
-    pub confirm: Option<bool>,
-    pub confirm_budget: Option<u32>,
-    pub stop_early: Option<bool>,
     pub output_limit_bytes: Option<usize>,
+    /// Read by the seed project's CI workflow: valid here, checked, not used.
+    #[serde(rename = "auto_trigger_on_failure")]
+    _auto_trigger_on_failure: Option<bool>,
+    #[serde(rename = "auto_trigger_runs")]
+    _auto_trigger_runs: Option<u32>,
+    #[serde(rename = "auto_trigger_parallelism")]
+    _auto_trigger_parallelism: Option<u32>,
     /// Unknown keys, reported as warnings in the summary.
+    #[serde(skip)]
     pub warnings: Vec<String>,
 }
 
@@ -132,6 +138,9 @@ impl FileConfig {
         }
     }
 
+    /// The knobs and the file's own keys are read in two passes over the same mapping, each
+    /// skipping what the other reads, so a key is unknown when both skip it. (A flattened
+    /// struct would do it in one pass, but serde then forgets which key a bad value was under.)
     pub fn parse(text: &str) -> Result<FileConfig, ConfigError> {
         let doc: serde_norway::Value =
             serde_norway::from_str(text).map_err(|e| ConfigError::Yaml(one_line(&e)))?;
@@ -140,55 +149,26 @@ impl FileConfig {
             serde_norway::Value::Mapping(mapping) => mapping,
             _ => return Err(ConfigError::NotAMapping),
         };
-        let mut config = FileConfig::default();
+        let mut given = serde_norway::Mapping::new();
         for (key, value) in mapping {
-            let Some(key) = key.as_str().map(str::to_owned) else {
+            if !key.is_string() {
                 return Err(ConfigError::NotAMapping);
-            };
-            // A key with no value (`ignore_patterns:` followed by comments only) means unset.
-            if value.is_null() {
-                continue;
             }
-            match key.as_str() {
-                "runs" => config.runs = Some(field(&key, value)?),
-                "parallelism" => config.parallelism = Some(field(&key, value)?),
-                "timeout" => config.timeout = Some(field(&key, value)?),
-                "test_command" => config.test_command = Some(field(&key, value)?),
-                "ignore_patterns" => config.ignore_patterns = Some(field(&key, value)?),
-                "severity_thresholds" => config.thresholds = field(&key, value)?,
-                "auto_install_dependencies" => {
-                    config.auto_install_dependencies = Some(field(&key, value)?)
-                }
-                "pip_install_timeout" => config.pip_install_timeout = Some(field(&key, value)?),
-                "install_command" => config.install_command = Some(field(&key, value)?),
-                "extra_packages" => config.extra_packages = Some(field(&key, value)?),
-                "python" => config.python = Some(field(&key, value)?),
-                "cleanup_on_failure" => config.cleanup_on_failure = Some(field(&key, value)?),
-                "preserve_temp_dir" => config.preserve_temp_dir = Some(field(&key, value)?),
-                "save_full_output" => config.save_full_output = Some(field(&key, value)?),
-                "max_error_length" => config.max_error_length = Some(field(&key, value)?),
-                "random_seed_range" => config.seed_range = Some(field(&key, value)?),
-                "junit_paths" => config.junit_paths = Some(field(&key, value)?),
-                "isolation" => config.isolation = Some(field(&key, value)?),
-                "shuffle" => config.shuffle = Some(field(&key, value)?),
-                "build_once" => config.build_once = Some(field(&key, value)?),
-                "confirm" => config.confirm = Some(field(&key, value)?),
-                "confirm_budget" => config.confirm_budget = Some(field(&key, value)?),
-                "stop_early" => config.stop_early = Some(field(&key, value)?),
-                "output_limit_bytes" => config.output_limit_bytes = Some(field(&key, value)?),
-                // Read by the seed project's CI workflow: valid here, checked, not used.
-                "auto_trigger_on_failure" => {
-                    let _: bool = field(&key, value)?;
-                }
-                "auto_trigger_runs" | "auto_trigger_parallelism" => {
-                    let _: u32 = field(&key, value)?;
-                }
-                _ => config.warnings.push(format!(
-                    "{FILE_NAME}: unknown key `{}` was ignored",
-                    shown_key(&key)
-                )),
+            // A key with no value (`ignore_patterns:` followed by comments only) means unset.
+            if !value.is_null() {
+                given.insert(key, value);
             }
         }
+        let mut not_knobs = Vec::new();
+        let knobs: Knobs = read_keys(&given, &mut not_knobs)?;
+        let mut not_file_keys = Vec::new();
+        let mut config: FileConfig = read_keys(&given, &mut not_file_keys)?;
+        config.knobs = knobs;
+        config.warnings = not_knobs
+            .iter()
+            .filter(|key| not_file_keys.contains(key))
+            .map(|key| format!("{FILE_NAME}: unknown key `{}` was ignored", shown_key(key)))
+            .collect();
         config.check()?;
         Ok(config)
     }
@@ -199,44 +179,13 @@ impl FileConfig {
             key: key.into(),
             message,
         };
-        if let Some(runs) = self.runs
-            && !(1..=MAX_RUNS).contains(&runs)
-        {
-            return Err(invalid(
-                "runs",
-                format!("must be between 1 and {MAX_RUNS}, got {runs}"),
-            ));
+        let mut problems = Vec::new();
+        self.knobs.check(&mut problems);
+        if let Some(seconds) = self.pip_install_timeout {
+            check_seconds(&mut problems, "pip_install_timeout", seconds);
         }
-        if let Some(p) = self.parallelism
-            && !(1..=MAX_PARALLELISM).contains(&p)
-        {
-            return Err(invalid(
-                "parallelism",
-                format!("must be between 1 and {MAX_PARALLELISM}, got {p}"),
-            ));
-        }
-        for (key, value) in [
-            ("timeout", self.timeout),
-            ("pip_install_timeout", self.pip_install_timeout),
-        ] {
-            if let Some(t) = value
-                && !(t > 0.0 && t <= MAX_TIMEOUT_SECONDS)
-            {
-                return Err(invalid(
-                    key,
-                    format!(
-                        "must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds, got {t}"
-                    ),
-                ));
-            }
-        }
-        if let Some(command) = &self.test_command
-            && shlex::split(command).is_none_or(|w| w.is_empty())
-        {
-            return Err(invalid(
-                "test_command",
-                "is empty or has an unbalanced quote".into(),
-            ));
+        if let Some(Problem { field, message }) = problems.into_iter().next() {
+            return Err(invalid(field, message));
         }
         if let Some(range) = self.seed_range
             && range.min > range.max
@@ -314,10 +263,30 @@ impl FileConfig {
     }
 }
 
-fn field<T: DeserializeOwned>(key: &str, value: serde_norway::Value) -> Result<T, ConfigError> {
-    serde_norway::from_value(value).map_err(|e| ConfigError::Invalid {
-        key: key.into(),
-        message: one_line(&e),
+/// The keys of `given` that `T` reads, an error naming the key of a bad value; the keys `T`
+/// skips are added to `skipped`, in the file's order.
+fn read_keys<T: DeserializeOwned>(
+    given: &serde_norway::Mapping,
+    skipped: &mut Vec<String>,
+) -> Result<T, ConfigError> {
+    let mut track = serde_path_to_error::Track::new();
+    let value = serde_norway::Value::Mapping(given.clone());
+    let de = serde_path_to_error::Deserializer::new(value, &mut track);
+    let read = serde_ignored::deserialize(de, |path| {
+        if let serde_ignored::Path::Map { key, .. } = path {
+            skipped.push(key);
+        }
+    });
+    read.map_err(|e| {
+        let path = track.path();
+        let key = match path.iter().next() {
+            Some(Segment::Map { key }) => key.clone(),
+            _ => path.to_string(),
+        };
+        ConfigError::Invalid {
+            key,
+            message: one_line(&e),
+        }
     })
 }
 
@@ -386,19 +355,18 @@ impl Settings {
     /// one run per seed.
     pub fn resolve(job: &Job, file: &FileConfig) -> Result<Settings, ConfigError> {
         let o = &job.overrides;
-        let command_line = o
-            .test_command
-            .clone()
-            .or_else(|| file.test_command.clone())
-            .ok_or(ConfigError::NoTestCommand)?;
+        let knobs = o.knobs.clone().or(file.knobs.clone());
+        let command_line = knobs.test_command.ok_or(ConfigError::NoTestCommand)?;
         let argv = shlex::split(&command_line)
             .filter(|w| !w.is_empty())
             .ok_or(ConfigError::BadTestCommand)?;
         let seeds = o.seeds.clone();
+        // Explicit seeds outrank the file's `runs`, not the input's.
         let runs = o
+            .knobs
             .runs
             .or_else(|| seeds.as_ref().map(|s| s.len() as u32))
-            .or(file.runs)
+            .or(file.knobs.runs)
             .unwrap_or(Self::DEFAULT_RUNS);
         let seed_range = file
             .seed_range
@@ -408,13 +376,8 @@ impl Settings {
             command_line,
             argv,
             runs,
-            parallelism: o
-                .parallelism
-                .or(file.parallelism)
-                .unwrap_or(Self::DEFAULT_PARALLELISM),
-            timeout: Duration::from_secs_f64(
-                o.timeout.or(file.timeout).unwrap_or(Self::DEFAULT_TIMEOUT),
-            ),
+            parallelism: knobs.parallelism.unwrap_or(Self::DEFAULT_PARALLELISM),
+            timeout: Duration::from_secs_f64(knobs.timeout.unwrap_or(Self::DEFAULT_TIMEOUT)),
             seeds,
             seed_range,
             thresholds: file.thresholds()?,
@@ -432,12 +395,12 @@ impl Settings {
             save_full_output: file.save_full_output.unwrap_or(false),
             max_error_length: file.max_error_length.unwrap_or(200),
             output_limit_bytes: file.output_limit_bytes.unwrap_or(16 * 1024),
-            isolation: o.isolation.or(file.isolation).unwrap_or_default(),
-            shuffle: o.shuffle.or(file.shuffle).unwrap_or(false),
-            build_once: o.build_once.or(file.build_once).unwrap_or_default(),
-            confirm: o.confirm.or(file.confirm).unwrap_or(true),
-            confirm_budget: o.confirm_budget.or(file.confirm_budget),
-            stop_early: o.stop_early.or(file.stop_early).unwrap_or(false),
+            isolation: knobs.isolation.unwrap_or_default(),
+            shuffle: knobs.shuffle.unwrap_or(false),
+            build_once: knobs.build_once.unwrap_or_default(),
+            confirm: knobs.confirm.unwrap_or(true),
+            confirm_budget: knobs.confirm_budget,
+            stop_early: knobs.stop_early.unwrap_or(false),
         })
     }
 }
@@ -450,7 +413,7 @@ mod tests {
     fn the_seed_projects_own_file_parses() {
         let text = "runs: 100\nparallelism: 10\ntimeout: 600\nignore_patterns:\n  # - x\nseverity_thresholds:\n  critical: 0.9\n  high: 0.5\n  medium: 0.1\n  low: 0.01\nauto_install_dependencies: true\npip_install_timeout: 300\ncleanup_on_failure: true\npreserve_temp_dir: false\nauto_trigger_on_failure: true\nauto_trigger_runs: 20\nauto_trigger_parallelism: 5\nsave_full_output: false\nmax_error_length: 200\nrandom_seed_range:\n  min: 1\n  max: 1000000\n";
         let config = FileConfig::parse(text).expect("seed config parses");
-        assert_eq!(config.runs, Some(100));
+        assert_eq!(config.knobs.runs, Some(100));
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     }
 
@@ -459,7 +422,7 @@ mod tests {
         let text = include_str!("../.flaky-detector.yml");
         let config = FileConfig::parse(text).expect("the documented file is valid");
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
-        assert_eq!(config.isolation, Some(Isolation::Run));
+        assert_eq!(config.knobs.isolation, Some(Isolation::Run));
     }
 
     #[test]
@@ -494,6 +457,43 @@ mod tests {
         assert_eq!(config.warnings.len(), 1);
         let err = FileConfig::parse("runs: lots\n").expect_err("bad value");
         assert!(err.to_string().contains("`runs`"), "{err}");
+    }
+
+    #[test]
+    fn the_files_test_command_is_refused_in_the_job_inputs_words() {
+        let err = FileConfig::parse("test_command: \"pytest 'tests\"\n").expect_err("unbalanced");
+        assert_eq!(
+            err.to_string(),
+            r".flaky-detector.yml: `test_command`: has an unbalanced quote or a trailing backslash: `pytest \'tests`"
+        );
+        let err = FileConfig::parse("test_command: ' '\n").expect_err("empty");
+        assert_eq!(
+            err.to_string(),
+            ".flaky-detector.yml: `test_command`: is empty"
+        );
+    }
+
+    #[test]
+    fn knobs_and_file_keys_are_both_known_and_each_bad_value_names_its_key() {
+        let config = FileConfig::parse("stop_early: true\npython: python3\nrunz: 5\nx`y: 1\n")
+            .expect("parses");
+        assert_eq!(config.knobs.stop_early, Some(true));
+        assert_eq!(config.python.as_deref(), Some("python3"));
+        assert_eq!(
+            config.warnings,
+            [
+                ".flaky-detector.yml: unknown key `runz` was ignored",
+                ".flaky-detector.yml: unknown key `x'y` was ignored"
+            ]
+        );
+        for (text, key) in [
+            ("stop_early: maybe\n", "`stop_early`"),
+            ("max_error_length: -1\n", "`max_error_length`"),
+            ("severity_thresholds:\n  low: x\n", "`severity_thresholds`"),
+        ] {
+            let err = FileConfig::parse(text).expect_err(text);
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -47,5 +47,5 @@ pub mod workspace;
 
 pub use detect::{Deps, DetectError, detect};
 pub use events::{Event, Events};
-pub use job::{Job, JobInput, RepoPolicy};
+pub use job::{Job, JobInput, Knobs, RepoPolicy};
 pub use summary::Summary;

@@ -506,14 +506,17 @@ mod tests {
     use super::*;
     use crate::config::FileConfig;
     use crate::framework::results::test_result::TestResult;
-    use crate::job::{JobInput, RepoPolicy};
+    use crate::job::{JobInput, Knobs, RepoPolicy};
     use crate::runner::Captured;
 
     fn settings() -> Settings {
         let job = JobInput {
             repo: "https://example.com/o/r".into(),
-            test_command: Some("pytest tests".into()),
-            parallelism: Some(2),
+            knobs: Knobs {
+                test_command: Some("pytest tests".into()),
+                parallelism: Some(2),
+                ..Knobs::default()
+            },
             ..JobInput::default()
         }
         .validate(RepoPolicy { allow_local: false })

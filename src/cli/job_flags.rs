@@ -9,7 +9,7 @@ use super::error::FlagValueError;
 use crate::config::Isolation;
 use crate::framework::Framework;
 use crate::framework::build_once::BuildOnce;
-use crate::job::JobInput;
+use crate::job::{JobInput, Knobs};
 
 #[derive(Debug, Clone, Args)]
 pub struct JobFlags {
@@ -70,20 +70,22 @@ impl JobFlags {
     pub fn into_input(self, repo: String, timeout: Option<f64>) -> JobInput {
         JobInput {
             repo,
-            test_command: self.command,
-            runs: self.runs,
-            parallelism: self.parallelism,
+            knobs: Knobs {
+                test_command: self.command,
+                runs: self.runs,
+                parallelism: self.parallelism,
+                timeout,
+                isolation: self.isolation,
+                shuffle: self.shuffle.then_some(true),
+                build_once: self.build_once,
+                confirm: self.no_confirm.then_some(false),
+                confirm_budget: self.confirm_budget,
+                stop_early: self.stop_early.then_some(true),
+            },
             framework: self.framework,
             git_ref: self.git_ref,
-            timeout,
             seeds: (!self.seeds.is_empty()).then_some(self.seeds),
             env: (!self.env.is_empty()).then(|| self.env.into_iter().collect::<BTreeMap<_, _>>()),
-            isolation: self.isolation,
-            shuffle: self.shuffle.then_some(true),
-            build_once: self.build_once,
-            stop_early: self.stop_early.then_some(true),
-            confirm: self.no_confirm.then_some(false),
-            confirm_budget: self.confirm_budget,
             ..JobInput::default()
         }
     }

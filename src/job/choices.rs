@@ -4,11 +4,12 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A test framework we know how to install for and seed. The names are the seed project's,
 /// so its inputs keep working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Framework {
     Python,
@@ -58,7 +59,7 @@ impl fmt::Display for Framework {
 }
 
 /// How much each run is kept apart from the others.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// Every run in its own copy of the prepared checkout.
@@ -71,7 +72,9 @@ pub enum Isolation {
 }
 
 /// Whether a job may build its test binaries once (`build_once` in the file and job input).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildOnce {
     /// Build once when the command is one we can translate; plain runs otherwise.

@@ -10,7 +10,7 @@ use flaky_detector::config::Isolation;
 use flaky_detector::runner::isolation::Mechanism;
 use flaky_detector::runner::isolation::mechanism::FORCE_VARIABLE;
 use flaky_detector::runner::isolation::overlay::OverlayBase;
-use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
+use flaky_detector::{Deps, Events, JobInput, Knobs, RepoPolicy, Summary, detect};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
@@ -161,10 +161,13 @@ impl Sandbox {
 fn job(repo: &Path, command: &str, runs: u32, parallelism: u32) -> JobInput {
     JobInput {
         repo: repo.display().to_string(),
-        test_command: Some(command.to_string()),
-        runs: Some(runs),
-        parallelism: Some(parallelism),
-        timeout: Some(120.0),
+        knobs: Knobs {
+            test_command: Some(command.to_string()),
+            runs: Some(runs),
+            parallelism: Some(parallelism),
+            timeout: Some(120.0),
+            ..Knobs::default()
+        },
         ..JobInput::default()
     }
 }
@@ -237,7 +240,7 @@ async fn shared_directory_makes_a_sound_test_fail() {
     let barrier = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::new();
     let mut input = job(repo.path(), "sh pid.sh", 8, 4);
-    input.isolation = Some(Isolation::Shared);
+    input.knobs.isolation = Some(Isolation::Shared);
     let summary = sandbox
         .detect(with_env(input, &[("BARRIER", barrier.path())]))
         .await;
@@ -364,7 +367,7 @@ async fn concurrent_views(
     );
     let sandbox = Sandbox::new();
     let mut input = job(repo.path(), "sh env.sh", 4, 4);
-    input.isolation = Some(isolation);
+    input.knobs.isolation = Some(isolation);
     let input = with_env(
         input,
         &[("BARRIER", barrier.path()), ("RECORD", record.path())],
@@ -476,7 +479,7 @@ async fn slot_copies_are_reset_between_runs_and_run_copies_are_fresh() {
         let record = tempfile::tempdir().expect("tempdir");
         let sandbox = Sandbox::new();
         let mut input = job(repo.path(), "sh mutate.sh", runs, 2);
-        input.isolation = Some(isolation);
+        input.knobs.isolation = Some(isolation);
         let input = with_env(input, &[("RECORD", record.path())]);
         let summary = sandbox.detect(forcing(input, mechanism)).await;
         let case = format!("{isolation:?} {mechanism:?}, preserve {preserve}");
@@ -591,7 +594,7 @@ async fn every_run_finds_empty_scratch_folders() {
     for isolation in [Isolation::Run, Isolation::Slot, Isolation::Shared] {
         let sandbox = Sandbox::new();
         let mut input = job(repo.path(), "sh scratch.sh", 8, 2);
-        input.isolation = Some(isolation);
+        input.knobs.isolation = Some(isolation);
         let mut env = BTreeMap::from([("STATE_NAME".to_string(), state_name.clone())]);
         if isolation != Isolation::Shared {
             env.insert("OWN_HOME".into(), "1".into());
@@ -706,7 +709,7 @@ async fn a_local_checkout_is_copied_when_the_job_could_write_to_it() {
     let before = snapshot(repo.path());
     let real = std::fs::canonicalize(repo.path()).expect("canonical");
     let shared = |mut input: JobInput| {
-        input.isolation = Some(Isolation::Shared);
+        input.knobs.isolation = Some(Isolation::Shared);
         input
     };
     let kept = repository(&[

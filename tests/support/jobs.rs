@@ -10,7 +10,7 @@ use std::sync::Arc;
 use flaky_detector::analysis::{Severity, Verdict};
 use flaky_detector::history::Store;
 use flaky_detector::summary::TestCaseStats;
-use flaky_detector::{Deps, Events, JobInput, RepoPolicy, Summary, detect};
+use flaky_detector::{Deps, Events, JobInput, Knobs, RepoPolicy, Summary, detect};
 use tokio_util::sync::CancellationToken;
 
 /// Operator settings that keep everything inside `dir`.
@@ -60,9 +60,12 @@ pub fn command_failing_on_digits(digits: &str, message: &str) -> String {
 pub async fn real_job(deps: &Deps, repo: &Path, command: &str, seeds: &[u64]) -> Summary {
     let input = JobInput {
         repo: repo.display().to_string(),
-        test_command: Some(command.to_string()),
-        runs: Some(seeds.len() as u32),
-        parallelism: Some(4),
+        knobs: Knobs {
+            test_command: Some(command.to_string()),
+            runs: Some(seeds.len() as u32),
+            parallelism: Some(4),
+            ..Knobs::default()
+        },
         seeds: Some(seeds.to_vec()),
         ..JobInput::default()
     };

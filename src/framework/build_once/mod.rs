@@ -193,9 +193,9 @@ mod tests {
     #[test]
     fn the_file_takes_auto_or_off_and_names_the_key_on_anything_else() {
         let config = FileConfig::parse("build_once: off\n").expect("parsed");
-        assert_eq!(config.build_once, Some(BuildOnce::Off));
+        assert_eq!(config.knobs.build_once, Some(BuildOnce::Off));
         let config = FileConfig::parse("build_once: auto\n").expect("parsed");
-        assert_eq!(config.build_once, Some(BuildOnce::Auto));
+        assert_eq!(config.knobs.build_once, Some(BuildOnce::Auto));
         let error = FileConfig::parse("build_once: sometimes\n").expect_err("refused");
         assert!(error.to_string().contains("build_once"), "{error}");
     }

@@ -58,6 +58,7 @@ pub fn plan(input: &JobInput, shards: u32) -> Result<Vec<JobInput>, ShardError> 
         return Ok(vec![input.clone()]);
     }
     let runs = input
+        .knobs
         .runs
         .or_else(|| input.seeds.as_ref().map(|s| s.len() as u32))
         .ok_or(ShardError::RunsUnknown)?;
@@ -75,11 +76,10 @@ pub fn plan(input: &JobInput, shards: u32) -> Result<Vec<JobInput>, ShardError> 
             let size = (base + u32::from(i < extra)) as usize;
             let (slice, tail) = rest.split_at(size);
             rest = tail;
-            JobInput {
-                runs: Some(size as u32),
-                seeds: Some(slice.to_vec()),
-                ..input.clone()
-            }
+            let mut shard = input.clone();
+            shard.knobs.runs = Some(size as u32);
+            shard.seeds = Some(slice.to_vec());
+            shard
         })
         .collect())
 }
@@ -178,11 +178,15 @@ pub async fn run_shards(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::Knobs;
 
     fn input(runs: Option<u32>, seeds: Option<Vec<u64>>) -> JobInput {
         JobInput {
             repo: "https://example.com/o/r".into(),
-            runs,
+            knobs: Knobs {
+                runs,
+                ..Knobs::default()
+            },
             seeds,
             ..JobInput::default()
         }
@@ -191,7 +195,7 @@ mod tests {
     #[test]
     fn shards_split_the_runs_into_disjoint_slices() {
         let shards = plan(&input(Some(10), None), 4).expect("plannable");
-        let sizes: Vec<u32> = shards.iter().map(|s| s.runs.expect("runs")).collect();
+        let sizes: Vec<u32> = shards.iter().map(|s| s.knobs.runs.expect("runs")).collect();
         assert_eq!(sizes, vec![3, 3, 2, 2]);
         let mut all: Vec<u64> = shards
             .iter()
@@ -204,7 +208,7 @@ mod tests {
         for shard in &shards {
             assert_eq!(shard.repo, "https://example.com/o/r");
             assert_eq!(
-                shard.runs,
+                shard.knobs.runs,
                 Some(shard.seeds.as_ref().map_or(0, |s| s.len() as u32))
             );
         }

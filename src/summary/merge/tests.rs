@@ -10,7 +10,7 @@ use crate::analysis::assess::Assessment;
 use crate::config::{FileConfig, Settings};
 use crate::framework::results::test_result::{TestReport, TestResult, TestStatus};
 use crate::framework::{Framework, InstallReport};
-use crate::job::{JobInput, RepoPolicy};
+use crate::job::{JobInput, Knobs, RepoPolicy};
 use crate::runner::{Captured, RunOutcome, RunRecord};
 use crate::summary::JobFacts;
 
@@ -58,9 +58,12 @@ fn record(attempt: u32, seed: u64) -> RunRecord {
 fn settings(seeds: &[u64], thresholds: Option<&str>) -> Settings {
     let job = JobInput {
         repo: "https://example.com/o/r".into(),
-        test_command: Some("pytest tests".into()),
+        knobs: Knobs {
+            test_command: Some("pytest tests".into()),
+            parallelism: Some(2),
+            ..Knobs::default()
+        },
         seeds: Some(seeds.to_vec()),
-        parallelism: Some(2),
         ..JobInput::default()
     }
     .validate(RepoPolicy { allow_local: false })

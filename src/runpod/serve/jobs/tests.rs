@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::config::{FileConfig, Settings};
 use crate::framework::{Framework, InstallReport, InstallStatus};
-use crate::job::{JobInput, RepoPolicy};
+use crate::job::{JobInput, Knobs, RepoPolicy};
 use crate::summary::JobFacts;
 
 const RETENTION: Duration = Duration::from_secs(60);
@@ -15,7 +15,10 @@ const RETENTION: Duration = Duration::from_secs(60);
 fn job() -> Job {
     JobInput {
         repo: "https://example.com/o/r".into(),
-        test_command: Some("pytest tests".into()),
+        knobs: Knobs {
+            test_command: Some("pytest tests".into()),
+            ..Knobs::default()
+        },
         ..JobInput::default()
     }
     .validate(RepoPolicy { allow_local: false })
