@@ -8,13 +8,16 @@
 pub mod build_once;
 pub mod command;
 pub mod detect;
+pub mod go;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
+pub mod node;
 pub mod order;
 pub mod python;
 pub mod report;
 pub mod results;
+pub mod rust;
 pub mod script;
 pub mod seed;
 pub mod shuffle;

@@ -4,10 +4,10 @@
 //! translation does not understand leaves the job on plain runs, and the summary says why
 //! ([`prepare`]'s second value). Reproduce lines always stay the plain command.
 
-pub mod cargo;
-pub mod go;
-pub mod pytest;
-mod script;
+pub use super::go::build_once as go;
+pub use super::python::build_once as pytest;
+pub use super::rust::build_once as cargo;
+pub(in crate::framework) mod script;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

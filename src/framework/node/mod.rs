@@ -1,0 +1,3 @@
+//! Node's adapter code (Jest, Vitest, Mocha): reading Jest's JSON report ([`results`]).
+
+pub mod results;

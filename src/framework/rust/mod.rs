@@ -1,0 +1,3 @@
+//! Rust's adapter code: building `cargo test`'s binaries once ([`build_once`]).
+
+pub mod build_once;
