@@ -2,4 +2,5 @@
 //! `go test -json` ([`results`]).
 
 pub mod build_once;
+pub mod install;
 pub mod results;

@@ -3,4 +3,5 @@
 //! plugin ([`pytest_order`]).
 
 pub mod build_once;
+pub mod install;
 pub mod pytest_order;

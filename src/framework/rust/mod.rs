@@ -1,3 +1,4 @@
 //! Rust's adapter code: building `cargo test`'s binaries once ([`build_once`]).
 
 pub mod build_once;
+pub mod install;
