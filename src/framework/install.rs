@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub(in crate::framework) mod steps;
 
 use super::Framework;
+use super::adapter::adapter_for_framework;
 pub use crate::config::InstallChoices;
 use crate::process::env::EnvBuilder;
 use steps::{Plan, Step, cache_key, cached_install};
@@ -124,14 +125,9 @@ pub async fn install(ctx: &InstallContext<'_>) -> Prepared {
     let mut prepared = if !ctx.enabled {
         skipped(ctx.framework, InstallStatus::Disabled, None)
     } else {
-        match ctx.framework {
-            Framework::Python => super::python::install::install(ctx).await,
-            Framework::TypescriptJest
-            | Framework::TypescriptVitest
-            | Framework::JavascriptMocha => super::node::install::install(ctx).await,
-            Framework::Go => super::go::install::install(ctx).await,
-            Framework::Rust => super::rust::install::install(ctx).await,
-            Framework::Unknown => match &ctx.choices.install_command {
+        match adapter_for_framework(ctx.framework) {
+            Some(adapter) => adapter.install(ctx).await,
+            None => match &ctx.choices.install_command {
                 Some(line) => custom_only(ctx, line).await,
                 None => skipped(
                     ctx.framework,
@@ -218,9 +214,8 @@ pub fn may_write(
     match framework {
         _ if !enabled => false,
         _ if choices.install_command.is_some() => true,
-        Framework::Unknown => false,
-        Framework::Python => super::python::install::may_write(checkout, choices),
-        _ => true,
+        framework => adapter_for_framework(framework)
+            .is_some_and(|adapter| adapter.may_write(checkout, choices)),
     }
 }
 

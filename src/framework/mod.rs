@@ -5,6 +5,7 @@
 //! ([`order`]). Children (installs, builds, probes) are started
 //! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
 
+pub mod adapter;
 pub mod build_once;
 pub mod command;
 pub mod detect;
