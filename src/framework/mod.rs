@@ -19,7 +19,7 @@ pub mod python;
 pub mod report;
 pub mod results;
 pub mod rust;
-pub mod script;
+pub use node::script;
 pub mod seed;
 pub mod shuffle;
 

@@ -4,6 +4,7 @@
 
 pub mod install;
 pub mod results;
+pub mod script;
 
 use std::path::{Path, PathBuf};
 
