@@ -4,6 +4,10 @@
 //! seeded order shuffling ([`shuffle`]) and putting a shuffled job's runs back in order
 //! ([`order`]). Children (installs, builds, probes) are started
 //! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
+//!
+//! Each language's side of all these lives in its own folder ([`python`], [`node`], [`go`],
+//! [`rust`]) behind one trait, [`adapter::Adapter`]; the modules above ask the table
+//! [`adapter::ADAPTERS`] rather than match on languages (README, "Adding a language").
 
 pub mod adapter;
 pub mod build_once;

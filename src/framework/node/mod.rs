@@ -1,6 +1,6 @@
 //! Node's adapter ([`Node`]) for Jest, Vitest and Mocha: detection from `package.json`'s
 //! dependencies, `npm ci` ([`install`]), each runner's seed option, report and shuffle flags,
-//! and Jest's JSON report ([`results`]).
+//! Jest's JSON report ([`results`]), and the runner behind `npm test` ([`script`]).
 
 pub mod install;
 pub mod results;
