@@ -1,6 +1,9 @@
 //! Where a test runner sits in a command ([`RunnerAt`]): which runner it is, looking past
 //! launchers such as `npx` or `python -m`, and where flags for it can be inserted
-//! ([`insert_flags`]) without landing after a `--` meant for something else.
+//! ([`insert_flags`]) without landing after a `--` meant for something else. Each language's
+//! adapter recognises its own runners ([`super::adapter::Adapter::runner_at`]).
+
+use super::adapter::{ADAPTERS, adapter_for_runner};
 
 /// A test runner whose report option we know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,20 +20,17 @@ impl Runner {
     /// True when `argv` already chooses this runner's report file or reporter (a CI
     /// command with `--junitxml=report.xml`, `--reporter spec`).
     pub fn sets_own_report(self, argv: &[String]) -> bool {
-        let any = |options: &[&str]| {
-            argv.iter().any(|word| {
-                options
-                    .iter()
-                    .any(|o| word == o || word.starts_with(&format!("{o}=")))
-            })
-        };
-        match self {
-            Runner::Pytest => any(&["--junitxml", "--junit-xml"]),
-            Runner::Mocha => any(&["--reporter", "-R", "--reporter-option", "-O"]),
-            Runner::Jest => any(&["--json", "--outputFile"]),
-            Runner::GoTest | Runner::Vitest | Runner::Nextest => false,
-        }
+        adapter_for_runner(self).sets_own_report(self, argv)
     }
+}
+
+/// True when `argv` has one of `options`, alone or as `option=value`.
+pub fn argv_sets(argv: &[String], options: &[&str]) -> bool {
+    argv.iter().any(|word| {
+        options
+            .iter()
+            .any(|o| word == o || word.starts_with(&format!("{o}=")))
+    })
 }
 
 /// Where in a command a runner sits: flags for it are inserted at `insert_at`, right after
@@ -64,22 +64,10 @@ impl RunnerAt {
                     .unwrap_or(base)
             })
             .collect();
-        let next = |i: usize| words.get(i + 1).copied();
         for (i, word) in words.iter().enumerate().take(6) {
-            let found = match *word {
-                "pytest" | "py.test" => Some((Runner::Pytest, i + 1)),
-                "go" if next(i) == Some("test") => Some((Runner::GoTest, i + 2)),
-                "jest" => Some((Runner::Jest, i + 1)),
-                "vitest" if next(i) == Some("run") => Some((Runner::Vitest, i + 2)),
-                "vitest" => Some((Runner::Vitest, i + 1)),
-                "mocha" | "_mocha" => Some((Runner::Mocha, i + 1)),
-                "cargo" | "cargo-nextest"
-                    if next(i) == Some("nextest") && words.get(i + 2) == Some(&"run") =>
-                {
-                    Some((Runner::Nextest, i + 3))
-                }
-                _ => None,
-            };
+            let found = ADAPTERS
+                .iter()
+                .find_map(|adapter| adapter.runner_at(&words, i));
             if let Some((runner, insert_at)) = found {
                 return Some(RunnerAt { runner, insert_at });
             }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::adapter::ADAPTERS;
 use crate::job::Framework;
 
 impl Framework {
@@ -14,73 +15,29 @@ impl Framework {
     }
 }
 
+/// The first adapter, in [`ADAPTERS`]' order, whose files the checkout has.
 fn from_files(dir: &Path) -> Option<Framework> {
-    let has = |name: &str| dir.join(name).exists();
-    if has("go.mod") {
-        return Some(Framework::Go);
-    }
-    if let Some(framework) = from_package_json(dir) {
-        return Some(framework);
-    }
-    if has("Cargo.toml") {
-        return Some(Framework::Rust);
-    }
-    let python_files = [
-        "requirements.txt",
-        "pyproject.toml",
-        "setup.py",
-        "setup.cfg",
-        "pytest.ini",
-        "conftest.py",
-        "tox.ini",
-    ];
-    python_files
+    ADAPTERS
         .iter()
-        .any(|f| has(f))
-        .then_some(Framework::Python)
+        .find_map(|adapter| adapter.detect_files(dir))
 }
 
-fn from_package_json(dir: &Path) -> Option<Framework> {
-    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
-    let package: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let has_dep = |name: &str| {
-        ["dependencies", "devDependencies"]
-            .iter()
-            .any(|section| package.get(section).and_then(|s| s.get(name)).is_some())
-    };
-    if has_dep("jest") {
-        Some(Framework::TypescriptJest)
-    } else if has_dep("vitest") {
-        Some(Framework::TypescriptVitest)
-    } else if has_dep("mocha") {
-        Some(Framework::JavascriptMocha)
-    } else {
-        None
-    }
-}
-
+/// The adapter that recognises the command's first word, else one that recognises a word
+/// among the first four.
 fn from_command(argv: &[String]) -> Framework {
     let words: Vec<&str> = argv
         .iter()
         .map(|w| w.rsplit('/').next().unwrap_or(w))
         .collect();
-    let first = words.first().copied().unwrap_or("");
-    let any = |name: &str| words.iter().take(4).any(|w| *w == name);
-    if first.starts_with("pytest") || (first.starts_with("python") && any("pytest")) {
-        Framework::Python
-    } else if first == "go" {
-        Framework::Go
-    } else if first == "cargo" {
-        Framework::Rust
-    } else if any("jest") {
-        Framework::TypescriptJest
-    } else if any("vitest") {
-        Framework::TypescriptVitest
-    } else if any("mocha") {
-        Framework::JavascriptMocha
-    } else {
-        Framework::Unknown
-    }
+    ADAPTERS
+        .iter()
+        .find_map(|adapter| adapter.detect_first_word(&words))
+        .or_else(|| {
+            ADAPTERS
+                .iter()
+                .find_map(|adapter| adapter.detect_any_word(&words))
+        })
+        .unwrap_or(Framework::Unknown)
 }
 
 #[cfg(test)]

@@ -4,20 +4,28 @@
 //! seeded order shuffling ([`shuffle`]) and putting a shuffled job's runs back in order
 //! ([`order`]). Children (installs, builds, probes) are started
 //! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
+//!
+//! Each language's side of all these lives in its own folder ([`python`], [`node`], [`go`],
+//! [`rust`]) behind one trait, [`adapter::Adapter`]; the modules above ask the table
+//! [`adapter::ADAPTERS`] rather than match on languages (README, "Adding a language").
 
+pub mod adapter;
 pub mod build_once;
 pub mod command;
 pub mod detect;
+pub mod go;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
 pub mod mocha_order;
 pub mod name_filter;
+pub mod node;
 pub mod order;
 pub mod python;
 pub mod report;
 pub mod results;
-pub mod script;
+pub mod rust;
+pub use node::script;
 pub mod seed;
 pub mod shuffle;
 

@@ -13,10 +13,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::adapter::adapter_for_runner;
 pub use super::command::{Runner, RunnerAt, insert_flags};
 use super::junit_paths::{JunitGlobs, Stamp};
+use super::results::junit;
 use super::results::test_result::{TestReport, TestResult, TestStatus};
-use super::results::{go_test, jest, junit};
 pub use super::script::ScriptRunner;
 use super::shuffle::Shuffle;
 use crate::errors::one_line;
@@ -122,13 +123,18 @@ impl ReportPlan {
         match self {
             ReportPlan::None => {}
             ReportPlan::Runner(at) => {
-                stdout_copy = runner_flags(at.runner, run_dir, &mut flags)?;
+                stdout_copy =
+                    adapter_for_runner(at.runner).report_flags(at.runner, run_dir, &mut flags)?;
             }
             ReportPlan::Script(script) => {
                 if script.separator {
                     flags.push("--".into());
                 }
-                stdout_copy = runner_flags(script.runner, run_dir, &mut flags)?;
+                stdout_copy = adapter_for_runner(script.runner).report_flags(
+                    script.runner,
+                    run_dir,
+                    &mut flags,
+                )?;
             }
             ReportPlan::Junit(globs) => snapshot = globs.scan(cwd),
             ReportPlan::Console => {
@@ -165,7 +171,7 @@ impl ReportPlan {
 /// Writes `content` to `path` (and its folder) unless the file already holds that many
 /// bytes: a slot's runs share their `run_dir`, and rewriting the same file before every run
 /// cost a block allocation and a journal entry per run.
-fn write_once(path: &Path, content: &str) -> std::io::Result<()> {
+pub(in crate::framework) fn write_once(path: &Path, content: &str) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == content.len() as u64) {
         return Ok(());
     }
@@ -173,58 +179,6 @@ fn write_once(path: &Path, content: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, content)
-}
-
-/// Pushes `runner`'s report flags (files in `run_dir`); returns where stdout must be
-/// copied for runners whose report is their stdout.
-fn runner_flags(
-    runner: Runner,
-    run_dir: &Path,
-    flags: &mut Vec<String>,
-) -> std::io::Result<Option<PathBuf>> {
-    let file = |name: &str| run_dir.join(name).display().to_string();
-    match runner {
-        Runner::Pytest => flags.push(format!("--junitxml={}", file("junit.xml"))),
-        Runner::GoTest => {
-            flags.push("-json".into());
-            return Ok(Some(run_dir.join("go-test.jsonl")));
-        }
-        Runner::Jest => {
-            flags.push("--json".into());
-            flags.push(format!("--outputFile={}", file("jest.json")));
-        }
-        Runner::Vitest => {
-            // The default reporter keeps the run's output readable.
-            flags.push("--reporter=default".into());
-            flags.push("--reporter=junit".into());
-            flags.push(format!("--outputFile.junit={}", file("junit.xml")));
-        }
-        Runner::Mocha => {
-            flags.push("--reporter".into());
-            flags.push("xunit".into());
-            flags.push("--reporter-option".into());
-            flags.push(format!("output={}", file("junit.xml")));
-        }
-        Runner::Nextest => {
-            let config = run_dir.join("nextest.toml");
-            write_once(&config, &nextest_config(&run_dir.join("junit.xml")))?;
-            flags.push("--tool-config-file".into());
-            flags.push(format!("flaky-detector:{}", config.display()));
-        }
-    }
-    Ok(None)
-}
-
-/// Nextest's tool config: the JUnit report of the default profile (which custom profiles
-/// inherit) goes into the run's directory, and a failure does not cancel the other tests,
-/// so every test case gets a result. The repository's own config still wins over both.
-fn nextest_config(junit: &Path) -> String {
-    let path = junit
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    format!("[profile.default]\nfail-fast = false\n\n[profile.default.junit]\npath = \"{path}\"\n")
 }
 
 /// One run's report, set up and waiting to be read.
@@ -300,45 +254,27 @@ impl PreparedReport {
         cwd: &Path,
         output_limit: usize,
     ) -> (TestReport, Option<Captured>) {
-        let read = |name: &str| read_capped(&self.run_dir.join(name), REPORT_CAP);
-        match runner {
-            Runner::GoTest => {
-                let Some(path) = &self.stdout_copy else {
-                    return (TestReport::Missing, None);
-                };
-                let Ok(file) = std::fs::File::open(path) else {
-                    return (TestReport::Missing, None);
-                };
-                let mut text = Capture::new(output_limit);
-                let parsed =
-                    go_test::parse(std::io::BufReader::new(file), |t| text.push(t.as_bytes()));
-                (report_of(parsed), Some(text.finish()))
-            }
-            Runner::Jest => match read("jest.json") {
-                Ok(json) => (report_of(jest::parse(&json, cwd)), None),
-                Err(error) => (not_read("jest.json", &error), None),
-            },
-            // Mocha has one reporter at a time: with ours writing the file, its stdout is
-            // empty, so the run's readable output is rebuilt from the report.
-            Runner::Mocha => match read("junit.xml").map(|xml| junit::parse(&xml)) {
-                Ok(Ok(results)) => {
-                    let text = readable(&results, output_limit);
-                    (TestReport::Parsed(results), Some(text))
-                }
-                Ok(Err(error)) => (TestReport::Unreadable(one_line(&error)), None),
-                Err(error) => (not_read("junit.xml", &error), None),
-            },
-            _ => match read("junit.xml") {
-                Ok(xml) => (report_of(junit::parse(&xml)), None),
-                Err(error) => (not_read("junit.xml", &error), None),
-            },
-        }
+        adapter_for_runner(runner).read_report(
+            runner,
+            &self.run_dir,
+            self.stdout_copy.as_deref(),
+            cwd,
+            output_limit,
+        )
+    }
+}
+
+/// `junit.xml` in `run_dir`, the report most runners write.
+pub(in crate::framework) fn read_junit(run_dir: &Path) -> TestReport {
+    match read_capped(&run_dir.join("junit.xml"), REPORT_CAP) {
+        Ok(xml) => report_of(junit::parse(&xml)),
+        Err(error) => not_read("junit.xml", &error),
     }
 }
 
 /// A report file that was not there is missing; one that was there but could not be read
 /// (not a regular file, too large) says why.
-fn not_read(name: &str, error: &ReadError) -> TestReport {
+pub(in crate::framework) fn not_read(name: &str, error: &ReadError) -> TestReport {
     if error.is_not_found() {
         TestReport::Missing
     } else {
@@ -348,7 +284,7 @@ fn not_read(name: &str, error: &ReadError) -> TestReport {
 
 /// A spec-reporter-like listing of `results`: every test with its outcome, failure messages
 /// under the failed ones, and the counts.
-fn readable(results: &[TestResult], output_limit: usize) -> Captured {
+pub(in crate::framework) fn readable(results: &[TestResult], output_limit: usize) -> Captured {
     let mut text = Capture::new(output_limit);
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for result in results {
@@ -373,7 +309,9 @@ fn readable(results: &[TestResult], output_limit: usize) -> Captured {
     text.finish()
 }
 
-fn report_of<E: std::error::Error + 'static>(parsed: Result<Vec<TestResult>, E>) -> TestReport {
+pub(in crate::framework) fn report_of<E: std::error::Error + 'static>(
+    parsed: Result<Vec<TestResult>, E>,
+) -> TestReport {
     match parsed {
         Ok(results) => TestReport::Parsed(results),
         Err(error) => TestReport::Unreadable(one_line(&error)),
@@ -413,10 +351,12 @@ impl RunnerOptions {
         let mut warning = None;
         let shuffle = if shuffle {
             let randomly = match runner {
-                Some(at) if at.runner == Runner::Pytest => {
-                    super::shuffle::pytest_randomly_installed(argv, env, cwd, cancel).await
+                Some(at) => {
+                    adapter_for_runner(at.runner)
+                        .shuffler_installed(at.runner, argv, env, cwd, cancel)
+                        .await
                 }
-                _ => false,
+                None => false,
             };
             Shuffle::plan(runner, randomly)
                 .map_err(|reason| warning = Some(reason))

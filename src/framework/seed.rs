@@ -3,7 +3,8 @@
 //! ([`seed_env`]), and the runner's own seed option where it has one ([`seed_args`]).
 
 use super::Framework;
-use super::command::{Runner, RunnerAt, insert_flags};
+use super::adapter::{adapter_for_argv, adapter_for_framework};
+use super::command::{RunnerAt, insert_flags};
 
 /// The variable that fixes a run's hash seed. A run forked from a server has its server's,
 /// not its seed's, so its reproduce line sets this to what the run really had.
@@ -13,15 +14,9 @@ pub const HASH_SEED_VAR: &str = "PYTHONHASHSEED";
 /// line, so a replay sets exactly what the failing run had.
 pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> {
     let value = seed.to_string();
-    let mut vars = vec![("FLAKY_SEED", value.clone()), ("TEST_SEED", value.clone())];
-    match framework {
-        // PYTHONHASHSEED fixes set and dict-of-str iteration order, a common hidden input.
-        Framework::Python => vars.push((HASH_SEED_VAR, (seed % 4_294_967_296).to_string())),
-        Framework::Go => vars.push(("GO_TEST_SEED", value)),
-        Framework::TypescriptJest => vars.push(("JEST_SEED", value)),
-        Framework::TypescriptVitest => vars.push(("VITE_TEST_SEED", value)),
-        Framework::JavascriptMocha => vars.push(("MOCHA_SEED", value)),
-        Framework::Rust | Framework::Unknown => {}
+    let mut vars = vec![("FLAKY_SEED", value.clone()), ("TEST_SEED", value)];
+    if let Some(adapter) = adapter_for_framework(framework) {
+        vars.extend(adapter.seed_vars(framework, seed));
     }
     vars
 }
@@ -38,17 +33,9 @@ pub fn seed_env(framework: Framework, seed: u64) -> Vec<(&'static str, String)> 
 /// themselves (`go test -shuffle` only reorders them, a shuffle setting, not a seed), so they
 /// get none.
 pub fn seed_args(argv: &[String], seed: u64) -> Vec<String> {
-    let has = |prefix: &str| {
-        argv.iter()
-            .any(|w| w == prefix || w.starts_with(&format!("{prefix}=")))
-    };
-    match RunnerAt::find(argv).map(|at| at.runner) {
-        // Jest takes a signed 32-bit seed; larger seeds wrap so every seed is accepted.
-        Some(Runner::Jest) if !has("--seed") => vec![format!("--seed={}", seed % (1 << 31))],
-        Some(Runner::Vitest) if !has("--sequence.seed") => {
-            vec![format!("--sequence.seed={seed}")]
-        }
-        _ => Vec::new(),
+    match adapter_for_argv(argv) {
+        Some((adapter, at)) => adapter.seed_args(at.runner, argv, seed),
+        None => Vec::new(),
     }
 }
 

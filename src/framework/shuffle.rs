@@ -6,13 +6,9 @@
 //! ([`super::python::pytest_order`]), and Mocha, which has no shuffle, by our own root hook
 //! ([`super::mocha_order`]); both read the seed from the run's environment.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
-
+use super::adapter::adapter_for_runner;
 use super::command::{Runner, RunnerAt};
-use crate::process::{ProcessSpec, run_process};
+pub use super::python::shuffle::pytest_randomly_installed;
 
 /// Seeded order shuffling for one runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +31,8 @@ impl Shuffle {
                     .into(),
             );
         };
-        match at.runner {
-            Runner::Pytest => Ok(Shuffle {
-                at,
-                plugin: !pytest_randomly,
-            }),
-            Runner::GoTest | Runner::Jest | Runner::Vitest => Ok(Shuffle { at, plugin: false }),
-            Runner::Mocha => Ok(Shuffle { at, plugin: true }),
-            Runner::Nextest => Err("shuffle: cargo-nextest has no seeded order shuffling, so test order was not shuffled".into()),
-        }
+        let plugin = adapter_for_runner(at.runner).shuffle(at.runner, pytest_randomly)?;
+        Ok(Shuffle { at, plugin })
     }
 
     /// True when our own plugin does the shuffling: the runs need its environment
@@ -68,83 +57,8 @@ impl Shuffle {
     /// run and in the reproduce line. A seed option already in `argv` (from the command or
     /// the runner's own seed option) is not repeated.
     pub fn flags(&self, seed: u64, argv: &[String]) -> Vec<String> {
-        let has = |prefix: &str| argv.iter().any(|w| w.starts_with(prefix));
-        let int31 = seed % (1 << 31);
-        let mut flags = Vec::new();
-        match self.at.runner {
-            Runner::Pytest | Runner::Mocha if self.plugin => {}
-            Runner::Pytest => {
-                flags.push("-p".into());
-                flags.push("randomly".into());
-                flags.push(format!("--randomly-seed={}", seed % (1 << 32)));
-            }
-            Runner::GoTest => flags.push(format!("-shuffle={}", seed % (1 << 63))),
-            Runner::Jest => {
-                flags.push("--randomize".into());
-                if !has("--seed") {
-                    flags.push(format!("--seed={int31}"));
-                }
-            }
-            Runner::Vitest => {
-                flags.push("--sequence.shuffle".into());
-                if !has("--sequence.seed") {
-                    flags.push(format!("--sequence.seed={int31}"));
-                }
-            }
-            Runner::Mocha | Runner::Nextest => {}
-        }
-        flags
+        adapter_for_runner(self.at.runner).shuffle_flags(self.at.runner, self.plugin, seed, argv)
     }
-}
-
-/// Exits 0 when `pytest_randomly` can be found, without running it or anything of the
-/// working directory.
-const FIND_PYTEST_RANDOMLY: &str = "import sys, importlib.util\n\
-sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n\
-sys.exit(0 if importlib.util.find_spec('pytest_randomly') else 1)";
-
-/// True when the pytest-randomly plugin is installed for the runs' interpreter: the one the
-/// command names (`python -m pytest`, a relative path taken from `cwd`), else `python3` from
-/// the runs' PATH. A probe that cannot start or times out counts as "not installed".
-///
-/// The probe runs outside any overlay, so it must execute nothing of the checkout (issue 21,
-/// finding 3: a repository's `pytest_randomly.py` was imported, and ran, in the user's own
-/// directory): it runs from `/`, drops the working directory from `sys.path`, and only
-/// looks the module up (`importlib.util.find_spec`), never imports it.
-pub async fn pytest_randomly_installed(
-    argv: &[String],
-    env: &[(String, String)],
-    cwd: &Path,
-    cancel: &CancellationToken,
-) -> bool {
-    let python = argv
-        .iter()
-        .take(4)
-        .find(|w| {
-            w.rsplit('/')
-                .next()
-                .is_some_and(|name| name.starts_with("python"))
-        })
-        .map(
-            |python| match python.contains('/') && !python.starts_with('/') {
-                true => cwd.join(python).display().to_string(),
-                false => python.clone(),
-            },
-        )
-        .or_else(|| super::install::find_on_path(env, "python3"))
-        .unwrap_or_else(|| "python3".into());
-    let spec = ProcessSpec {
-        program: python,
-        arg0: None,
-        args: vec!["-c".into(), FIND_PYTEST_RANDOMLY.into()],
-        cwd: PathBuf::from("/"),
-        env: env.to_vec(),
-        timeout: Duration::from_secs(60),
-        kill_grace: Duration::from_secs(1),
-        output_limit: 4096,
-        overlay: None,
-    };
-    matches!(run_process(&spec, cancel).await, Ok(out) if out.outcome.passed())
 }
 
 #[cfg(test)]
@@ -196,9 +110,9 @@ mod tests {
     #[test]
     fn runners_without_seeded_shuffle_say_so() {
         assert!(flags("cargo nextest run", 1).is_err());
-        assert!(flags("make test", 1).is_err());
         // Mocha is shuffled by our hook, through the runs' environment.
         assert_eq!(flags("npx mocha", 1), Ok(Vec::new()));
+        assert!(flags("make test", 1).is_err());
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! translation does not understand leaves the job on plain runs, and the summary says why
 //! ([`prepare`]'s second value). Reproduce lines always stay the plain command.
 
-pub mod cargo;
-pub mod go;
-pub mod pytest;
-mod script;
+pub use super::go::build_once as go;
+pub use super::python::build_once as pytest;
+pub use super::rust::build_once as cargo;
+pub(in crate::framework) mod script;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::job::BuildOnce;
 
+use super::adapter::ADAPTERS;
 use crate::errors::one_line;
 use crate::process::{ProcessSpec, run_process};
 
@@ -108,14 +109,9 @@ pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRu
     if mode == BuildOnce::Off {
         return (None, "off: build_once is off".into());
     }
-    let built = if go::is_go_test(ctx.argv) {
-        go::build(ctx).await.map(BuiltRuns::Go)
-    } else if cargo::is_cargo_test(ctx.argv) {
-        cargo::build(ctx).await.map(BuiltRuns::Cargo)
-    } else if pytest::is_pytest(ctx.argv) {
-        pytest::build(ctx).await.map(BuiltRuns::Pytest)
-    } else {
-        Err("the command is not `go test`, `cargo test` or plain pytest".into())
+    let built = match ADAPTERS.iter().find_map(|adapter| adapter.build_once(ctx)) {
+        Some(build) => build.await,
+        None => Err("the command is not `go test`, `cargo test` or plain pytest".into()),
     };
     match built {
         Ok(built) => {
@@ -132,7 +128,10 @@ pub async fn prepare(mode: BuildOnce, ctx: &BuildContext<'_>) -> (Option<BuiltRu
 /// finding 3). `go test -c` writes only to Go's cache and the job's folder, and the pytest
 /// fork server executes nothing of the checkout.
 pub fn builds_in_checkout(mode: BuildOnce, argv: &[String]) -> bool {
-    mode != BuildOnce::Off && cargo::is_cargo_test(argv)
+    mode != BuildOnce::Off
+        && ADAPTERS
+            .iter()
+            .any(|adapter| adapter.builds_in_checkout(argv))
 }
 
 /// What a build step printed, as the reason for falling back.

@@ -16,14 +16,14 @@ use crate::workspace::copy::link_tree;
 /// One install step: the argv run, the words a user knows it by, and whether it builds the
 /// tests (a failure there is the code's, shown by the runs) rather than fetches packages.
 #[derive(Debug, Clone)]
-pub(super) struct Step {
+pub(in crate::framework) struct Step {
     argv: Vec<String>,
     label: String,
     builds: bool,
 }
 
 impl Step {
-    pub(super) fn fetch(argv: Vec<String>, label: &str) -> Step {
+    pub(in crate::framework) fn fetch(argv: Vec<String>, label: &str) -> Step {
         Step {
             argv,
             label: label.to_string(),
@@ -31,7 +31,7 @@ impl Step {
         }
     }
 
-    pub(super) fn build(argv: Vec<String>, label: &str) -> Step {
+    pub(in crate::framework) fn build(argv: Vec<String>, label: &str) -> Step {
         Step {
             argv,
             label: label.to_string(),
@@ -40,7 +40,7 @@ impl Step {
     }
 
     /// The repository's `install_command`, through `sh -c`.
-    pub(super) fn custom(line: &str) -> Step {
+    pub(in crate::framework) fn custom(line: &str) -> Step {
         Step::fetch(
             vec!["sh".into(), "-c".into(), line.to_string()],
             &format!("install_command `{line}`"),
@@ -50,24 +50,27 @@ impl Step {
 
 /// An install as [`cached_install`] runs it: the steps, where their result is kept, what
 /// the runs get from it, and what to say when it fails.
-pub(super) struct Plan<'a> {
-    pub(super) key: &'a str,
-    pub(super) store: &'a Path,
-    pub(super) steps: &'a [Step],
-    pub(super) link_back: Option<&'a str>,
-    pub(super) path_prefix: Vec<PathBuf>,
-    pub(super) env: Vec<(String, String)>,
+pub(in crate::framework) struct Plan<'a> {
+    pub(in crate::framework) key: &'a str,
+    pub(in crate::framework) store: &'a Path,
+    pub(in crate::framework) steps: &'a [Step],
+    pub(in crate::framework) link_back: Option<&'a str>,
+    pub(in crate::framework) path_prefix: Vec<PathBuf>,
+    pub(in crate::framework) env: Vec<(String, String)>,
     /// Commands that print the toolchain's version, asked only when the install fails.
-    pub(super) toolchain: Vec<Vec<String>>,
+    pub(in crate::framework) toolchain: Vec<Vec<String>>,
     /// The keys that change this install, for a failure's way out.
-    pub(super) way_out: String,
+    pub(in crate::framework) way_out: String,
 }
 
 /// Runs the plan's steps once per key under a file lock, so two jobs on the same repository
 /// install once; the store gets a `.complete` marker only after every step succeeded. With
 /// `link_back`, the named folder of the checkout is saved into the store after the install
 /// and hard-linked back into the checkout of later jobs.
-pub(super) async fn cached_install(ctx: &InstallContext<'_>, plan: Plan<'_>) -> Prepared {
+pub(in crate::framework) async fn cached_install(
+    ctx: &InstallContext<'_>,
+    plan: Plan<'_>,
+) -> Prepared {
     let mut report = InstallReport::new(InstallStatus::Installed, ctx.framework, None);
     report.command = Some(command_line(plan.steps));
     report.cache_key = Some(plan.key.to_string());
@@ -332,7 +335,7 @@ async fn link_folder(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// A short hash of the dependency files' names and contents, of how they are installed, and
 /// of the repository's install choices (none leaves the key as it was before they existed).
-pub(super) fn cache_key(
+pub(in crate::framework) fn cache_key(
     dir: &Path,
     kind: &str,
     files: &[String],

@@ -7,7 +7,7 @@ use std::io::BufRead;
 
 use serde::Deserialize;
 
-use super::test_result::{MESSAGE_LIMIT, TestResult, TestStatus, cut};
+use crate::framework::results::test_result::{MESSAGE_LIMIT, TestResult, TestStatus, cut};
 
 /// Why a `go test -json` stream could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::{BuildContext, Invocation};
+use crate::framework::build_once::{BuildContext, Invocation};
 use crate::framework::install::find_on_path;
 
 /// The server, shipped inside the binary.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::test_result::{TestResult, TestStatus, first_line};
+use crate::framework::results::test_result::{TestResult, TestStatus, first_line};
 
 /// Why a Jest report could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::script::{Step, sequence};
-use super::{BuildContext, Invocation, inside, step};
+use crate::framework::build_once::script::{Step, sequence};
+use crate::framework::build_once::{BuildContext, Invocation, inside, step};
 
 /// Options taking a value: they go to the build.
 const VALUE: [&str; 17] = [

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::command::{Runner, RunnerAt};
+use crate::framework::command::{Runner, RunnerAt};
 
 /// A Node runner behind a package manager's `test` script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::script::{Step, sequence};
-use super::{BuildContext, Invocation, inside, step};
+use crate::framework::build_once::script::{Step, sequence};
+use crate::framework::build_once::{BuildContext, Invocation, inside, step};
 
 /// Build flags taking a value: they go to `go list` and `go test -c`.
 const BUILD_VALUE: [&str; 14] = [
