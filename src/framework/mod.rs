@@ -17,7 +17,6 @@ pub mod go;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
-pub mod mocha_order;
 pub mod name_filter;
 pub mod node;
 pub mod order;

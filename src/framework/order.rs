@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::command::{Runner, RunnerAt, insert_flags};
-use super::mocha_order::MochaOrderHook;
 use super::name_filter::NameFilter;
+use super::node::mocha_order::MochaOrderHook;
 use super::python::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
 use super::report::RunnerOptions;
 use super::shuffle::Shuffle;

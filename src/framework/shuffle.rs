@@ -4,7 +4,7 @@
 //! shuffled; the reproduce line carries the same flags. pytest is shuffled by
 //! pytest-randomly when the project installs it, else by our own plugin
 //! ([`super::python::pytest_order`]), and Mocha, which has no shuffle, by our own root hook
-//! ([`super::mocha_order`]); both read the seed from the run's environment.
+//! ([`super::node::mocha_order`]); both read the seed from the run's environment.
 
 use super::adapter::adapter_for_runner;
 use super::command::{Runner, RunnerAt};

@@ -3,6 +3,7 @@
 //! Jest's JSON report ([`results`]), and the runner behind `npm test` ([`script`]).
 
 pub mod install;
+pub mod mocha_order;
 pub mod results;
 pub mod script;
 
@@ -169,7 +170,7 @@ impl Adapter for Node {
         }
     }
 
-    /// Mocha has no seeded shuffle: our own root hook does it ([`super::mocha_order`]).
+    /// Mocha has no seeded shuffle: our own root hook does it ([`mocha_order`]).
     fn shuffle(&self, runner: Runner, _shuffler_installed: bool) -> Result<bool, String> {
         Ok(runner == Runner::Mocha)
     }
