@@ -26,6 +26,7 @@ pub mod results;
 pub mod rust;
 pub use node::script;
 pub mod seed;
+pub mod shipped;
 pub mod shuffle;
 
 pub use crate::job::Framework;

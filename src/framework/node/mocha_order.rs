@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::framework::shipped::write_shipped;
+
 /// The hook's source, written to the cache directory at run time.
 const SOURCE: &str = include_str!("mocha_order.cjs");
 const FILE: &str = "flaky_detector_order.cjs";
@@ -16,21 +18,9 @@ pub struct MochaOrderHook {
 }
 
 impl MochaOrderHook {
-    /// Writes the hook under `cache_dir`, in a folder per hook version and through a
-    /// temporary name, as the pytest plugin is written. Blocking file work.
+    /// Writes the hook under `cache_dir` ([`write_shipped`]). Blocking file work.
     pub fn install(cache_dir: &Path) -> std::io::Result<MochaOrderHook> {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(SOURCE.as_bytes());
-        let version: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let dir = cache_dir.join("mocha-order").join(version);
-        let path = dir.join(FILE);
-        if std::fs::read_to_string(&path).is_ok_and(|text| text == SOURCE) {
-            return Ok(MochaOrderHook { path });
-        }
-        std::fs::create_dir_all(&dir)?;
-        let partial = dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
-        std::fs::write(&partial, SOURCE)?;
-        std::fs::rename(&partial, &path)?;
+        let path = write_shipped(cache_dir, "mocha-order", FILE, SOURCE)?;
         Ok(MochaOrderHook { path })
     }
 

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::framework::shipped::write_shipped;
+
 /// The plugin's source, written to the cache directory at run time.
 const SOURCE: &str = include_str!("pytest_order.py");
 /// The module name `-p` loads.
@@ -22,22 +24,10 @@ pub struct PytestOrderPlugin {
 }
 
 impl PytestOrderPlugin {
-    /// Writes the plugin under `cache_dir` (a folder per plugin version, so jobs of two
-    /// binaries never share a half-written file; written to a temporary name and renamed,
-    /// so concurrent jobs never read a partial one). Blocking file work.
+    /// Writes the plugin under `cache_dir` ([`write_shipped`]). Blocking file work.
     pub fn install(cache_dir: &Path) -> std::io::Result<PytestOrderPlugin> {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(SOURCE.as_bytes());
-        let version: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let dir = cache_dir.join("pytest-order").join(version);
-        let file = dir.join(format!("{MODULE}.py"));
-        if std::fs::read_to_string(&file).is_ok_and(|text| text == SOURCE) {
-            return Ok(PytestOrderPlugin { dir });
-        }
-        std::fs::create_dir_all(&dir)?;
-        let partial = dir.join(format!(".{MODULE}.{}.tmp", std::process::id()));
-        std::fs::write(&partial, SOURCE)?;
-        std::fs::rename(&partial, &file)?;
+        let file = write_shipped(cache_dir, "pytest-order", &format!("{MODULE}.py"), SOURCE)?;
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or(file);
         Ok(PytestOrderPlugin { dir })
     }
 
