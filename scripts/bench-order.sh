@@ -9,6 +9,7 @@
 #
 # Usage: scripts/bench-order.sh [RUNS] [PARALLELISM] [LANGUAGES...]
 #        (defaults 20, 2, and go jest vitest mocha pytest)
+#        FLAKY_BIN=path/to/flaky-detector uses that binary instead of building a release one.
 set -euo pipefail
 
 runs="${1:-20}"
@@ -18,8 +19,11 @@ languages=("${@:-go jest vitest mocha pytest}")
 read -r -a languages <<<"${languages[*]}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/flaky-detector"
+bin="${FLAKY_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin="$root/target/release/flaky-detector"
+fi
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
