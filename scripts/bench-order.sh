@@ -82,7 +82,7 @@ PY
   git -C "$2" -c user.email=bench@example.com -c user.name=bench commit -qm project
 }
 
-printf '%-7s %-8s %-9s %-26s %-10s %s\n' runner victims found "search runs per finding" "job runs" "wall s"
+printf '%-7s %-8s %-9s %-30s %-10s %s\n' runner victims found "search runs per finding" "job runs" "wall s"
 for lang in "${languages[@]}"; do
   case "$lang" in
     go) command="go test ./..." ;;
@@ -94,8 +94,10 @@ for lang in "${languages[@]}"; do
   esac
   write_project "$lang" "$scratch/$lang"
   start=$(date +%s.%N)
-  "$bin" run --repo "file://$scratch/$lang" --command "$command" -n "$runs" -p "$parallelism" \
-    --shuffle --json >"$scratch/$lang.json" 2>"$scratch/$lang.log" || true
+  # At its commit, as a worker gets a job: a clone of the repository, not its working tree.
+  "$bin" run --repo "$scratch/$lang" --ref "$(git -C "$scratch/$lang" rev-parse HEAD)" \
+    --command "$command" -n "$runs" -p "$parallelism" --shuffle --json \
+    >"$scratch/$lang.json" 2>"$scratch/$lang.log" || true
   end=$(date +%s.%N)
   python3 - "$scratch/$lang.json" "$lang" "$start" "$end" <<'PY'
 import json, sys
@@ -103,13 +105,13 @@ path, lang, start, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys
 try:
     s = json.load(open(path))
 except ValueError:
-    print(f"{lang:<7} the job failed; see its log"); sys.exit(0)
+    print(f"{lang:<7} the job failed: " + open(path.replace(".json", ".log")).read().strip()[-300:]); sys.exit(0)
 victims = sum(1 for t in s["tests"] if t.get("classification") == "order-dependent")
 found = s.get("order_dependence") or []
 steps = ", ".join(f"{f['role']} {f.get('search_runs')}" for f in found) or "-"
 extra = (s.get("confirmation") or {})
 total = s["total_runs"] + extra.get("alone_runs", 0) + extra.get("load_runs", 0)
-print(f"{lang:<7} {victims:<8} {len(found):<9} {steps:<26} {total:<10} {end - start:.1f}")
+print(f"{lang:<7} {victims:<8} {len(found):<9} {steps:<30} {total:<10} {end - start:.1f}")
 PY
 done
 echo "job runs: the shuffled runs and the confirmation's replays; the order phase's runs are the search runs plus two file-order runs per failing seed checked."
