@@ -131,6 +131,11 @@ fn resolve(
             })?;
         return Ok((Target::Ref(name), true));
     };
+    // `HEAD`: what the remote's HEAD names (its default branch; a local repository's
+    // checked-out commit), as `git clone` takes it.
+    if wanted == "HEAD" && heads.iter().any(|(n, _)| n == "HEAD") {
+        return Ok((Target::Ref(wanted.to_string()), true));
+    }
     for candidate in [
         wanted.to_string(),
         format!("refs/heads/{wanted}"),
@@ -219,5 +224,30 @@ mod tests {
             "failed to reach 'https://github.com/a/b' now"
         );
         assert_eq!(hide_userinfo("no url here"), "no url here");
+    }
+
+    #[test]
+    fn head_is_the_remotes_head_and_an_unknown_name_is_refused() {
+        let oid = Oid::from_str("0123456789abcdef0123456789abcdef01234567").expect("oid");
+        let heads = vec![
+            ("HEAD".to_string(), oid),
+            ("refs/heads/main".to_string(), oid),
+        ];
+        assert!(matches!(
+            resolve(Some("HEAD"), &heads, None),
+            Ok((Target::Ref(name), true)) if name == "HEAD"
+        ));
+        assert!(matches!(
+            resolve(Some("main"), &heads, None),
+            Ok((Target::Ref(name), true)) if name == "refs/heads/main"
+        ));
+        assert!(matches!(
+            resolve(Some("nope"), &heads, None),
+            Err(WorkspaceError::RefNotFound { .. })
+        ));
+        assert!(matches!(
+            resolve(Some("HEAD"), &heads[1..], None),
+            Err(WorkspaceError::RefNotFound { .. })
+        ));
     }
 }
