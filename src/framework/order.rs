@@ -275,17 +275,19 @@ impl OrderControl<'_> {
         if let (None, Some(filter)) = (self.plugin, self.filter) {
             let shuffled = source == OrderSource::Shuffled;
             let mut args = filter.args(order);
+            // A shuffled order needs the seed's shuffle: flags, or for our hook its two
+            // variables; a file order needs neither (a shell has no FLAKY_SHUFFLE set).
+            let mut vars = Vec::new();
             if shuffled {
                 args.extend(self.shuffle.flags(seed, argv));
+                if filter.seed_from_env() {
+                    vars.extend(filter.shuffle_vars(true));
+                    vars.push(("FLAKY_SEED".to_string(), seed.to_string()));
+                }
             }
-            let vars = filter
-                .shuffle_vars(shuffled)
-                .into_iter()
-                .filter(|_| shuffled);
-            let seed_var = shuffled && filter.seed_from_env();
             let words: Vec<String> = vars
+                .into_iter()
                 .map(|(k, v)| format!("{k}={v}"))
-                .chain(seed_var.then(|| format!("FLAKY_SEED={seed}")))
                 .chain(
                     insert_flags(argv, at.insert_at, &args)
                         .iter()
