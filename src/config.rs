@@ -4,6 +4,7 @@
 //! invalid value is an error naming the key.
 
 pub mod policy;
+pub mod quarantine;
 
 use std::path::Path;
 use std::time::Duration;
@@ -114,6 +115,8 @@ pub struct FileConfig {
     seed_range: Option<SeedRange>,
     pub junit_paths: Option<Vec<String>>,
     pub output_limit_bytes: Option<usize>,
+    /// Which flaky tests `flaky-detector quarantine` lists, and what `fixed` must show.
+    pub quarantine: quarantine::QuarantineKeys,
     /// Read by the seed project's CI workflow: valid here, checked, not used.
     #[serde(rename = "auto_trigger_on_failure")]
     _auto_trigger_on_failure: Option<bool>,
@@ -164,9 +167,18 @@ impl FileConfig {
         let mut not_file_keys = Vec::new();
         let mut config: FileConfig = read_keys(&given, &mut not_file_keys)?;
         config.knobs = knobs;
-        config.warnings = not_knobs
+        // A key inside a section only the file reads (`quarantine.rate_treshold`) is
+        // skipped by the file's pass alone; the knobs' pass skipped its whole section.
+        let unknown = |key: &&String| {
+            not_file_keys.contains(key)
+                && (not_knobs.contains(key)
+                    || key
+                        .split_once('.')
+                        .is_some_and(|(section, _)| not_knobs.iter().any(|k| k == section)))
+        };
+        config.warnings = not_file_keys
             .iter()
-            .filter(|key| not_file_keys.contains(key))
+            .filter(unknown)
             .map(|key| format!("{FILE_NAME}: unknown key `{}` was ignored", shown_key(key)))
             .collect();
         config.check()?;
@@ -235,7 +247,16 @@ impl FileConfig {
                 format!("must be between 1024 and 16777216, got {limit}"),
             ));
         }
+        self.quarantine
+            .resolve()
+            .map_err(|(key, message)| invalid(&format!("quarantine.{key}"), message))?;
         self.thresholds().map(|_| ())
+    }
+
+    /// The `quarantine:` section's rules, defaults filled in (checked when the file was
+    /// parsed).
+    pub fn quarantine_rules(&self) -> quarantine::QuarantineRules {
+        self.quarantine.resolve().unwrap_or_default()
     }
 
     fn thresholds(&self) -> Result<Thresholds, ConfigError> {
@@ -273,8 +294,13 @@ fn read_keys<T: DeserializeOwned>(
     let value = serde_norway::Value::Mapping(given.clone());
     let de = serde_path_to_error::Deserializer::new(value, &mut track);
     let read = serde_ignored::deserialize(de, |path| {
-        if let serde_ignored::Path::Map { key, .. } = path {
-            skipped.push(key);
+        if let serde_ignored::Path::Map { parent, key } = path {
+            match parent {
+                serde_ignored::Path::Map { key: section, .. } => {
+                    skipped.push(format!("{section}.{key}"));
+                }
+                _ => skipped.push(key),
+            }
         }
     });
     read.map_err(|e| {
@@ -494,6 +520,26 @@ mod tests {
             let err = FileConfig::parse(text).expect_err(text);
             assert!(err.to_string().contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_quarantine_section_is_read_and_its_unknown_keys_warned() {
+        let config = FileConfig::parse(
+            "quarantine:\n  rate_threshold: 0.05\n  fixed_below: 0.2\n  min_rums: 3\n",
+        )
+        .expect("parses");
+        let rules = config.quarantine_rules();
+        assert_eq!((rules.rate_threshold, rules.fixed_below), (0.05, 0.2));
+        assert_eq!(rules.clean_runs_for_fixed(), 14);
+        assert_eq!(
+            config.warnings,
+            [".flaky-detector.yml: unknown key `quarantine.min_rums` was ignored"]
+        );
+        let err = FileConfig::parse("quarantine:\n  fixed_below: 2\n").expect_err("above 1");
+        assert!(
+            err.to_string().contains("`quarantine.fixed_below`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod queries;
 pub mod read_only;
 pub mod record;
 pub mod sql;
+pub mod status;
 pub mod store;
 
 pub use columns::{RunId, TestCaseId};
@@ -22,4 +23,5 @@ pub use filter::JobFilter;
 pub use pending::{Retried, retry_pending_every};
 pub use queries::{FlakyTest, JobRow, Overview, SEVERITIES, TrendDay};
 pub use record::record_summary;
+pub use status::{Standing, Status, TestHistory, TestJob, standing};
 pub use store::{DB_FILE_NAME, HistoryError, Journal, Store, VOLUME_HISTORY_DIR, default_db_path};
