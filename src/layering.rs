@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["runpod"],
     &["web"],
     &["detect"],
-    &["report"],
+    &["report", "quarantine"],
     &["history"],
     &["summary"],
     &["analysis"],

@@ -21,6 +21,7 @@ pub mod name_filter;
 pub mod node;
 pub mod order;
 pub mod python;
+pub mod quarantine_args;
 pub mod report;
 pub mod results;
 pub mod rust;
@@ -28,6 +29,7 @@ pub use node::script;
 pub mod seed;
 pub mod shipped;
 pub mod shuffle;
+pub mod test_location;
 
 pub use crate::job::Framework;
 pub use install::{InstallReport, InstallStatus, Prepared};

@@ -125,21 +125,21 @@ impl NameFilter {
 
 /// A Go test's top-level name: `pkg::TestA/sub` runs as `-run '^TestA$'` with its subtests.
 /// Top-level names are Go identifiers, so they need no escaping.
-fn go_top_level(test: &str) -> &str {
+pub(super) fn go_top_level(test: &str) -> &str {
     let name = test.split_once("::").map_or(test, |(_, name)| name);
     name.split('/').next().unwrap_or(name)
 }
 
 /// The name Jest and Vitest match `-t` against: the titles joined by spaces (the job names
 /// a test `file::describe › title`, or `file::describe > title` from Vitest's JUnit).
-fn full_name(test: &str, separator: &str) -> String {
+pub(super) fn full_name(test: &str, separator: &str) -> String {
     let titles = test.split_once("::").map_or(test, |(_, titles)| titles);
     titles.split(separator).collect::<Vec<_>>().join(" ")
 }
 
 /// The full title Mocha's `--grep` matches: the suite titles and the test's, joined by
 /// spaces (the job names a Mocha test `suite titles::title` from its xunit report).
-fn mocha_full_title(test: &str) -> String {
+pub(super) fn mocha_full_title(test: &str) -> String {
     match test.split_once("::") {
         Some(("", title)) => title.to_string(),
         Some((suites, title)) => format!("{suites} {title}"),
@@ -148,7 +148,7 @@ fn mocha_full_title(test: &str) -> String {
 }
 
 /// `text` as a JavaScript regular expression that matches it literally.
-fn js_regex_escape(text: &str) -> String {
+pub(super) fn js_regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\^$.*+?()[]{}|".contains(c) {
