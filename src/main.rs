@@ -41,6 +41,9 @@ enum Command {
     History(cli::history::HistoryArgs),
     /// Serve the history dashboard on a local port.
     Dashboard(cli::dashboard::DashboardArgs),
+    /// Write .flaky-detector/quarantine.yml from history (flaky tests that may fail without
+    /// blocking), or print a runner's way to apply it (--apply-args).
+    Quarantine(cli::quarantine::QuarantineArgs),
     /// Send a job to a RunPod endpoint (or a `serve`), optionally split into shards, and
     /// report its summary.
     Submit(Box<cli::submit::SubmitArgs>),
@@ -125,6 +128,10 @@ async fn run() -> Result<Outcome, CliError> {
             init_logging();
             cli::dashboard::run(args).await?;
         }
+        Some(Command::Quarantine(args)) => {
+            init_logging();
+            cli::quarantine::run(args)?;
+        }
         None => {
             init_logging();
             // Local test mode has no --db: FLAKY_DB or the default path.
@@ -151,6 +158,7 @@ fn read_secret_files(command: &mut Command) -> Result<(), CliError> {
         Command::Run(args) => args.history.read_db_file(),
         Command::History(args) => args.db.read_db_file(),
         Command::Dashboard(args) => args.db.read_db_file(),
+        Command::Quarantine(args) => args.db.read_db_file(),
         Command::Submit(args) => args.read_secret_files(),
         Command::Worker(args) => args.db.read_db_file(),
         Command::Serve(args) => args.read_secret_files(),

@@ -56,6 +56,9 @@ pub enum CliError {
     /// A history database the user named cannot be opened, read or written.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The quarantine file, its rules or the history it is written from.
+    #[error(transparent)]
+    Quarantine(#[from] crate::quarantine::QuarantineError),
     #[error("--keep-days {days} reaches before the calendar's start")]
     KeepDaysTooFar { days: u32 },
     #[error(transparent)]

@@ -14,6 +14,7 @@ pub mod job_flags;
 pub mod local_test;
 pub mod proc_table;
 pub mod progress;
+pub mod quarantine;
 pub mod report;
 pub mod run;
 pub mod seconds;

@@ -14,6 +14,7 @@ mod hardening_data;
 mod isolation;
 mod outside_the_overlay;
 mod pipeline;
+mod quarantine;
 mod runpod_image;
 mod runpod_worker;
 mod runpod_worker_lifecycle;
