@@ -59,6 +59,13 @@ pub enum CliError {
     /// The quarantine file, its rules or the history it is written from.
     #[error(transparent)]
     Quarantine(#[from] crate::quarantine::QuarantineError),
+    /// A Go without `-skip`: the tests to run instead could not be listed.
+    #[error("cannot list the Go tests in {} (go 1.19 has no -skip, so the others are run by name)", dir.display())]
+    GoList {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("--keep-days {days} reaches before the calendar's start")]
     KeepDaysTooFar { days: u32 },
     #[error(transparent)]

@@ -10,6 +10,7 @@ use clap::Args;
 use super::error::CliError;
 use super::history::DbArg;
 use crate::detect::Deps;
+use crate::framework::go::list::{skip_supported, top_level_tests};
 use crate::framework::quarantine_args::ApplyRunner;
 use crate::quarantine::{ChangeKind, QuarantineFile, Refreshed, refresh};
 
@@ -59,8 +60,18 @@ fn apply_args(args: &QuarantineArgs, runner: ApplyRunner) -> Result<(), CliError
     let tests = file.ids_for(runner.framework());
     let cache_dir = Deps::from_env().cache_dir;
     let env: Vec<(String, String)> = std::env::vars().collect();
+    let go_tests = if runner == ApplyRunner::Go && !tests.is_empty() && !skip_supported(&args.dir) {
+        Some(
+            top_level_tests(&args.dir).map_err(|source| CliError::GoList {
+                dir: args.dir.clone(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
     let applied = runner
-        .apply(&tests, &cache_dir, &env)
+        .apply(&tests, &cache_dir, &env, go_tests.as_deref())
         .map_err(|source| CliError::WriteFile {
             path: cache_dir.clone(),
             source,

@@ -25,7 +25,8 @@ pub enum ApplyRunner {
     /// Variables that load our plugin, which marks them `xfail(strict=False)`: they still
     /// run, and their failures do not fail the session.
     Pytest,
-    /// `-skip '^(TestA|TestB)$'` (go 1.20 or later).
+    /// `-skip '^(TestA|TestB)$'` (go 1.20 or later); before 1.20, which has no `-skip`,
+    /// `-run` with every other top-level test (from `go test -list`).
     Go,
     /// `-t '^(?!(a|b)$)'`: every test whose full name is not a quarantined one.
     Jest,
@@ -81,12 +82,14 @@ impl ApplyRunner {
     /// The arguments or variables that keep `tests` (names as history records them) from
     /// failing the run; nothing when there are none. `cache_dir` is where pytest's plugin
     /// and its list are written, and `env` the caller's environment, whose PYTHONPATH and
-    /// PYTEST_ADDOPTS are kept. Blocking file work for pytest.
+    /// PYTEST_ADDOPTS are kept. `go_tests`: for a Go without `-skip`, every top-level test
+    /// of the module, so that `-run` names the others. Blocking file work for pytest.
     pub fn apply(
         self,
         tests: &[String],
         cache_dir: &Path,
         env: &[(String, String)],
+        go_tests: Option<&[String]>,
     ) -> std::io::Result<Applied> {
         if tests.is_empty() {
             return Ok(Applied::Args(Vec::new()));
@@ -100,7 +103,17 @@ impl ApplyRunner {
                         names.push(name);
                     }
                 }
-                vec!["-skip".into(), format!("^({})$", names.join("|"))]
+                match go_tests {
+                    None => vec!["-skip".into(), format!("^({})$", names.join("|"))],
+                    Some(all) => {
+                        let others: Vec<&str> = all
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|t| !names.contains(t))
+                            .collect();
+                        vec!["-run".into(), format!("^({})$", others.join("|"))]
+                    }
+                }
             }
             ApplyRunner::Jest | ApplyRunner::Vitest => {
                 let separator = if self == ApplyRunner::Vitest {
@@ -221,7 +234,7 @@ mod tests {
     fn args(runner: ApplyRunner, tests: &[&str]) -> Vec<String> {
         let dir = tempfile::tempdir().expect("a temp dir");
         match runner
-            .apply(&names(tests), dir.path(), &[])
+            .apply(&names(tests), dir.path(), &[], None)
             .expect("applies")
         {
             Applied::Args(args) => args,
@@ -237,6 +250,19 @@ mod tests {
                 &["m/p::TestA", "m/p::TestB/sub", "m/q::TestC"]
             ),
             ["-skip", "^(TestA|TestB|TestC)$"]
+        );
+    }
+
+    #[test]
+    fn a_go_without_skip_runs_every_other_test() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let all = names(&["TestA", "TestB", "ExampleC"]);
+        let applied = ApplyRunner::Go
+            .apply(&names(&["m::TestB/sub"]), dir.path(), &[], Some(&all))
+            .expect("applies");
+        assert_eq!(
+            applied,
+            Applied::Args(names(&["-run", "^(TestA|ExampleC)$"]))
         );
     }
 
@@ -289,7 +315,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let env = vec![("PYTHONPATH".to_string(), "/mine".to_string())];
         let applied = ApplyRunner::Pytest
-            .apply(&names(&["tests.test_a::test_flaky"]), dir.path(), &env)
+            .apply(
+                &names(&["tests.test_a::test_flaky"]),
+                dir.path(),
+                &env,
+                None,
+            )
             .expect("written");
         let Applied::Env(vars) = &applied else {
             panic!("pytest gives variables");

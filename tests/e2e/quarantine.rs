@@ -5,10 +5,8 @@
 
 use crate::support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use support::{Sandbox, path_str, project};
+use support::quarantine::{listed, quarantine, record_job, run_applied, seeds};
+use support::{Sandbox, project};
 
 /// Two tests failing for seeds that are multiples of 3; `test_to_fix` stops failing once
 /// the file `tests/FIXED` exists.
@@ -42,63 +40,6 @@ const RULES: &str = "quarantine:\n  rate_threshold: 0.1\n  min_runs: 10\n  fixed
 
 const COMMAND: &str = "python3 -m pytest -q -p no:cacheprovider tests";
 
-fn seeds(range: std::ops::RangeInclusive<u64>) -> String {
-    range.map(|s| s.to_string()).collect::<Vec<_>>().join(",")
-}
-
-/// One job on `repo`, recorded in `db`.
-fn record_job(sandbox: &Sandbox, repo: &Path, db: &Path, seeds: &str) {
-    let summary = sandbox.summary(&[
-        "--repo",
-        path_str(repo),
-        "--command",
-        COMMAND,
-        "--seed",
-        seeds,
-        "--no-confirm",
-        "--db",
-        path_str(db),
-    ]);
-    assert!(summary["run_id"].is_i64(), "recorded: {summary}");
-}
-
-/// `quarantine` (or with `args`) in `repo`, which must succeed; its stdout.
-pub fn quarantine(sandbox: &Sandbox, repo: &Path, db: &Path, args: &[&str]) -> String {
-    let output = sandbox
-        .command()
-        .arg("quarantine")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("the binary starts");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `line` (what `--apply-args` printed) put before or after `command`, through `sh`'s
-/// `eval` as a CI step would, in `dir` with `TEST_SEED` set.
-pub fn run_applied(dir: &Path, line: &str, command: &str, before: bool, seed: u64) -> Output {
-    let script = if before {
-        format!("eval \"$LINE {command}\"")
-    } else {
-        format!("eval \"{command} $LINE\"")
-    };
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .env("LINE", line.trim())
-        .env("TEST_SEED", seed.to_string())
-        .current_dir(dir)
-        .output()
-        .expect("sh starts")
-}
-
-fn listed(repo: &Path) -> String {
-    std::fs::read_to_string(repo.join(".flaky-detector/quarantine.yml")).expect("the file")
-}
-
 #[test]
 fn pytest_quarantine_round_trip() {
     let repo = project(&[
@@ -111,7 +52,7 @@ fn pytest_quarantine_round_trip() {
     let sandbox = Sandbox::new();
     let db = sandbox.root.path().join("history.db");
 
-    record_job(&sandbox, repo, &db, &seeds(1..=12));
+    record_job(&sandbox, repo, &db, COMMAND, &seeds(1..=12), &[]);
     let said = quarantine(&sandbox, repo, &db, &[]);
     let file = listed(repo);
     assert!(file.contains("id: tests.test_seeded::test_flaky"), "{file}");
@@ -134,6 +75,7 @@ fn pytest_quarantine_round_trip() {
         "python3 -m pytest -q -p no:cacheprovider tests/test_seeded.py",
         true,
         3,
+        &[],
     );
     assert_eq!(plain.status.code(), Some(1), "{plain:?}");
     let line = quarantine(&sandbox, repo, &db, &["--apply-args", "pytest"]);
@@ -143,6 +85,7 @@ fn pytest_quarantine_round_trip() {
         "python3 -m pytest -q -p no:cacheprovider tests/test_seeded.py",
         true,
         3,
+        &[],
     );
     let stdout = String::from_utf8_lossy(&applied.stdout);
     assert_eq!(applied.status.code(), Some(0), "{line}\n{applied:?}");
@@ -154,12 +97,13 @@ fn pytest_quarantine_round_trip() {
         "python3 -m pytest -q -p no:cacheprovider tests/test_broken.py",
         true,
         3,
+        &[],
     );
     assert_eq!(broken.status.code(), Some(1), "{broken:?}");
 
     // The fix, then 14 clean runs of it (seeds 1-14 still fail `test_flaky`): it leaves.
     std::fs::write(repo.join("tests/FIXED"), "").expect("the fix");
-    record_job(&sandbox, repo, &db, &seeds(1..=14));
+    record_job(&sandbox, repo, &db, COMMAND, &seeds(1..=14), &[]);
     let said = quarantine(&sandbox, repo, &db, &[]);
     let file = listed(repo);
     assert!(!file.contains("test_to_fix"), "{file}");

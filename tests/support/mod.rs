@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod pertest;
 pub mod pg;
+pub mod quarantine;
 pub mod runpod;
 pub mod summaries;
 pub mod wait;

@@ -16,6 +16,7 @@ mod install_failure;
 mod order;
 mod order_languages;
 mod per_test;
+mod quarantine_languages;
 mod report_workflows;
 mod serve_sdk;
 mod shuffle;

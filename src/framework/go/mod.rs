@@ -4,6 +4,7 @@
 
 pub mod build_once;
 pub mod install;
+pub mod list;
 pub mod results;
 
 use std::path::{Path, PathBuf};
