@@ -24,6 +24,7 @@ pub mod python;
 pub mod report;
 pub mod results;
 pub mod rust;
+pub mod select;
 pub use node::script;
 pub mod seed;
 pub mod shipped;
