@@ -349,6 +349,8 @@ pub struct Settings {
     pub parallelism: u32,
     pub timeout: Duration,
     pub seeds: Option<Vec<u64>>,
+    /// Run only these tests (`tests`); empty: every test the command runs.
+    pub tests: Vec<String>,
     pub seed_range: (u64, u64),
     pub thresholds: Thresholds,
     pub ignore_patterns: Vec<String>,
@@ -405,6 +407,7 @@ impl Settings {
             parallelism: knobs.parallelism.unwrap_or(Self::DEFAULT_PARALLELISM),
             timeout: Duration::from_secs_f64(knobs.timeout.unwrap_or(Self::DEFAULT_TIMEOUT)),
             seeds,
+            tests: o.tests.clone(),
             seed_range,
             thresholds: file.thresholds()?,
             ignore_patterns: file.ignore_patterns.clone().unwrap_or_default(),

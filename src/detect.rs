@@ -30,6 +30,7 @@ use crate::framework::install::{InstallContext, Prepared, install};
 use crate::framework::order::{OrderSetup, setup as setup_order};
 use crate::framework::report::RunnerOptions;
 use crate::framework::seed::{HASH_SEED_VAR, plan_seeds};
+use crate::framework::select::Selection;
 use crate::history::{Store, record_summary};
 use crate::job::Job;
 use crate::process::env::{EnvBuilder, inherited};
@@ -114,15 +115,19 @@ pub async fn detect(
 
     let file = FileConfig::load(workspace.checkout())?;
     let mut warnings = file.warnings.clone();
-    let settings = match Settings::resolve(&job, &file) {
-        Ok(mut settings) => {
+    let resolved = Settings::resolve(&job, &file)
+        .map_err(DetectError::from)
+        .and_then(|mut settings| {
             deps.policy.apply(&mut settings, &mut warnings);
-            settings
-        }
+            let selection = choose_tests(&mut settings)?;
+            Ok((settings, selection))
+        });
+    let (settings, selection) = match resolved {
+        Ok(resolved) => resolved,
         Err(error) => {
             let cleanup = deps.policy.cleanup_on_failure(file.cleanup_on_failure);
             keep_on_failure(workspace, cleanup);
-            return Err(error.into());
+            return Err(error);
         }
     };
     let settled = checkout::settle(&mut workspace, &job, &settings).await?;
@@ -130,6 +135,7 @@ pub async fn detect(
         workspace: &workspace,
         places: settled.places,
         framework: settled.framework,
+        selection: selection.as_ref(),
     };
     match run_pipeline(
         &job,
@@ -287,6 +293,7 @@ async fn prepare_runs(
         workspace,
         places,
         framework,
+        selection,
     } = checkout;
     let checkout = workspace.checkout();
     let framework = job
@@ -352,7 +359,20 @@ async fn prepare_runs(
     if cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
-    let (order_setup, order_warning) = setup_order(&mut options, &env, &deps.cache_dir).await;
+    let (mut order_setup, order_warning) = setup_order(&mut options, &env, &deps.cache_dir).await;
+    let select_warning = match selection {
+        Some(selection) => {
+            selection
+                .setup(
+                    &mut order_setup,
+                    &env,
+                    &deps.cache_dir,
+                    options.shuffle.is_some(),
+                )
+                .await?
+        }
+        None => None,
+    };
     let mut env = env;
     // Set, not appended: the order plugin's search path already holds the install's, and a
     // second entry of one name leaves which one a run gets to whoever reads it.
@@ -383,7 +403,11 @@ async fn prepare_runs(
         order_setup,
         template,
         build_mode,
-        warnings: options_warning.into_iter().chain(order_warning).collect(),
+        warnings: options_warning
+            .into_iter()
+            .chain(order_warning)
+            .chain(select_warning)
+            .collect(),
     })
 }
 
@@ -589,6 +613,17 @@ fn build_summary(
     });
     summary.order_dependence = order_dependence;
     summary
+}
+
+/// The runner's filter for the job's `tests`, put into the command every run gets (and so
+/// into the reproduce line); `None` when the job runs every test.
+fn choose_tests(settings: &mut Settings) -> Result<Option<Selection>, DetectError> {
+    if settings.tests.is_empty() {
+        return Ok(None);
+    }
+    let selection = Selection::for_tests(&settings.tests, &settings.argv)?;
+    settings.argv = selection.argv(&settings.argv);
+    Ok(Some(selection))
 }
 
 /// Attempt numbers of the order search's runs start this far past the first phase's, so

@@ -57,6 +57,11 @@ pub struct JobInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MAX_RUNS))]
     pub seeds: Option<Vec<u64>>,
+    /// Run only these tests, named as the job's results name them (`tests.test_a::test_x`,
+    /// `example.com/m::TestA`, `a.test.js::suite › name`), through the runner's own filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_TESTS))]
+    pub tests: Option<Vec<String>>,
     /// Extra environment variables for the runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
@@ -137,6 +142,8 @@ pub struct Overrides {
     pub knobs: Knobs,
     pub framework: Option<Framework>,
     pub seeds: Option<Vec<u64>>,
+    /// Run only these tests (empty: every test the command runs).
+    pub tests: Vec<String>,
 }
 
 /// Where the job came from, for history and reports; never used to pick what is tested
@@ -266,6 +273,11 @@ impl JobInput {
                 ));
             }
         }
+        if let Some(tests) = &self.tests
+            && let Err(problem) = check_tests(tests)
+        {
+            problems.push(problem);
+        }
         for (name, value) in self.env.iter().flatten() {
             if let Err(problem) = check_env(name, value) {
                 problems.push(problem);
@@ -301,6 +313,7 @@ impl JobInput {
                     knobs: self.knobs,
                     framework: self.framework,
                     seeds: self.seeds,
+                    tests: self.tests.unwrap_or_default(),
                 },
                 env: self.env.unwrap_or_default(),
                 meta: JobMeta {
@@ -522,6 +535,39 @@ pub(crate) fn check_command(command: &str) -> Result<(), Problem> {
             Err(Problem::new("test_command", "contains a NUL byte"))
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// Most tests a job may choose by name: a red CI run's failures, not a suite.
+pub const MAX_TESTS: usize = 1000;
+
+/// A name reaches a runner's filter or our plugin's one-name-per-line variable, so it must
+/// hold something and no line break or other control character.
+pub fn check_tests(tests: &[String]) -> Result<(), Problem> {
+    if tests.is_empty() {
+        return Err(Problem::new(
+            "tests",
+            "must not be empty; leave it out to run every test",
+        ));
+    }
+    if tests.len() > MAX_TESTS {
+        return Err(Problem::new(
+            "tests",
+            format!("may name at most {MAX_TESTS} tests"),
+        ));
+    }
+    match tests
+        .iter()
+        .find(|test| test.trim().is_empty() || test.chars().any(char::is_control))
+    {
+        Some(test) => Err(Problem::new(
+            "tests",
+            format!(
+                "`{}` must be a test name without line breaks or control characters",
+                printable(test)
+            ),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -32,6 +32,11 @@ pub struct JobFlags {
     /// Replay these seeds instead of drawing new ones (repeat or comma-separate).
     #[arg(long = "seed", value_delimiter = ',')]
     pub seeds: Vec<u64>,
+    /// Run only this test, named as the summary names tests (repeatable): the runner's own
+    /// filter (pytest node via our plugin, go test -run, jest/vitest -t, mocha --grep,
+    /// nextest -E).
+    #[arg(long = "test", value_name = "TEST")]
+    pub tests: Vec<String>,
     /// Extra variable for the runs, NAME=VALUE (repeatable).
     #[arg(long = "env", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -85,6 +90,7 @@ impl JobFlags {
             framework: self.framework,
             git_ref: self.git_ref,
             seeds: (!self.seeds.is_empty()).then_some(self.seeds),
+            tests: (!self.tests.is_empty()).then_some(self.tests),
             env: (!self.env.is_empty()).then(|| self.env.into_iter().collect::<BTreeMap<_, _>>()),
             ..JobInput::default()
         }

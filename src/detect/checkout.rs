@@ -10,6 +10,7 @@ use crate::config::{Isolation, Settings};
 use crate::framework::Framework;
 use crate::framework::build_once::builds_in_checkout;
 use crate::framework::install::may_write;
+use crate::framework::select::Selection;
 use crate::job::{Job, RepoSource};
 use crate::process::env::inherited;
 use crate::runner::isolation::Places;
@@ -26,6 +27,8 @@ pub(super) struct JobCheckout<'a> {
     /// The job's framework when [`settle`] already knows it for this checkout, so the
     /// pipeline does not detect it twice.
     pub(super) framework: Option<Framework>,
+    /// The job's chosen tests (`tests`), when it runs only some.
+    pub(super) selection: Option<&'a Selection>,
 }
 
 /// What [`settle`] decided: where the runs work, and the framework when it was needed to

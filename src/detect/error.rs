@@ -2,6 +2,7 @@
 //! failed, whether the user is at fault, and the HTTP status and exit code that say so.
 
 use crate::config::ConfigError;
+use crate::framework::select::SelectError;
 use crate::job::JobError;
 use crate::runner::RunnerError;
 use crate::workspace::WorkspaceError;
@@ -17,6 +18,8 @@ pub enum DetectError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Runner(#[from] RunnerError),
+    #[error(transparent)]
+    Select(#[from] SelectError),
     #[error("the job was cancelled before its runs finished")]
     Cancelled,
 }
@@ -27,6 +30,7 @@ impl DetectError {
     pub fn is_user_error(&self) -> bool {
         match self {
             DetectError::Job(_) | DetectError::Config(_) => true,
+            DetectError::Select(e) => !matches!(e, SelectError::Plugin { .. }),
             DetectError::Workspace(e) => e.is_input_error(),
             DetectError::Runner(e) => matches!(
                 e,

@@ -25,6 +25,7 @@ pub mod quarantine_args;
 pub mod report;
 pub mod results;
 pub mod rust;
+pub mod select;
 pub use node::script;
 pub mod seed;
 pub mod shipped;

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod chosen_tests;
 mod classify;
 mod early_stop;
 mod fork_server_socket;

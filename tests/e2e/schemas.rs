@@ -109,6 +109,7 @@ fn the_input_schema_accepts_what_the_parser_accepts() {
         "ref": "main",
         "timeout": 30.5,
         "seeds": [1, 2],
+        "tests": ["tests.test_a::test_x"],
         "env": {"A_B": "c"},
         "pr_number": 7,
         "branch": "feature/x",
