@@ -372,6 +372,8 @@ pub struct Settings {
     /// `analysis::classify::default_budget`, which depends on the runs' failure rate.
     pub confirm_budget: Option<u32>,
     pub stop_early: bool,
+    /// Start no run after the first failing one (`verify-fix`; not a knob).
+    pub stop_at_first_failure: bool,
 }
 
 impl Settings {
@@ -430,6 +432,7 @@ impl Settings {
             confirm: knobs.confirm.unwrap_or(true),
             confirm_budget: knobs.confirm_budget,
             stop_early: knobs.stop_early.unwrap_or(false),
+            stop_at_first_failure: o.stop_at_first_failure,
         })
     }
 }

@@ -20,7 +20,7 @@ pub use error::DetectError;
 
 use crate::analysis::assess::Assessment;
 use crate::analysis::early_stop;
-use crate::analysis::per_test::Ignore;
+use crate::analysis::per_test::{Ignore, run_failed};
 use crate::config::policy::JobPolicy;
 use crate::config::{FileConfig, Settings};
 use crate::events::{Event, Events};
@@ -450,7 +450,8 @@ struct FirstPhase {
 }
 
 /// Runs the job's seeds on `settings.parallelism` slots, stopping once the outcome is
-/// settled when `stop_early` is on. `Cancelled` when `cancel` fired before any run ended.
+/// settled when `stop_early` is on, or at the first failing run for `verify-fix` (runs in
+/// flight then still finish). `Cancelled` when `cancel` fired before any run ended.
 async fn run_first_phase(
     setup: &RunSetup,
     settings: &Settings,
@@ -482,14 +483,16 @@ async fn run_first_phase(
         events,
         cancel,
         &mut |done| {
-            settings.stop_early && early_stop::settled_runs(done, ignore, &settings.thresholds)
+            (settings.stop_early && early_stop::settled_runs(done, ignore, &settings.thresholds))
+                || (settings.stop_at_first_failure && done.iter().any(|r| run_failed(r, ignore)))
         },
     )
     .await?;
     if records.is_empty() && cancel.is_cancelled() {
         return Err(DetectError::Cancelled);
     }
-    let runs_saved = if settings.stop_early && !cancel.is_cancelled() {
+    let stops = settings.stop_early || settings.stop_at_first_failure;
+    let runs_saved = if stops && !cancel.is_cancelled() {
         settings.runs.saturating_sub(records.len() as u32)
     } else {
         0

@@ -144,6 +144,9 @@ pub struct Overrides {
     pub seeds: Option<Vec<u64>>,
     /// Run only these tests (empty: every test the command runs).
     pub tests: Vec<String>,
+    /// Start no run after the first failing one: `verify-fix`'s rule (one failure already
+    /// says "not fixed"), set by that front end and never by an input.
+    pub stop_at_first_failure: bool,
 }
 
 /// Where the job came from, for history and reports; never used to pick what is tested
@@ -314,6 +317,7 @@ impl JobInput {
                     framework: self.framework,
                     seeds: self.seeds,
                     tests: self.tests.unwrap_or_default(),
+                    stop_at_first_failure: false,
                 },
                 env: self.env.unwrap_or_default(),
                 meta: JobMeta {

@@ -44,6 +44,9 @@ enum Command {
     /// Write .flaky-detector/quarantine.yml from history (flaky tests that may fail without
     /// blocking), or print a runner's way to apply it (--apply-args).
     Quarantine(cli::quarantine::QuarantineArgs),
+    /// Run one test alone for exactly the clean runs that earn `fixed` (stopping at its
+    /// first failure), record them and update the quarantine file.
+    VerifyFix(Box<cli::verify_fix::VerifyFixArgs>),
     /// Send a job to a RunPod endpoint (or a `serve`), optionally split into shards, and
     /// report its summary.
     Submit(Box<cli::submit::SubmitArgs>),
@@ -132,6 +135,10 @@ async fn run() -> Result<Outcome, CliError> {
             init_logging();
             cli::quarantine::run(args)?;
         }
+        Some(Command::VerifyFix(args)) => {
+            init_logging();
+            return cli::verify_fix::run(*args, &Deps::from_env()).await;
+        }
         None => {
             init_logging();
             // Local test mode has no --db: FLAKY_DB or the default path.
@@ -159,6 +166,7 @@ fn read_secret_files(command: &mut Command) -> Result<(), CliError> {
         Command::History(args) => args.db.read_db_file(),
         Command::Dashboard(args) => args.db.read_db_file(),
         Command::Quarantine(args) => args.db.read_db_file(),
+        Command::VerifyFix(args) => args.history.read_db_file(),
         Command::Submit(args) => args.read_secret_files(),
         Command::Worker(args) => args.db.read_db_file(),
         Command::Serve(args) => args.read_secret_files(),

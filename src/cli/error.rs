@@ -59,6 +59,11 @@ pub enum CliError {
     /// The quarantine file, its rules or the history it is written from.
     #[error(transparent)]
     Quarantine(#[from] crate::quarantine::QuarantineError),
+    /// `verify-fix`: the runs passed, but no report named the test.
+    #[error(
+        "`{test}` did not run: no run's report names it, so its fix cannot be verified; check the name (`flaky-detector history --test`)"
+    )]
+    TestDidNotRun { test: String },
     /// A Go without `-skip`: the tests to run instead could not be listed.
     #[error("cannot list the Go tests in {} (go 1.19 has no -skip, so the others are run by name)", dir.display())]
     GoList {

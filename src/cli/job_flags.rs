@@ -97,13 +97,13 @@ impl JobFlags {
     }
 }
 
-fn parse_env(text: &str) -> Result<(String, String), FlagValueError> {
+pub(crate) fn parse_env(text: &str) -> Result<(String, String), FlagValueError> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| FlagValueError::NotNameValue(text.to_string()))
 }
 
-fn parse_framework(text: &str) -> Result<Framework, FlagValueError> {
+pub(crate) fn parse_framework(text: &str) -> Result<Framework, FlagValueError> {
     Framework::ALL
         .into_iter()
         .find(|f| f.name() == text)

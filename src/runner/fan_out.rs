@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +35,10 @@ pub async fn run_all(
     let semaphore = Arc::new(Semaphore::new(parallelism.max(1) as usize));
     let runs_cancel = cancel.child_token();
     let mut pending = requests.into_iter();
-    let mut set: JoinSet<Result<RunRecord, RunnerError>> = JoinSet::new();
+    // Each run hands its permit back with its record, so a slot frees only once `enough`
+    // has seen the run that ended there: a stop at the first failure (verify-fix) with
+    // one slot then starts no run after the failing one.
+    let mut set: JoinSet<(Result<RunRecord, RunnerError>, OwnedSemaphorePermit)> = JoinSet::new();
     let mut records: Vec<RunRecord> = Vec::new();
     let mut failures = 0;
     let mut with_output = 0;
@@ -47,6 +50,10 @@ pub async fn run_all(
             biased;
             joined = set.join_next(), if !set.is_empty() => {
                 let Some(joined) = joined else { continue };
+                let (joined, permit) = match joined {
+                    Ok((result, permit)) => (Ok(result), Some(permit)),
+                    Err(join_error) => (Err(join_error), None),
+                };
                 match joined {
                     Ok(Ok(record)) if record.outcome == RunOutcome::Cancelled => {}
                     Ok(Ok(mut record)) => {
@@ -81,6 +88,7 @@ pub async fn run_all(
                     }
                     Err(_) => {}
                 }
+                drop(permit);
             }
             () = runs_cancel.cancelled(), if launching => launching = false,
             permit = semaphore.clone().acquire_owned(), if launching => {
@@ -91,10 +99,7 @@ pub async fn run_all(
                 let permit = permit.expect("the semaphore is never closed");
                 let template = template.clone();
                 let cancel = runs_cancel.clone();
-                set.spawn(async move {
-                    let _permit = permit;
-                    template.run(request, &cancel).await
-                });
+                set.spawn(async move { (template.run(request, &cancel).await, permit) });
             }
             else => break,
         }

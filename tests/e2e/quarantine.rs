@@ -5,6 +5,9 @@
 
 use crate::support;
 
+use std::path::Path;
+use std::process::Output;
+
 use support::quarantine::{listed, quarantine, record_job, run_applied, seeds};
 use support::{Sandbox, project};
 
@@ -113,4 +116,79 @@ fn pytest_quarantine_round_trip() {
         "{said}"
     );
     assert!(!file.contains("test_broken"), "{file}");
+}
+
+/// `verify-fix --test ID` in `repo` with `extra` flags: its output.
+fn verify_fix(sandbox: &Sandbox, repo: &Path, db: &Path, id: &str, extra: &[&str]) -> Output {
+    sandbox
+        .command()
+        .args(["verify-fix", "--test", id, "--command", COMMAND, "--db"])
+        .arg(db)
+        .args(extra)
+        .current_dir(repo)
+        .output()
+        .expect("the binary starts")
+}
+
+/// The newest job's run count in `db`.
+fn newest_job_runs(sandbox: &Sandbox, db: &Path) -> u64 {
+    let output = sandbox
+        .command()
+        .args(["history", "--json", "--limit", "1", "--db"])
+        .arg(db)
+        .output()
+        .expect("the binary starts");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    report["jobs"][0]["total_runs"].as_u64().expect("a job")
+}
+
+#[test]
+fn verify_fix_stops_at_the_first_failure_and_runs_exactly_n_when_clean() {
+    let repo = project(&[
+        ("tests/test_seeded.py", SEEDED),
+        (".flaky-detector.yml", RULES),
+    ]);
+    let repo = repo.path();
+    let sandbox = Sandbox::new();
+    let db = sandbox.root.path().join("history.db");
+    record_job(&sandbox, repo, &db, COMMAND, &seeds(1..=12), &[]);
+    quarantine(&sandbox, repo, &db, &[]);
+    assert!(listed(repo).contains("test_flaky"));
+
+    // Failing 1 in 3 (seeds 1, 2, 3, … cycled, one run at a time): stops at run 3 of 14.
+    let out = verify_fix(
+        &sandbox,
+        repo,
+        &db,
+        "tests.test_seeded::test_flaky",
+        &["--seed", "1,2,3", "--parallelism", "1"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout.contains(
+            "tests.test_seeded::test_flaky: not fixed: failed at run 3 (seed 3), reproduce: "
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("stays quarantined"), "{stdout}");
+    assert_eq!(newest_job_runs(&sandbox, &db), 3);
+    assert!(listed(repo).contains("test_flaky"));
+
+    // The fixed test: exactly the 14 clean runs `fixed_below: 0.2` needs, then it leaves.
+    std::fs::write(repo.join("tests/FIXED"), "").expect("the fix");
+    let out = verify_fix(&sandbox, repo, &db, "tests.test_seeded::test_to_fix", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.contains("tests.test_seeded::test_to_fix: fixed: ≤ 20 % after 14 clean runs"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("left the quarantine"), "{stdout}");
+    assert_eq!(newest_job_runs(&sandbox, &db), 14);
+    assert!(!listed(repo).contains("test_to_fix"));
+
+    // A name no runner knows never reads as fixed.
+    let out = verify_fix(&sandbox, repo, &db, "tests.test_seeded::test_nothing", &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
