@@ -9,6 +9,7 @@ use super::error::CliError;
 use super::history::DbArg;
 use crate::history::Store;
 use crate::history::read_only::WalRead;
+use crate::web::status_page::QuarantineDir;
 
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
@@ -20,6 +21,10 @@ pub struct DashboardArgs {
     /// Require this key (`Authorization: Bearer <key>` or the bare key) on every page.
     #[arg(long, env = "FLAKY_DASHBOARD_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// A repository folder whose `.flaky-detector.yml` (the `quarantine:` rules) and
+    /// `.flaky-detector/quarantine.yml` the Status page applies.
+    #[arg(long, value_name = "DIR")]
+    pub quarantine_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub db: DbArg,
 }
@@ -69,7 +74,8 @@ pub async fn run(args: DashboardArgs) -> Result<(), CliError> {
         .key
         .filter(|key| !key.is_empty())
         .map(secrecy::SecretString::from);
-    crate::web::serve(listener, store, key, shutdown)
+    let app = crate::web::router_with(store, QuarantineDir(args.quarantine_dir));
+    crate::web::serve_app(listener, app, key, shutdown)
         .await
         .map_err(CliError::Dashboard)
 }

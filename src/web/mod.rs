@@ -9,6 +9,7 @@ pub mod pages;
 pub mod params;
 pub mod routes;
 pub mod server;
+pub mod status_page;
 
-pub use routes::{mounted, router};
-pub use server::serve;
+pub use routes::{mounted, router, router_with};
+pub use server::{serve, serve_app};

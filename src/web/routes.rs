@@ -19,6 +19,7 @@ use super::pages::{
     SeverityPage, Stats, TestItem, TestsPage, TrendPage, severity_chart, trend_chart,
 };
 use super::params::{PageParams, ParamError, query_string};
+use super::status_page::{Quarantine, QuarantineDir, StatusPage};
 use crate::errors::one_line;
 use crate::history::{HistoryError, JobFilter, RunId, Store};
 
@@ -30,14 +31,21 @@ pub const TESTS_SHOWN: usize = 100;
 /// The dashboard, to serve alone or nest under a prefix with `Router::nest` (links follow
 /// the prefix; see [`mounted`] for the trailing-slash form of the prefix).
 pub fn router(store: Arc<Store>) -> Router {
+    router_with(store, QuarantineDir(None))
+}
+
+/// [`router`] whose status page reads the rules and quarantine file of a repository folder.
+pub fn router_with(store: Arc<Store>, quarantine: QuarantineDir) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/trend", get(trend))
         .route("/tests", get(tests))
+        .route("/status", get(status))
         .route("/severity", get(severity))
         .route("/jobs", get(jobs))
         .route("/jobs/{id}", get(job))
         .fallback(not_found)
+        .layer(axum::Extension(quarantine))
         .with_state(store)
 }
 
@@ -253,6 +261,36 @@ async fn tests(
                 .collect(),
             chrome: chrome(b, "tests", form),
         }))
+    })
+    .await
+}
+
+async fn status(
+    State(store): State<Arc<Store>>,
+    axum::Extension(dir): axum::Extension<QuarantineDir>,
+    base: Base,
+    Query(params): Query<PageParams>,
+) -> PageResult {
+    let b = base.0.clone();
+    page(base, async move {
+        let filter = params.filter()?;
+        let repo = filter.repo.clone();
+        let known = dir.0.is_some();
+        let (tests, quarantine, repos) = read(&store, move |s| {
+            let quarantine = Quarantine::load(dir.0.as_deref());
+            let tests = s.test_histories(repo.as_deref(), quarantine.since())?;
+            Ok((tests, quarantine, s.repos()?))
+        })
+        .await?;
+        let mut form = FilterForm::new(&filter, repos, None);
+        form.show_test = true;
+        Ok(render(&StatusPage::new(
+            chrome(b, "status", form),
+            &tests,
+            quarantine,
+            known,
+            filter.test.as_deref(),
+        )))
     })
     .await
 }

@@ -22,7 +22,17 @@ pub async fn serve(
     key: Option<SecretString>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = super::router(store)
+    serve_app(listener, super::router(store), key, shutdown).await
+}
+
+/// [`serve`] for a router already made (with the status page's quarantine folder, say).
+pub async fn serve_app(
+    listener: TcpListener,
+    app: axum::Router,
+    key: Option<SecretString>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = app
         .layer(axum::middleware::from_fn_with_state(
             key.map(Arc::new),
             super::key::require,

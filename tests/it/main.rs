@@ -11,6 +11,7 @@ mod support;
 
 mod bad_input;
 mod dashboard;
+mod dashboard_status;
 mod fuzz_inputs;
 mod history;
 mod history_cli;
