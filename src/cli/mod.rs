@@ -20,6 +20,7 @@ pub mod seconds;
 pub mod secret_file;
 pub mod serve;
 pub mod submit;
+pub mod triage;
 pub mod worker;
 
 use tokio_util::sync::CancellationToken;

@@ -15,6 +15,7 @@ pub mod pertest;
 pub mod pg;
 pub mod runpod;
 pub mod summaries;
+pub mod triage;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
