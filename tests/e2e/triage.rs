@@ -4,6 +4,8 @@
 use crate::support::pertest::run_job;
 use crate::support::triage::{base_and_head, expected, verdicts};
 use crate::support::{Sandbox, path_str};
+use flaky_detector::report::markdown::{Body, GITHUB, Level, SLACK, render};
+use flaky_detector::report::step_summary::annotations;
 use serde_json::json;
 
 fn module(head: bool) -> String {
@@ -106,6 +108,45 @@ async fn each_failing_pytest_test_gets_its_verdict_from_the_red_runs_junit() {
         ci_only.evidence
     );
     assert_eq!(triage.head_runs, 12);
+    // The PR comment leads with the verdicts; Slack lists them; annotations mark the
+    // change's faults as errors and the rest as warnings or notices.
+    let body = Body::of(&summary);
+    let comment = render(&body, GITHUB, Level::Full);
+    assert!(
+        comment.contains("![triage: 3 caused by this change]"),
+        "{comment}"
+    );
+    let table = comment
+        .find("| Verdict | Test |")
+        .expect("a table of verdicts");
+    assert!(
+        table < comment.find("The runs at head").expect("then the runs"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("| **regression** | `tests.test_t::test_regression` |"),
+        "{comment}"
+    );
+    assert!(comment.contains("Triage: 2 regression, 1 flaky before this change, 1 new flake, 1 could not reproduce, 1 broken at base too"), "{comment}");
+    let slack = render(&body, SLACK, Level::Full);
+    assert!(
+        slack.contains("- *flaky before this change* `tests.test_t::test_flaky_before`"),
+        "{slack}"
+    );
+    let marks = annotations(&summary);
+    assert!(
+        marks
+            .iter()
+            .any(|m| m
+                .starts_with("::error title=Regression%3A tests.test_t%3A%3Atest_regression::")),
+        "{marks:#?}"
+    );
+    assert!(
+        marks
+            .iter()
+            .any(|m| m.starts_with("::warning title=Flaky before this change")),
+        "{marks:#?}"
+    );
     let validator = crate::schemas::schema("summary.schema.json");
     let value = serde_json::to_value(&summary).expect("serialises");
     crate::schemas::assert_valid(&validator, &value, "a triage summary");

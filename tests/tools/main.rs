@@ -19,3 +19,4 @@ mod per_test;
 mod report_workflows;
 mod serve_sdk;
 mod shuffle;
+mod triage_languages;
