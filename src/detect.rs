@@ -16,7 +16,9 @@ pub mod confirm;
 mod control;
 mod error;
 pub mod order;
+mod triage;
 pub use error::DetectError;
+pub use triage::TriageError;
 
 use crate::analysis::assess::Assessment;
 use crate::analysis::early_stop;
@@ -96,6 +98,9 @@ pub async fn detect(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Summary, DetectError> {
+    if let Some(request) = job.triage.clone() {
+        return triage::triage(job, request, deps, events, cancel).await;
+    }
     let started = Instant::now();
     events.emit(Event::Fetching {
         repo: job.repo.display(),

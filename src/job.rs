@@ -15,10 +15,12 @@ use crate::secrets::hide_userinfo;
 mod choices;
 mod knobs;
 mod schema;
+mod triage;
 
 pub use choices::{BuildOnce, Framework, Isolation};
 pub use knobs::{Knobs, check_seconds};
 pub use schema::input_schema;
+pub use triage::{DEFAULT_TRIAGE_RUNS, TriageRequest};
 
 /// Bounds shared by the job input, the repo config file and the JSON Schema.
 pub const MAX_RUNS: u32 = 1000;
@@ -62,6 +64,12 @@ pub struct JobInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MAX_TESTS))]
     pub tests: Option<Vec<String>>,
+    /// Triage a red pull request's failing tests (`tests`, or `triage.junit`): rerun them at
+    /// `ref` (the head) and at `triage.base_ref`, the same seeds on both sides, and give each
+    /// a verdict (regression, flaky before this change, new flake, could not reproduce,
+    /// broken at base too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<TriageRequest>,
     /// Extra environment variables for the runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
@@ -132,6 +140,8 @@ pub struct Job {
     pub git_ref: Option<String>,
     pub overrides: Overrides,
     pub env: BTreeMap<String, String>,
+    /// Set for a triage job: the base to compare with and where the failing tests come from.
+    pub triage: Option<TriageRequest>,
     pub meta: JobMeta,
 }
 
@@ -281,6 +291,9 @@ impl JobInput {
         {
             problems.push(problem);
         }
+        if let Some(triage) = &self.triage {
+            triage.check(self.tests.is_some(), &mut problems);
+        }
         for (name, value) in self.env.iter().flatten() {
             if let Err(problem) = check_env(name, value) {
                 problems.push(problem);
@@ -320,6 +333,7 @@ impl JobInput {
                     stop_at_first_failure: false,
                 },
                 env: self.env.unwrap_or_default(),
+                triage: self.triage,
                 meta: JobMeta {
                     pr_number: self.pr_number,
                     branch: self.branch,
@@ -497,15 +511,20 @@ fn parse_scp(repo: &str) -> Result<RepoSource, Problem> {
 }
 
 fn check_ref(git_ref: &str) -> Result<(), Problem> {
+    check_ref_named("ref", git_ref)
+}
+
+/// A branch, tag or commit name for the field `field`: refused before it reaches git.
+fn check_ref_named(field: &'static str, git_ref: &str) -> Result<(), Problem> {
     if git_ref.is_empty() {
         return Err(Problem::new(
-            "ref",
+            field,
             "is empty; leave it out to test the default branch",
         ));
     }
     if git_ref.starts_with('-') {
         return Err(Problem::new(
-            "ref",
+            field,
             format!("must not start with `-`, got `{git_ref}`"),
         ));
     }
@@ -514,7 +533,7 @@ fn check_ref(git_ref: &str) -> Result<(), Problem> {
         || git2::Reference::is_valid_name(&format!("refs/heads/{git_ref}"));
     if !valid {
         return Err(Problem::new(
-            "ref",
+            field,
             format!(
                 "`{}` is not a valid branch, tag or commit name",
                 printable(git_ref)

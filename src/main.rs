@@ -37,6 +37,9 @@ struct Cli {
 enum Command {
     /// Run a test command many times with a seed per run and report whether it is flaky.
     Run(cli::run::RunArgs),
+    /// Triage a red pull request: rerun its failing tests at head and at base, the same
+    /// seeds on both sides, and say for each whether the change broke it or it was flaky.
+    Triage(cli::triage::TriageArgs),
     /// Recent jobs, the flakiest tests and the daily trend from the history database.
     History(cli::history::HistoryArgs),
     /// Serve the history dashboard on a local port.
@@ -115,6 +118,10 @@ async fn run() -> Result<Outcome, CliError> {
             init_logging();
             return cli::run::run(args, &Deps::from_env()).await;
         }
+        Some(Command::Triage(args)) => {
+            init_logging();
+            return cli::triage::run(args, &Deps::from_env()).await;
+        }
         Some(Command::Submit(args)) => {
             init_logging();
             return cli::submit::run(*args).await;
@@ -163,6 +170,7 @@ async fn run() -> Result<Outcome, CliError> {
 fn read_secret_files(command: &mut Command) -> Result<(), CliError> {
     match command {
         Command::Run(args) => args.history.read_db_file(),
+        Command::Triage(args) => args.history.read_db_file(),
         Command::History(args) => args.db.read_db_file(),
         Command::Dashboard(args) => args.db.read_db_file(),
         Command::Quarantine(args) => args.db.read_db_file(),

@@ -3,6 +3,7 @@
 //! [`Summary::apply`]; the same shape comes back from RunPod, `serve` and the CLI.
 
 pub mod merge;
+pub mod triage;
 pub mod wording;
 
 pub use crate::analysis::findings::{
@@ -127,6 +128,9 @@ pub struct Summary {
     pub build_once: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
+    /// A triage job's verdicts (the rest of the summary is its head side's runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<triage::TriageReport>,
     pub duration_seconds: f64,
 }
 
@@ -209,6 +213,7 @@ impl Summary {
             temp_dir: None,
             build_once: None,
             run_id: None,
+            triage: None,
             duration_seconds: stats::round3(facts.duration_seconds),
         }
     }

@@ -15,6 +15,7 @@ pub mod per_test;
 pub mod polluter;
 pub mod severity;
 pub mod stats;
+pub mod triage;
 pub mod verdict;
 
 pub use severity::Severity;

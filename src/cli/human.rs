@@ -11,6 +11,10 @@ use crate::summary::{Classification, Summary};
 /// and what to do next, in that order.
 pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
+    if let Some(triage) = &summary.triage {
+        write_triage(&mut out, triage);
+        let _ = writeln!(out, "\nthe runs at head, as a job:");
+    }
     let _ = writeln!(out, "{}", headline(summary));
     write_context(&mut out, summary);
     write_failures(&mut out, summary);
@@ -257,4 +261,39 @@ fn tests_headline(summary: &Summary) -> Option<String> {
             plural(f)
         )),
     }
+}
+
+/// A triage's verdicts first: what the user asked ("did my change break it?").
+fn write_triage(out: &mut String, triage: &crate::summary::triage::TriageReport) {
+    let short = |commit: &str| commit.chars().take(12).collect::<String>();
+    let _ = writeln!(
+        out,
+        "TRIAGE: head {} ({}) against base {} ({})",
+        triage.head.git_ref,
+        short(&triage.head.commit),
+        triage.base.git_ref,
+        short(&triage.base.commit)
+    );
+    for test in &triage.tests {
+        let _ = writeln!(
+            out,
+            "  {:<26} {}{}",
+            test.verdict.label(),
+            test.test,
+            if test.new_at_head {
+                "  (new at head)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(out, "  {:<26} {}", "", test.evidence);
+        if let Some(history) = &test.history {
+            let _ = writeln!(out, "  {:<26} history: {history}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  runs: {} at head, {} at base (at most {} a side); {}",
+        triage.head_runs, triage.base_runs, triage.max_runs, triage.stopped
+    );
 }

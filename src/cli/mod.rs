@@ -21,6 +21,7 @@ pub mod seconds;
 pub mod secret_file;
 pub mod serve;
 pub mod submit;
+pub mod triage;
 pub mod verify_fix;
 pub mod worker;
 

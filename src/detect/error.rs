@@ -20,6 +20,8 @@ pub enum DetectError {
     Runner(#[from] RunnerError),
     #[error(transparent)]
     Select(#[from] SelectError),
+    #[error(transparent)]
+    Triage(#[from] super::TriageError),
     #[error("the job was cancelled before its runs finished")]
     Cancelled,
 }
@@ -29,7 +31,7 @@ impl DetectError {
     /// network's (5xx).
     pub fn is_user_error(&self) -> bool {
         match self {
-            DetectError::Job(_) | DetectError::Config(_) => true,
+            DetectError::Job(_) | DetectError::Config(_) | DetectError::Triage(_) => true,
             DetectError::Select(e) => !matches!(e, SelectError::Plugin { .. }),
             DetectError::Workspace(e) => e.is_input_error(),
             DetectError::Runner(e) => matches!(

@@ -40,6 +40,17 @@ pub struct TestRow {
     pub first_failure: Option<String>,
 }
 
+/// One failing test's triage verdict (a triage job's report leads with these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageRow {
+    pub verdict: &'static str,
+    pub test: String,
+    /// `3/8` at head and at base (`new` when the test does not exist at base).
+    pub head: String,
+    pub base: String,
+    pub evidence: String,
+}
+
 /// A collapsible section: lines, then an optional block of program output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detail {
@@ -66,6 +77,8 @@ pub struct Body {
     pub reproduce: Option<String>,
     pub replay: Option<String>,
     pub details: Vec<Detail>,
+    /// A triage job's comparison (`feature (abc123) against main (def456)`) and verdicts.
+    pub triage: Option<(String, Vec<TriageRow>)>,
 }
 
 fn pct(x: f64) -> String {
@@ -99,6 +112,9 @@ pub(super) fn seed_list(seeds: &[u64], max: usize) -> String {
 
 impl Badge {
     pub fn of(summary: &Summary) -> Badge {
+        if let Some(triage) = &summary.triage {
+            return Badge::of_triage(triage);
+        }
         let colour = match (summary.verdict, summary.severity) {
             (Verdict::Inconclusive, _) => 0x8C959F,
             (Verdict::InstallFailed, _) => 0x8250DF,
@@ -124,6 +140,32 @@ impl Badge {
         };
         Badge {
             label,
+            message,
+            emoji,
+            colour,
+        }
+    }
+
+    /// A triage's badge: red when the change broke or destabilised a test, yellow when
+    /// the failures are not its fault, green when none could be reproduced.
+    fn of_triage(triage: &crate::summary::triage::TriageReport) -> Badge {
+        use crate::analysis::triage::TriageVerdict as V;
+        let count = |v: V| triage.tests.iter().filter(|t| t.verdict == v).count();
+        let blamed = count(V::Regression) + count(V::NewFlake);
+        let not_blamed = count(V::FlakyBefore) + count(V::BrokenAtBase);
+        let (message, emoji, colour) = if blamed > 0 {
+            (format!("{blamed} caused by this change"), "🔴", 0xCF222E)
+        } else if not_blamed > 0 {
+            (
+                format!("{not_blamed} not caused by this change"),
+                "🟡",
+                0xD4A72C,
+            )
+        } else {
+            ("nothing reproduced".to_string(), "🟢", 0x2EA043)
+        };
+        Badge {
+            label: "triage",
             message,
             emoji,
             colour,
@@ -214,6 +256,10 @@ impl Body {
                 first_failure: t.first_failure.clone(),
             })
             .collect();
+        let headline = match &s.triage {
+            Some(triage) => triage_headline(triage),
+            None => headline,
+        };
         Body {
             badge: Badge::of(s),
             headline,
@@ -226,8 +272,63 @@ impl Body {
             reproduce: s.reproduce.clone(),
             replay: replay(s),
             details: details(s),
+            triage: s.triage.as_ref().map(triage_rows),
         }
     }
+}
+
+/// `Triage: 1 regression, 2 flaky before this change` — counts per verdict, in order.
+fn triage_headline(triage: &crate::summary::triage::TriageReport) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for test in &triage.tests {
+        match counts
+            .iter_mut()
+            .find(|(label, _)| *label == test.verdict.label())
+        {
+            Some((_, n)) => *n += 1,
+            None => counts.push((test.verdict.label(), 1)),
+        }
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(label, n)| format!("{n} {label}"))
+        .collect();
+    format!("Triage: {}", parts.join(", "))
+}
+
+/// A triage's comparison line and its rows, regressions first (as the report orders them).
+fn triage_rows(triage: &crate::summary::triage::TriageReport) -> (String, Vec<TriageRow>) {
+    let short = |commit: &str| commit.chars().take(7).collect::<String>();
+    let header = format!(
+        "`{}` ({}) against `{}` ({}): {} runs at head, {} at base; {}",
+        triage.head.git_ref,
+        short(&triage.head.commit),
+        triage.base.git_ref,
+        short(&triage.base.commit),
+        triage.head_runs,
+        triage.base_runs,
+        triage.stopped
+    );
+    let counts = |c: &crate::summary::triage::SideCounts| format!("{}/{}", c.failures, c.runs);
+    let rows = triage
+        .tests
+        .iter()
+        .map(|t| TriageRow {
+            verdict: t.verdict.label(),
+            test: t.test.clone(),
+            head: counts(&t.head),
+            base: if t.new_at_head {
+                "new".into()
+            } else {
+                counts(&t.base)
+            },
+            evidence: match &t.history {
+                Some(history) => format!("{}; {history}", t.evidence),
+                None => t.evidence.clone(),
+            },
+        })
+        .collect();
+    (header, rows)
 }
 
 fn context(s: &Summary) -> Vec<String> {

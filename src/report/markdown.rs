@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-pub use super::body::{Badge, Body, Detail, TestRow, code};
+pub use super::body::{Badge, Body, Detail, TestRow, TriageRow, code};
 use super::body::{MAX_SEEDS, MAX_TESTS, seed_list};
 
 /// The hidden line by which a pull request comment is known as ours, to be edited rather
@@ -69,6 +69,9 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
             body.headline
         );
     }
+    if let Some((header, rows)) = &body.triage {
+        triage(&mut out, header, rows, dialect);
+    }
     // The rate is our own wording, with bold marks the dialect rewrites.
     let _ = writeln!(out, "{}", body.rate.replace("**", dialect.bold));
     let _ = writeln!(out, "\n{}\n", text(&body.context.join(" · ")));
@@ -129,6 +132,46 @@ pub fn render(body: &Body, dialect: Dialect, level: Level) -> String {
         let _ = writeln!(out, "<sub>Reported by flaky-detector</sub>");
     }
     out.trim_end().to_string() + "\n"
+}
+
+/// A triage's verdicts, first: a table on GitHub, a list elsewhere; then the head side's
+/// runs follow as any job's report.
+fn triage(out: &mut String, header: &str, rows: &[TriageRow], dialect: Dialect) {
+    let b = dialect.bold;
+    let _ = writeln!(
+        out,
+        "{b}Is this pull request to blame?{b} {}\n",
+        escape(header, dialect)
+    );
+    if dialect.html {
+        let _ = writeln!(
+            out,
+            "| Verdict | Test | Failed at head | Failed at base | Evidence |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "| {b}{}{b} | {} | {} | {} | {} |",
+                row.verdict,
+                code(&row.test),
+                row.head,
+                row.base,
+                escape(&row.evidence, dialect).replace('|', "\\|")
+            );
+        }
+    } else {
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "- {b}{}{b} {}: {}",
+                row.verdict,
+                code(&row.test),
+                escape(&row.evidence, dialect)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{b}The runs at head:{b}\n");
 }
 
 fn tests(out: &mut String, body: &Body, dialect: Dialect, level: Level) {

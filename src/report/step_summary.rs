@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::send::ReportError;
 use crate::analysis::Verdict;
+use crate::analysis::triage::TriageVerdict;
 use crate::summary::Summary;
 use crate::summary::wording::also_line;
 
@@ -41,6 +42,30 @@ pub fn annotations(summary: &Summary) -> Vec<String> {
         shown.join(", ")
     };
     let mut lines = Vec::new();
+    // A triage answers for the red run's failures: the change's fault is an error, a
+    // failure that is not its fault a warning, one that could not be reproduced a notice.
+    if let Some(triage) = &summary.triage {
+        for test in &triage.tests {
+            let (kind, title) = match test.verdict {
+                TriageVerdict::Regression => ("error", "Regression"),
+                TriageVerdict::NewFlake => ("error", "New flake"),
+                TriageVerdict::FlakyBefore => ("warning", "Flaky before this change"),
+                TriageVerdict::BrokenAtBase => ("warning", "Broken at base too"),
+                TriageVerdict::CouldNotReproduce | TriageVerdict::NotFound => {
+                    ("notice", test.verdict.label())
+                }
+            };
+            lines.push(command(
+                kind,
+                &format!("{title}: {}", test.test),
+                &test.evidence,
+            ));
+            if lines.len() == MAX_ANNOTATIONS {
+                return lines;
+            }
+        }
+        return lines;
+    }
     for test in summary.tests.iter().filter(|t| t.failures > 0) {
         let (kind, title) = match test.verdict {
             Verdict::AlwaysFailing => ("error", "Failing test"),

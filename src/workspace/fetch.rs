@@ -104,6 +104,116 @@ pub fn fetch_into(request: &FetchRequest<'_>, dest: &Path) -> Result<String, Wor
     Ok(commit.id().to_string())
 }
 
+/// A pull request's base found from its head: the last commit the head shares with the
+/// repository's default branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeBase {
+    pub commit: String,
+    /// The head's ref as resolved, and the branch it was compared with.
+    pub head: String,
+    pub default: String,
+}
+
+/// Fetches `request`'s ref and the remote's default branch (whole, for their history) into
+/// a bare repository at `dest`, and finds their merge base. The default branch is what the
+/// remote's HEAD names, unless that is the head itself: then `main`, else `master`.
+pub fn merge_base_into(
+    request: &FetchRequest<'_>,
+    dest: &Path,
+) -> Result<MergeBase, WorkspaceError> {
+    let repo = Repository::init_bare(dest).map_err(|source| WorkspaceError::Init {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    let mut remote = repo
+        .remote_anonymous(request.url)
+        .map_err(|source| clone_error(request, source))?;
+    let (target, base) = {
+        let connection = remote
+            .connect_auth(git2::Direction::Fetch, Some(callbacks(request)), None)
+            .map_err(|source| clone_error(request, source))?;
+        let heads: Vec<(String, Oid)> = connection
+            .list()
+            .map_err(|source| clone_error(request, source))?
+            .iter()
+            .map(|head| (head.name().to_string(), head.oid()))
+            .collect();
+        let default = connection
+            .default_branch()
+            .ok()
+            .and_then(|name| name.as_str().map(str::to_owned));
+        let (target, _) = resolve(request.git_ref, &heads, default.clone())?;
+        let head_name = match &target {
+            Target::Ref(name) => Some(name.clone()),
+            _ => None,
+        };
+        let base = default
+            .into_iter()
+            .chain([
+                "refs/heads/main".to_string(),
+                "refs/heads/master".to_string(),
+            ])
+            .find(|name| Some(name) != head_name.as_ref() && heads.iter().any(|(n, _)| n == name))
+            .ok_or_else(|| WorkspaceError::RefNotFound {
+                git_ref: "the merge base".into(),
+                detail:
+                    "the repository has no default branch other than the head; give the base ref"
+                        .into(),
+            })?;
+        (target, base)
+    };
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(callbacks(request))
+        .download_tags(AutotagOption::None);
+    let head_spec = match &target {
+        Target::Ref(name) => format!("+{name}:{TARGET_REF}"),
+        Target::Sha(sha) => format!("+{sha}:{TARGET_REF}"),
+        Target::ShortSha(_) => "+refs/heads/*:refs/remotes/origin/*".to_string(),
+    };
+    let base_spec = format!("+{base}:{BASE_REF}");
+    remote
+        .fetch(
+            &[head_spec.as_str(), base_spec.as_str()],
+            Some(&mut options),
+            None,
+        )
+        .map_err(|source| clone_error(request, source))?;
+    let head = match &target {
+        Target::ShortSha(short) => repo.revparse_single(short),
+        _ => repo.revparse_single(TARGET_REF),
+    }
+    .and_then(|object| object.peel_to_commit())
+    .map_err(|source| clone_error(request, source))?;
+    let base_commit = repo
+        .revparse_single(BASE_REF)
+        .and_then(|object| object.peel_to_commit())
+        .map_err(|source| clone_error(request, source))?;
+    let commit = repo
+        .merge_base(head.id(), base_commit.id())
+        .map_err(|source| WorkspaceError::RefNotFound {
+            git_ref: "the merge base".into(),
+            detail: format!(
+                "the head and {} share no commit ({})",
+                short_name(&base),
+                one_line(&source)
+            ),
+        })?;
+    Ok(MergeBase {
+        commit: commit.to_string(),
+        head: request.git_ref.unwrap_or("the default branch").to_string(),
+        default: short_name(&base).to_string(),
+    })
+}
+
+/// Where the default branch is kept locally while its merge base is found.
+const BASE_REF: &str = "refs/flaky-detector/base";
+
+/// `main` for `refs/heads/main`.
+fn short_name(name: &str) -> &str {
+    name.strip_prefix("refs/heads/").unwrap_or(name)
+}
+
 enum Target {
     Ref(String),
     Sha(String),

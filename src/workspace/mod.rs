@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 use crate::job::{RepoSource, is_hex_sha};
 pub use credential::GitToken;
+pub use fetch::MergeBase;
 
 /// Why a workspace could not be prepared. Every variant names what the user gave us; none
 /// carries a credential.
@@ -233,6 +234,49 @@ fn fill(
             })?;
             Ok(head_commit(path))
         }
+    }
+}
+
+/// The merge base of `head` (default: the default branch) and the repository's default
+/// branch: a pull request's base when none is given. Fetches both whole into a scratch
+/// directory under `parent`, removed after.
+pub async fn merge_base(
+    repo: &RepoSource,
+    head: Option<&str>,
+    parent: &Path,
+    settings: &FetchSettings,
+) -> Result<fetch::MergeBase, WorkspaceError> {
+    let scratch = scratch_in(parent)?;
+    let dest = scratch.path().join("merge-base.git");
+    let deadline = Instant::now() + settings.timeout;
+    let shown = repo.display();
+    let work = {
+        let (repo, settings) = (repo.clone(), settings.clone());
+        let head = head.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            let (url, token) = match &repo {
+                RepoSource::Remote(url) => (
+                    url.expose().to_string(),
+                    settings.token.as_ref().filter(|_| url.is_https()).cloned(),
+                ),
+                RepoSource::Local(path) => (path.display().to_string(), None),
+            };
+            let shown = repo.display();
+            let request = fetch::FetchRequest {
+                url: &url,
+                shown: &shown,
+                git_ref: head.as_deref(),
+                token: token.as_ref(),
+                shallow: false,
+                deadline,
+            };
+            fetch::merge_base_into(&request, &dest)
+        })
+    };
+    match tokio::time::timeout(settings.timeout + Duration::from_secs(2), work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(WorkspaceError::Timeout { url: shown }),
     }
 }
 

@@ -26,3 +26,4 @@ mod serve_api;
 mod serve_docs;
 mod submit;
 mod submit_shards;
+mod triage;

@@ -6,7 +6,7 @@ use crate::support;
 use serde_json::{Value, json};
 use support::{Sandbox, path_str, project};
 
-fn schema(name: &str) -> jsonschema::Validator {
+pub(crate) fn schema(name: &str) -> jsonschema::Validator {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("schemas")
         .join(name);
@@ -15,7 +15,7 @@ fn schema(name: &str) -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
 
-fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
     let errors: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -110,6 +110,7 @@ fn the_input_schema_accepts_what_the_parser_accepts() {
         "timeout": 30.5,
         "seeds": [1, 2],
         "tests": ["tests.test_a::test_x"],
+        "triage": {"base_ref": "main", "junit": "<testsuite/>", "max_runs": 30},
         "env": {"A_B": "c"},
         "pr_number": 7,
         "branch": "feature/x",

@@ -16,6 +16,7 @@ pub mod pg;
 pub mod quarantine;
 pub mod runpod;
 pub mod summaries;
+pub mod triage;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

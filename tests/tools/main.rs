@@ -20,3 +20,4 @@ mod quarantine_languages;
 mod report_workflows;
 mod serve_sdk;
 mod shuffle;
+mod triage_languages;

@@ -79,3 +79,10 @@ def pytest_collection_modifyitems(session, config, items):
     if log:
         with open(log, "w", encoding="utf-8") as out:
             out.writelines(item.nodeid + "\n" for item in items)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Named tests of which none exist in this checkout (a base commit older than the test)
+    # ran nothing because they were asked to, which is not pytest's "no tests collected".
+    if os.environ.get("FLAKY_TEST_ORDER") is not None and exitstatus == 5:
+        session.exitstatus = 0
