@@ -17,6 +17,7 @@ mod order;
 mod order_languages;
 mod per_test;
 mod quarantine_languages;
+mod quarantine_postgres;
 mod report_workflows;
 mod serve_sdk;
 mod shuffle;
