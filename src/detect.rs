@@ -620,7 +620,26 @@ fn build_summary(
         }
     });
     summary.order_dependence = order_dependence;
+    mark_quarantined(&mut summary, workspace.checkout());
     summary
+}
+
+/// Names the failing tests that the checkout's quarantine file lists, so every report says
+/// which failures the repository's CI lets through; a file that cannot be read is a warning.
+fn mark_quarantined(summary: &mut Summary, checkout: &std::path::Path) {
+    match crate::quarantine::QuarantineFile::load(checkout) {
+        Ok(file) => {
+            let listed = file.ids_for(summary.framework);
+            summary.quarantined = (summary.tests.iter())
+                .filter(|t| t.failures > 0 && listed.contains(&t.name))
+                .map(|t| t.name.clone())
+                .collect();
+        }
+        Err(error) => summary.warnings.push(format!(
+            "the quarantine file was not read: {}",
+            crate::errors::one_line(&error)
+        )),
+    }
 }
 
 /// The runner's filter for the job's `tests`, put into the command every run gets (and so

@@ -116,6 +116,10 @@ pub struct Summary {
     pub commit_sha: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The failing tests that the repository's `.flaky-detector/quarantine.yml` lists: its
+    /// CI lets them fail without blocking (`flaky-detector quarantine`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<String>,
     /// True when the job was stopped before all runs finished; the figures cover the runs
     /// that did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -209,6 +213,7 @@ impl Summary {
             branch: facts.meta.branch.clone(),
             commit_sha: facts.meta.commit_sha.clone(),
             warnings: facts.warnings,
+            quarantined: Vec::new(),
             cancelled: false,
             temp_dir: None,
             build_once: None,

@@ -369,6 +369,14 @@ fn notes(s: &Summary) -> Vec<String> {
     if let Some(also) = also_line(s) {
         notes.push(format!("⚠️ {also}"));
     }
+    if !s.quarantined.is_empty() {
+        let names: Vec<String> = s.quarantined.iter().map(|t| code(t)).collect();
+        notes.push(format!(
+            "🔒 quarantined (listed in {}, so they do not block): {}",
+            code(".flaky-detector/quarantine.yml"),
+            names.join(", ")
+        ));
+    }
     for finding in &s.order_dependence {
         let reproduce = finding
             .reproduce

@@ -106,7 +106,27 @@ fn pytest_quarantine_round_trip() {
 
     // The fix, then 14 clean runs of it (seeds 1-14 still fail `test_flaky`): it leaves.
     std::fs::write(repo.join("tests/FIXED"), "").expect("the fix");
-    record_job(&sandbox, repo, &db, COMMAND, &seeds(1..=14), &[]);
+    let summary = record_job(&sandbox, repo, &db, COMMAND, &seeds(1..=14), &[]);
+    // The job read the checkout's quarantine file: its failing quarantined test is named,
+    // and the report (the PR comment's body) says so.
+    assert_eq!(
+        summary["quarantined"],
+        serde_json::json!(["tests.test_seeded::test_flaky"]),
+        "{summary}"
+    );
+    let results = sandbox.root.path().join("results.json");
+    std::fs::write(&results, summary.to_string()).expect("results written");
+    let report = sandbox
+        .command()
+        .arg("report")
+        .arg(&results)
+        .output()
+        .expect("the binary starts");
+    let body = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        body.contains("quarantined (listed in `.flaky-detector/quarantine.yml`, so they do not block): `tests.test_seeded::test_flaky`"),
+        "{body}"
+    );
     let said = quarantine(&sandbox, repo, &db, &[]);
     let file = listed(repo);
     assert!(!file.contains("test_to_fix"), "{file}");
