@@ -166,7 +166,7 @@ pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let install_failed = summary.verdict == crate::analysis::Verdict::InstallFailed;
     Ok(if install_failed && args.fail_on != FailOn::Never {
         Outcome::CouldNotRun
-    } else if args.fail_on.trips(summary.severity) {
+    } else if args.fail_on.trips(summary.severity) || args.fail_on.trips_triage(&summary) {
         Outcome::SeverityReached
     } else {
         Outcome::Done

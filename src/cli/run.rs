@@ -37,13 +37,16 @@ pub struct RunArgs {
     pub history: DbArg,
 }
 
-/// The severity from which a finished job makes the process exit non-zero.
+/// The severity from which a finished job makes the process exit non-zero, or for a
+/// triage, `regression`: a failing test the change broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Low,
     Medium,
     High,
     Critical,
+    /// A triage verdict `regression` (the other levels read the head side's severity).
+    Regression,
     Never,
 }
 
@@ -55,7 +58,7 @@ impl FailOn {
             FailOn::Medium => Severity::Medium,
             FailOn::High => Severity::High,
             FailOn::Critical => Severity::Critical,
-            FailOn::Never => return false,
+            FailOn::Regression | FailOn::Never => return false,
         };
         severity >= level
     }
@@ -98,10 +101,17 @@ pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Outcome {
         Outcome::Interrupted
     } else if summary.verdict == Verdict::InstallFailed {
         Outcome::CouldNotRun
-    } else if fail_on.trips(summary.severity) {
+    } else if fail_on.trips(summary.severity) || fail_on.trips_triage(summary) {
         Outcome::SeverityReached
     } else {
         Outcome::Done
+    }
+}
+
+impl FailOn {
+    /// True for `regression` when the summary's triage found one.
+    pub fn trips_triage(self, summary: &Summary) -> bool {
+        self == FailOn::Regression && summary.triage.as_ref().is_some_and(|t| t.has_regression())
     }
 }
 

@@ -67,6 +67,13 @@ pub struct SubmitArgs {
     /// Commit SHA, for history and reports [default: --ref when it is a full SHA].
     #[arg(long)]
     pub commit_sha: Option<String>,
+    /// Triage instead of a plain job: compare --ref with this base (see `flaky-detector
+    /// triage`; with --triage-junit and no --triage-base, the merge base).
+    #[arg(long, value_name = "REF")]
+    pub triage_base: Option<String>,
+    /// Triage the failed test cases of this JUnit report (the red CI run's).
+    #[arg(long, value_name = "FILE")]
+    pub triage_junit: Option<PathBuf>,
     /// Split the runs into this many jobs with disjoint seeds, run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub shards: u32,
@@ -120,6 +127,20 @@ impl SubmitArgs {
                 .clone()
                 .into_input(self.repo.clone().unwrap_or_default(), self.run_timeout),
         };
+        if self.triage_base.is_some() || self.triage_junit.is_some() {
+            let junit = match &self.triage_junit {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
+                    CliError::File(FileError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                })?),
+                None => None,
+            };
+            let triage = input.triage.get_or_insert_with(Default::default);
+            triage.base_ref = self.triage_base.clone().or(triage.base_ref.take());
+            triage.junit = junit.or(triage.junit.take());
+        }
         let event_pr = std::env::var_os("GITHUB_EVENT_PATH")
             .filter(|p| !p.is_empty())
             .and_then(|p| crate::report::github::pr_from_event(std::path::Path::new(&p)));

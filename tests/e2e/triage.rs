@@ -232,3 +232,36 @@ fn a_junit_without_failures_is_refused_in_one_line() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// The same job as a job input through `serve` (RunPod's endpoint API): the output is the
+/// summary with its `triage`.
+#[tokio::test]
+async fn serve_runs_a_triage_job_input() {
+    use crate::support::runpod::server::Server;
+    let (repo, junit) = red_repository();
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let (code, queued) = server
+        .post(
+            "/run",
+            &json!({"input": {
+                "repo": repo.path(),
+                "ref": "feature",
+                "test_command": "python3 -m pytest -q tests",
+                "parallelism": 4,
+                "triage": {"junit": junit, "base_ref": "main", "max_runs": 6},
+            }}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 200, "{queued}");
+    let id = queued["id"].as_str().expect("an id");
+    let done = server.wait_status(id, "COMPLETED").await;
+    let tests = done["output"]["triage"]["tests"]
+        .as_array()
+        .expect("verdicts");
+    let regression = tests
+        .iter()
+        .find(|t| t["test"] == "tests.test_t::test_regression")
+        .expect("the regression is triaged");
+    assert_eq!(regression["verdict"], "regression", "{done}");
+    assert_eq!(done["output"]["triage"]["base"]["ref"], "main");
+}
