@@ -557,11 +557,13 @@ mod tests {
             stderr: Captured::default(),
             tests: TestReport::Parsed(vec![
                 TestResult {
+                    classname: None,
                     name: "a".into(),
                     status: TestStatus::Passed,
                     message: None,
                 },
                 TestResult {
+                    classname: None,
                     name: "b".into(),
                     status: status(b_fails),
                     message: None,
@@ -598,6 +600,7 @@ mod tests {
             ["a", "b"]
                 .iter()
                 .map(|name| TestResult {
+                    classname: None,
                     name: name.to_string(),
                     status: if failed.contains(name) {
                         TestStatus::Failed

@@ -137,7 +137,9 @@ struct Tally<'a> {
     runs: u32,
     failures: u32,
     failing_seeds: Vec<u64>,
+    failing_attempts: Vec<u32>,
     first_failure: Option<&'a str>,
+    classname: Option<&'a str>,
 }
 
 /// Figures per test case across `records` (in attempt order). Classification is left
@@ -152,6 +154,13 @@ pub fn test_case_stats(
     for record in records {
         for (name, _) in outcomes(record, ignore) {
             tallies.entry(name).or_default();
+        }
+        for result in tests_of(record) {
+            if let (Some(tally), Some(classname)) =
+                (tallies.get_mut(result.name.as_str()), &result.classname)
+            {
+                tally.classname.get_or_insert(classname);
+            }
         }
     }
     let known: Vec<&str> = tallies.keys().copied().collect();
@@ -170,6 +179,7 @@ pub fn test_case_stats(
                 if !tally.failing_seeds.contains(&record.seed) {
                     tally.failing_seeds.push(record.seed);
                 }
+                tally.failing_attempts.push(record.attempt);
                 if tally.first_failure.is_none() {
                     tally.first_failure = message;
                 }
@@ -193,6 +203,8 @@ pub fn test_case_stats(
                 classification: None,
                 first_failure: tally.first_failure.map(|m| cut(m, max_error_length)),
                 severity_note: figures.severity_note,
+                classname: tally.classname.map(str::to_string),
+                failing_attempts: tally.failing_attempts,
             }
         })
         .collect();
@@ -281,6 +293,7 @@ mod tests {
                 tests
                     .iter()
                     .map(|(name, status)| TestResult {
+                        classname: None,
                         name: name.to_string(),
                         status: *status,
                         message: (*status == TestStatus::Failed)
@@ -314,6 +327,7 @@ mod tests {
         let b = &stats[0];
         assert_eq!((b.runs, b.failures, b.verdict), (4, 2, Verdict::Flaky));
         assert_eq!(b.failing_seeds, vec![10, 12]);
+        assert_eq!(b.failing_attempts, vec![0, 2]);
         assert_eq!(b.first_failure.as_deref(), Some("b broke at …"));
         assert!(b.ci_low < 0.5 && 0.5 < b.ci_high);
         assert_eq!(stats[1].verdict, Verdict::AlwaysFailing);

@@ -210,6 +210,8 @@ fn insert_tests(
             classification: s.classification,
             first_failure: None,
             severity_note: None,
+            classname: None,
+            failing_attempts: Vec::new(),
         }];
         (&whole_command, true)
     } else {

@@ -28,8 +28,8 @@ impl Summary {
     ///   concatenated and their `attempt`s renumbered 0, 1, 2, … in that order;
     /// - rate, interval, verdict, severity and its note come from the summed counts, in the
     ///   severity bands the shards report (`thresholds`);
-    /// - per test case, runs, failures and failing seeds are summed and its figures
-    ///   recomputed the same way;
+    /// - per test case, runs, failures and failing seeds are summed, its failing attempts
+    ///   renumbered as its runs are, and its figures recomputed the same way;
     /// - confirmation evidence is summed (seeds replayed, failures alone and under load)
     ///   and the command's classification is recomputed from it; a test case keeps the
     ///   classification its shards agree on, and is `nondeterministic` when they disagree;
@@ -42,7 +42,10 @@ impl Summary {
         let install_failed = shards.iter().any(|s| s.verdict == Verdict::InstallFailed);
         let mut shards = shards.into_iter();
         let mut merged = shards.next().ok_or(MergeError::NoShards)?;
-        for shard in shards {
+        renumber_failing_attempts(&mut merged.tests, &merged.results, 0);
+        for mut shard in shards {
+            let offset = merged.results.len() as u32;
+            renumber_failing_attempts(&mut shard.tests, &shard.results, offset);
             merged.absorb(shard);
         }
         merged.recompute();
@@ -191,6 +194,10 @@ fn merge_tests(mine: Vec<TestCaseStats>, theirs: Vec<TestCaseStats>) -> Vec<Test
                         kept.failing_seeds.push(seed);
                     }
                 }
+                kept.failing_attempts.extend(test.failing_attempts);
+                if kept.classname.is_none() {
+                    kept.classname = test.classname;
+                }
                 if kept.first_failure.is_none() {
                     kept.first_failure = test.first_failure;
                 }
@@ -200,6 +207,28 @@ fn merge_tests(mine: Vec<TestCaseStats>, theirs: Vec<TestCaseStats>) -> Vec<Test
         }
     }
     by_name.into_values().collect()
+}
+
+/// Gives a shard's per-test `failing_attempts` the numbers their runs get in the merged
+/// `results` (the shard's position in them plus `offset`, the runs of the shards before
+/// it), as [`Summary::recompute`] renumbers those results.
+fn renumber_failing_attempts(
+    tests: &mut [TestCaseStats],
+    results: &[super::RunResult],
+    offset: u32,
+) {
+    let merged: BTreeMap<u32, u32> = results
+        .iter()
+        .enumerate()
+        .map(|(position, result)| (result.attempt, offset + position as u32))
+        .collect();
+    for test in tests {
+        for attempt in &mut test.failing_attempts {
+            if let Some(number) = merged.get(attempt) {
+                *attempt = *number;
+            }
+        }
+    }
 }
 
 fn merge_classification(

@@ -108,6 +108,7 @@ fn results(
                     _ => None,
                 };
                 results.push(TestResult {
+                    classname: None,
                     name: format!("{package}::{test}"),
                     status,
                     message,
@@ -123,6 +124,7 @@ fn results(
                 });
                 if package_failed && !test_failed {
                     results.push(TestResult {
+                        classname: None,
                         name: package.clone(),
                         status: TestStatus::Failed,
                         message: entry.first_line.clone(),

@@ -27,6 +27,7 @@ pub fn parse(text: &str) -> Vec<TestResult> {
             }
         }
         None => results.push(TestResult {
+            classname: None,
             name,
             status,
             message,

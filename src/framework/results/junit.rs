@@ -119,6 +119,7 @@ fn result(case: &Case, suite: Option<&str>) -> TestResult {
         name,
         status,
         message,
+        classname: scope.map(str::to_string),
     }
 }
 
@@ -190,6 +191,17 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// A JUnit report written from the summary names each case as the runner did.
+    #[test]
+    fn the_scope_of_the_name_is_kept_as_the_classname() {
+        let pytest = golden("pytest.xml");
+        assert_eq!(pytest[0].classname.as_deref(), Some("tests.test_sample"));
+        // nextest's case names hold `::` themselves (`tests::ok`).
+        let nextest = golden("nextest.xml");
+        assert_eq!(nextest[0].classname.as_deref(), Some("proj"));
+        assert_eq!(nextest[0].name, "proj::tests::ok");
     }
 
     #[test]
