@@ -342,24 +342,30 @@ fn kind(run: &RunResult) -> &'static str {
 }
 
 /// "attempt 3, seed 16964, 0.412 s: AssertionError: …": which run, replayable by its seed,
-/// and the test's first failure line (the run's own account is in its `stackTrace`).
+/// and the test's first failure line. The summary keeps that line once per test case, from
+/// its first failed run, so a later attempt quotes it as such; each run's own account is in
+/// its `stackTrace`.
 fn message(case: &Case<'_>, run: Option<&RunResult>) -> String {
-    let how = |run: &RunResult| match (run.timed_out, run.signal, run.exit_code) {
+    let Some(run) = run else {
+        return case.message.unwrap_or("failed").to_string();
+    };
+    let how = match (run.timed_out, run.signal, run.exit_code) {
         (true, _, _) => "timed out".to_string(),
         (_, Some(signal), _) => format!("killed by signal {signal}"),
         (_, _, Some(code)) => format!("exit code {code}"),
         _ => "failed".to_string(),
     };
-    let what = case.message.map(str::to_string);
-    match run {
-        Some(run) => format!(
-            "attempt {}, seed {}, {} s: {}",
-            run.attempt,
-            run.seed,
-            seconds(run.duration_ms as f64 / 1000.0),
-            what.unwrap_or_else(|| how(run))
-        ),
-        None => what.unwrap_or_else(|| "failed".to_string()),
+    let at = format!(
+        "attempt {}, seed {}, {} s",
+        run.attempt,
+        run.seed,
+        seconds(run.duration_ms as f64 / 1000.0)
+    );
+    let first = case.attempts.first().map(|r| r.attempt) == Some(run.attempt);
+    match case.message {
+        Some(text) if first => format!("{at}: {text}"),
+        Some(text) => format!("{at}: {how} (first failure: {text})"),
+        None => format!("{at}: {how}"),
     }
 }
 

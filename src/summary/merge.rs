@@ -37,7 +37,8 @@ impl Summary {
     ///   kept only when the merged runs all failed;
     /// - the install report is the worst one (a failed install shows); warnings are joined
     ///   without repeats, plus one when the shards tested different commits;
-    /// - a shard stopped by a failed install makes the whole `install-failed`.
+    /// - a shard stopped by a failed install makes the whole `install-failed`;
+    /// - a shard's `junit_xml` is dropped: it covers only that shard's runs.
     pub fn merge(shards: Vec<Summary>) -> Result<Summary, MergeError> {
         let install_failed = shards.iter().any(|s| s.verdict == Verdict::InstallFailed);
         let mut shards = shards.into_iter();
@@ -161,6 +162,8 @@ impl Summary {
         self.warnings.retain(|warning| seen.insert(warning.clone()));
         self.temp_dir = None;
         self.run_id = None;
+        // A shard's report covers its own runs; `submit --junit` renders the merged one.
+        self.junit_xml = None;
     }
 }
 

@@ -173,7 +173,7 @@ fn flaky_broken_and_passing_cases_take_surefire_rerun_elements() {
         flaky_failures,
         [
             "attempt 1, seed 11, 1.500 s: assert 3 == 0",
-            "attempt 3, seed 13, 1.500 s: assert 3 == 0"
+            "attempt 3, seed 13, 1.500 s: exit code 1 (first failure: assert 3 == 0)"
         ]
     );
     assert!(xml.contains("<stackTrace>FF. run 3</stackTrace>"), "{xml}");
