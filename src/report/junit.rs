@@ -290,7 +290,7 @@ impl Xml {
     /// the run's output tail (the schema gives it no `stackTrace` or `system-out`).
     fn failure(&mut self, case: &Case<'_>, run: &RunResult, share: usize) {
         let start = failure_start("failure", &message(case, Some(run)), kind(run));
-        self.text_element(start, &trace(run, share));
+        self.text_element(start, &trace(run, &case.name, share));
     }
 
     /// A `rerunFailure` or `flakyFailure`: the attempt's message, its output tail as
@@ -298,7 +298,7 @@ impl Xml {
     fn attempt(&mut self, tag: &str, case: &Case<'_>, run: Option<&RunResult>, share: usize) {
         let kind = run.map_or("failure", kind);
         self.event(Event::Start(failure_start(tag, &message(case, run), kind)));
-        let stack = run.map(|r| trace(r, share)).unwrap_or_default();
+        let stack = run.map(|r| trace(r, &case.name, share)).unwrap_or_default();
         self.text_element(BytesStart::new("stackTrace"), &stack);
         if let Some(run) = run {
             if !run.stdout.is_empty() {
@@ -369,14 +369,20 @@ fn message(case: &Case<'_>, run: Option<&RunResult>) -> String {
     }
 }
 
-/// The end of the run's output, stdout then stderr, where a runner says why it failed.
-fn trace(run: &RunResult, share: usize) -> String {
+/// The run's output (stdout then stderr) from the first line naming the test case, where a
+/// runner's account of it starts (pytest's `___ test_x ___`, `--- FAIL: TestX`), to the end;
+/// all of it when no line names it. The whole output is the attempt's `system-out`.
+fn trace(run: &RunResult, name: &str, share: usize) -> String {
     let output = match (run.stdout.trim_end(), run.stderr.trim_end()) {
         (out, "") => out.to_string(),
         ("", err) => err.to_string(),
         (out, err) => format!("{out}\n{err}"),
     };
-    tail(&output, share).to_string()
+    let from = match output.find(name) {
+        Some(at) if !name.is_empty() => output[..at].rfind('\n').map_or(0, |line| line + 1),
+        _ => 0,
+    };
+    tail(&output[from..], share).to_string()
 }
 
 /// The last `max` bytes of `text`, from a character boundary.

@@ -315,3 +315,17 @@ fn the_quoted_output_is_bounded_however_many_attempts_fail() {
     assert!(xml.len() < 16 * STREAM_LIMIT, "{} bytes", xml.len());
     assert!(xml.len() > 14 * STREAM_LIMIT, "{} bytes", xml.len());
 }
+
+#[test]
+fn the_stack_trace_starts_where_the_output_names_the_test() {
+    let output = "..F\n____ test_a ____\nE  boom\nFAILED t.py::test_a\n";
+    let xml = render(&summary(
+        vec![run(0, 1, false, output), run(1, 2, true, "")],
+        vec![test("t::test_a", 2, &[0], &[1])],
+    ));
+    assert!(
+        xml.contains("<stackTrace>____ test_a ____\nE  boom\nFAILED t.py::test_a</stackTrace>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<system-out>..F\n____ test_a"), "{xml}");
+}
