@@ -141,6 +141,7 @@ fn synthetic(base: &Summary, rng: &mut StdRng, runs: usize, repo: usize) -> Summ
                 severity_note: None,
                 classname: None,
                 failing_attempts: Vec::new(),
+                mean_seconds: None,
             }
         })
         .collect::<Vec<_>>();

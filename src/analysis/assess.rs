@@ -558,12 +558,14 @@ mod tests {
             tests: TestReport::Parsed(vec![
                 TestResult {
                     classname: None,
+                    duration_ms: None,
                     name: "a".into(),
                     status: TestStatus::Passed,
                     message: None,
                 },
                 TestResult {
                     classname: None,
+                    duration_ms: None,
                     name: "b".into(),
                     status: status(b_fails),
                     message: None,
@@ -601,6 +603,7 @@ mod tests {
                 .iter()
                 .map(|name| TestResult {
                     classname: None,
+                    duration_ms: None,
                     name: name.to_string(),
                     status: if failed.contains(name) {
                         TestStatus::Failed

@@ -430,6 +430,7 @@ mod tests {
             severity_note: None,
             classname: None,
             failing_attempts: Vec::new(),
+            mean_seconds: None,
         };
         let tests = [
             flaky("a", &[1, 2, 3]),

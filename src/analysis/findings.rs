@@ -81,6 +81,10 @@ pub struct TestCaseStats {
     /// the JUnit report, which `failing_seeds` cannot tell apart when a seed is replayed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_attempts: Vec<u32>,
+    /// Mean of the runner's own times for the case, in seconds, over the runs whose report
+    /// gave one (JUnit's `time`): the JUnit report's `time` of the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_seconds: Option<f64>,
 }
 
 /// How the tests that ran before an order-dependent test decide whether it passes.

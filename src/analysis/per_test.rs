@@ -140,6 +140,9 @@ struct Tally<'a> {
     failing_attempts: Vec<u32>,
     first_failure: Option<&'a str>,
     classname: Option<&'a str>,
+    /// The runner's times summed, and how many runs gave one.
+    duration_ms: u64,
+    timed_runs: u32,
 }
 
 /// Figures per test case across `records` (in attempt order). Classification is left
@@ -156,10 +159,17 @@ pub fn test_case_stats(
             tallies.entry(name).or_default();
         }
         for result in tests_of(record) {
-            if let (Some(tally), Some(classname)) =
-                (tallies.get_mut(result.name.as_str()), &result.classname)
-            {
+            let Some(tally) = tallies.get_mut(result.name.as_str()) else {
+                continue;
+            };
+            if let Some(classname) = &result.classname {
                 tally.classname.get_or_insert(classname);
+            }
+            if let Some(ms) = result.duration_ms
+                && result.status != TestStatus::Skipped
+            {
+                tally.duration_ms = tally.duration_ms.saturating_add(ms);
+                tally.timed_runs += 1;
             }
         }
     }
@@ -205,6 +215,9 @@ pub fn test_case_stats(
                 severity_note: figures.severity_note,
                 classname: tally.classname.map(str::to_string),
                 failing_attempts: tally.failing_attempts,
+                mean_seconds: (tally.timed_runs > 0).then(|| {
+                    stats::round3(tally.duration_ms as f64 / 1000.0 / f64::from(tally.timed_runs))
+                }),
             }
         })
         .collect();
@@ -294,6 +307,7 @@ mod tests {
                     .iter()
                     .map(|(name, status)| TestResult {
                         classname: None,
+                        duration_ms: None,
                         name: name.to_string(),
                         status: *status,
                         message: (*status == TestStatus::Failed)
@@ -348,6 +362,25 @@ mod tests {
         assert!(!run_failed(&records[0], &ignore));
         assert!(run_failed(&records[1], &ignore));
         assert!(run_failed(&records[0], &Ignore::new(&[])));
+    }
+
+    /// The JUnit report's `time` of a case: the runner's own time, averaged over the runs.
+    #[test]
+    fn the_runners_times_are_averaged_and_its_classname_kept() {
+        let mut records = vec![
+            record(0, 1, &[("p.q::a", TestStatus::Passed)]),
+            record(1, 2, &[("p.q::a", TestStatus::Failed)]),
+        ];
+        for (record, ms) in records.iter_mut().zip([100, 300]) {
+            for result in record.tests.results_mut().expect("results") {
+                result.duration_ms = Some(ms);
+                result.classname = Some("p.q".into());
+            }
+        }
+        let stats = test_case_stats(&records, &Ignore::new(&[]), &Thresholds::default(), 200);
+        assert_eq!(stats[0].mean_seconds, Some(0.2));
+        assert_eq!(stats[0].classname.as_deref(), Some("p.q"));
+        assert_eq!(stats[0].failing_attempts, vec![1]);
     }
 
     #[test]

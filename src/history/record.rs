@@ -212,6 +212,7 @@ fn insert_tests(
             severity_note: None,
             classname: None,
             failing_attempts: Vec::new(),
+            mean_seconds: None,
         }];
         (&whole_command, true)
     } else {

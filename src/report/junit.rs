@@ -48,6 +48,8 @@ struct Case<'a> {
     attempts: Vec<&'a RunResult>,
     /// The first failure's line, which the summary keeps once per test case.
     message: Option<&'a str>,
+    /// Seconds per run: the runner's own time for a test, a run's for the command.
+    seconds: f64,
 }
 
 /// The JUnit document of `summary`: a `<testsuite>` whose `tests`, `failures`, `errors`
@@ -96,6 +98,7 @@ fn cases(summary: &Summary) -> Vec<Case<'_>> {
             outcome: outcome(attempts.len() as u32, summary.total_runs),
             attempts,
             message: summary.first_error.as_deref(),
+            seconds: mean_run_seconds(summary),
         }];
     }
     let mut cases: Vec<Case> = summary
@@ -123,6 +126,7 @@ fn cases(summary: &Summary) -> Vec<Case<'_>> {
                 .as_ref()
                 .map(|c| c.cause.as_str())
                 .or(summary.first_error.as_deref()),
+            seconds: mean_run_seconds(summary),
         });
     }
     cases
@@ -150,7 +154,20 @@ fn test_case<'a>(summary: &'a Summary, test: &'a TestCaseStats) -> Case<'a> {
         outcome: outcome(test.failures, test.runs),
         attempts,
         message: test.first_failure.as_deref(),
+        seconds: test.mean_seconds.unwrap_or(0.0),
     }
+}
+
+/// A run's mean duration, for the test case that stands for the command.
+fn mean_run_seconds(summary: &Summary) -> f64 {
+    let runs = summary.results.len().max(1) as f64;
+    summary
+        .results
+        .iter()
+        .map(|r| r.duration_ms as f64)
+        .sum::<f64>()
+        / runs
+        / 1000.0
 }
 
 fn outcome(failures: u32, runs: u32) -> Outcome {
@@ -243,15 +260,15 @@ impl Xml {
         self.event(Event::End(BytesEnd::new("properties")));
     }
 
-    /// One `<testcase>`. Surefire's order: `failure`, `rerunFailure`s, `flakyFailure`s.
-    /// Its `time` is 0: the summary keeps run durations, not each test case's.
+    /// One `<testcase>`. Surefire's order: `failure`, `rerunFailure`s, `flakyFailure`s. Its
+    /// `time` is per run (the runner's mean for a test; 0 when its report gives none).
     fn case(&mut self, case: &Case<'_>, share: usize) {
         let mut start = BytesStart::new("testcase");
         start.push_attribute(("name", attribute(&case.name).as_ref()));
         if let Some(classname) = &case.classname {
             start.push_attribute(("classname", attribute(classname).as_ref()));
         }
-        start.push_attribute(("time", "0"));
+        start.push_attribute(("time", seconds(case.seconds).as_str()));
         if case.outcome == Outcome::Passed {
             self.event(Event::Empty(start));
             return;

@@ -44,6 +44,7 @@ fn name_hung_test(tests: &mut TestReport, running: Option<String>, timeout: Dura
     };
     let hung = TestResult {
         classname: None,
+        duration_ms: None,
         name,
         status: TestStatus::TimedOut,
         message: Some(message),

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::{Classification, ConfirmationReport, Summary, TestCaseStats};
-use crate::analysis::Verdict;
 use crate::analysis::classify::{ReplayTally, classify};
 use crate::analysis::per_test::{Figures, sort_flakiest_first};
+use crate::analysis::{Verdict, stats};
 use crate::config::Thresholds;
 use crate::framework::InstallStatus;
 
@@ -190,6 +190,13 @@ fn merge_tests(mine: Vec<TestCaseStats>, theirs: Vec<TestCaseStats>) -> Vec<Test
                 by_name.insert(test.name.clone(), test);
             }
             Some(kept) => {
+                kept.mean_seconds = match (kept.mean_seconds, test.mean_seconds) {
+                    (Some(a), Some(b)) if kept.runs + test.runs > 0 => {
+                        let weighted = a * f64::from(kept.runs) + b * f64::from(test.runs);
+                        Some(stats::round3(weighted / f64::from(kept.runs + test.runs)))
+                    }
+                    (a, b) => a.or(b),
+                };
                 kept.runs += test.runs;
                 kept.failures += test.failures;
                 for seed in test.failing_seeds {

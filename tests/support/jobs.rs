@@ -97,6 +97,7 @@ pub fn test_case(name: &str, runs: u32, failing_seeds: &[u64]) -> TestCaseStats 
         severity_note: None,
         classname: None,
         failing_attempts: Vec::new(),
+        mean_seconds: None,
     }
 }
 

@@ -109,6 +109,7 @@ fn results(
                 };
                 results.push(TestResult {
                     classname: None,
+                    duration_ms: None,
                     name: format!("{package}::{test}"),
                     status,
                     message,
@@ -125,6 +126,7 @@ fn results(
                 if package_failed && !test_failed {
                     results.push(TestResult {
                         classname: None,
+                        duration_ms: None,
                         name: package.clone(),
                         status: TestStatus::Failed,
                         message: entry.first_line.clone(),

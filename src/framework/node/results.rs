@@ -56,6 +56,7 @@ pub fn parse(json: &str, cwd: &Path) -> Result<Vec<TestResult>, JestError> {
         if file.assertion_results.is_empty() && file.status == "failed" {
             results.push(TestResult {
                 classname: None,
+                duration_ms: None,
                 name: path.clone(),
                 status: TestStatus::Failed,
                 message: suite_message(&file.message),
@@ -75,6 +76,7 @@ pub fn parse(json: &str, cwd: &Path) -> Result<Vec<TestResult>, JestError> {
                 .flatten();
             results.push(TestResult {
                 classname: None,
+                duration_ms: None,
                 name: format!("{path}::{}", titles.join(" › ")),
                 status,
                 message,

@@ -42,6 +42,10 @@ pub struct TestResult {
     /// could not (a nextest classname holds `::` itself). `None` for other reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classname: Option<String>,
+    /// The runner's own time for the case in this run, when its report gives one (JUnit's
+    /// `time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl TestResult {

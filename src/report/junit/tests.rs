@@ -19,6 +19,7 @@ fn test(name: &str, runs: u32, attempts: &[u32], seeds: &[u64]) -> Value {
         "name": name, "runs": runs, "failures": attempts.len(), "failure_rate": 0.0,
         "ci_low": 0.0, "ci_high": 0.0, "failing_seeds": seeds, "verdict": "flaky",
         "severity": "low", "failing_attempts": attempts, "first_failure": "assert 3 == 0",
+        "mean_seconds": 0.25,
     })
 }
 
@@ -164,6 +165,11 @@ fn flaky_broken_and_passing_cases_take_surefire_rerun_elements() {
     }
     let case = all.iter().find(|e| e.0 == "testcase").expect("a testcase");
     assert_eq!(attribute_of(case, "classname"), "tests.test_a");
+    assert_eq!(
+        attribute_of(case, "time"),
+        "0.250",
+        "the runner's mean time"
+    );
     let flaky_failures: Vec<&str> = all
         .iter()
         .filter(|e| e.0 == "flakyFailure")
@@ -255,6 +261,10 @@ fn without_a_per_test_report_the_command_is_the_case_and_each_run_an_attempt() {
     );
     let sometimes = summary(vec![run(0, 5, false, "a"), run(1, 6, true, "")], vec![]);
     let xml = render(&sometimes);
+    assert!(
+        xml.contains(r#"classname="flaky-detector" time="1.500""#),
+        "a run's mean: {xml}"
+    );
     assert_eq!(
         children_of_cases(&xml)[0].1,
         ["flakyFailure", "stackTrace", "system-out"]

@@ -47,6 +47,7 @@ fn record(attempt: u32, seed: u64) -> RunRecord {
                 .iter()
                 .map(|(name, f)| TestResult {
                     classname: None,
+                    duration_ms: None,
                     name: name.to_string(),
                     status: status(*f),
                     message: f.then(|| format!("{name} failed for seed {seed}")),
