@@ -3,7 +3,7 @@
 //! JUnit report read by a real consumer (`junitparser`'s xunit2 model) and checked against
 //! Maven Surefire's XSD with `xmllint`, a bad path refused in one line with nothing else
 //! lost, and the report returned in the output of a job input that asks for it (local test
-//! mode and the RunPod worker).
+//! mode, the RunPod worker and `serve`).
 
 use crate::support;
 
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use support::runpod::fixture::{input, odd_seeds_fail};
 use support::runpod::platform::FakePlatform;
 use support::runpod::process::Process;
+use support::runpod::server::Server;
 use support::runpod::worker::stop_worker;
 use support::{Sandbox, path_str, project};
 
@@ -274,4 +275,27 @@ async fn the_worker_returns_the_report_when_the_job_asks_for_it() {
         "{xml}"
     );
     stop_worker(worker).await;
+}
+
+#[tokio::test]
+async fn serve_returns_the_report_when_the_job_asks_for_it() {
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let repo = odd_seeds_fail("0");
+    let mut job = input(repo.path(), &[2, 4]);
+    job["junit"] = json!(true);
+    let (code, done) = server.post("/runsync", &json!({ "input": job })).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{done}");
+    let xml = done["output"]["junit_xml"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no junit_xml in {done}"));
+    // Both runs passed: one plain test case for the command.
+    assert!(
+        xml.contains(r#"<testcase name="sh test.sh" classname="flaky-detector" time=""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"tests="1" errors="0" skipped="0" failures="0""#),
+        "{xml}"
+    );
+    assert!(!xml.contains("Failure"), "{xml}");
 }
