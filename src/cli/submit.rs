@@ -16,7 +16,7 @@ use super::error::{CliError, FileError, Outcome};
 use super::history::DbArg;
 use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, read_json, secret};
-use super::run::{FailOn, emit, outcome};
+use super::run::{FailOn, emit, outcome, write_junit};
 use super::seconds::parse_seconds;
 use crate::history::{HistoryError, Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
@@ -92,6 +92,10 @@ pub struct SubmitArgs {
     /// Also write the summary JSON to this file.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Also write a JUnit XML report of the (merged) summary to this file: every run an
+    /// attempt, in Maven Surefire's flaky/rerun schema.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Exit with status 3 when the severity reaches this level.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
@@ -243,6 +247,9 @@ pub async fn run(args: SubmitArgs) -> Result<Outcome, CliError> {
     }
     emit(&summary, args.json, args.output.as_deref())?;
     notify(&summary, &args.report, args.json).await;
+    if let Some(path) = &args.junit {
+        write_junit(&summary, path)?;
+    }
     Ok(outcome(&summary, args.fail_on))
 }
 
