@@ -31,6 +31,10 @@ const TOOLS: &[(&str, Probe)] = &[
     ("has_openssl", Probe::OnPath("openssl")),
     // Becoming another user in a root run (tests/e2e/sealed_runs.rs).
     ("has_setpriv", Probe::OnPath("setpriv")),
+    // A real consumer of the JUnit report, and Surefire's XSD checked by libxml2
+    // (tests/e2e/junit_report.rs).
+    ("has_junitparser", Probe::Python("junitparser")),
+    ("has_xmllint", Probe::OnPath("xmllint")),
 ];
 
 /// Tools a test needs to be absent, as `--cfg has_<tool>`: probed even under

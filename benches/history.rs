@@ -139,6 +139,9 @@ fn synthetic(base: &Summary, rng: &mut StdRng, runs: usize, repo: usize) -> Summ
                 classification: None,
                 first_failure: None,
                 severity_note: None,
+                classname: None,
+                failing_attempts: Vec::new(),
+                mean_seconds: None,
             }
         })
         .collect::<Vec<_>>();

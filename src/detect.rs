@@ -163,6 +163,9 @@ pub async fn detect(
             if let Some(store) = &deps.history {
                 summary = record_summary(store, summary).await;
             }
+            if job.junit {
+                summary.junit_xml = Some(crate::report::junit::render(&summary));
+            }
             Ok(summary)
         }
         Err(error) => {

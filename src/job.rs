@@ -83,6 +83,13 @@ pub struct JobInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9a-fA-F]{7,40}$"))]
     pub commit_sha: Option<String>,
+    /// Return a JUnit XML report of the job in the output's junit_xml: one testcase per test
+    /// with every run as an attempt, in Maven Surefire's flaky/rerun schema (flakyFailure,
+    /// rerunFailure), which CI test reports read. A string in the output rather than a file
+    /// the caller names, since a worker's or a server's caller does not choose paths on
+    /// its disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit: Option<bool>,
 }
 
 /// Where a front end stands on local repository paths: the CLI allows them, the worker and
@@ -143,6 +150,8 @@ pub struct Job {
     /// Set for a triage job: the base to compare with and where the failing tests come from.
     pub triage: Option<TriageRequest>,
     pub meta: JobMeta,
+    /// Whether the summary carries the JUnit report (`junit: true`).
+    pub junit: bool,
 }
 
 /// The job input fields that take precedence over `.flaky-detector.yml`, or that only an
@@ -339,6 +348,7 @@ impl JobInput {
                     branch: self.branch,
                     commit_sha: self.commit_sha,
                 },
+                junit: self.junit.unwrap_or(false),
             }),
             _ => Err(JobError::Invalid(problems)),
         }

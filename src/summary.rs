@@ -136,6 +136,11 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<triage::TriageReport>,
     pub duration_seconds: f64,
+    /// The JUnit report of the job (`report::junit`), when its input asked for it with
+    /// `junit: true`: a worker's caller has no file of ours to read, so it comes back here.
+    /// Set after the job is recorded, so history never stores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit_xml: Option<String>,
 }
 
 /// Everything about a job that is not a run record.
@@ -220,6 +225,7 @@ impl Summary {
             run_id: None,
             triage: None,
             duration_seconds: stats::round3(facts.duration_seconds),
+            junit_xml: None,
         }
     }
 

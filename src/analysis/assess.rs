@@ -557,11 +557,15 @@ mod tests {
             stderr: Captured::default(),
             tests: TestReport::Parsed(vec![
                 TestResult {
+                    classname: None,
+                    duration_ms: None,
                     name: "a".into(),
                     status: TestStatus::Passed,
                     message: None,
                 },
                 TestResult {
+                    classname: None,
+                    duration_ms: None,
                     name: "b".into(),
                     status: status(b_fails),
                     message: None,
@@ -598,6 +602,8 @@ mod tests {
             ["a", "b"]
                 .iter()
                 .map(|name| TestResult {
+                    classname: None,
+                    duration_ms: None,
                     name: name.to_string(),
                     status: if failed.contains(name) {
                         TestStatus::Failed

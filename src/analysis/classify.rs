@@ -428,6 +428,9 @@ mod tests {
             classification: None,
             first_failure: None,
             severity_note: None,
+            classname: None,
+            failing_attempts: Vec::new(),
+            mean_seconds: None,
         };
         let tests = [
             flaky("a", &[1, 2, 3]),

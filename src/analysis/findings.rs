@@ -73,6 +73,18 @@ pub struct TestCaseStats {
     /// Set when the interval spans more than one severity band.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity_note: Option<String>,
+    /// The runner's scope for the case (a JUnit `classname`), which `name` starts with; kept
+    /// so that the JUnit written from a summary names the case as the runner's own does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classname: Option<String>,
+    /// The runs (`results[].attempt`) in which it failed, in order: each is one attempt of
+    /// the JUnit report, which `failing_seeds` cannot tell apart when a seed is replayed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_attempts: Vec<u32>,
+    /// Mean of the runner's own times for the case, in seconds, over the runs whose report
+    /// gave one (JUnit's `time`): the JUnit report's `time` of the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_seconds: Option<f64>,
 }
 
 /// How the tests that ran before an order-dependent test decide whether it passes.

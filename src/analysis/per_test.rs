@@ -137,7 +137,12 @@ struct Tally<'a> {
     runs: u32,
     failures: u32,
     failing_seeds: Vec<u64>,
+    failing_attempts: Vec<u32>,
     first_failure: Option<&'a str>,
+    classname: Option<&'a str>,
+    /// The runner's times summed, and how many runs gave one.
+    duration_ms: u64,
+    timed_runs: u32,
 }
 
 /// Figures per test case across `records` (in attempt order). Classification is left
@@ -152,6 +157,20 @@ pub fn test_case_stats(
     for record in records {
         for (name, _) in outcomes(record, ignore) {
             tallies.entry(name).or_default();
+        }
+        for result in tests_of(record) {
+            let Some(tally) = tallies.get_mut(result.name.as_str()) else {
+                continue;
+            };
+            if let Some(classname) = &result.classname {
+                tally.classname.get_or_insert(classname);
+            }
+            if let Some(ms) = result.duration_ms
+                && result.status != TestStatus::Skipped
+            {
+                tally.duration_ms = tally.duration_ms.saturating_add(ms);
+                tally.timed_runs += 1;
+            }
         }
     }
     let known: Vec<&str> = tallies.keys().copied().collect();
@@ -170,6 +189,7 @@ pub fn test_case_stats(
                 if !tally.failing_seeds.contains(&record.seed) {
                     tally.failing_seeds.push(record.seed);
                 }
+                tally.failing_attempts.push(record.attempt);
                 if tally.first_failure.is_none() {
                     tally.first_failure = message;
                 }
@@ -193,6 +213,11 @@ pub fn test_case_stats(
                 classification: None,
                 first_failure: tally.first_failure.map(|m| cut(m, max_error_length)),
                 severity_note: figures.severity_note,
+                classname: tally.classname.map(str::to_string),
+                failing_attempts: tally.failing_attempts,
+                mean_seconds: (tally.timed_runs > 0).then(|| {
+                    stats::round3(tally.duration_ms as f64 / 1000.0 / f64::from(tally.timed_runs))
+                }),
             }
         })
         .collect();
@@ -281,6 +306,8 @@ mod tests {
                 tests
                     .iter()
                     .map(|(name, status)| TestResult {
+                        classname: None,
+                        duration_ms: None,
                         name: name.to_string(),
                         status: *status,
                         message: (*status == TestStatus::Failed)
@@ -314,6 +341,7 @@ mod tests {
         let b = &stats[0];
         assert_eq!((b.runs, b.failures, b.verdict), (4, 2, Verdict::Flaky));
         assert_eq!(b.failing_seeds, vec![10, 12]);
+        assert_eq!(b.failing_attempts, vec![0, 2]);
         assert_eq!(b.first_failure.as_deref(), Some("b broke at …"));
         assert!(b.ci_low < 0.5 && 0.5 < b.ci_high);
         assert_eq!(stats[1].verdict, Verdict::AlwaysFailing);
@@ -334,6 +362,25 @@ mod tests {
         assert!(!run_failed(&records[0], &ignore));
         assert!(run_failed(&records[1], &ignore));
         assert!(run_failed(&records[0], &Ignore::new(&[])));
+    }
+
+    /// The JUnit report's `time` of a case: the runner's own time, averaged over the runs.
+    #[test]
+    fn the_runners_times_are_averaged_and_its_classname_kept() {
+        let mut records = vec![
+            record(0, 1, &[("p.q::a", TestStatus::Passed)]),
+            record(1, 2, &[("p.q::a", TestStatus::Failed)]),
+        ];
+        for (record, ms) in records.iter_mut().zip([100, 300]) {
+            for result in record.tests.results_mut().expect("results") {
+                result.duration_ms = Some(ms);
+                result.classname = Some("p.q".into());
+            }
+        }
+        let stats = test_case_stats(&records, &Ignore::new(&[]), &Thresholds::default(), 200);
+        assert_eq!(stats[0].mean_seconds, Some(0.2));
+        assert_eq!(stats[0].classname.as_deref(), Some("p.q"));
+        assert_eq!(stats[0].failing_attempts, vec![1]);
     }
 
     #[test]

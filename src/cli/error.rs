@@ -113,6 +113,12 @@ pub enum CliError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot write the JUnit report to {}", path.display())]
+    WriteJunit {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write {}", path.display())]
     WriteFile {
         path: PathBuf,

@@ -288,7 +288,7 @@ fn write_triage(out: &mut String, triage: &crate::summary::triage::TriageReport)
         );
         let _ = writeln!(out, "  {:<26} {}", "", test.evidence);
         if let Some(history) = &test.history {
-            let _ = writeln!(out, "  {:<26} history: {history}", "");
+            let _ = writeln!(out, "  {:<26} {history}", "");
         }
     }
     let _ = writeln!(

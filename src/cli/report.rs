@@ -141,6 +141,10 @@ pub struct ReportArgs {
     pub results: PathBuf,
     #[command(flatten)]
     pub flags: ReportFlags,
+    /// Write the summary as a JUnit XML report to this file (every run an attempt, in Maven
+    /// Surefire's flaky/rerun schema) instead of printing the markdown.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Exit with status 3 when the summary's severity reaches this level.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
@@ -153,7 +157,7 @@ pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let summary = read_summary(&args.results)?;
     if args.flags.any() {
         notify(&summary, &args.flags, false).await;
-    } else {
+    } else if args.junit.is_none() {
         print!(
             "{}",
             render(
@@ -163,10 +167,13 @@ pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
             )
         );
     }
+    if let Some(path) = &args.junit {
+        super::run::write_junit(&summary, path)?;
+    }
     let install_failed = summary.verdict == crate::analysis::Verdict::InstallFailed;
     Ok(if install_failed && args.fail_on != FailOn::Never {
         Outcome::CouldNotRun
-    } else if args.fail_on.trips(summary.severity) {
+    } else if args.fail_on.trips(summary.severity) || args.fail_on.trips_triage(&summary) {
         Outcome::SeverityReached
     } else {
         Outcome::Done

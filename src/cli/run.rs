@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Also write the summary JSON to this file.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Also write a JUnit XML report to this file: one testcase per test with every run as
+    /// an attempt (Maven Surefire's flakyFailure / rerunFailure), for CI's test reports.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Exit with status 3 when the severity reaches this level.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
@@ -37,13 +41,16 @@ pub struct RunArgs {
     pub history: DbArg,
 }
 
-/// The severity from which a finished job makes the process exit non-zero.
+/// The severity from which a finished job makes the process exit non-zero, or for a
+/// triage, `regression`: a failing test the change broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Low,
     Medium,
     High,
     Critical,
+    /// A triage verdict `regression` (the other levels read the head side's severity).
+    Regression,
     Never,
 }
 
@@ -55,7 +62,7 @@ impl FailOn {
             FailOn::Medium => Severity::Medium,
             FailOn::High => Severity::High,
             FailOn::Critical => Severity::Critical,
-            FailOn::Never => return false,
+            FailOn::Regression | FailOn::Never => return false,
         };
         severity >= level
     }
@@ -71,6 +78,7 @@ impl RunArgs {
 pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
     let json = args.json;
     let output = args.output.clone();
+    let junit = args.junit.clone();
     let fail_on = args.fail_on;
     let history = args.history.clone();
     let job = args
@@ -88,7 +96,21 @@ pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
     let _ = bar.await;
     let summary = result?;
     emit(&summary, json, output.as_deref())?;
+    if let Some(path) = &junit {
+        write_junit(&summary, path)?;
+    }
     Ok(outcome(&summary, fail_on))
+}
+
+/// Writes `--junit`. Called after the summary is shown and `--output` written, so a path
+/// that cannot be written loses nothing else of the job.
+pub(crate) fn write_junit(summary: &Summary, path: &std::path::Path) -> Result<(), CliError> {
+    std::fs::write(path, crate::report::junit::render(summary)).map_err(|source| {
+        CliError::WriteJunit {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// How a job that ran ends: interrupted, stopped by a failed install (exit 1, as a job that
@@ -98,10 +120,17 @@ pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Outcome {
         Outcome::Interrupted
     } else if summary.verdict == Verdict::InstallFailed {
         Outcome::CouldNotRun
-    } else if fail_on.trips(summary.severity) {
+    } else if fail_on.trips(summary.severity) || fail_on.trips_triage(summary) {
         Outcome::SeverityReached
     } else {
         Outcome::Done
+    }
+}
+
+impl FailOn {
+    /// True for `regression` when the summary's triage found one.
+    pub fn trips_triage(self, summary: &Summary) -> bool {
+        self == FailOn::Regression && summary.triage.as_ref().is_some_and(|t| t.has_regression())
     }
 }
 

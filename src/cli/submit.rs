@@ -16,7 +16,7 @@ use super::error::{CliError, FileError, Outcome};
 use super::history::DbArg;
 use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, read_json, secret};
-use super::run::{FailOn, emit, outcome};
+use super::run::{FailOn, emit, outcome, write_junit};
 use super::seconds::parse_seconds;
 use crate::history::{HistoryError, Store, record_summary};
 use crate::job::{JobInput, RepoPolicy, is_hex_sha};
@@ -67,6 +67,13 @@ pub struct SubmitArgs {
     /// Commit SHA, for history and reports [default: --ref when it is a full SHA].
     #[arg(long)]
     pub commit_sha: Option<String>,
+    /// Triage instead of a plain job: compare --ref with this base (see `flaky-detector
+    /// triage`; with --triage-junit and no --triage-base, the merge base).
+    #[arg(long, value_name = "REF")]
+    pub triage_base: Option<String>,
+    /// Triage the failed test cases of this JUnit report (the red CI run's).
+    #[arg(long, value_name = "FILE")]
+    pub triage_junit: Option<PathBuf>,
     /// Split the runs into this many jobs with disjoint seeds, run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub shards: u32,
@@ -85,6 +92,10 @@ pub struct SubmitArgs {
     /// Also write the summary JSON to this file.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Also write a JUnit XML report of the (merged) summary to this file: every run an
+    /// attempt, in Maven Surefire's flaky/rerun schema.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Exit with status 3 when the severity reaches this level.
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
@@ -120,6 +131,20 @@ impl SubmitArgs {
                 .clone()
                 .into_input(self.repo.clone().unwrap_or_default(), self.run_timeout),
         };
+        if self.triage_base.is_some() || self.triage_junit.is_some() {
+            let junit = match &self.triage_junit {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
+                    CliError::File(FileError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+                })?),
+                None => None,
+            };
+            let triage = input.triage.get_or_insert_with(Default::default);
+            triage.base_ref = self.triage_base.clone().or(triage.base_ref.take());
+            triage.junit = junit.or(triage.junit.take());
+        }
         let event_pr = std::env::var_os("GITHUB_EVENT_PATH")
             .filter(|p| !p.is_empty())
             .and_then(|p| crate::report::github::pr_from_event(std::path::Path::new(&p)));
@@ -222,6 +247,9 @@ pub async fn run(args: SubmitArgs) -> Result<Outcome, CliError> {
     }
     emit(&summary, args.json, args.output.as_deref())?;
     notify(&summary, &args.report, args.json).await;
+    if let Some(path) = &args.junit {
+        write_junit(&summary, path)?;
+    }
     Ok(outcome(&summary, args.fail_on))
 }
 

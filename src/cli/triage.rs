@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::error::{CliError, FileError, Outcome};
 use super::history::{DbArg, store_for_jobs};
 use super::job_flags::JobFlags;
-use super::run::emit;
+use super::run::{FailOn, emit, outcome};
 use crate::detect::{Deps, detect};
 use crate::events::Events;
 use crate::job::{MAX_RUNS, RepoPolicy, TriageRequest};
@@ -40,18 +40,12 @@ pub struct TriageArgs {
     /// Also write the summary JSON to this file (for `flaky-detector report`).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Exit with status 3 when a verdict is `regression` (the pull request broke a test).
-    #[arg(long, value_enum, default_value_t = TriageFailOn::Never)]
-    pub fail_on: TriageFailOn,
+    /// Exit with status 3 when a verdict is `regression` (the pull request broke a test), or
+    /// when the head side's severity reaches a level.
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
     #[command(flatten)]
     pub history: DbArg,
-}
-
-/// Which triage verdict makes the process exit non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TriageFailOn {
-    Regression,
-    Never,
 }
 
 /// Runs the triage job and prints its summary.
@@ -84,12 +78,5 @@ pub async fn run(args: TriageArgs, deps: &Deps) -> Result<Outcome, CliError> {
     let _ = bar.await;
     let summary = result?;
     emit(&summary, args.json, args.output.as_deref())?;
-    let regression = summary.triage.as_ref().is_some_and(|t| t.has_regression());
-    Ok(if summary.cancelled {
-        Outcome::Interrupted
-    } else if args.fail_on == TriageFailOn::Regression && regression {
-        Outcome::SeverityReached
-    } else {
-        Outcome::Done
-    })
+    Ok(outcome(&summary, args.fail_on))
 }

@@ -24,7 +24,7 @@ use crate::framework::results::junit;
 use crate::framework::results::test_result::{TestReport, TestStatus};
 use crate::framework::seed::plan_seeds;
 use crate::framework::select::Selection;
-use crate::history::record_summary;
+use crate::history::{JobFilter, Store, record_summary};
 use crate::job::{DEFAULT_TRIAGE_RUNS, Job, TriageRequest};
 use crate::runner::{RunRecord, RunRequest, run_all};
 use crate::summary::Summary;
@@ -97,6 +97,10 @@ pub(super) async fn triage(
     let report = run_rounds(&mut head, &mut base, &tests, max_runs, events, cancel).await;
     head.setup.template.places.finish().await;
     base.setup.template.places.finish().await;
+    let mut report = report;
+    if let Some(store) = &deps.history {
+        add_history(store, &job.repo.display(), &mut report).await;
+    }
     let mut summary = side_summary(head, started);
     summary.triage = Some(report);
     summary.cancelled = cancel.is_cancelled();
@@ -407,4 +411,37 @@ fn side_summary(side: Side, started: Instant) -> Summary {
     );
     summary.duration_seconds = crate::analysis::stats::round3(duration);
     summary
+}
+
+/// What history knew of each triaged test before this job: in how many recorded jobs of the
+/// repository it was flaky, its pooled rate, when it was last seen. A history that cannot
+/// be read leaves the verdicts as they are (the triage does not depend on it).
+async fn add_history(store: &Arc<Store>, repo: &str, report: &mut TriageReport) {
+    let store = store.clone();
+    let filter = JobFilter {
+        repo: Some(repo.to_string()),
+        ..JobFilter::default()
+    };
+    let known = tokio::task::spawn_blocking(move || store.flakiest_tests(&filter, None)).await;
+    let known = match known {
+        Ok(Ok(known)) => known,
+        Ok(Err(error)) => {
+            tracing::warn!(error = %crate::errors::one_line(&error), "triage: history could not be read");
+            return;
+        }
+        Err(_) => return,
+    };
+    for test in &mut report.tests {
+        if let Some(flaky) = known.iter().find(|k| k.name == test.test) {
+            test.history = Some(format!(
+                "history: flaky in {} of {} recorded jobs, failed {} of {} runs ({:.1} %), last seen {}",
+                flaky.flaky_jobs,
+                flaky.jobs,
+                flaky.failures,
+                flaky.runs,
+                flaky.failure_rate * 100.0,
+                flaky.last_seen.format("%Y-%m-%d")
+            ));
+        }
+    }
 }

@@ -210,6 +210,9 @@ fn insert_tests(
             classification: s.classification,
             first_failure: None,
             severity_note: None,
+            classname: None,
+            failing_attempts: Vec::new(),
+            mean_seconds: None,
         }];
         (&whole_command, true)
     } else {

@@ -1,12 +1,14 @@
 //! Reports of a finished job: one body ([`markdown`]) shown on every channel: the pull
 //! request comment that edits itself ([`github`]), Slack ([`slack`]), Discord
-//! ([`discord`]), and the Actions step summary and annotations ([`step_summary`]).
+//! ([`discord`]), and the Actions step summary and annotations ([`step_summary`]); and the
+//! JUnit document with every run as an attempt ([`junit`]), which CI dashboards read.
 //! [`deliver`] sends to the channels asked for; a failed delivery is reported, never
 //! allowed to change the job's result. [`send`] holds the retrying sender and the errors.
 
 pub mod body;
 pub mod discord;
 pub mod github;
+pub mod junit;
 pub mod markdown;
 pub mod send;
 pub mod slack;

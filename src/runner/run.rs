@@ -43,6 +43,8 @@ fn name_hung_test(tests: &mut TestReport, running: Option<String>, timeout: Dura
         return;
     };
     let hung = TestResult {
+        classname: None,
+        duration_ms: None,
         name,
         status: TestStatus::TimedOut,
         message: Some(message),

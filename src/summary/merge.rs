@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::{Classification, ConfirmationReport, Summary, TestCaseStats};
-use crate::analysis::Verdict;
 use crate::analysis::classify::{ReplayTally, classify};
 use crate::analysis::per_test::{Figures, sort_flakiest_first};
+use crate::analysis::{Verdict, stats};
 use crate::config::Thresholds;
 use crate::framework::InstallStatus;
 
@@ -28,8 +28,8 @@ impl Summary {
     ///   concatenated and their `attempt`s renumbered 0, 1, 2, … in that order;
     /// - rate, interval, verdict, severity and its note come from the summed counts, in the
     ///   severity bands the shards report (`thresholds`);
-    /// - per test case, runs, failures and failing seeds are summed and its figures
-    ///   recomputed the same way;
+    /// - per test case, runs, failures and failing seeds are summed, its failing attempts
+    ///   renumbered as its runs are, and its figures recomputed the same way;
     /// - confirmation evidence is summed (seeds replayed, failures alone and under load)
     ///   and the command's classification is recomputed from it; a test case keeps the
     ///   classification its shards agree on, and is `nondeterministic` when they disagree;
@@ -37,12 +37,16 @@ impl Summary {
     ///   kept only when the merged runs all failed;
     /// - the install report is the worst one (a failed install shows); warnings are joined
     ///   without repeats, plus one when the shards tested different commits;
-    /// - a shard stopped by a failed install makes the whole `install-failed`.
+    /// - a shard stopped by a failed install makes the whole `install-failed`;
+    /// - a shard's `junit_xml` is dropped: it covers only that shard's runs.
     pub fn merge(shards: Vec<Summary>) -> Result<Summary, MergeError> {
         let install_failed = shards.iter().any(|s| s.verdict == Verdict::InstallFailed);
         let mut shards = shards.into_iter();
         let mut merged = shards.next().ok_or(MergeError::NoShards)?;
-        for shard in shards {
+        renumber_failing_attempts(&mut merged.tests, &merged.results, 0);
+        for mut shard in shards {
+            let offset = merged.results.len() as u32;
+            renumber_failing_attempts(&mut shard.tests, &shard.results, offset);
             merged.absorb(shard);
         }
         merged.recompute();
@@ -158,6 +162,8 @@ impl Summary {
         self.warnings.retain(|warning| seen.insert(warning.clone()));
         self.temp_dir = None;
         self.run_id = None;
+        // A shard's report covers its own runs; `submit --junit` renders the merged one.
+        self.junit_xml = None;
     }
 }
 
@@ -184,12 +190,23 @@ fn merge_tests(mine: Vec<TestCaseStats>, theirs: Vec<TestCaseStats>) -> Vec<Test
                 by_name.insert(test.name.clone(), test);
             }
             Some(kept) => {
+                kept.mean_seconds = match (kept.mean_seconds, test.mean_seconds) {
+                    (Some(a), Some(b)) if kept.runs + test.runs > 0 => {
+                        let weighted = a * f64::from(kept.runs) + b * f64::from(test.runs);
+                        Some(stats::round3(weighted / f64::from(kept.runs + test.runs)))
+                    }
+                    (a, b) => a.or(b),
+                };
                 kept.runs += test.runs;
                 kept.failures += test.failures;
                 for seed in test.failing_seeds {
                     if !kept.failing_seeds.contains(&seed) {
                         kept.failing_seeds.push(seed);
                     }
+                }
+                kept.failing_attempts.extend(test.failing_attempts);
+                if kept.classname.is_none() {
+                    kept.classname = test.classname;
                 }
                 if kept.first_failure.is_none() {
                     kept.first_failure = test.first_failure;
@@ -200,6 +217,28 @@ fn merge_tests(mine: Vec<TestCaseStats>, theirs: Vec<TestCaseStats>) -> Vec<Test
         }
     }
     by_name.into_values().collect()
+}
+
+/// Gives a shard's per-test `failing_attempts` the numbers their runs get in the merged
+/// `results` (the shard's position in them plus `offset`, the runs of the shards before
+/// it), as [`Summary::recompute`] renumbers those results.
+fn renumber_failing_attempts(
+    tests: &mut [TestCaseStats],
+    results: &[super::RunResult],
+    offset: u32,
+) {
+    let merged: BTreeMap<u32, u32> = results
+        .iter()
+        .enumerate()
+        .map(|(position, result)| (result.attempt, offset + position as u32))
+        .collect();
+    for test in tests {
+        for attempt in &mut test.failing_attempts {
+            if let Some(number) = merged.get(attempt) {
+                *attempt = *number;
+            }
+        }
+    }
 }
 
 fn merge_classification(

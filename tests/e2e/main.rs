@@ -13,6 +13,7 @@ mod early_stop;
 mod fork_server_socket;
 mod hardening_data;
 mod isolation;
+mod junit_report;
 mod outside_the_overlay;
 mod pipeline;
 mod quarantine;

@@ -85,8 +85,8 @@ def test_slow_for_seed_4():
 fn the_local_test_result_wraps_a_valid_summary() {
     let validator = schema("summary.schema.json");
     let repo = project(&[("README", "x\n")]);
-    let input =
-        json!({"input": {"repo": path_str(repo.path()), "test_command": "true", "runs": 2}});
+    // With the JUnit report, whose field the schema lists too.
+    let input = json!({"input": {"repo": path_str(repo.path()), "test_command": "true", "runs": 2, "junit": true}});
     let output = Sandbox::new()
         .command()
         .arg("--test_input")
@@ -95,6 +95,7 @@ fn the_local_test_result_wraps_a_valid_summary() {
         .expect("runs");
     let result: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_valid(&validator, &result["output"], "local test output");
+    assert!(result["output"]["junit_xml"].is_string(), "{result}");
 }
 
 #[test]
@@ -120,7 +121,8 @@ fn the_input_schema_accepts_what_the_parser_accepts() {
         "build_once": "off",
         "confirm": false,
         "confirm_budget": 12,
-        "stop_early": true
+        "stop_early": true,
+        "junit": true
     });
     assert_valid(&validator, &full, "a full input");
     let parsed = flaky_detector::JobInput::from_value(full.clone()).expect("the parser accepts it");

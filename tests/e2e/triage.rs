@@ -232,3 +232,90 @@ fn a_junit_without_failures_is_refused_in_one_line() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// The same job as a job input through `serve` (RunPod's endpoint API): the output is the
+/// summary with its `triage`.
+#[tokio::test]
+async fn serve_runs_a_triage_job_input() {
+    use crate::support::runpod::server::Server;
+    let (repo, junit) = red_repository();
+    let server = Server::start(&["--allow-local-repos"]).await;
+    let (code, queued) = server
+        .post(
+            "/run",
+            &json!({"input": {
+                "repo": repo.path(),
+                "ref": "feature",
+                "test_command": "python3 -m pytest -q tests",
+                "parallelism": 4,
+                "triage": {"junit": junit, "base_ref": "main", "max_runs": 6},
+            }}),
+        )
+        .await;
+    assert_eq!(code.as_u16(), 200, "{queued}");
+    let id = queued["id"].as_str().expect("an id");
+    let done = server.wait_status(id, "COMPLETED").await;
+    let tests = done["output"]["triage"]["tests"]
+        .as_array()
+        .expect("verdicts");
+    let regression = tests
+        .iter()
+        .find(|t| t["test"] == "tests.test_t::test_regression")
+        .expect("the regression is triaged");
+    assert_eq!(regression["verdict"], "regression", "{done}");
+    assert_eq!(done["output"]["triage"]["base"]["ref"], "main");
+}
+
+/// A test history already knew as flaky is named so: the triage says in how many recorded
+/// jobs it was flaky, from a real SQLite history written by an earlier `run`.
+#[test]
+fn a_pre_existing_flake_is_named_with_its_history() {
+    let (repo, _) = red_repository();
+    let sandbox = Sandbox::new();
+    let db = sandbox.root.path().join("history.db");
+    let earlier = sandbox.summary(&[
+        "--repo",
+        path_str(repo.path()),
+        "--ref",
+        "main",
+        "--command",
+        "python3 -m pytest -q tests",
+        "--seed",
+        "1,2,3,4,5,6",
+        "--no-confirm",
+        "--db",
+        path_str(&db),
+    ]);
+    assert_eq!(earlier["verdict"], "always-failing", "{earlier}");
+    let output = sandbox
+        .command()
+        .args([
+            "triage",
+            "--repo",
+            path_str(repo.path()),
+            "--ref",
+            "feature",
+            "--base",
+            "main",
+            "--test",
+            "tests.test_t::test_flaky_before",
+            "--command",
+            "python3 -m pytest -q tests",
+            "--max-runs",
+            "6",
+            "--json",
+            "--db",
+            path_str(&db),
+        ])
+        .output()
+        .expect("the binary runs");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no summary: {}", String::from_utf8_lossy(&output.stderr)));
+    let test = &summary["triage"]["tests"][0];
+    assert_eq!(test["verdict"], "flaky-before", "{summary}");
+    let history = test["history"].as_str().expect("history named");
+    assert!(
+        history.starts_with("history: flaky in 1 of 1 recorded jobs, failed 2 of 6 runs"),
+        "{history}"
+    );
+}

@@ -95,6 +95,9 @@ pub fn test_case(name: &str, runs: u32, failing_seeds: &[u64]) -> TestCaseStats 
         classification: None,
         first_failure: (failures > 0).then(|| format!("{name} failed")),
         severity_note: None,
+        classname: None,
+        failing_attempts: Vec::new(),
+        mean_seconds: None,
     }
 }
 

@@ -68,6 +68,7 @@ fn the_workflows_pass_actionlint() {
         &[
             ".github/workflows/ci.yml",
             ".github/workflows/flaky-test-detector.yml",
+            "docs/workflows/triage-red-pr.yml",
         ],
     );
 }

@@ -108,6 +108,8 @@ fn results(
                     _ => None,
                 };
                 results.push(TestResult {
+                    classname: None,
+                    duration_ms: None,
                     name: format!("{package}::{test}"),
                     status,
                     message,
@@ -123,6 +125,8 @@ fn results(
                 });
                 if package_failed && !test_failed {
                     results.push(TestResult {
+                        classname: None,
+                        duration_ms: None,
                         name: package.clone(),
                         status: TestStatus::Failed,
                         message: entry.first_line.clone(),

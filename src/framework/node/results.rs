@@ -55,6 +55,8 @@ pub fn parse(json: &str, cwd: &Path) -> Result<Vec<TestResult>, JestError> {
         let path = relative(&file.name, cwd);
         if file.assertion_results.is_empty() && file.status == "failed" {
             results.push(TestResult {
+                classname: None,
+                duration_ms: None,
                 name: path.clone(),
                 status: TestStatus::Failed,
                 message: suite_message(&file.message),
@@ -73,6 +75,8 @@ pub fn parse(json: &str, cwd: &Path) -> Result<Vec<TestResult>, JestError> {
                 .then(|| test.failure_messages.iter().find_map(|m| first_line(m)))
                 .flatten();
             results.push(TestResult {
+                classname: None,
+                duration_ms: None,
                 name: format!("{path}::{}", titles.join(" › ")),
                 status,
                 message,

@@ -27,6 +27,8 @@ pub fn parse(text: &str) -> Vec<TestResult> {
             }
         }
         None => results.push(TestResult {
+            classname: None,
+            duration_ms: None,
             name,
             status,
             message,

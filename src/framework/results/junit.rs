@@ -42,6 +42,8 @@ struct Case {
     name: String,
     #[serde(rename = "@classname", default)]
     classname: Option<String>,
+    #[serde(rename = "@time", default)]
+    time: Option<String>,
     #[serde(rename = "failure", default)]
     failures: Vec<Problem>,
     #[serde(rename = "error", default)]
@@ -119,7 +121,16 @@ fn result(case: &Case, suite: Option<&str>) -> TestResult {
         name,
         status,
         message,
+        classname: scope.map(str::to_string),
+        duration_ms: case.time.as_deref().and_then(milliseconds),
     }
+}
+
+/// A `time` attribute (seconds, possibly with Surefire's thousands separators: `1,234.5`)
+/// in milliseconds. One that does not read as a finite, non-negative number is left out.
+fn milliseconds(time: &str) -> Option<u64> {
+    let seconds: f64 = time.trim().replace(',', "").parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).round() as u64)
 }
 
 /// The `message` attribute's first line, else the body's. A Rust panic's first line only
@@ -190,6 +201,21 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// A JUnit report written from the summary names each case as the runner did.
+    #[test]
+    fn the_scope_of_the_name_is_kept_as_the_classname() {
+        let pytest = golden("pytest.xml");
+        assert_eq!(pytest[0].classname.as_deref(), Some("tests.test_sample"));
+        // nextest's case names hold `::` themselves (`tests::ok`).
+        let nextest = golden("nextest.xml");
+        assert_eq!(nextest[0].classname.as_deref(), Some("proj"));
+        assert_eq!(nextest[0].name, "proj::tests::ok");
+        // And its own time, for the report's `time`.
+        assert_eq!(nextest[0].duration_ms, Some(13));
+        assert_eq!(milliseconds("1,234.5"), Some(1_234_500));
+        assert_eq!(milliseconds("NaN"), None);
     }
 
     #[test]

@@ -36,6 +36,16 @@ pub struct TestResult {
     pub status: TestStatus,
     /// First line of the failure message, for failed tests.
     pub message: Option<String>,
+    /// The scope a JUnit report gave the case (its `classname`, else its suite's name), which
+    /// `name` starts with (`classname::case`). Kept so that a JUnit report written from the
+    /// summary names the case exactly as the runner did, where splitting `name` at a `::`
+    /// could not (a nextest classname holds `::` itself). `None` for other reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classname: Option<String>,
+    /// The runner's own time for the case in this run, when its report gives one (JUnit's
+    /// `time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl TestResult {

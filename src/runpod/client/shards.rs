@@ -20,6 +20,10 @@ pub enum ShardError {
         "--shards needs the number of runs (--runs, or --seed) to split them; the repository's config is only read on the workers"
     )]
     RunsUnknown,
+    #[error(
+        "a triage is one job (its two sides run together and stop when settled): drop --shards"
+    )]
+    Triage,
     #[error("cannot split {runs} run(s) into {shards} shards: each shard needs at least one run")]
     TooManyShards { runs: u32, shards: u32 },
     #[error("{runs} runs are more than {MAX_RUNS}, the most one job takes, times {shards} shards")]
@@ -56,6 +60,9 @@ impl ShardError {
 pub fn plan(input: &JobInput, shards: u32) -> Result<Vec<JobInput>, ShardError> {
     if shards <= 1 {
         return Ok(vec![input.clone()]);
+    }
+    if input.triage.is_some() {
+        return Err(ShardError::Triage);
     }
     let runs = input
         .knobs

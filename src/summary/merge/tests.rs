@@ -46,6 +46,8 @@ fn record(attempt: u32, seed: u64) -> RunRecord {
             cases
                 .iter()
                 .map(|(name, f)| TestResult {
+                    classname: None,
+                    duration_ms: None,
                     name: name.to_string(),
                     status: status(*f),
                     message: f.then(|| format!("{name} failed for seed {seed}")),
@@ -140,6 +142,8 @@ fn merged_shards_report_what_one_job_over_all_runs_reports() {
     let a = merged.tests.iter().find(|t| t.name == "a").expect("test a");
     assert_eq!((a.runs, a.failures), (12, 4));
     assert_eq!(a.failing_seeds, vec![3, 6, 9, 12]);
+    // Each shard numbered its runs from 0; the merged attempts are the runs' new numbers.
+    assert_eq!(a.failing_attempts, vec![2, 5, 8, 11]);
 }
 
 #[test]
