@@ -80,13 +80,18 @@ fn apply_args(args: &QuarantineArgs, runner: ApplyRunner) -> Result<(), CliError
     Ok(())
 }
 
+/// `path` without a leading `./` (the default `--dir`).
+pub fn shown(path: &std::path::Path) -> &std::path::Path {
+    path.strip_prefix(".").unwrap_or(path)
+}
+
 /// What changed, a line per test: `+` in, `-` out, `=` kept, `?` listed but not run lately.
 pub fn render(refreshed: &Refreshed, db: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{}: {} quarantined test(s), from history {db}{}",
-        refreshed.path.display(),
+        shown(&refreshed.path).display(),
         refreshed.file.tests.len(),
         refreshed
             .repo

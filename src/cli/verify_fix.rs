@@ -201,7 +201,11 @@ pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Outcome, CliError> 
             Some(ChangeKind::Added) => "was quarantined",
             _ => "is not quarantined",
         };
-        println!("{} {said} ({})", args.test, refreshed.path.display());
+        println!(
+            "{} {said} ({})",
+            args.test,
+            super::quarantine::shown(&refreshed.path).display()
+        );
     }
     Ok(match verdict {
         Verdict::Fixed { .. } => Outcome::Done,
