@@ -301,6 +301,9 @@ fn a_pre_existing_flake_is_named_with_its_history() {
             "tests.test_t::test_flaky_before",
             "--command",
             "python3 -m pytest -q tests",
+            // Seeds 1-6 hold two multiples of 3 (the test's failures) on both sides.
+            "--seed",
+            "1,2,3,4,5,6",
             "--max-runs",
             "6",
             "--json",
