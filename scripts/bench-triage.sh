@@ -53,7 +53,10 @@ PY
 git clone -q --bare "$src" "$scratch/origin.git"
 origin="$scratch/origin.git"
 git clone -q --branch feature "$origin" "$scratch/head"
-(cd "$scratch/head" && CI_ONLY=1 TEST_SEED=6 python3 -m pytest -q --junitxml="$scratch/red.xml" tests >/dev/null 2>&1 || true)
+(
+  cd "$scratch/head"
+  CI_ONLY=1 TEST_SEED=6 python3 -m pytest -q --junitxml="$scratch/red.xml" tests >/dev/null 2>&1 || true
+)
 tests=$((files * 20 + 6))
 now() { date +%s.%N; }
 command="python3 -m pytest -q tests"
