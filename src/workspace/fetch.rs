@@ -43,22 +43,8 @@ pub fn fetch_into(request: &FetchRequest<'_>, dest: &Path) -> Result<String, Wor
         .remote_anonymous(request.url)
         .map_err(|source| clone_error(request, source))?;
 
-    let (target, advertised) = {
-        let connection = remote
-            .connect_auth(git2::Direction::Fetch, Some(callbacks(request)), None)
-            .map_err(|source| clone_error(request, source))?;
-        let heads: Vec<(String, Oid)> = connection
-            .list()
-            .map_err(|source| clone_error(request, source))?
-            .iter()
-            .map(|head| (head.name().to_string(), head.oid()))
-            .collect();
-        let default = connection
-            .default_branch()
-            .ok()
-            .and_then(|name| name.as_str().map(str::to_owned));
-        resolve(request.git_ref, &heads, default)?
-    };
+    let (heads, default) = advertised(&mut remote, request)?;
+    let (target, advertised) = resolve(request.git_ref, &heads, default)?;
 
     let mut options = FetchOptions::new();
     options
@@ -129,19 +115,7 @@ pub fn merge_base_into(
         .remote_anonymous(request.url)
         .map_err(|source| clone_error(request, source))?;
     let (target, base) = {
-        let connection = remote
-            .connect_auth(git2::Direction::Fetch, Some(callbacks(request)), None)
-            .map_err(|source| clone_error(request, source))?;
-        let heads: Vec<(String, Oid)> = connection
-            .list()
-            .map_err(|source| clone_error(request, source))?
-            .iter()
-            .map(|head| (head.name().to_string(), head.oid()))
-            .collect();
-        let default = connection
-            .default_branch()
-            .ok()
-            .and_then(|name| name.as_str().map(str::to_owned));
+        let (heads, default) = advertised(&mut remote, request)?;
         let (target, _) = resolve(request.git_ref, &heads, default.clone())?;
         let head_name = match &target {
             Target::Ref(name) => Some(name.clone()),
@@ -212,6 +186,31 @@ const BASE_REF: &str = "refs/flaky-detector/base";
 /// `main` for `refs/heads/main`.
 fn short_name(name: &str) -> &str {
     name.strip_prefix("refs/heads/").unwrap_or(name)
+}
+
+/// The refs a remote advertises, each with its commit.
+type Heads = Vec<(String, Oid)>;
+
+/// What the remote advertises: every ref with its commit, and the branch its HEAD names.
+/// The connection ends here; the fetch that follows makes its own.
+fn advertised(
+    remote: &mut git2::Remote<'_>,
+    request: &FetchRequest<'_>,
+) -> Result<(Heads, Option<String>), WorkspaceError> {
+    let connection = remote
+        .connect_auth(git2::Direction::Fetch, Some(callbacks(request)), None)
+        .map_err(|source| clone_error(request, source))?;
+    let heads = connection
+        .list()
+        .map_err(|source| clone_error(request, source))?
+        .iter()
+        .map(|head| (head.name().to_string(), head.oid()))
+        .collect();
+    let default = connection
+        .default_branch()
+        .ok()
+        .and_then(|name| name.as_str().map(str::to_owned));
+    Ok((heads, default))
 }
 
 enum Target {
