@@ -62,7 +62,7 @@ now() { date +%s.%N; }
 command="python3 -m pytest -q tests"
 
 t0=$(now)
-"$bin" triage --repo "$origin" --ref feature --junit "$scratch/red.xml" --command "$command" \
+"$bin" triage --repo "$origin" --ref feature --from-junit "$scratch/red.xml" --command "$command" \
   --max-runs "$max_runs" -p "$parallelism" --json >"$scratch/triage.json" 2>/dev/null
 t1=$(now)
 "$bin" run --repo "$origin" --ref feature --command "$command" --runs "$max_runs" -p "$parallelism" \

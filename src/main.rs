@@ -170,7 +170,7 @@ async fn run() -> Result<Outcome, CliError> {
 fn read_secret_files(command: &mut Command) -> Result<(), CliError> {
     match command {
         Command::Run(args) => args.history.read_db_file(),
-        Command::Triage(args) => args.history.read_db_file(),
+        Command::Triage(args) => args.run.history.read_db_file(),
         Command::History(args) => args.db.read_db_file(),
         Command::Dashboard(args) => args.db.read_db_file(),
         Command::Quarantine(args) => args.db.read_db_file(),

@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// an attempt (Maven Surefire's flakyFailure / rerunFailure), for CI's test reports.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Exit with status 3 when the severity reaches this level.
+    /// Exit with status 3 when the severity reaches this level (or, for a triage, when a
+    /// verdict is `regression`).
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
     #[command(flatten)]
@@ -76,14 +77,23 @@ impl RunArgs {
 
 /// Runs the job, with a progress bar, and prints its summary.
 pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
+    run_with(args, deps, |_| {}).await
+}
+
+/// [`run`], with `adjust` given the job input before it is checked: `triage` adds its part.
+pub(crate) async fn run_with(
+    args: RunArgs,
+    deps: &Deps,
+    adjust: impl FnOnce(&mut JobInput),
+) -> Result<Outcome, CliError> {
     let json = args.json;
     let output = args.output.clone();
     let junit = args.junit.clone();
     let fail_on = args.fail_on;
     let history = args.history.clone();
-    let job = args
-        .into_input()
-        .validate(RepoPolicy { allow_local: true })?;
+    let mut input = args.into_input();
+    adjust(&mut input);
+    let job = input.validate(RepoPolicy { allow_local: true })?;
     let deps = &Deps {
         history: store_for_jobs(&history)?,
         ..deps.clone()
