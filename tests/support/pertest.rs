@@ -79,3 +79,26 @@ pub fn require_tool(program: &str, install: &str) {
         "`{program}` is not installed; install it with: {install}"
     );
 }
+
+/// Gives the JavaScript project in `dir` the pinned dependencies of `examples/<example>`
+/// (its package.json and package-lock.json) and installs them there with `npm ci`.
+pub fn npm_ci_from_example(dir: &std::path::Path, example: &str) {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(example);
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(examples.join(file), dir.join(file)).expect("copy the example's manifest");
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("npm ci --prefer-offline --no-audit --no-fund --loglevel=error")
+        .current_dir(dir)
+        .output()
+        .expect("npm runs");
+    assert!(
+        out.status.success(),
+        "npm ci: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use flaky_detector::Summary;
 use flaky_detector::analysis::Verdict;
 use flaky_detector::summary::{Classification, OrderRole};
-use pertest_support::{require_tool, run_job_in};
+use pertest_support::{npm_ci_from_example, require_tool, run_job_in};
 use serde_json::json;
 
 /// One language's project: how to write it, run it and name its tests.
@@ -150,20 +150,8 @@ fn write_js(dir: &Path, example: &str) {
             "module.exports = { testEnvironment: 'node' };\n",
         );
     }
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(example);
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(examples.join(file), dir.join(file)).expect("copy the example's manifest");
-    }
     // The pasted lines run in the project itself, so it gets its own node_modules.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("npm ci --prefer-offline --no-audit --no-fund --loglevel=error")
-        .current_dir(dir)
-        .output()
-        .expect("npm runs");
-    assert!(out.status.success(), "npm ci: {}", text(&out));
+    npm_ci_from_example(dir, example);
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

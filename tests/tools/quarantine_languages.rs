@@ -8,10 +8,10 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::Sandbox;
-use support::pertest::require_tool;
+use support::pertest::{npm_ci_from_example, require_tool};
 use support::quarantine::{listed, quarantine, record_job, run_applied, seeds};
 
 /// fixed_below 0.2: 14 clean runs earn `fixed`.
@@ -107,19 +107,7 @@ fn write_js(dir: &Path, example: &str) {
             "module.exports = { testEnvironment: 'node' };\n",
         );
     }
-    let example_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(example);
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(example_dir.join(file), dir.join(file)).expect("copy the example's manifest");
-    }
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("npm ci --prefer-offline --no-audit --no-fund --loglevel=error")
-        .current_dir(dir)
-        .output()
-        .expect("npm runs");
-    assert!(out.status.success(), "npm ci: {}", text(&out));
+    npm_ci_from_example(dir, example);
 }
 
 fn round_trip(repo: &Path, lang: &Lang) {
