@@ -22,8 +22,35 @@ pub fn write_shipped(
         return Ok(path);
     }
     std::fs::create_dir_all(&dir)?;
-    let partial = dir.join(format!(".{file}.{}.tmp", std::process::id()));
-    std::fs::write(&partial, source)?;
-    std::fs::rename(&partial, &path)?;
+    // A temporary name of its own per call, not per process: two jobs of one process (a
+    // triage's two sides, `serve`'s concurrent jobs) write at once, and a shared name let
+    // one rename the other's file away and fail.
+    let mut partial = tempfile::NamedTempFile::new_in(&dir)?;
+    std::io::Write::write_all(&mut partial, source.as_bytes())?;
+    partial.persist(&path).map_err(|e| e.error)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_in_one_process_at_once_all_succeed_and_leave_the_whole_file() {
+        let cache = tempfile::tempdir().expect("a cache dir");
+        let source = "x".repeat(1 << 20);
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, source) = (cache.path().to_path_buf(), source.clone());
+                std::thread::spawn(move || write_shipped(&cache, "kind", "file.py", &source))
+            })
+            .collect();
+        for writer in writers {
+            let path = writer
+                .join()
+                .expect("the writer ran")
+                .expect("every writer succeeds");
+            assert_eq!(std::fs::read_to_string(path).expect("read"), source);
+        }
+    }
 }
