@@ -1,4 +1,4 @@
-//! Issue 26's quarantine round trip in Go, Jest and Vitest (pytest's is in `tests/e2e`):
+//! Issue 26's quarantine round trip in Go, Jest, Vitest and nextest (pytest's is in `tests/e2e`):
 //! a project made here with a stable, a flaky, a to-be-fixed and a broken test, history in a
 //! real SQLite file through the binary; after `quarantine`, the runner's command with what
 //! `quarantine --apply-args RUNNER` printed exits 0 although the flaky tests fail, the
@@ -240,6 +240,54 @@ fn vitest_quarantine_round_trip() {
             flaky: "id: flaky.test.js::suite > flaky",
             to_fix: "id: flaky.test.js::suite > to fix",
             broken: "broken.test.js",
+            env: &[],
+        },
+    );
+}
+
+/// A crate whose unit tests hold the stable, flaky and to-be-fixed tests, and whose
+/// integration test `broken` fails every run.
+fn write_rust(dir: &Path) {
+    write(
+        dir,
+        "Cargo.toml",
+        "[package]\nname = \"q\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    write(
+        dir,
+        "src/lib.rs",
+        "#[cfg(test)]\nmod tests {\n\
+         \x20   fn seed() -> u64 { std::env::var(\"TEST_SEED\").ok().and_then(|s| s.parse().ok()).unwrap_or(0) }\n\
+         \x20   #[test]\n    fn stable() {}\n\
+         \x20   #[test]\n    fn flaky() { assert_ne!(seed() % 3, 0, \"seed is a multiple of 3\"); }\n\
+         \x20   #[test]\n    fn to_fix() {\n        let fixed = std::path::Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"FIXED\").exists();\n        assert!(fixed || seed() % 3 != 0, \"seed is a multiple of 3\");\n    }\n}\n",
+    );
+    write(
+        dir,
+        "tests/broken.rs",
+        "#[test]\nfn broken() {\n    panic!(\"broken\");\n}\n",
+    );
+}
+
+#[cfg_attr(
+    not(has_nextest),
+    ignore = "needs cargo-nextest (cargo install cargo-nextest)"
+)]
+#[test]
+fn nextest_quarantine_round_trip() {
+    require_tool("cargo-nextest", "cargo install --locked cargo-nextest");
+    let repo = tempfile::tempdir().expect("repo dir");
+    write_rust(repo.path());
+    round_trip(
+        repo.path(),
+        &Lang {
+            runner: "nextest",
+            command: "cargo nextest run --no-fail-fast",
+            flaky_only: "cargo nextest run --lib",
+            broken_only: "cargo nextest run --test broken",
+            flaky: "id: q::tests::flaky",
+            to_fix: "id: q::tests::to_fix",
+            broken: "::broken",
             env: &[],
         },
     );
