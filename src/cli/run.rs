@@ -98,18 +98,27 @@ pub(crate) async fn run_with(
         history: store_for_jobs(&history)?,
         ..deps.clone()
     };
+    let summary = detect_with_progress(job, deps).await?;
+    emit(&summary, json, output.as_deref())?;
+    if let Some(path) = &junit {
+        write_junit(&summary, path)?;
+    }
+    Ok(outcome(&summary, fail_on))
+}
+
+/// Runs `job` with the terminal's progress bar, stopped by Ctrl-C or SIGTERM (the finished
+/// runs are still summarised).
+pub(crate) async fn detect_with_progress(
+    job: crate::job::Job,
+    deps: &Deps,
+) -> Result<Summary, crate::detect::DetectError> {
     let cancel = super::cancel_on_signals();
     let (events, receiver) = Events::channel();
     let bar = super::progress::spawn(receiver);
     let result = detect(job, deps, &events, &cancel).await;
     drop(events);
     let _ = bar.await;
-    let summary = result?;
-    emit(&summary, json, output.as_deref())?;
-    if let Some(path) = &junit {
-        write_junit(&summary, path)?;
-    }
-    Ok(outcome(&summary, fail_on))
+    result
 }
 
 /// Writes `--junit`. Called after the summary is shown and `--output` written, so a path

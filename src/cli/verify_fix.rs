@@ -11,8 +11,7 @@ use clap::Args;
 use super::error::{CliError, Outcome};
 use super::history::{DbArg, store_for_jobs};
 use crate::config::FileConfig;
-use crate::detect::{Deps, detect};
-use crate::events::Events;
+use crate::detect::Deps;
 use crate::framework::Framework;
 use crate::history::status::percent;
 use crate::job::{JobInput, Knobs, RepoPolicy};
@@ -175,13 +174,7 @@ pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Outcome, CliError> 
         history: store.clone(),
         ..deps.clone()
     };
-    let cancel = super::cancel_on_signals();
-    let (events, receiver) = Events::channel();
-    let bar = super::progress::spawn(receiver);
-    let result = detect(job, deps, &events, &cancel).await;
-    drop(events);
-    let _ = bar.await;
-    let summary = result?;
+    let summary = super::run::detect_with_progress(job, deps).await?;
     if summary.cancelled {
         return Ok(Outcome::Interrupted);
     }
