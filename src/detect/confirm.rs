@@ -139,29 +139,7 @@ pub async fn replay(
         if seeds.is_empty() || cancel.is_cancelled() {
             break;
         }
-        // Interleave replays with fillers so every slot is busy from the start.
-        let filler_seeds = if plan.fillers.is_empty() {
-            &seeds[..]
-        } else {
-            plan.fillers
-        };
-        let filler_count = (plan.parallelism as usize).saturating_sub(seeds.len());
-        let mut fill = filler_seeds.iter().cycle().take(filler_count);
-        let mut loaded = Vec::new();
-        let mut filler_attempts = Vec::new();
-        for &seed in &seeds {
-            loaded.push(next(seed));
-            if let Some(&filler) = fill.next() {
-                let request = next(filler);
-                filler_attempts.push(request.attempt);
-                loaded.push(request);
-            }
-        }
-        for &filler in fill {
-            let request = next(filler);
-            filler_attempts.push(request.attempt);
-            loaded.push(request);
-        }
+        let (loaded, filler_attempts) = loaded_round(&seeds, plan, &mut next);
         let records = run_all(
             template.clone(),
             loaded,
@@ -182,4 +160,88 @@ pub async fn replay(
         );
     }
     Ok(out)
+}
+
+/// One round of replays under load: `seeds`' replays after as many filler runs as fill the
+/// slots left, with the filler runs' attempt numbers (their results are dropped).
+///
+/// Fillers first, so that every slot is busy from the start and each replay starts among
+/// runs already running, as a failing run of the first phase did (all but the first
+/// `parallelism` runs started while others held their files, ports and locks). A replay
+/// started first would take a contended resource first and pass, and contention would look
+/// like chance. With no passing seed to fill with, the failing seeds fill.
+fn loaded_round(
+    seeds: &[u64],
+    plan: &ReplayPlan<'_>,
+    next: &mut impl FnMut(u64) -> RunRequest,
+) -> (Vec<RunRequest>, Vec<u32>) {
+    let filler_seeds = if plan.fillers.is_empty() {
+        seeds
+    } else {
+        plan.fillers
+    };
+    let filler_count = (plan.parallelism as usize).saturating_sub(seeds.len());
+    let mut loaded = Vec::new();
+    let mut filler_attempts = Vec::new();
+    for &filler in filler_seeds.iter().cycle().take(filler_count) {
+        let request = next(filler);
+        filler_attempts.push(request.attempt);
+        loaded.push(request);
+    }
+    loaded.extend(seeds.iter().map(|&seed| next(seed)));
+    (loaded, filler_attempts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan<'a>(seeds: &'a [u64], fillers: &'a [u64], parallelism: u32) -> ReplayPlan<'a> {
+        ReplayPlan {
+            seeds,
+            fillers,
+            parallelism,
+            first_attempt: 0,
+            budget: 30,
+        }
+    }
+
+    fn round(seeds: &[u64], plan: &ReplayPlan<'_>) -> (Vec<(u32, u64)>, Vec<u32>) {
+        let mut attempt = 10;
+        let mut next = |seed| {
+            attempt += 1;
+            RunRequest {
+                attempt: attempt - 1,
+                seed,
+            }
+        };
+        let (loaded, fillers) = loaded_round(seeds, plan, &mut next);
+        (
+            loaded.iter().map(|r| (r.attempt, r.seed)).collect(),
+            fillers,
+        )
+    }
+
+    #[test]
+    fn a_loaded_replay_starts_after_the_fillers_that_keep_the_slots_busy() {
+        let plan = plan(&[7], &[1, 2], 4);
+        let (loaded, fillers) = round(&[7], &plan);
+        assert_eq!(loaded, vec![(10, 1), (11, 2), (12, 1), (13, 7)]);
+        assert_eq!(fillers, vec![10, 11, 12]);
+    }
+
+    #[test]
+    fn without_passing_seeds_the_failing_seeds_fill_and_a_full_round_has_no_filler() {
+        let plan = plan(&[7, 8], &[], 3);
+        let (loaded, fillers) = round(&[7, 8], &plan);
+        assert_eq!(loaded, vec![(10, 7), (11, 7), (12, 8)]);
+        assert_eq!(fillers, vec![10]);
+        let plan = ReplayPlan {
+            parallelism: 2,
+            ..plan
+        };
+        let (loaded, fillers) = round(&[7, 8], &plan);
+        assert_eq!(loaded, vec![(10, 7), (11, 8)]);
+        assert!(fillers.is_empty());
+    }
 }

@@ -284,9 +284,10 @@ async fn the_corpus_keeps_its_classes_within_the_default_budget() {
             Classification::Nondeterministic,
         ),
         (
-            // 20 runs, so the default budget is the full 30 replays: under a loaded machine
-            // a loaded replay sometimes takes the lock first and passes (6 of 8 failed, one
-            // job in a few), and 8 rounds then cannot tell contention at LEVEL / looks.
+            // 20 runs, so the default budget is the full 30 replays: a loaded replay starts
+            // after its fillers, but a filler's process can still reach the lock later and
+            // the replay pass (about 1 in 8 here), and a few such rounds need more rounds to
+            // tell contention at LEVEL / looks.
             json!({"test_command": script("contention.py"), "runs": 20,
                    "env": {"FLAKY_LOCK_DIR": lock_dir.path()}}),
             Classification::ContentionDependent,
