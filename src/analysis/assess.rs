@@ -40,7 +40,14 @@ pub struct Assessment {
     hung_tests: Vec<String>,
     /// The longest run that finished on its own.
     slowest_finished: Duration,
+    /// The shortest run that passed (that of any finished run when none passed).
+    quickest_filler: Duration,
 }
+
+/// The longest a loaded round's replays wait for its fillers ([`Assessment::filler_lead`]):
+/// long runs mostly hold what they share from their start, and a replay round should not
+/// cost much more than the replays themselves.
+pub const MAX_FILLER_LEAD: Duration = Duration::from_secs(2);
 
 impl Assessment {
     /// Judges the first phase's runs (`records`, in attempt order). Without confirmation,
@@ -87,6 +94,18 @@ impl Assessment {
             .map(|r| r.duration)
             .max()
             .unwrap_or_default();
+        let finished = |passed_only: bool| {
+            records
+                .iter()
+                .zip(&runs)
+                .filter(|(r, _)| !matches!(r.outcome, RunOutcome::TimedOut | RunOutcome::Cancelled))
+                .filter(|(_, (_, failed))| !(passed_only && *failed))
+                .map(|(r, _)| r.duration)
+                .min()
+        };
+        let quickest_filler = finished(true)
+            .or_else(|| finished(false))
+            .unwrap_or_default();
         let command_failure = command_failure(records, &ignore, settings.max_error_length);
         let mut failing_seeds: Vec<u64> = Vec::new();
         for (seed, failed) in &runs {
@@ -111,9 +130,20 @@ impl Assessment {
             hung_seeds,
             hung_tests,
             slowest_finished,
+            quickest_filler,
         };
         assessment.confirm(&[], &[], 0);
         assessment
+    }
+
+    /// How long the fillers of a loaded round run before its replays start: a quarter of the
+    /// quickest filler's first-phase run, at most [`MAX_FILLER_LEAD`]. A failing run of the
+    /// first phase started in the middle of other runs (a slot frees when a run ends), so
+    /// they already held their locks, ports and files; a replay started with the fillers
+    /// instead races them to those, and passes whenever it wins. A quarter keeps the replay
+    /// well inside the fillers' runs, so it never ends up running alone.
+    pub fn filler_lead(&self) -> Duration {
+        (self.quickest_filler / 4).min(MAX_FILLER_LEAD)
     }
 
     /// Seeds of runs that passed, to keep the machine busy while failing seeds are replayed
@@ -667,6 +697,30 @@ mod tests {
         assert_eq!(
             assessment.replay_timeout(Duration::from_secs(6)),
             Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn fillers_lead_by_a_quarter_of_the_quickest_passing_run_and_at_most_two_seconds() {
+        let timed = |seed: u64, fails: bool, secs: u64| RunRecord {
+            duration: Duration::from_secs(secs),
+            ..run(seed, fails, false, None)
+        };
+        let records = [timed(1, false, 8), timed(2, true, 1), timed(3, false, 4)];
+        assert_eq!(
+            Assessment::new(&records, &settings()).filler_lead(),
+            Duration::from_secs(1)
+        );
+        let slow = [timed(1, false, 40), timed(2, true, 1)];
+        assert_eq!(
+            Assessment::new(&slow, &settings()).filler_lead(),
+            MAX_FILLER_LEAD
+        );
+        // No run passed: the quickest run that finished.
+        let failing = [timed(1, true, 2), timed(2, true, 4)];
+        assert_eq!(
+            Assessment::new(&failing, &settings()).filler_lead(),
+            Duration::from_millis(500)
         );
     }
 }

@@ -1,11 +1,14 @@
 //! The confirmation phase's runs ([`replay`]): failing seeds replayed in rounds, each seed
 //! once alone (one run at a time, nothing else running) and then once under load (at the
 //! job's parallelism, with filler runs of passing seeds when there are fewer replays than
-//! slots, so the machine is as busy as it was when the seed failed). Replays count against
+//! slots, so the machine is as busy as it was when the seed failed, and the replays started
+//! in the middle of the fillers' runs, as the failing run started among running runs).
+//! Replays count against
 //! the job's budget, and the phase stops as soon as more of them cannot change a class. The
 //! judgement is `analysis::classify`'s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -64,6 +67,7 @@ pub async fn confirm(
         parallelism,
         first_attempt,
         budget,
+        lead: assessment.filler_lead(),
     };
     let open = |replays: &[Replay]| assessment.seeds_to_replay(&seeds, replays);
     match replay(template, &plan, &open, cancel).await {
@@ -88,6 +92,8 @@ pub struct ReplayPlan<'a> {
     pub first_attempt: u32,
     /// Most replays (alone and under load together).
     pub budget: u32,
+    /// How long a loaded round's fillers run before its replays start.
+    pub lead: Duration,
 }
 
 /// Replays `plan.seeds` in rounds: each seed once alone, then each once under load. Before
@@ -139,57 +145,69 @@ pub async fn replay(
         if seeds.is_empty() || cancel.is_cancelled() {
             break;
         }
-        let (loaded, filler_attempts) = loaded_round(&seeds, plan, &mut next);
-        let records = run_all(
-            template.clone(),
-            loaded,
-            plan.parallelism,
-            &quiet,
-            cancel,
-            &mut |_| false,
-        )
-        .await?;
-        out.extend(
-            records
-                .into_iter()
-                .filter(|r| !filler_attempts.contains(&r.attempt))
-                .map(|record| Replay {
-                    alone: false,
-                    record,
-                }),
-        );
+        let (fillers, loaded) = loaded_round(&seeds, plan, &mut next);
+        let filler_slots = fillers.len() as u32;
+        // The fillers start first and the replays `lead` later, in the middle of the
+        // fillers' runs (see `Assessment::filler_lead`); both share the template's slots.
+        let fill = async {
+            if fillers.is_empty() {
+                return Ok(Vec::new());
+            }
+            run_all(
+                template.clone(),
+                fillers,
+                filler_slots,
+                &quiet,
+                cancel,
+                &mut |_| false,
+            )
+            .await
+        };
+        let replays = async {
+            if filler_slots > 0 {
+                tokio::select! {
+                    () = tokio::time::sleep(plan.lead) => {}
+                    () = cancel.cancelled() => {}
+                }
+            }
+            let slots = plan.parallelism.saturating_sub(filler_slots).max(1);
+            run_all(template.clone(), loaded, slots, &quiet, cancel, &mut |_| {
+                false
+            })
+            .await
+        };
+        let (filled, records) = tokio::join!(fill, replays);
+        filled?;
+        out.extend(records?.into_iter().map(|record| Replay {
+            alone: false,
+            record,
+        }));
     }
     Ok(out)
 }
 
-/// One round of replays under load: `seeds`' replays after as many filler runs as fill the
-/// slots left, with the filler runs' attempt numbers (their results are dropped).
-///
-/// Fillers first, so that every slot is busy from the start and each replay starts among
-/// runs already running, as a failing run of the first phase did (all but the first
-/// `parallelism` runs started while others held their files, ports and locks). A replay
-/// started first would take a contended resource first and pass, and contention would look
-/// like chance. With no passing seed to fill with, the failing seeds fill.
+/// One round of replays under load: as many filler runs as fill the slots that `seeds`'
+/// replays leave, and the replays. With no passing seed to fill with, the failing seeds fill;
+/// a filler's own result is dropped.
 fn loaded_round(
     seeds: &[u64],
     plan: &ReplayPlan<'_>,
     next: &mut impl FnMut(u64) -> RunRequest,
-) -> (Vec<RunRequest>, Vec<u32>) {
+) -> (Vec<RunRequest>, Vec<RunRequest>) {
     let filler_seeds = if plan.fillers.is_empty() {
         seeds
     } else {
         plan.fillers
     };
     let filler_count = (plan.parallelism as usize).saturating_sub(seeds.len());
-    let mut loaded = Vec::new();
-    let mut filler_attempts = Vec::new();
-    for &filler in filler_seeds.iter().cycle().take(filler_count) {
-        let request = next(filler);
-        filler_attempts.push(request.attempt);
-        loaded.push(request);
-    }
-    loaded.extend(seeds.iter().map(|&seed| next(seed)));
-    (loaded, filler_attempts)
+    let fillers = filler_seeds
+        .iter()
+        .cycle()
+        .take(filler_count)
+        .map(|&seed| next(seed))
+        .collect();
+    let replays = seeds.iter().map(|&seed| next(seed)).collect();
+    (fillers, replays)
 }
 
 #[cfg(test)]
@@ -203,10 +221,13 @@ mod tests {
             parallelism,
             first_attempt: 0,
             budget: 30,
+            lead: Duration::ZERO,
         }
     }
 
-    fn round(seeds: &[u64], plan: &ReplayPlan<'_>) -> (Vec<(u32, u64)>, Vec<u32>) {
+    type Requests = Vec<(u32, u64)>;
+
+    fn round(seeds: &[u64], plan: &ReplayPlan<'_>) -> (Requests, Requests) {
         let mut attempt = 10;
         let mut next = |seed| {
             attempt += 1;
@@ -215,33 +236,32 @@ mod tests {
                 seed,
             }
         };
-        let (loaded, fillers) = loaded_round(seeds, plan, &mut next);
-        (
-            loaded.iter().map(|r| (r.attempt, r.seed)).collect(),
-            fillers,
-        )
+        let (fillers, replays) = loaded_round(seeds, plan, &mut next);
+        let pairs =
+            |requests: Vec<RunRequest>| requests.iter().map(|r| (r.attempt, r.seed)).collect();
+        (pairs(fillers), pairs(replays))
     }
 
     #[test]
-    fn a_loaded_replay_starts_after_the_fillers_that_keep_the_slots_busy() {
+    fn a_loaded_round_fills_the_slots_its_replays_leave_with_passing_seeds() {
         let plan = plan(&[7], &[1, 2], 4);
-        let (loaded, fillers) = round(&[7], &plan);
-        assert_eq!(loaded, vec![(10, 1), (11, 2), (12, 1), (13, 7)]);
-        assert_eq!(fillers, vec![10, 11, 12]);
+        let (fillers, replays) = round(&[7], &plan);
+        assert_eq!(fillers, vec![(10, 1), (11, 2), (12, 1)]);
+        assert_eq!(replays, vec![(13, 7)]);
     }
 
     #[test]
     fn without_passing_seeds_the_failing_seeds_fill_and_a_full_round_has_no_filler() {
         let plan = plan(&[7, 8], &[], 3);
-        let (loaded, fillers) = round(&[7, 8], &plan);
-        assert_eq!(loaded, vec![(10, 7), (11, 7), (12, 8)]);
-        assert_eq!(fillers, vec![10]);
+        let (fillers, replays) = round(&[7, 8], &plan);
+        assert_eq!(fillers, vec![(10, 7)]);
+        assert_eq!(replays, vec![(11, 7), (12, 8)]);
         let plan = ReplayPlan {
             parallelism: 2,
             ..plan
         };
-        let (loaded, fillers) = round(&[7, 8], &plan);
-        assert_eq!(loaded, vec![(10, 7), (11, 8)]);
+        let (fillers, replays) = round(&[7, 8], &plan);
         assert!(fillers.is_empty());
+        assert_eq!(replays, vec![(10, 7), (11, 8)]);
     }
 }
