@@ -1,6 +1,6 @@
 //! How domain values sit in SQLite columns: the row-id newtypes ([`RunId`], [`TestCaseId`]),
 //! seeds ([`StoredSeed`]) and the enums stored by their names, each with `ToSql`/`FromSql` so
-//! no query converts by hand; and times, stored as Unix seconds ([`timestamp`]).
+//! no query converts by hand; and times, stored as Unix seconds (`timestamp`).
 
 use std::fmt;
 

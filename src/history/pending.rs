@@ -1,6 +1,7 @@
 //! Jobs whose history write failed (the database was down), kept as JSON files in a folder
 //! and written when the database answers again: at the next start, after the next job that
-//! is recorded, and on a timer ([`retry_pending_every`], which the worker and `serve` run).
+//! is recorded, and on a timer ([`super::retry_pending_every`], which the worker and `serve`
+//! run).
 //! A job's summary is returned either way; this keeps its history row.
 //!
 //! Several processes may share the folder (RunPod workers on one network volume), and one
@@ -46,8 +47,8 @@ pub const ENTRY_CAP: u64 = 256 * 1024 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingJob {
     pub recorded_at: DateTime<Utc>,
-    /// The identity of the store the job was meant for (`Store::identity`); absent in entries written
-    /// before it was recorded, which any store takes, as they always did.
+    /// The identity of the store the job was meant for (`Store::identity`); absent in
+    /// entries written before it was recorded, which any store takes, as they always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
     pub summary: Summary,

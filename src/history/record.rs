@@ -1,6 +1,8 @@
 //! Writing a finished job: [`Store::record`] puts a [`Summary`] (job, runs, test cases and
 //! per-test results) in one transaction, and [`record_summary`] is the async step `detect()`
-//! ends with, which never loses the summary when the write fails.
+//! ends with, which never loses the summary when the write fails: a job whose write failed
+//! waits in the store's pending folder ([`Store::retry_pending`], [`retry_pending_every`]).
+//! Here rather than in `pending.rs`, which sits below `Store` and is handed what it needs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +48,10 @@ impl Store {
         Some(self.pending()?.save(summary, recorded_at, self.identity()))
     }
 
-    /// Writes the jobs waiting in the pending folder (see [`pending::PendingDir::retry`]).
+    /// Writes the jobs waiting in the pending folder that belong to this store, oldest
+    /// first, removing each once it is recorded; stops at the first failure (the database
+    /// is still down). When this process is already retrying (its timer and a finished job
+    /// may both start a pass), returns at once: that pass covers the folder.
     pub fn retry_pending(&self) -> Retried {
         let Some(pending) = self.pending() else {
             return Retried::default();
@@ -57,8 +62,11 @@ impl Store {
     }
 }
 
-/// Retries `store`'s pending jobs every `interval` until `until` fires (see
-/// [`pending::retry_every`]); a store that keeps no failed writes returns at once.
+/// Retries `store`'s pending jobs every `interval` until `until` fires, so jobs kept while
+/// the database was down are written once it is back, even if no further job comes. While
+/// tries fail the pause doubles, up to ten minutes (or `interval` if longer), with up to a
+/// quarter more at random so a fleet does not retry in step. A store that keeps no failed
+/// writes returns at once. Each pass runs on a blocking thread.
 pub async fn retry_pending_every(store: Arc<Store>, interval: Duration, until: CancellationToken) {
     if !store.keeps_failed_writes() {
         return;

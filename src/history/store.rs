@@ -1,11 +1,11 @@
 //! [`Store`]: history as the rest of the crate sees it, over one of three engines: a SQLite
 //! file ([`SqliteStore`]), a shared folder of them ([`Folder`]) or PostgreSQL ([`PgStore`]),
-//! plus the folder where jobs whose write failed wait ([`PendingDir`]). Every method is
+//! plus the folder where jobs whose write failed wait (see [`super::pending`]). Every method is
 //! blocking, so async callers go through `spawn_blocking`.
 //!
 //! The engines sit below this module and name none of it, so a store can hold any of them
 //! without the imports going round in a loop; the reads and writes (`queries`, `detail`,
-//! `status`, `record`) sit above it and go through [`Store::read`] and [`Store::write`].
+//! `status`, `record`) sit above it and go through `Store::read` and `Store::write`.
 
 use std::path::{Path, PathBuf};
 
