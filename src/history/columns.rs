@@ -1,9 +1,10 @@
 //! How domain values sit in SQLite columns: the row-id newtypes ([`RunId`], [`TestCaseId`]),
 //! seeds ([`StoredSeed`]) and the enums stored by their names, each with `ToSql`/`FromSql` so
-//! no query converts by hand.
+//! no query converts by hand; and times, stored as Unix seconds (`timestamp`).
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{Severity, Verdict};
 use crate::framework::Framework;
 use crate::summary::Classification;
+
+/// A time as stored (Unix seconds); one out of range reads as the epoch.
+pub(crate) fn timestamp(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
 
 /// One detector job in history: the `jobs` row id, reported as `run_id` in a summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -3,12 +3,13 @@
 //! it was recorded.
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::columns::{RunId, StoredSeed, TestCaseId};
+use super::error::HistoryError;
+use super::jobs;
 use super::queries::{JOB_COLUMNS, JobRow};
-use super::sql::{DbError, Exec, values};
-use super::store::{HistoryError, Store};
+use super::sql::{DbError, values};
+use super::store::Store;
 use crate::analysis::{Severity, Verdict};
 use crate::summary::{Classification, Summary};
 
@@ -179,81 +180,8 @@ impl Store {
     /// The summary recorded as job `id`, with its results and `run_id`, as `detect()`
     /// returned it; for reports sent again from history.
     pub fn summary(&self, id: RunId) -> Result<Option<Summary>, HistoryError> {
-        self.summary_in(id, false)
-    }
-
-    /// [`Store::summary`]; `here` reads without a shared folder's merge (for the merge).
-    pub(super) fn summary_in(
-        &self,
-        id: RunId,
-        here: bool,
-    ) -> Result<Option<Summary>, HistoryError> {
-        let read = |db: &mut dyn Exec| -> Result<_, DbError> {
-            let Some(document) = db.row(
-                "SELECT summary FROM job_summaries WHERE job_id = ?1",
-                &values![id],
-            )?
-            else {
-                return Ok(None);
-            };
-            let document: String = document.get(0)?;
-            // Built as JSON rather than as `RunResult`s, so fields added to the output
-            // schema later take their serde defaults instead of breaking old rows.
-            let results = db
-                .rows(
-                    "SELECT attempt, exit_code, stdout, stderr, passed, seed, duration_ms, \
-                     timed_out, signal, output_truncated_bytes FROM runs WHERE job_id = ?1 \
-                     ORDER BY id",
-                    &values![id],
-                )?
-                .iter()
-                .map(|row| {
-                    let mut run = json!({
-                        "attempt": row.get::<u32>(0)?,
-                        "exit_code": row.get::<Option<i32>>(1)?,
-                        "stdout": row.get::<String>(2)?,
-                        "stderr": row.get::<String>(3)?,
-                        "passed": row.get::<bool>(4)?,
-                        "seed": row.get::<StoredSeed>(5)?.0,
-                        "duration_ms": row.get::<i64>(6)?.max(0),
-                        "timed_out": row.get::<bool>(7)?,
-                    });
-                    if let Some(signal) = row.get::<Option<i32>>(8)? {
-                        run["signal"] = signal.into();
-                    }
-                    let truncated = row.get::<i64>(9)?;
-                    if truncated > 0 {
-                        run["output_truncated_bytes"] = truncated.into();
-                    }
-                    Ok(run)
-                })
-                .collect::<Result<Vec<serde_json::Value>, DbError>>()?;
-            Ok(Some((document, results)))
-        };
-        let found = if here {
-            self.read_here(read)?
-        } else {
-            self.read(read)?
-        };
-        let Some((document, results)) = found else {
-            return Ok(None);
-        };
-        let mut value: serde_json::Value =
-            serde_json::from_str(&document).map_err(|source| self.decode_error(id, source))?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert("results".into(), results.into());
-            object.insert("run_id".into(), id.0.into());
-        }
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(|source| self.decode_error(id, source))
-    }
-
-    fn decode_error(&self, id: RunId, source: serde_json::Error) -> HistoryError {
-        HistoryError::Decode {
-            path: self.path().to_path_buf(),
-            id: id.0,
-            source,
-        }
+        self.read(|db| jobs::read_summary(db, id))?
+            .map(|stored| stored.decode(id, self.path()))
+            .transpose()
     }
 }

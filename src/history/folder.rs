@@ -8,6 +8,9 @@
 //! temp directory into which each read first copies the jobs recorded since the last one
 //! (by row id per file), so the pages and `history` run their usual queries on one database.
 //! Job ids in the merged copy are its own; a worker's `run_id` is the id in its file.
+//!
+//! A folder is made of SQLite engines ([`SqliteStore`]), not of `Store`s, and `Store` holds
+//! a folder as one of its engines: so this module, below `store.rs`, never names it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,11 +18,12 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::columns::RunId;
-use super::queries::timestamp;
+use super::columns::{RunId, timestamp};
+use super::error::HistoryError;
+use super::jobs;
 use super::read_only::WalRead;
-use super::sql::{DbError, values};
-use super::store::{HistoryError, Journal, Store};
+use super::sql::{DbError, Exec, values};
+use super::sqlite::{Journal, SqliteStore};
 
 /// The extension of the per-worker files; others in the folder are ignored.
 const EXTENSION: &str = "db";
@@ -28,9 +32,12 @@ const EXTENSION: &str = "db";
 pub struct Folder {
     dir: PathBuf,
     /// This process's own file, when it records jobs.
-    own: Option<Store>,
+    own: Option<SqliteStore>,
+    /// The merged copy every read goes to, shown as `dir`. Declared (so closed) before
+    /// `_scratch`, the directory it is in.
+    merged: SqliteStore,
     /// Holds the merged copy; removed when the store is dropped.
-    scratch: tempfile::TempDir,
+    _scratch: tempfile::TempDir,
     /// Every worker file read so far, with the last job id copied from it.
     sources: Mutex<BTreeMap<PathBuf, Source>>,
     /// Files that are not history databases, as they were when skipped (warned once).
@@ -38,7 +45,7 @@ pub struct Folder {
 }
 
 struct Source {
-    store: Store,
+    store: SqliteStore,
     copied_up_to: i64,
     /// For a store over a private copy: the file's size and time when copied, so a file
     /// that changed since is copied again.
@@ -83,24 +90,44 @@ impl Folder {
             .tempdir()
             .map_err(folder_error)?;
         let own = worker
-            .map(|worker| Store::open_with(&dir.join(worker_file_name(worker)), Journal::Rollback))
+            .map(|worker| {
+                SqliteStore::open_with(&dir.join(worker_file_name(worker)), Journal::Rollback)
+            })
             .transpose()?;
+        let merged =
+            SqliteStore::open_with(&scratch.path().join("merged.db"), Journal::Wal)?.shown_as(dir);
         Ok(Folder {
             dir: dir.to_path_buf(),
             own,
-            scratch,
+            merged,
+            _scratch: scratch,
             sources: Mutex::new(BTreeMap::new()),
             skipped: Mutex::new(BTreeMap::new()),
         })
     }
 
-    pub(super) fn merged_path(&self) -> PathBuf {
-        self.scratch.path().join("merged.db")
+    /// The merged copy of every worker file, as far as the last read copied them.
+    pub(super) fn merged(&self) -> &SqliteStore {
+        &self.merged
     }
 
-    /// The file this process records into; `None` for a reader.
-    pub(super) fn own(&self) -> Option<&Store> {
-        self.own.as_ref()
+    /// The file jobs are recorded into: this process's own, or the merged copy for a
+    /// reader.
+    pub(super) fn recorder(&self) -> &SqliteStore {
+        self.own.as_ref().unwrap_or(&self.merged)
+    }
+
+    /// Runs `f` in one read transaction of the merged copy, after copying in the jobs
+    /// recorded since the last read. A file that cannot be read is logged and skipped, so
+    /// one damaged worker file does not take the dashboard down.
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        if let Err(error) = self.merge() {
+            tracing::warn!(error = %crate::errors::one_line(&error), "history folder not fully read");
+        }
+        self.merged.read(f)
     }
 
     /// The worker files now in the folder, sorted.
@@ -125,9 +152,9 @@ impl Folder {
         Ok(files)
     }
 
-    /// Copies into `merged` the jobs recorded in any worker file since the last call. Every
-    /// file is tried; the first error is returned after the others were read.
-    pub(super) fn merge_into(&self, merged: &Store) -> Result<(), HistoryError> {
+    /// Copies into the merged copy the jobs recorded in any worker file since the last
+    /// call. Every file is tried; the first error is returned after the others were read.
+    fn merge(&self) -> Result<(), HistoryError> {
         let mut sources = self
             .sources
             .lock()
@@ -148,7 +175,7 @@ impl Folder {
             if stale || !sources.contains_key(&file) {
                 // Read-only: reading the folder never changes a file in it (issue 21,
                 // finding 8); a copy is taken where a file cannot be read in place.
-                match Store::open_read_only(&file, WalRead::Copy) {
+                match SqliteStore::open_read_only(&file, WalRead::Copy) {
                     Ok(store) => {
                         let copied_up_to = sources.get(&file).map_or(0, |s| s.copied_up_to);
                         let copied_at = store.is_snapshot().then_some(now).flatten();
@@ -174,7 +201,7 @@ impl Folder {
                 }
             }
             if let Some(source) = sources.get_mut(&file)
-                && let Err(error) = copy_new_jobs(source, merged)
+                && let Err(error) = copy_new_jobs(source, &self.merged)
             {
                 first_error.get_or_insert(error);
             }
@@ -182,25 +209,27 @@ impl Folder {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Retention over every worker file. Returns how many jobs went in all.
+    /// Retention over every worker file (see `Store::delete_jobs_before`). Returns how many
+    /// jobs went in all.
     pub(super) fn delete_jobs_before(&self, cutoff: DateTime<Utc>) -> Result<usize, HistoryError> {
         let mut deleted = 0;
         for file in self.files()? {
             // A file that is not a history database is left as it is, not given our tables.
             if let Err(HistoryError::NotHistory { .. }) =
-                Store::open_read_only(&file, WalRead::Copy)
+                SqliteStore::open_read_only(&file, WalRead::Copy)
             {
                 continue;
             }
-            deleted += Store::open_with(&file, Journal::Rollback)?.delete_jobs_before(cutoff)?;
+            deleted += SqliteStore::open_with(&file, Journal::Rollback)?
+                .write(|db| jobs::delete_before(db, cutoff))?;
         }
         Ok(deleted)
     }
 }
 
 /// Copies the jobs of `source` newer than its mark, each with its original time.
-fn copy_new_jobs(source: &mut Source, merged: &Store) -> Result<(), HistoryError> {
-    let new: Vec<(i64, i64)> = source.store.read_here(|db| {
+fn copy_new_jobs(source: &mut Source, merged: &SqliteStore) -> Result<(), HistoryError> {
+    let new: Vec<(i64, i64)> = source.store.read(|db| {
         db.rows(
             "SELECT id, recorded_at FROM jobs WHERE id > ?1 ORDER BY id",
             &values![source.copied_up_to],
@@ -210,10 +239,16 @@ fn copy_new_jobs(source: &mut Source, merged: &Store) -> Result<(), HistoryError
         .collect::<Result<Vec<_>, DbError>>()
     })?;
     for (id, recorded_at) in new {
-        if let Some(summary) = source.store.summary_in(RunId(id), true)? {
-            merged.record_here(&summary, timestamp(recorded_at))?;
+        let id = RunId(id);
+        let read = source.store.read(|db| jobs::read_summary(db, id))?;
+        if let Some(summary) = read
+            .map(|s| s.decode(id, source.store.path()))
+            .transpose()?
+        {
+            let document = jobs::summary_document(&summary)?;
+            merged.write(|db| jobs::insert(db, &summary, timestamp(recorded_at), &document))?;
         }
-        source.copied_up_to = id;
+        source.copied_up_to = id.0;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Jobs whose history write failed (the database was down), kept as JSON files in a folder
 //! and written when the database answers again: at the next start, after the next job that
-//! is recorded, and on a timer ([`retry_pending_every`], which the worker and `serve` run).
+//! is recorded, and on a timer ([`super::retry_pending_every`], which the worker and `serve`
+//! run).
 //! A job's summary is returned either way; this keeps its history row.
 //!
 //! Several processes may share the folder (RunPod workers on one network volume), and one
@@ -9,11 +10,14 @@
 //! job is written by one process only.
 //!
 //! The folder may be on a volume that jobs can write to (RunPod's), and may hold jobs of
-//! several stores, so each entry names the store it belongs to ([`Store::identity`]) and is
-//! only written there; an entry is read only when it is a regular file of at most
+//! several stores, so each entry names the store it belongs to (its identity) and is only
+//! written there; an entry is read only when it is a regular file of at most
 //! [`ENTRY_CAP`] bytes, opened without blocking; and an entry the database refuses (as
 //! opposed to a database that is down) is set aside with the reason, so it never holds back
 //! the entries behind it (issue 21, findings 5 to 7).
+//!
+//! The folder is below the store that owns it: a pass is handed the store's identity and a
+//! way to record one job, so this module names no `Store`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, TryLockError};
@@ -24,7 +28,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::store::Store;
+use super::columns::RunId;
+use super::error::HistoryError;
 use crate::summary::Summary;
 
 /// A claim older than this was left by a process that stopped while writing the job (a
@@ -42,8 +47,8 @@ pub const ENTRY_CAP: u64 = 256 * 1024 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingJob {
     pub recorded_at: DateTime<Utc>,
-    /// [`Store::identity`] of the store the job was meant for; absent in entries written
-    /// before it was recorded, which any store takes, as they always did.
+    /// The identity of the store the job was meant for (`Store::identity`); absent in
+    /// entries written before it was recorded, which any store takes, as they always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
     pub summary: Summary,
@@ -85,30 +90,27 @@ pub fn default_pending_dir() -> PathBuf {
     }
 }
 
-impl Store {
-    /// Keeps jobs whose write fails in `dir`, to be written later.
-    pub fn keep_failed_writes_in(&mut self, dir: PathBuf) {
-        self.pending = Some(PendingDir {
+impl PendingDir {
+    /// Jobs whose write fails are kept in `dir`.
+    pub(super) fn new(dir: PathBuf) -> PendingDir {
+        PendingDir {
             dir,
             retrying: Mutex::new(()),
-        });
+        }
     }
 
-    /// Whether jobs whose write fails are kept for a later write.
-    pub fn keeps_failed_writes(&self) -> bool {
-        self.pending.is_some()
-    }
-
-    /// Saves `summary` for a later write; returns the file, or why it could not be saved.
-    pub(super) fn save_pending(
+    /// Saves `summary` for a later write into the store `identity`; returns the file, or
+    /// why it could not be saved.
+    pub(super) fn save(
         &self,
         summary: &Summary,
         recorded_at: DateTime<Utc>,
-    ) -> Option<Result<PathBuf, String>> {
-        let dir = &self.pending.as_ref()?.dir;
+        identity: String,
+    ) -> Result<PathBuf, String> {
+        let dir = &self.dir;
         let job = PendingJob {
             recorded_at,
-            store: Some(self.identity()),
+            store: Some(identity),
             summary: summary.clone(),
         };
         let path = dir.join(format!(
@@ -129,24 +131,25 @@ impl Store {
                     .and_then(|()| std::fs::rename(&partial, &path))
                     .map_err(|e| e.to_string())
             });
-        Some(saved.map(|()| path))
+        saved.map(|()| path)
     }
 
     /// Writes the jobs waiting in the pending folder, oldest first, removing each once it
     /// is recorded; stops at the first failure (the database is still down). When this
     /// process is already retrying (its timer and a finished job may both start a pass),
-    /// returns at once: that pass covers the folder.
-    pub fn retry_pending(&self) -> Retried {
-        let Some(pending) = &self.pending else {
-            return Retried::default();
-        };
-        let _one_at_a_time = match pending.retrying.try_lock() {
+    /// returns at once: that pass covers the folder. Entries of another store than
+    /// `identity` are left for it; `record` writes one job to this one.
+    pub(super) fn retry(
+        &self,
+        identity: &str,
+        mut record: impl FnMut(&Summary, DateTime<Utc>) -> Result<RunId, HistoryError>,
+    ) -> Retried {
+        let _one_at_a_time = match self.retrying.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return Retried::default(),
         };
-        let files = pending_files(&pending.dir);
-        let identity = self.identity();
+        let files = pending_files(&self.dir);
         let mut retried = Retried {
             left: files.len(),
             ..Retried::default()
@@ -166,13 +169,13 @@ impl Store {
                     continue;
                 }
             };
-            if job.store.as_ref().is_some_and(|store| *store != identity) {
+            if job.store.as_ref().is_some_and(|store| store != identity) {
                 let _ = std::fs::rename(&claimed, &file);
                 retried.left -= 1;
                 retried.other_stores += 1;
                 continue;
             }
-            match self.record_at(&job.summary, job.recorded_at) {
+            match record(&job.summary, job.recorded_at) {
                 Ok(_) => {
                     let _ = std::fs::remove_file(&claimed);
                     retried.recorded += 1;
@@ -273,15 +276,16 @@ fn claim_is_stale(claimed_at: &str) -> bool {
         .is_some_and(|t| Utc::now().timestamp() - t > STALE_CLAIM.as_secs() as i64)
 }
 
-/// Retries `store`'s pending jobs every `interval` until `until` fires, so jobs kept while
-/// the database was down are written once it is back, even if no further job comes. While
-/// tries fail the pause doubles, up to ten minutes (or `interval` if longer), with up to a
-/// quarter more at random so a fleet does not retry in step. A store that keeps no failed
-/// writes returns at once. Each pass runs on a blocking thread.
-pub async fn retry_pending_every(store: Arc<Store>, interval: Duration, until: CancellationToken) {
-    if !store.keeps_failed_writes() {
-        return;
-    }
+/// Runs `pass` (one retry of a store's pending jobs) every `interval` until `until` fires,
+/// so jobs kept while the database was down are written once it is back, even if no further
+/// job comes. While tries fail the pause doubles, up to ten minutes (or `interval` if
+/// longer), with up to a quarter more at random so a fleet does not retry in step. Each pass
+/// runs on a blocking thread.
+pub(super) async fn retry_every(
+    pass: Arc<dyn Fn() -> Retried + Send + Sync>,
+    interval: Duration,
+    until: CancellationToken,
+) {
     let cap = MAX_RETRY_WAIT.max(interval);
     let mut wait = interval;
     loop {
@@ -290,10 +294,10 @@ pub async fn retry_pending_every(store: Arc<Store>, interval: Duration, until: C
             () = tokio::time::sleep(pause) => {}
             () = until.cancelled() => return,
         }
-        let writer = Arc::clone(&store);
-        let pass = tokio::task::spawn_blocking(move || writer.retry_pending());
+        let one = Arc::clone(&pass);
+        let running = tokio::task::spawn_blocking(move || one());
         let retried = tokio::select! {
-            pass = pass => pass.unwrap_or_default(),
+            done = running => done.unwrap_or_default(),
             () = until.cancelled() => return,
         };
         wait = if retried.left > 0 {

@@ -17,9 +17,9 @@ use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
+use super::error::HistoryError;
 use super::migrations::{MigrateError, Migrated};
 use super::sql::{DbError, Exec, Record, Value, postgres_placeholders};
-use super::store::HistoryError;
 
 /// Connections a process keeps open: a worker records one job at a time per slot and the
 /// dashboard reads a page with a few statements, so a handful covers both.

@@ -6,10 +6,11 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::columns::{RunId, TestCaseId};
+use super::columns::{RunId, TestCaseId, timestamp};
+use super::error::HistoryError;
 use super::filter::{JobFilter, day_of, day_start};
 use super::sql::{DbError, Record};
-use super::store::{HistoryError, Store};
+use super::store::Store;
 use crate::analysis::{Severity, Verdict, wilson};
 use crate::framework::Framework;
 
@@ -104,10 +105,6 @@ impl JobRow {
             duration_seconds: row.get(17)?,
         })
     }
-}
-
-pub(crate) fn timestamp(seconds: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
 /// A count as read: never negative.

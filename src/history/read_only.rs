@@ -1,4 +1,4 @@
-//! Reading a history file without changing it ([`Store::open_read_only`]): `history` and
+//! Reading a history file without changing it ([`SqliteStore::open_read_only`]): `history` and
 //! the dashboard used to open every file as a writer does, so reading a folder migrated and
 //! rewrote each `*.db` in it: a foreign SQLite file gained our tables, an empty file became
 //! a history database, a WAL file was switched to a rollback journal (issue 21, finding 8).
@@ -14,8 +14,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::error::HistoryError;
 use super::migrations::{self, MigrateError, Migrated};
-use super::store::{HistoryError, Journal, Store, configure};
+use super::sqlite::{Journal, SqliteStore, configure};
 
 /// What SQLite writes at the start of every database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -74,10 +75,10 @@ fn header(path: &Path) -> Result<Header, HistoryError> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens the existing history file `path` for reading only: nothing of the file or its
     /// folder changes, whatever the file is. See the module documentation.
-    pub fn open_read_only(path: &Path, wal: WalRead) -> Result<Store, HistoryError> {
+    pub fn open_read_only(path: &Path, wal: WalRead) -> Result<SqliteStore, HistoryError> {
         let header = header(path)?;
         if header.wal && wal == WalRead::Copy {
             return snapshot(path);
@@ -113,7 +114,7 @@ impl Store {
             from: version,
             to: version,
         };
-        Ok(Store::from_connections(
+        Ok(SqliteStore::from_connections(
             path,
             open()?,
             reader,
@@ -155,7 +156,7 @@ fn schema_version(conn: &Connection, path: &Path) -> Result<u32, HistoryError> {
 
 /// A store over a private copy of `path` (and its `-wal`, so committed jobs still in it are
 /// read), migrated to the latest schema; shown as `path`.
-fn snapshot(path: &Path) -> Result<Store, HistoryError> {
+fn snapshot(path: &Path) -> Result<SqliteStore, HistoryError> {
     let copy_error = |source| HistoryError::Folder {
         path: path.to_path_buf(),
         source,
@@ -178,7 +179,7 @@ fn snapshot(path: &Path) -> Result<Store, HistoryError> {
     })?;
     schema_version(&checked, path)?;
     drop(checked);
-    let opened = Store::open_with(&copy, Journal::Rollback)?;
+    let opened = SqliteStore::open_with(&copy, Journal::Rollback)?;
     let migrated = opened.migrated();
     drop(opened);
     let open = |flags| {
@@ -191,7 +192,7 @@ fn snapshot(path: &Path) -> Result<Store, HistoryError> {
     };
     let writer = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let reader = open(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    Ok(Store::from_connections(
+    Ok(SqliteStore::from_connections(
         path,
         writer,
         reader,

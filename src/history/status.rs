@@ -10,10 +10,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::columns::RunId;
-use super::queries::timestamp;
+use super::columns::{RunId, timestamp};
+use super::error::HistoryError;
 use super::sql::{Value, values};
-use super::store::{HistoryError, Store};
+use super::store::Store;
 use crate::analysis::stats::round3;
 use crate::analysis::wilson;
 use crate::config::quarantine::{bound_after_clean_runs, clean_runs_needed};

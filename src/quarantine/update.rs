@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use crate::framework::Framework;
     use crate::history::TestJob;
-    use crate::history::queries::timestamp;
+    use crate::history::columns::timestamp;
 
     fn history(name: &str, jobs: &[(u32, u32)]) -> TestHistory {
         TestHistory {
