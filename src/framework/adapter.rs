@@ -1,7 +1,8 @@
 //! One adapter per language ([`Adapter`]), gathered in one table ([`ADAPTERS`]): the shared
 //! framework modules (detection, install, seeds, report, shuffle, build-once) ask the table
 //! what a language can do and name no language themselves. Adding a language is a folder
-//! under `framework/` with its `impl Adapter` and one line in [`ADAPTERS`].
+//! under `framework/` with its `impl Adapter` and one line in `languages!` (`framework/mod.rs`),
+//! which declares the folder and lists it in [`ADAPTERS`].
 //!
 //! The table is looked up on two keys, because the pipeline learns about a job twice: the
 //! [`Framework`] detected from the checkout's files (or given as an override) decides the
@@ -138,14 +139,7 @@ pub trait Adapter: Sync {
     }
 }
 
-/// Every language. The order is the precedence of detection from files: a checkout with a
-/// `go.mod` and a `package.json` is Go.
-pub static ADAPTERS: &[&dyn Adapter] = &[
-    &super::go::Go,
-    &super::node::Node,
-    &super::rust::Rust,
-    &super::python::Python,
-];
+pub use super::ADAPTERS;
 
 /// The adapter that installs and seeds `framework`; `None` for [`Framework::Unknown`].
 pub fn adapter_for_framework(framework: Framework) -> Option<&'static dyn Adapter> {
@@ -174,21 +168,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_runner_and_known_framework_has_exactly_one_adapter() {
-        let runners = [
-            Runner::Pytest,
-            Runner::GoTest,
-            Runner::Jest,
-            Runner::Vitest,
-            Runner::Mocha,
-            Runner::Nextest,
-        ];
-        for runner in runners {
-            let count = ADAPTERS
-                .iter()
-                .filter(|a| a.runners().contains(&runner))
-                .count();
-            assert_eq!(count, 1, "{runner:?}");
+    fn every_runner_name_and_known_framework_has_exactly_one_adapter() {
+        let runners: Vec<Runner> = ADAPTERS.iter().flat_map(|a| a.runners()).copied().collect();
+        for runner in &runners {
+            let names = runners.iter().filter(|r| r.name() == runner.name()).count();
+            assert_eq!(names, 1, "two runners are called {runner:?}");
         }
         for framework in Framework::ALL {
             let count = ADAPTERS

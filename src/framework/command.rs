@@ -5,15 +5,27 @@
 
 use super::adapter::{ADAPTERS, adapter_for_runner};
 
-/// A test runner whose report option we know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runner {
-    Pytest,
-    GoTest,
-    Jest,
-    Vitest,
-    Mocha,
-    Nextest,
+/// A test runner we recognise in a command, by name. Each language's adapter defines its
+/// runners as constants in its own folder (`Runner::PYTEST` in `python/`), so a new
+/// language adds its runners there and nothing here changes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Runner(&'static str);
+
+impl Runner {
+    /// The runner called `name` (its usual spelling in a command, for messages).
+    pub const fn named(name: &'static str) -> Runner {
+        Runner(name)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 impl Runner {
@@ -103,19 +115,19 @@ mod tests {
 
     #[test]
     fn recognises_runners_behind_launchers() {
-        assert_eq!(found("pytest -q"), Some((Runner::Pytest, 1)));
-        assert_eq!(found("python3 -m pytest tests"), Some((Runner::Pytest, 3)));
-        assert_eq!(found("poetry run pytest"), Some((Runner::Pytest, 3)));
-        assert_eq!(found(".venv/bin/pytest"), Some((Runner::Pytest, 1)));
-        assert_eq!(found("go test ./..."), Some((Runner::GoTest, 2)));
-        assert_eq!(found("npx jest --ci"), Some((Runner::Jest, 2)));
-        assert_eq!(found("npx vitest run"), Some((Runner::Vitest, 3)));
-        assert_eq!(found("pnpm vitest"), Some((Runner::Vitest, 2)));
+        assert_eq!(found("pytest -q"), Some((Runner::PYTEST, 1)));
+        assert_eq!(found("python3 -m pytest tests"), Some((Runner::PYTEST, 3)));
+        assert_eq!(found("poetry run pytest"), Some((Runner::PYTEST, 3)));
+        assert_eq!(found(".venv/bin/pytest"), Some((Runner::PYTEST, 1)));
+        assert_eq!(found("go test ./..."), Some((Runner::GO_TEST, 2)));
+        assert_eq!(found("npx jest --ci"), Some((Runner::JEST, 2)));
+        assert_eq!(found("npx vitest run"), Some((Runner::VITEST, 3)));
+        assert_eq!(found("pnpm vitest"), Some((Runner::VITEST, 2)));
         assert_eq!(
             found("node_modules/.bin/mocha test"),
-            Some((Runner::Mocha, 1))
+            Some((Runner::MOCHA, 1))
         );
-        assert_eq!(found("cargo nextest run -E x"), Some((Runner::Nextest, 3)));
+        assert_eq!(found("cargo nextest run -E x"), Some((Runner::NEXTEST, 3)));
     }
 
     #[test]

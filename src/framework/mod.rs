@@ -13,18 +13,14 @@ pub mod adapter;
 pub mod build_once;
 pub mod command;
 pub mod detect;
-pub mod go;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
 pub mod name_filter;
-pub mod node;
 pub mod order;
-pub mod python;
 pub mod quarantine_args;
 pub mod report;
 pub mod results;
-pub mod rust;
 pub mod select;
 pub use node::script;
 pub mod seed;
@@ -33,4 +29,23 @@ pub mod shuffle;
 pub mod test_location;
 
 pub use crate::job::Framework;
+
+/// Declares each language's folder and lists its adapter in [`ADAPTERS`], so that adding a
+/// language is its folder and one line here.
+macro_rules! languages {
+    ($($folder:ident::$adapter:ident),* $(,)?) => {
+        $(pub mod $folder;)*
+
+        /// Every language. The order is the precedence of detection from files: a checkout
+        /// with a `go.mod` and a `package.json` is Go.
+        pub static ADAPTERS: &[&dyn adapter::Adapter] = &[$(&$folder::$adapter),*];
+    };
+}
+
+languages! {
+    go::Go,
+    node::Node,
+    rust::Rust,
+    python::Python,
+}
 pub use install::{InstallReport, InstallStatus, Prepared};

@@ -39,12 +39,12 @@ impl NameFilter {
             })
         };
         match runner {
-            Runner::GoTest if !given(&["-run", "--run", "-test.run"]) => Some(NameFilter::GoRun),
-            Runner::Jest if !given(&["-t", "--testNamePattern", "--testNamePatterns"]) => {
+            Runner::GO_TEST if !given(&["-run", "--run", "-test.run"]) => Some(NameFilter::GoRun),
+            Runner::JEST if !given(&["-t", "--testNamePattern", "--testNamePatterns"]) => {
                 Some(NameFilter::JestNames)
             }
-            Runner::Vitest if !given(&["-t", "--testNamePattern"]) => Some(NameFilter::VitestNames),
-            Runner::Mocha if !given(&["-g", "--grep", "-f", "--fgrep", "-i", "--invert"]) => {
+            Runner::VITEST if !given(&["-t", "--testNamePattern"]) => Some(NameFilter::VitestNames),
+            Runner::MOCHA if !given(&["-g", "--grep", "-f", "--fgrep", "-i", "--invert"]) => {
                 Some(NameFilter::MochaGrep)
             }
             _ => None,
@@ -206,17 +206,17 @@ mod tests {
     #[test]
     fn a_command_that_filters_by_name_gets_no_filter() {
         let argv = names(&["go", "test", "-run", "TestX", "./..."]);
-        assert_eq!(NameFilter::for_runner(Runner::GoTest, &argv), None);
+        assert_eq!(NameFilter::for_runner(Runner::GO_TEST, &argv), None);
         let argv = names(&["npx", "jest", "--testNamePattern=x"]);
-        assert_eq!(NameFilter::for_runner(Runner::Jest, &argv), None);
+        assert_eq!(NameFilter::for_runner(Runner::JEST, &argv), None);
         let argv = names(&["npx", "jest"]);
         assert_eq!(
-            NameFilter::for_runner(Runner::Jest, &argv),
+            NameFilter::for_runner(Runner::JEST, &argv),
             Some(NameFilter::JestNames)
         );
-        assert_eq!(NameFilter::for_runner(Runner::Nextest, &argv), None);
+        assert_eq!(NameFilter::for_runner(Runner::NEXTEST, &argv), None);
         let argv = names(&["npx", "mocha", "--grep", "x"]);
-        assert_eq!(NameFilter::for_runner(Runner::Mocha, &argv), None);
+        assert_eq!(NameFilter::for_runner(Runner::MOCHA, &argv), None);
     }
 
     #[test]

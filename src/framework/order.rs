@@ -42,10 +42,10 @@ pub async fn setup(
     let Some(shuffle) = options.shuffle else {
         return (OrderSetup::default(), None);
     };
-    if shuffle.runner() == Runner::Mocha {
+    if shuffle.runner() == Runner::MOCHA {
         return setup_mocha(options, cache_dir).await;
     }
-    if shuffle.runner() != Runner::Pytest {
+    if shuffle.runner() != Runner::PYTEST {
         return (OrderSetup::default(), None);
     }
     let dir = cache_dir.to_path_buf();
@@ -143,7 +143,7 @@ impl OrderSetup {
     /// through our plugin for pytest when it was written, through the runner's name filter
     /// where it keeps a shuffled order, else by dropping the shuffle alone.
     pub fn control(&self, shuffle: &Shuffle, argv: &[String]) -> OrderControl<'_> {
-        let pytest = shuffle.runner() == Runner::Pytest;
+        let pytest = shuffle.runner() == Runner::PYTEST;
         OrderControl {
             plugin: self.plugin.as_ref().filter(|_| pytest),
             randomly: pytest && !shuffle.uses_plugin(),

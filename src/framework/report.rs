@@ -96,7 +96,7 @@ impl ReportPlan {
     /// True when pytest may run under this plan and gets the progress plugin.
     fn pytest_may_run(&self) -> bool {
         match self {
-            ReportPlan::Runner(at) => at.runner == Runner::Pytest,
+            ReportPlan::Runner(at) => at.runner == Runner::PYTEST,
             ReportPlan::Console => true,
             _ => false,
         }

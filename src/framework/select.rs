@@ -47,8 +47,8 @@ impl Selection {
     pub fn for_tests(tests: &[String], argv: &[String]) -> Result<Selection, SelectError> {
         let at = RunnerAt::find(argv).ok_or(SelectError::UnknownRunner)?;
         match at.runner {
-            Runner::Pytest => Ok(Selection::PytestPlugin(tests.to_vec())),
-            Runner::Nextest => {
+            Runner::PYTEST => Ok(Selection::PytestPlugin(tests.to_vec())),
+            Runner::NEXTEST => {
                 if argv_sets(argv, &["-E", "--filter-expr", "--filterset"]) {
                     return Err(SelectError::AlreadyFiltered("-E"));
                 }
@@ -57,8 +57,8 @@ impl Selection {
             runner => NameFilter::for_runner(runner, argv)
                 .map(|filter| Selection::Args(filter.args(tests)))
                 .ok_or(SelectError::AlreadyFiltered(match runner {
-                    Runner::GoTest => "-run",
-                    Runner::Mocha => "--grep",
+                    Runner::GO_TEST => "-run",
+                    Runner::MOCHA => "--grep",
                     _ => "-t",
                 })),
         }

@@ -7,49 +7,38 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A test framework we know how to install for and seed. The names are the seed project's,
-/// so its inputs keep working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framework {
-    Python,
-    Go,
-    TypescriptJest,
-    TypescriptVitest,
-    JavascriptMocha,
-    Rust,
-    Unknown,
+/// Defines [`Framework`] from one line per name, so that a new language's frameworks are
+/// one line each here: the variant, its spelling in inputs and summaries, [`Framework::ALL`]
+/// and [`Framework::name`] all follow from it.
+macro_rules! frameworks {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        /// A test framework we know how to install for and seed. The names are the seed
+        /// project's, so its inputs keep working.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+        pub enum Framework {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl Framework {
+            pub const ALL: [Framework; [$($name),*].len()] = [$(Framework::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Framework::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Framework {
-    pub const ALL: [Framework; 7] = [
-        Framework::Python,
-        Framework::Go,
-        Framework::TypescriptJest,
-        Framework::TypescriptVitest,
-        Framework::JavascriptMocha,
-        Framework::Rust,
-        Framework::Unknown,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Framework::Python => "python",
-            Framework::Go => "go",
-            Framework::TypescriptJest => "typescript-jest",
-            Framework::TypescriptVitest => "typescript-vitest",
-            Framework::JavascriptMocha => "javascript-mocha",
-            Framework::Rust => "rust",
-            Framework::Unknown => "unknown",
-        }
-    }
-
-    pub fn is_node(self) -> bool {
-        matches!(
-            self,
-            Framework::TypescriptJest | Framework::TypescriptVitest | Framework::JavascriptMocha
-        )
-    }
+frameworks! {
+    Python = "python",
+    Go = "go",
+    TypescriptJest = "typescript-jest",
+    TypescriptVitest = "typescript-vitest",
+    JavascriptMocha = "javascript-mocha",
+    Rust = "rust",
+    Unknown = "unknown",
 }
 
 impl fmt::Display for Framework {

@@ -68,6 +68,41 @@ mod tests {
 
     use super::*;
 
+    /// `summary` (the hand-written `schemas/summary.schema.json`) with every `framework` enum
+    /// listing [`Framework::ALL`](crate::job::Framework::ALL)'s names, so that a new framework's name
+    /// reaches the output schema without an edit there. The rest of the text is left as it is.
+    fn with_framework_names(summary: &str) -> String {
+        let names: Vec<String> = crate::job::Framework::ALL
+            .iter()
+            .map(|f| format!("\"{}\"", f.name()))
+            .collect();
+        let mut out = String::with_capacity(summary.len());
+        let mut lines = summary.lines().peekable();
+        let mut in_framework = false;
+        while let Some(line) = lines.next() {
+            out.push_str(line);
+            out.push('\n');
+            let trimmed = line.trim();
+            if trimmed == "\"framework\": {" {
+                in_framework = true;
+            } else if in_framework && trimmed == "\"enum\": [" {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                while lines
+                    .next_if(|l| l.trim() != "]" && l.trim() != "],")
+                    .is_some()
+                {}
+                out.push_str(&format!(
+                    "{indent}  {}\n",
+                    names.join(&format!(",\n{indent}  "))
+                ));
+                in_framework = false;
+            } else if trimmed.starts_with('}') {
+                in_framework = false;
+            }
+        }
+        out
+    }
+
     /// Set to write the generated schema over the committed one instead of comparing them.
     const WRITE: &str = "FLAKY_WRITE_SCHEMAS";
 
@@ -84,5 +119,41 @@ mod tests {
             "schemas/job_input.schema.json differs from the JobInput type; regenerate it with \
              `{WRITE}=1 cargo test --lib job::schema` and commit the result"
         );
+    }
+
+    #[test]
+    fn the_output_schema_names_every_framework() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/summary.schema.json");
+        if std::env::var_os(WRITE).is_some() {
+            let old = std::fs::read_to_string(&path).expect("the schema file is readable");
+            std::fs::write(&path, with_framework_names(&old)).expect("the schema file is writable");
+        }
+        let committed = std::fs::read_to_string(&path).expect("the schema file is readable");
+        let generated = with_framework_names(&committed);
+        assert!(
+            committed == generated,
+            "schemas/summary.schema.json's framework enums differ from Framework::ALL; \
+             regenerate them with `{WRITE}=1 cargo test --lib job::schema` and commit the result"
+        );
+        assert_eq!(committed.matches("\"framework\": {").count(), 2);
+    }
+
+    #[test]
+    fn the_framework_enums_are_rewritten_and_nothing_else() {
+        let schema = "{\n  \"framework\": {\n    \"type\": \"string\",\n    \"enum\": [\n      \"old\"\n    ]\n  },\n  \"x\": {\n    \"enum\": [\n      \"kept\"\n    ]\n  }\n}\n";
+        let rewritten = with_framework_names(schema);
+        let value: serde_json::Value = serde_json::from_str(&rewritten).expect("still JSON");
+        let names: Vec<&str> = value["framework"]["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let all: Vec<&str> = crate::job::Framework::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(names, all);
+        assert_eq!(value["x"]["enum"][0], "kept");
     }
 }

@@ -21,13 +21,19 @@ use crate::process::capture::{Capture, Captured};
 /// Go with `go test`.
 pub struct Go;
 
+/// This language's runners, the keys of [`Adapter::runners`].
+impl Runner {
+    /// `go test` (and a binary it built, when built once).
+    pub const GO_TEST: Runner = Runner::named("go test");
+}
+
 impl Adapter for Go {
     fn frameworks(&self) -> &'static [Framework] {
         &[Framework::Go]
     }
 
     fn runners(&self) -> &'static [Runner] {
-        &[Runner::GoTest]
+        &[Runner::GO_TEST]
     }
 
     fn detect_files(&self, dir: &Path) -> Option<Framework> {
@@ -48,7 +54,7 @@ impl Adapter for Go {
 
     fn runner_at(&self, words: &[&str], i: usize) -> Option<(Runner, usize)> {
         (words.get(i) == Some(&"go") && words.get(i + 1) == Some(&"test"))
-            .then_some((Runner::GoTest, i + 2))
+            .then_some((Runner::GO_TEST, i + 2))
     }
 
     fn report_flags(

@@ -23,6 +23,16 @@ use crate::workspace::read::{REPORT_CAP, read_capped};
 /// Node with Jest, Vitest or Mocha.
 pub struct Node;
 
+/// This language's runners, the keys of [`Adapter::runners`].
+impl Runner {
+    /// Jest.
+    pub const JEST: Runner = Runner::named("jest");
+    /// Vitest.
+    pub const VITEST: Runner = Runner::named("vitest");
+    /// Mocha.
+    pub const MOCHA: Runner = Runner::named("mocha");
+}
+
 impl Adapter for Node {
     fn frameworks(&self) -> &'static [Framework] {
         &[
@@ -33,7 +43,7 @@ impl Adapter for Node {
     }
 
     fn runners(&self) -> &'static [Runner] {
-        &[Runner::Jest, Runner::Vitest, Runner::Mocha]
+        &[Runner::JEST, Runner::VITEST, Runner::MOCHA]
     }
 
     fn detect_files(&self, dir: &Path) -> Option<Framework> {
@@ -84,18 +94,18 @@ impl Adapter for Node {
     fn runner_at(&self, words: &[&str], i: usize) -> Option<(Runner, usize)> {
         let next = words.get(i + 1).copied();
         match *words.get(i)? {
-            "jest" => Some((Runner::Jest, i + 1)),
-            "vitest" if next == Some("run") => Some((Runner::Vitest, i + 2)),
-            "vitest" => Some((Runner::Vitest, i + 1)),
-            "mocha" | "_mocha" => Some((Runner::Mocha, i + 1)),
+            "jest" => Some((Runner::JEST, i + 1)),
+            "vitest" if next == Some("run") => Some((Runner::VITEST, i + 2)),
+            "vitest" => Some((Runner::VITEST, i + 1)),
+            "mocha" | "_mocha" => Some((Runner::MOCHA, i + 1)),
             _ => None,
         }
     }
 
     fn sets_own_report(&self, runner: Runner, argv: &[String]) -> bool {
         match runner {
-            Runner::Mocha => argv_sets(argv, &["--reporter", "-R", "--reporter-option", "-O"]),
-            Runner::Jest => argv_sets(argv, &["--json", "--outputFile"]),
+            Runner::MOCHA => argv_sets(argv, &["--reporter", "-R", "--reporter-option", "-O"]),
+            Runner::JEST => argv_sets(argv, &["--json", "--outputFile"]),
             _ => false,
         }
     }
@@ -106,8 +116,8 @@ impl Adapter for Node {
         let has = |prefix: &str| argv_sets(argv, &[prefix]);
         match runner {
             // Jest takes a signed 32-bit seed; larger seeds wrap so every seed is accepted.
-            Runner::Jest if !has("--seed") => vec![format!("--seed={}", seed % (1 << 31))],
-            Runner::Vitest if !has("--sequence.seed") => {
+            Runner::JEST if !has("--seed") => vec![format!("--seed={}", seed % (1 << 31))],
+            Runner::VITEST if !has("--sequence.seed") => {
                 vec![format!("--sequence.seed={seed}")]
             }
             _ => Vec::new(),
@@ -122,11 +132,11 @@ impl Adapter for Node {
     ) -> std::io::Result<Option<PathBuf>> {
         let file = |name: &str| run_dir.join(name).display().to_string();
         match runner {
-            Runner::Jest => {
+            Runner::JEST => {
                 flags.push("--json".into());
                 flags.push(format!("--outputFile={}", file("jest.json")));
             }
-            Runner::Vitest => {
+            Runner::VITEST => {
                 // The default reporter keeps the run's output readable.
                 flags.push("--reporter=default".into());
                 flags.push("--reporter=junit".into());
@@ -152,13 +162,13 @@ impl Adapter for Node {
     ) -> (TestReport, Option<Captured>) {
         let read = |name: &str| read_capped(&run_dir.join(name), REPORT_CAP);
         match runner {
-            Runner::Jest => match read("jest.json") {
+            Runner::JEST => match read("jest.json") {
                 Ok(json) => (report_of(results::parse(&json, cwd)), None),
                 Err(error) => (not_read("jest.json", &error), None),
             },
             // Mocha has one reporter at a time: with ours writing the file, its stdout is
             // empty, so the run's readable output is rebuilt from the report.
-            Runner::Mocha => match read("junit.xml").map(|xml| junit::parse(&xml)) {
+            Runner::MOCHA => match read("junit.xml").map(|xml| junit::parse(&xml)) {
                 Ok(Ok(results)) => {
                     let text = readable(&results, output_limit);
                     (TestReport::Parsed(results), Some(text))
@@ -172,7 +182,7 @@ impl Adapter for Node {
 
     /// Mocha has no seeded shuffle: our own root hook does it ([`mocha_order`]).
     fn shuffle(&self, runner: Runner, _shuffler_installed: bool) -> Result<bool, String> {
-        Ok(runner == Runner::Mocha)
+        Ok(runner == Runner::MOCHA)
     }
 
     /// A seed option already in `argv` (from the command or [`Adapter::seed_args`]) is not
@@ -188,13 +198,13 @@ impl Adapter for Node {
         let int31 = seed % (1 << 31);
         let mut flags = Vec::new();
         match runner {
-            Runner::Jest => {
+            Runner::JEST => {
                 flags.push("--randomize".into());
                 if !has("--seed") {
                     flags.push(format!("--seed={int31}"));
                 }
             }
-            Runner::Vitest => {
+            Runner::VITEST => {
                 flags.push("--sequence.shuffle".into());
                 if !has("--sequence.seed") {
                     flags.push(format!("--sequence.seed={int31}"));

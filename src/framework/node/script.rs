@@ -50,7 +50,7 @@ impl ScriptRunner {
             .position(|w| !w.contains('=') && w != "cross-env")
             .unwrap_or(0);
         let RunnerAt { runner, .. } = RunnerAt::find(&script_words[start..])?;
-        if !matches!(runner, Runner::Jest | Runner::Vitest | Runner::Mocha) {
+        if !matches!(runner, Runner::JEST | Runner::VITEST | Runner::MOCHA) {
             return None;
         }
         Some(ScriptRunner {
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn resolves_the_test_script_of_each_package_manager() {
         let jest = Some(ScriptRunner {
-            runner: Runner::Jest,
+            runner: Runner::JEST,
             separator: true,
         });
         assert_eq!(found("npm test", "jest --ci"), jest);
@@ -83,17 +83,17 @@ mod tests {
         assert_eq!(
             found("npm test -- --silent", "jest"),
             Some(ScriptRunner {
-                runner: Runner::Jest,
+                runner: Runner::JEST,
                 separator: false
             })
         );
         assert_eq!(
             found("yarn test", "vitest run").map(|s| (s.runner, s.separator)),
-            Some((Runner::Vitest, false))
+            Some((Runner::VITEST, false))
         );
         assert_eq!(
             found("pnpm test", "cross-env NODE_ENV=test mocha test/").map(|s| s.runner),
-            Some(Runner::Mocha)
+            Some(Runner::MOCHA)
         );
     }
 

@@ -22,13 +22,19 @@ use super::seed::HASH_SEED_VAR;
 /// Python with pytest.
 pub struct Python;
 
+/// This language's runners, the keys of [`Adapter::runners`].
+impl Runner {
+    /// pytest, also as `python -m pytest` or through a launcher.
+    pub const PYTEST: Runner = Runner::named("pytest");
+}
+
 impl Adapter for Python {
     fn frameworks(&self) -> &'static [Framework] {
         &[Framework::Python]
     }
 
     fn runners(&self) -> &'static [Runner] {
-        &[Runner::Pytest]
+        &[Runner::PYTEST]
     }
 
     fn detect_files(&self, dir: &Path) -> Option<Framework> {
@@ -70,7 +76,7 @@ impl Adapter for Python {
     }
 
     fn runner_at(&self, words: &[&str], i: usize) -> Option<(Runner, usize)> {
-        matches!(words.get(i), Some(&("pytest" | "py.test"))).then_some((Runner::Pytest, i + 1))
+        matches!(words.get(i), Some(&("pytest" | "py.test"))).then_some((Runner::PYTEST, i + 1))
     }
 
     fn sets_own_report(&self, _runner: Runner, argv: &[String]) -> bool {

@@ -17,13 +17,19 @@ use super::report::write_once;
 /// Rust with `cargo test` (build-once) and `cargo nextest run` (per-test report).
 pub struct Rust;
 
+/// This language's runners, the keys of [`Adapter::runners`].
+impl Runner {
+    /// `cargo nextest run` (a plain `cargo test` is built once or run as it is).
+    pub const NEXTEST: Runner = Runner::named("cargo nextest");
+}
+
 impl Adapter for Rust {
     fn frameworks(&self) -> &'static [Framework] {
         &[Framework::Rust]
     }
 
     fn runners(&self) -> &'static [Runner] {
-        &[Runner::Nextest]
+        &[Runner::NEXTEST]
     }
 
     fn detect_files(&self, dir: &Path) -> Option<Framework> {
@@ -45,7 +51,7 @@ impl Adapter for Rust {
     fn runner_at(&self, words: &[&str], i: usize) -> Option<(Runner, usize)> {
         let cargo = matches!(words.get(i), Some(&("cargo" | "cargo-nextest")));
         (cargo && words.get(i + 1) == Some(&"nextest") && words.get(i + 2) == Some(&"run"))
-            .then_some((Runner::Nextest, i + 3))
+            .then_some((Runner::NEXTEST, i + 3))
     }
 
     fn report_flags(
