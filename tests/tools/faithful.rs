@@ -23,6 +23,13 @@ const TESTS: [&str; 4] = [
 ];
 
 /// The libraries (in `lib`) and the project (in `repo`, a git repository).
+///
+/// `test_address` reads bit 24 of an object's address, which the randomised base of the
+/// process's mappings decides. It read bit 20 before, and once, under the whole suite's load,
+/// the job's fresh processes failed 32 of 40 where the bare loop had failed 10 of 24, and 19
+/// and 20 of 40 in jobs run alone (not explained; the kernel may align larger anonymous
+/// mappings to 2 MiB, which would tie the bits below 21 to what the process mapped before).
+/// A run whose addresses were not randomised would still fail this test.
 fn write_project(lib: &Path, repo: &Path) {
     let write = |path: &Path, text: &str| {
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("dir");
@@ -47,7 +54,7 @@ fn write_project(lib: &Path, repo: &Path) {
          def test_value_drawn_at_import():\n    assert drawlib.VALUE < 0.5\n\n\n\
          def test_private_generator():\n    assert privlib.coin()\n\n\n\
          def test_urandom_at_import():\n    assert urandlib.TOKEN < 128\n\n\n\
-         def test_address():\n    assert (id(object()) >> 20) & 1 == 0\n",
+         def test_address():\n    assert (id(object()) >> 24) & 1 == 0\n",
     );
     let git = |args: &[&str]| {
         let status = std::process::Command::new("git")
