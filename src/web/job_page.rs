@@ -157,7 +157,7 @@ fn name_of<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-fn test_row(t: &crate::history::TestResult) -> JobTestRow {
+fn test_row(t: &crate::history::TestInJob) -> JobTestRow {
     let shown: Vec<String> = t
         .failing_seeds
         .iter()
