@@ -308,7 +308,7 @@ async fn prepare_runs(
         .overrides
         .framework
         .or(framework)
-        .unwrap_or_else(|| Framework::detect(checkout, &settings.argv));
+        .unwrap_or_else(|| Framework::recognise(checkout, &settings.argv));
     let base_env = inherited();
 
     events.emit(Event::Installing { framework });

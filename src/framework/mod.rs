@@ -12,13 +12,13 @@
 pub mod adapter;
 pub mod build_once;
 pub mod command;
-pub mod detect;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
 pub mod name_filter;
 pub mod order;
 pub mod quarantine_args;
+pub mod recognise;
 pub mod report;
 pub mod results;
 pub mod select;

@@ -36,11 +36,11 @@ impl Adapter for Go {
         &[Runner::GO_TEST]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         dir.join("go.mod").exists().then_some(Framework::Go)
     }
 
-    fn detect_first_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, words: &[&str]) -> Option<Framework> {
         (words.first() == Some(&"go")).then_some(Framework::Go)
     }
 

@@ -32,11 +32,11 @@ impl Adapter for Rust {
         &[Runner::NEXTEST]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         dir.join("Cargo.toml").exists().then_some(Framework::Rust)
     }
 
-    fn detect_first_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, words: &[&str]) -> Option<Framework> {
         (words.first() == Some(&"cargo")).then_some(Framework::Rust)
     }
 
