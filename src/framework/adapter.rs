@@ -96,7 +96,7 @@ pub trait Adapter: Sync {
         _cwd: &Path,
         _output_limit: usize,
     ) -> (TestReport, Option<Captured>) {
-        (super::report::read_junit(run_dir), None)
+        (super::runner_report::read_junit(run_dir), None)
     }
 
     /// Whether `runner`'s own seeded shuffler is installed for the runs, when that decides

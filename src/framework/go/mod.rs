@@ -14,7 +14,7 @@ use super::adapter::{Adapter, Pending};
 use super::build_once::{BuildContext, BuiltRuns};
 use super::command::Runner;
 use super::install::{InstallContext, Prepared};
-use super::report::report_of;
+use super::runner_report::report_of;
 use super::results::test_result::TestReport;
 use crate::process::capture::{Capture, Captured};
 

@@ -13,7 +13,7 @@ use super::Framework;
 use super::adapter::{Adapter, Pending};
 use super::command::{Runner, argv_sets};
 use super::install::{InstallContext, Prepared};
-use super::report::{not_read, read_junit, readable, report_of};
+use super::runner_report::{not_read, read_junit, readable, report_of};
 use super::results::junit;
 use super::results::test_result::TestReport;
 use crate::errors::one_line;

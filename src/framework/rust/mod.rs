@@ -12,7 +12,7 @@ use super::adapter::{Adapter, Pending};
 use super::build_once::{BuildContext, BuiltRuns};
 use super::command::Runner;
 use super::install::{InstallContext, Prepared};
-use super::report::write_once;
+use super::runner_report::write_once;
 
 /// Rust with `cargo test` (build-once) and `cargo nextest run` (per-test report).
 pub struct Rust;
