@@ -30,7 +30,7 @@ use crate::framework::Framework;
 use crate::framework::build_once::{self, BuildContext};
 use crate::framework::install::{InstallContext, Prepared, install};
 use crate::framework::order::{OrderSetup, setup as setup_order};
-use crate::framework::report::RunnerOptions;
+use crate::framework::runner_report::RunnerOptions;
 use crate::framework::seed::{HASH_SEED_VAR, plan_seeds};
 use crate::framework::select::Selection;
 use crate::history::{Store, record_summary};
@@ -308,7 +308,7 @@ async fn prepare_runs(
         .overrides
         .framework
         .or(framework)
-        .unwrap_or_else(|| Framework::detect(checkout, &settings.argv));
+        .unwrap_or_else(|| Framework::recognise(checkout, &settings.argv));
     let base_env = inherited();
 
     events.emit(Event::Installing { framework });

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use flaky_detector::Deps;
 use flaky_detector::cli;
-use flaky_detector::cli::error::{CliError, Outcome};
+use flaky_detector::cli::error::{CliError, Ended};
 use flaky_detector::cli::serve::{self, ServeArgs};
 use flaky_detector::cli::worker::{self, WorkerArgs};
 use flaky_detector::history::HistoryError;
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
     u8::try_from(code).map_or(ExitCode::FAILURE, ExitCode::from)
 }
 
-async fn run() -> Result<Outcome, CliError> {
+async fn run() -> Result<Ended, CliError> {
     let mut cli = Cli::parse();
     if let Some(command) = &mut cli.command {
         read_secret_files(command)?;
@@ -162,7 +162,7 @@ async fn run() -> Result<Outcome, CliError> {
             cli::local_test::run(cli.test_input, &deps).await?;
         }
     }
-    Ok(Outcome::Done)
+    Ok(Ended::Done)
 }
 
 /// Reads the secrets given as files (`--api-key-file`, `--db-file` and their environment

@@ -30,7 +30,7 @@ const PERMUTATIONS: u32 = 1999;
 
 /// One run of a subject: the server it was forked from (`None`: a fresh process), and
 /// whether the subject failed in it.
-type Outcome = (Option<u32>, bool);
+type SubjectRun = (Option<u32>, bool);
 
 /// A subject whose forked runs did not behave like fresh processes.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,13 +72,13 @@ pub fn check(records: &[RunRecord], ignore: &Ignore) -> Option<Disagreement> {
     if !records.iter().any(|r| r.server.is_some()) {
         return None;
     }
-    let mut subjects: Vec<(String, Vec<Outcome>)> = Vec::new();
-    let command: Vec<Outcome> = records
+    let mut subjects: Vec<(String, Vec<SubjectRun>)> = Vec::new();
+    let command: Vec<SubjectRun> = records
         .iter()
         .map(|r| (r.server, run_failed(r, ignore)))
         .collect();
     subjects.push(("the command".to_string(), command));
-    let mut per_test: BTreeMap<&str, Vec<Outcome>> = BTreeMap::new();
+    let mut per_test: BTreeMap<&str, Vec<SubjectRun>> = BTreeMap::new();
     for record in records {
         for (name, failure) in outcomes(record, ignore) {
             per_test
@@ -119,7 +119,7 @@ pub fn check(records: &[RunRecord], ignore: &Ignore) -> Option<Disagreement> {
         })
 }
 
-fn has_a_shared_cluster(runs: &[Outcome]) -> bool {
+fn has_a_shared_cluster(runs: &[SubjectRun]) -> bool {
     let mut seen = std::collections::HashSet::new();
     runs.iter()
         .filter_map(|(s, _)| *s)
@@ -130,7 +130,7 @@ fn has_a_shared_cluster(runs: &[Outcome]) -> bool {
 /// runs spread over the clusters at least as unevenly as observed. The statistic is
 /// Σ failures² / size over clusters, which for a fixed number of failures grows with the
 /// between-cluster variance. Seeded, so the same runs always give the same p-value.
-fn p_value(runs: &[Outcome]) -> f64 {
+fn p_value(runs: &[SubjectRun]) -> f64 {
     // Cluster sizes, in a fixed order; a fresh process is a cluster of its own.
     let mut sizes: BTreeMap<u32, usize> = BTreeMap::new();
     let mut singles = 0;

@@ -1,4 +1,4 @@
-//! [`CliError`], why a subcommand stopped, and [`Outcome`], how one that ran ended. Every
+//! [`CliError`], why a subcommand stopped, and [`Ended`], how one that ran ended. Every
 //! subcommand returns one of them; `main` alone prints the error (one line, via
 //! [`CliError::message`]) and turns both into the process's exit status, so the statuses
 //! documented in `--help` are decided in one place.
@@ -20,7 +20,7 @@ use crate::summary::merge::MergeError;
 
 /// How a subcommand that did its work ended; each has its own exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Ended {
     /// Done (and, with `--fail-on`, below the threshold).
     Done,
     /// The job's severity reached `--fail-on`.
@@ -32,13 +32,13 @@ pub enum Outcome {
     Interrupted,
 }
 
-impl Outcome {
+impl Ended {
     pub fn exit_code(self) -> i32 {
         match self {
-            Outcome::Done => exit::OK,
-            Outcome::SeverityReached => exit::SEVERITY,
-            Outcome::CouldNotRun => exit::JOB_ERROR,
-            Outcome::Interrupted => exit::INTERRUPTED,
+            Ended::Done => exit::OK,
+            Ended::SeverityReached => exit::SEVERITY,
+            Ended::CouldNotRun => exit::JOB_ERROR,
+            Ended::Interrupted => exit::INTERRUPTED,
         }
     }
 }

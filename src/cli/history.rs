@@ -209,7 +209,7 @@ pub struct HistoryReport {
 
 /// Prints the report (text or JSON); the history is read only, except `--keep-days`.
 pub fn run(args: HistoryArgs) -> Result<(), CliError> {
-    let report = report(&args)?;
+    let report = history_report(&args)?;
     let text = if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|source| CliError::Encode {
             what: "history report",
@@ -235,7 +235,7 @@ fn print(text: &str) -> Result<(), CliError> {
     }
 }
 
-fn report(args: &HistoryArgs) -> Result<HistoryReport, CliError> {
+fn history_report(args: &HistoryArgs) -> Result<HistoryReport, CliError> {
     let store = if args.keep_days.is_some() {
         args.db.open_for_retention()?
     } else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::error::{CliError, FileError, Outcome};
+use super::error::{CliError, Ended, FileError};
 use super::run::FailOn;
 use super::seconds::parse_seconds;
 use crate::report::markdown::{Body, GITHUB, render};
@@ -153,7 +153,7 @@ pub struct ReportArgs {
 /// Reads the summary and reports it. An error only when the file cannot be read; the
 /// outcome says whether `--fail-on` trips, whatever the channels did (a job stopped by a
 /// failed install trips any level, as a job that could not run).
-pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
+pub async fn run(args: ReportArgs) -> Result<Ended, CliError> {
     let summary = read_summary(&args.results)?;
     if args.flags.any() {
         notify(&summary, &args.flags, false).await;
@@ -172,11 +172,11 @@ pub async fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     }
     let install_failed = summary.verdict == crate::analysis::Verdict::InstallFailed;
     Ok(if install_failed && args.fail_on != FailOn::Never {
-        Outcome::CouldNotRun
+        Ended::CouldNotRun
     } else if args.fail_on.trips(summary.severity) || args.fail_on.trips_triage(&summary) {
-        Outcome::SeverityReached
+        Ended::SeverityReached
     } else {
-        Outcome::Done
+        Ended::Done
     })
 }
 

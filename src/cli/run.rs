@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::error::{CliError, Outcome};
+use super::error::{CliError, Ended};
 use super::history::{DbArg, store_for_jobs};
 use super::job_flags::JobFlags;
 use crate::analysis::{Severity, Verdict};
@@ -76,7 +76,7 @@ impl RunArgs {
 }
 
 /// Runs the job, with a progress bar, and prints its summary.
-pub async fn run(args: RunArgs, deps: &Deps) -> Result<Outcome, CliError> {
+pub async fn run(args: RunArgs, deps: &Deps) -> Result<Ended, CliError> {
     run_with(args, deps, |_| {}).await
 }
 
@@ -85,7 +85,7 @@ pub(crate) async fn run_with(
     args: RunArgs,
     deps: &Deps,
     adjust: impl FnOnce(&mut JobInput),
-) -> Result<Outcome, CliError> {
+) -> Result<Ended, CliError> {
     let json = args.json;
     let output = args.output.clone();
     let junit = args.junit.clone();
@@ -134,15 +134,15 @@ pub(crate) fn write_junit(summary: &Summary, path: &std::path::Path) -> Result<(
 
 /// How a job that ran ends: interrupted, stopped by a failed install (exit 1, as a job that
 /// cannot run), over `--fail-on`, or done.
-pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Outcome {
+pub(crate) fn outcome(summary: &Summary, fail_on: FailOn) -> Ended {
     if summary.cancelled {
-        Outcome::Interrupted
+        Ended::Interrupted
     } else if summary.verdict == Verdict::InstallFailed {
-        Outcome::CouldNotRun
+        Ended::CouldNotRun
     } else if fail_on.trips(summary.severity) || fail_on.trips_triage(summary) {
-        Outcome::SeverityReached
+        Ended::SeverityReached
     } else {
-        Outcome::Done
+        Ended::Done
     }
 }
 

@@ -12,7 +12,7 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::error::{CliError, FileError, Outcome};
+use super::error::{CliError, Ended, FileError};
 use super::history::DbArg;
 use super::job_flags::JobFlags;
 use super::report::{ReportFlags, notify, read_json, secret};
@@ -217,7 +217,7 @@ fn read_input(path: &std::path::Path) -> Result<JobInput, FileError> {
 }
 
 /// Sends the job, waits, prints and reports its summary.
-pub async fn run(args: SubmitArgs) -> Result<Outcome, CliError> {
+pub async fn run(args: SubmitArgs) -> Result<Ended, CliError> {
     let shards = plan(&args.job_input()?, args.shards)?;
     for shard in &shards {
         shard.clone().validate(RepoPolicy { allow_local: true })?;

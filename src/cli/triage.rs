@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::{CliError, FileError, Outcome};
+use super::error::{CliError, Ended, FileError};
 use super::run::{RunArgs, run_with};
 use crate::detect::Deps;
 use crate::job::{MAX_RUNS, TriageRequest};
@@ -31,7 +31,7 @@ pub struct TriageArgs {
 }
 
 /// Runs the triage job and prints its summary, as `run` does.
-pub async fn run(args: TriageArgs, deps: &Deps) -> Result<Outcome, CliError> {
+pub async fn run(args: TriageArgs, deps: &Deps) -> Result<Ended, CliError> {
     let junit = match &args.from_junit {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
             CliError::File(FileError::Read {

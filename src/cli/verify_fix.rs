@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::{CliError, Outcome};
+use super::error::{CliError, Ended};
 use super::history::{DbArg, store_for_jobs};
 use crate::config::FileConfig;
 use crate::detect::Deps;
@@ -133,7 +133,7 @@ pub fn judge(summary: &Summary, test: &str, needed: u32, bound: f64) -> Result<V
     }
 }
 
-pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Outcome, CliError> {
+pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Ended, CliError> {
     let local = std::path::Path::new(&args.repo).is_dir();
     let dir = args.dir.clone().unwrap_or_else(|| {
         if local {
@@ -176,7 +176,7 @@ pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Outcome, CliError> 
     };
     let summary = super::run::detect_with_progress(job, deps).await?;
     if summary.cancelled {
-        return Ok(Outcome::Interrupted);
+        return Ok(Ended::Interrupted);
     }
     let verdict = judge(&summary, &args.test, needed, rules.fixed_below)?;
     println!("{}: {}", args.test, verdict.sentence());
@@ -201,8 +201,8 @@ pub async fn run(args: VerifyFixArgs, deps: &Deps) -> Result<Outcome, CliError> 
         );
     }
     Ok(match verdict {
-        Verdict::Fixed { .. } => Outcome::Done,
-        _ => Outcome::SeverityReached,
+        Verdict::Fixed { .. } => Ended::Done,
+        _ => Ended::SeverityReached,
     })
 }
 

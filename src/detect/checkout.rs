@@ -106,7 +106,7 @@ async fn overlay_in_place(
     let framework = job
         .overrides
         .framework
-        .unwrap_or_else(|| Framework::detect(&checkout, &settings.argv));
+        .unwrap_or_else(|| Framework::recognise(&checkout, &settings.argv));
     if may_write(
         framework,
         &checkout,

@@ -38,16 +38,16 @@ pub trait Adapter: Sync {
     fn runners(&self) -> &'static [Runner];
 
     /// The framework the checkout's files show, if they show this language's.
-    fn detect_files(&self, dir: &Path) -> Option<Framework>;
+    fn recognise_files(&self, dir: &Path) -> Option<Framework>;
 
     /// The framework the command's first word shows (`words` are argv's base names).
-    fn detect_first_word(&self, _words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, _words: &[&str]) -> Option<Framework> {
         None
     }
 
     /// The framework a word among the command's first four shows, asked only when no
     /// adapter recognised the first word.
-    fn detect_any_word(&self, _words: &[&str]) -> Option<Framework> {
+    fn recognise_any_word(&self, _words: &[&str]) -> Option<Framework> {
         None
     }
 
@@ -96,7 +96,7 @@ pub trait Adapter: Sync {
         _cwd: &Path,
         _output_limit: usize,
     ) -> (TestReport, Option<Captured>) {
-        (super::report::read_junit(run_dir), None)
+        (super::runner_report::read_junit(run_dir), None)
     }
 
     /// Whether `runner`'s own seeded shuffler is installed for the runs, when that decides

@@ -1,8 +1,8 @@
 //! Which test framework a repository uses ([`Framework`]), how its dependencies are
 //! installed and cached ([`install`]), how a seed reaches a run ([`seed`]), how a run is
-//! told to write a per-test report ([`report`]) and how that report is read ([`results`]),
-//! seeded order shuffling ([`shuffle`]) and putting a shuffled job's runs back in order
-//! ([`order`]). Children (installs, builds, probes) are started
+//! told to write a per-test report ([`runner_report`]) and how that report is read
+//! ([`results`]), seeded order shuffling ([`shuffle`]) and putting a shuffled job's runs back
+//! in order ([`order`]). Children (installs, builds, probes) are started
 //! through [`crate::process`]; the enum [`Framework`] itself is the job's ([`crate::job`]).
 //!
 //! Each language's side of all these lives in its own folder ([`python`], [`node`], [`go`],
@@ -12,15 +12,15 @@
 pub mod adapter;
 pub mod build_once;
 pub mod command;
-pub mod detect;
 pub mod install;
 pub mod install_failure;
 pub mod junit_paths;
 pub mod name_filter;
 pub mod order;
 pub mod quarantine_args;
-pub mod report;
+pub mod recognise;
 pub mod results;
+pub mod runner_report;
 pub mod select;
 pub use node::script;
 pub mod seed;

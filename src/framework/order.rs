@@ -15,7 +15,7 @@ use super::command::{Runner, RunnerAt, insert_flags};
 use super::name_filter::NameFilter;
 use super::node::mocha_order::MochaOrderHook;
 use super::python::pytest_order::{ORDER_VAR, PytestOrderPlugin, SHUFFLE_VAR, node_id};
-use super::report::RunnerOptions;
+use super::runner_report::RunnerOptions;
 use super::shuffle::Shuffle;
 
 /// What a job that may shuffle pytest needs for test order.

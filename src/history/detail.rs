@@ -26,14 +26,14 @@ pub struct JobDetail {
     pub classification: Option<Classification>,
     pub reproduce: Option<String>,
     pub warnings: Vec<String>,
-    pub tests: Vec<TestResult>,
+    pub tests: Vec<TestInJob>,
     pub runs: Vec<RunSummary>,
     pub excerpts: Vec<Excerpt>,
 }
 
 /// A test case's figures in one job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TestResult {
+pub struct TestInJob {
     pub test_case: TestCaseId,
     pub name: String,
     pub whole_command: bool,
@@ -106,7 +106,7 @@ impl Store {
                 .iter()
                 .map(|row| {
                     let seeds: String = row.get(11)?;
-                    Ok(TestResult {
+                    Ok(TestInJob {
                         test_case: row.get(0)?,
                         name: row.get(1)?,
                         whole_command: row.get(2)?,

@@ -32,7 +32,7 @@ pub mod status;
 pub mod store;
 
 pub use columns::{RunId, TestCaseId};
-pub use detail::{Excerpt, JobDetail, RunSummary, TestResult};
+pub use detail::{Excerpt, JobDetail, RunSummary, TestInJob};
 pub use error::HistoryError;
 pub use filter::JobFilter;
 pub use pending::Retried;

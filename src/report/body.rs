@@ -29,7 +29,7 @@ pub struct Badge {
 
 /// One failing test case.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TestRow {
+pub struct FailingTestRow {
     pub name: String,
     pub verdict: String,
     pub failed: String,
@@ -70,7 +70,7 @@ pub struct Body {
     /// Command, framework, repository and commit, pull request: code spans already marked.
     pub context: Vec<String>,
     pub notes: Vec<String>,
-    pub tests: Vec<TestRow>,
+    pub tests: Vec<FailingTestRow>,
     /// Test cases that never failed, counted rather than listed.
     pub passing_tests: usize,
     pub seeds: Vec<u64>,
@@ -237,11 +237,11 @@ impl Body {
                 "**No figures**: every run was stopped before it finished".into(),
             ),
         };
-        let tests: Vec<TestRow> = s
+        let tests: Vec<FailingTestRow> = s
             .tests
             .iter()
             .filter(|t| t.failures > 0)
-            .map(|t| TestRow {
+            .map(|t| FailingTestRow {
                 name: t.name.clone(),
                 verdict: match t.classification {
                     Some(c) if t.verdict == Verdict::Flaky || c == Classification::Timeout => {

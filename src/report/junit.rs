@@ -28,7 +28,7 @@ pub const COMMAND_CLASSNAME: &str = "flaky-detector";
 
 /// What the runs say of one test case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum CaseOutcome {
     /// Passed in every run.
     Passed,
     /// Failed in some runs and passed in others: passed, with its failed attempts.
@@ -41,7 +41,7 @@ enum Outcome {
 struct Case<'a> {
     classname: Option<String>,
     name: String,
-    outcome: Outcome,
+    outcome: CaseOutcome,
     /// The runs in which it failed, in attempt order; empty when the summary cannot tell
     /// which they were (a summary from before `failing_attempts`, without its runs).
     attempts: Vec<&'a RunResult>,
@@ -62,7 +62,7 @@ pub fn render(summary: &Summary) -> String {
     let share = (OUTPUT_BUDGET / (3 * quoted.max(1))).min(STREAM_LIMIT);
     let failures = cases
         .iter()
-        .filter(|c| c.outcome == Outcome::Failed)
+        .filter(|c| c.outcome == CaseOutcome::Failed)
         .count();
 
     let mut xml = Xml(Writer::new_with_indent(Vec::new(), b' ', 2));
@@ -169,13 +169,13 @@ fn mean_run_seconds(summary: &Summary) -> f64 {
         / 1000.0
 }
 
-fn outcome(failures: u32, runs: u32) -> Outcome {
+fn outcome(failures: u32, runs: u32) -> CaseOutcome {
     if failures == 0 {
-        Outcome::Passed
+        CaseOutcome::Passed
     } else if failures >= runs {
-        Outcome::Failed
+        CaseOutcome::Failed
     } else {
-        Outcome::Flaky
+        CaseOutcome::Flaky
     }
 }
 
@@ -268,18 +268,18 @@ impl Xml {
             start.push_attribute(("classname", attribute(classname).as_ref()));
         }
         start.push_attribute(("time", seconds(case.seconds).as_str()));
-        if case.outcome == Outcome::Passed {
+        if case.outcome == CaseOutcome::Passed {
             self.event(Event::Empty(start));
             return;
         }
         self.event(Event::Start(start));
         let (first, rest) = match (case.outcome, case.attempts.split_first()) {
-            (Outcome::Failed, Some((first, rest))) => (Some(*first), rest),
+            (CaseOutcome::Failed, Some((first, rest))) => (Some(*first), rest),
             _ => (None, case.attempts.as_slice()),
         };
         match (case.outcome, first) {
-            (Outcome::Failed, Some(run)) => self.failure(case, run, share),
-            (Outcome::Failed, None) => self.text_element(
+            (CaseOutcome::Failed, Some(run)) => self.failure(case, run, share),
+            (CaseOutcome::Failed, None) => self.text_element(
                 failure_start(
                     "failure",
                     case.message.unwrap_or("failed in every run"),
@@ -290,13 +290,13 @@ impl Xml {
             _ => {}
         }
         let tag = match case.outcome {
-            Outcome::Failed => "rerunFailure",
+            CaseOutcome::Failed => "rerunFailure",
             _ => "flakyFailure",
         };
         for run in rest {
             self.attempt(tag, case, Some(run), share);
         }
-        if case.outcome == Outcome::Flaky && rest.is_empty() {
+        if case.outcome == CaseOutcome::Flaky && rest.is_empty() {
             self.attempt(tag, case, None, share);
         }
         self.event(Event::End(BytesEnd::new("testcase")));

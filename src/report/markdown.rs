@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-pub use super::body::{Badge, Body, Detail, TestRow, TriageRow, code};
+pub use super::body::{Badge, Body, Detail, FailingTestRow, TriageRow, code};
 use super::body::{MAX_SEEDS, MAX_TESTS, seed_list};
 
 /// The hidden line by which a pull request comment is known as ours, to be edited rather

@@ -54,14 +54,18 @@ pub struct Targets {
 
 /// How one channel's delivery went: what was done, or why not.
 #[derive(Debug)]
-pub struct Delivery {
+pub struct ChannelDelivery {
     pub channel: &'static str,
     pub result: Result<String, ReportError>,
 }
 
 /// Sends `summary` to every channel in `targets`, one after the other: the step summary,
 /// GitHub, Slack, Discord. Never fails as a whole; each channel's outcome is returned.
-pub async fn deliver(summary: &Summary, targets: &Targets, sender: &Sender) -> Vec<Delivery> {
+pub async fn deliver(
+    summary: &Summary,
+    targets: &Targets,
+    sender: &Sender,
+) -> Vec<ChannelDelivery> {
     let body = Body::of(summary);
     let mut deliveries = Vec::new();
     if targets.step_summary {
@@ -72,14 +76,14 @@ pub async fn deliver(summary: &Summary, targets: &Targets, sender: &Sender) -> V
             }
             None => Err(ReportError::NoStepSummary),
         };
-        deliveries.push(Delivery {
+        deliveries.push(ChannelDelivery {
             channel: "step summary",
             result,
         });
     }
     if let Some(settings) = &targets.github {
         let markdown = fit(&body, GITHUB, COMMENT_LIMIT);
-        deliveries.push(Delivery {
+        deliveries.push(ChannelDelivery {
             channel: "GitHub comment",
             result: comment(summary, settings, sender, &markdown).await,
         });
@@ -91,7 +95,7 @@ pub async fn deliver(summary: &Summary, targets: &Targets, sender: &Sender) -> V
                 .map(|()| "posted".to_string()),
             Err(error) => Err(error),
         };
-        deliveries.push(Delivery {
+        deliveries.push(ChannelDelivery {
             channel: "Slack",
             result,
         });
@@ -104,7 +108,7 @@ pub async fn deliver(summary: &Summary, targets: &Targets, sender: &Sender) -> V
                 .map(|()| "posted".to_string()),
             Err(error) => Err(error),
         };
-        deliveries.push(Delivery {
+        deliveries.push(ChannelDelivery {
             channel: "Discord",
             result,
         });

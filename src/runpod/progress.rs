@@ -8,7 +8,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::job_state::JobState;
-use super::worker::post::{Delivery, PostPolicy, post_json};
+use super::worker::post::{PostOutcome, PostPolicy, post_json};
 use crate::events::Event;
 
 /// The event as data (its `stage` and fields) plus `message`, the line a person reads:
@@ -72,11 +72,11 @@ pub async fn post_updates(
         )
         .await
         {
-            Delivery::Delivered | Delivery::Aborted => {}
-            Delivery::Refused(status) => {
+            PostOutcome::Delivered | PostOutcome::Aborted => {}
+            PostOutcome::Refused(status) => {
                 tracing::warn!("progress update refused with HTTP {status}");
             }
-            Delivery::Failed(why) => tracing::warn!("progress update not delivered: {why}"),
+            PostOutcome::Failed(why) => tracing::warn!("progress update not delivered: {why}"),
         }
     }
 }

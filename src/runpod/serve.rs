@@ -22,7 +22,7 @@ use crate::errors::one_line;
 use crate::events::Events;
 use crate::history::retry_pending_every;
 use api::{ApiSettings, ApiState, router, router_with_dashboard};
-use jobs::{JobTable, JobView, Outcome, Started, TableLimits};
+use jobs::{JobEnd, JobTable, JobView, Started, TableLimits};
 
 /// How long shutdown waits for cancelled jobs to reap their processes.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
@@ -167,19 +167,19 @@ async fn run_one(table: &Arc<JobTable>, deps: &Deps, started: Started) {
     drop(events);
     let _ = forward.await;
     let outcome = match result {
-        _ if timed_out => Outcome::TimedOut(execution_timeout),
-        Ok(summary) => Outcome::Finished(Box::new(summary)),
-        Err(error) => Outcome::Failed(one_line(&error)),
+        _ if timed_out => JobEnd::TimedOut(execution_timeout),
+        Ok(summary) => JobEnd::Finished(Box::new(summary)),
+        Err(error) => JobEnd::Failed(one_line(&error)),
     };
     tracing::info!(outcome = outcome_name(&outcome), "job ended");
     table.finish(&id, outcome);
 }
 
-fn outcome_name(outcome: &Outcome) -> &'static str {
+fn outcome_name(outcome: &JobEnd) -> &'static str {
     match outcome {
-        Outcome::Finished(_) => "finished",
-        Outcome::Failed(_) => "failed",
-        Outcome::TimedOut(_) => "timed out",
+        JobEnd::Finished(_) => "finished",
+        JobEnd::Failed(_) => "failed",
+        JobEnd::TimedOut(_) => "timed out",
     }
 }
 

@@ -24,7 +24,7 @@ pub struct JobPage {
     pub headline: String,
     pub bar: IntervalBar,
     pub warnings: Vec<String>,
-    pub tests: Vec<TestRow>,
+    pub tests: Vec<JobTestRow>,
     pub runs: Vec<RunCell>,
     pub seeds: Vec<SeedItem>,
     pub more_seeds: usize,
@@ -32,7 +32,8 @@ pub struct JobPage {
     pub failing_runs: usize,
 }
 
-pub struct TestRow {
+/// One test case's row in the job page's table of tests.
+pub struct JobTestRow {
     pub name: String,
     pub whole_command: bool,
     pub runs: u32,
@@ -156,7 +157,7 @@ fn name_of<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-fn test_row(t: &crate::history::TestResult) -> TestRow {
+fn test_row(t: &crate::history::TestInJob) -> JobTestRow {
     let shown: Vec<String> = t
         .failing_seeds
         .iter()
@@ -164,7 +165,7 @@ fn test_row(t: &crate::history::TestResult) -> TestRow {
         .map(u64::to_string)
         .collect();
     let more = t.failing_seeds.len().saturating_sub(10);
-    TestRow {
+    JobTestRow {
         name: t.name.clone(),
         whole_command: t.whole_command,
         runs: t.runs,

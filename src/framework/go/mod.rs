@@ -14,7 +14,7 @@ use super::adapter::{Adapter, Pending};
 use super::build_once::{BuildContext, BuiltRuns};
 use super::command::Runner;
 use super::install::{InstallContext, Prepared};
-use super::report::report_of;
+use super::runner_report::report_of;
 use super::results::test_result::TestReport;
 use crate::process::capture::{Capture, Captured};
 
@@ -36,11 +36,11 @@ impl Adapter for Go {
         &[Runner::GO_TEST]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         dir.join("go.mod").exists().then_some(Framework::Go)
     }
 
-    fn detect_first_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, words: &[&str]) -> Option<Framework> {
         (words.first() == Some(&"go")).then_some(Framework::Go)
     }
 

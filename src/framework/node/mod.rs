@@ -13,7 +13,7 @@ use super::Framework;
 use super::adapter::{Adapter, Pending};
 use super::command::{Runner, argv_sets};
 use super::install::{InstallContext, Prepared};
-use super::report::{not_read, read_junit, readable, report_of};
+use super::runner_report::{not_read, read_junit, readable, report_of};
 use super::results::junit;
 use super::results::test_result::TestReport;
 use crate::errors::one_line;
@@ -46,7 +46,7 @@ impl Adapter for Node {
         &[Runner::JEST, Runner::VITEST, Runner::MOCHA]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
         let package: serde_json::Value = serde_json::from_str(&text).ok()?;
         let has_dep = |name: &str| {
@@ -65,7 +65,7 @@ impl Adapter for Node {
         }
     }
 
-    fn detect_any_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_any_word(&self, words: &[&str]) -> Option<Framework> {
         let any = |name: &str| words.iter().take(4).any(|w| *w == name);
         if any("jest") {
             Some(Framework::TypescriptJest)

@@ -15,9 +15,10 @@ pub enum JestError {
     Json(#[source] serde_json::Error),
 }
 
+/// The part of Jest's `--json` output read here: one entry per test file.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Report {
+struct JestReport {
     #[serde(default)]
     test_results: Vec<FileResult>,
 }
@@ -49,7 +50,7 @@ struct Assertion {
 /// error, a failing import) becomes one failed case named after the file, so the failure is
 /// still attributed to something.
 pub fn parse(json: &str, cwd: &Path) -> Result<Vec<TestResult>, JestError> {
-    let report: Report = serde_json::from_str(json).map_err(JestError::Json)?;
+    let report: JestReport = serde_json::from_str(json).map_err(JestError::Json)?;
     let mut results = Vec::new();
     for file in &report.test_results {
         let path = relative(&file.name, cwd);

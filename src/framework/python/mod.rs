@@ -37,7 +37,7 @@ impl Adapter for Python {
         &[Runner::PYTEST]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         let has = |name: &str| dir.join(name).exists();
         let python_files = [
             "requirements.txt",
@@ -55,7 +55,7 @@ impl Adapter for Python {
     }
 
     /// `pytest` in a folder with no Python packaging file is still Python.
-    fn detect_first_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, words: &[&str]) -> Option<Framework> {
         let first = words.first().copied().unwrap_or("");
         let any = |name: &str| words.iter().take(4).any(|w| *w == name);
         (first.starts_with("pytest") || (first.starts_with("python") && any("pytest")))

@@ -12,7 +12,7 @@ use super::adapter::{Adapter, Pending};
 use super::build_once::{BuildContext, BuiltRuns};
 use super::command::Runner;
 use super::install::{InstallContext, Prepared};
-use super::report::write_once;
+use super::runner_report::write_once;
 
 /// Rust with `cargo test` (build-once) and `cargo nextest run` (per-test report).
 pub struct Rust;
@@ -32,11 +32,11 @@ impl Adapter for Rust {
         &[Runner::NEXTEST]
     }
 
-    fn detect_files(&self, dir: &Path) -> Option<Framework> {
+    fn recognise_files(&self, dir: &Path) -> Option<Framework> {
         dir.join("Cargo.toml").exists().then_some(Framework::Rust)
     }
 
-    fn detect_first_word(&self, words: &[&str]) -> Option<Framework> {
+    fn recognise_first_word(&self, words: &[&str]) -> Option<Framework> {
         (words.first() == Some(&"cargo")).then_some(Framework::Rust)
     }
 

@@ -17,7 +17,7 @@ use crate::workspace::copy::Reflinks;
 
 /// What every run's place is made from, found once per job.
 #[derive(Debug)]
-pub(super) struct Prepared {
+pub(super) struct PlaceSource {
     pub(super) mechanism: Mechanism,
     /// With [`Mechanism::Overlay`]: how each run's mount is made.
     pub(super) overlay: Option<OverlayBase>,
@@ -61,7 +61,7 @@ pub(super) enum Ready {
 /// The blocking part of making a place: the job's side.
 pub(super) struct Job<'a> {
     pub(super) runs_dir: &'a Path,
-    pub(super) prepared: &'a Prepared,
+    pub(super) prepared: &'a PlaceSource,
     pub(super) preserve: bool,
     /// Where a `run` mode copy (or an overlay's layers) goes if none was made ahead.
     pub(super) fresh_copy: PathBuf,
@@ -208,7 +208,7 @@ pub(super) fn wrote_nothing(held: &HeldOverlay) -> bool {
 /// are made ahead, a held overlay with the overlay mechanism). A failure only costs the next
 /// run an inline copy or mount (which then reports the error properly).
 pub(super) fn copy_ahead(
-    prepared: &Prepared,
+    prepared: &PlaceSource,
     stale: Option<PathBuf>,
     stale_overlay: Option<Arc<HeldOverlay>>,
     next: Option<PathBuf>,

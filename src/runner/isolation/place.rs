@@ -32,7 +32,7 @@ use tokio::sync::OnceCell;
 use super::home::RunHome;
 use super::launch::{find_program, repoint};
 use super::make::{
-    AHEAD_LIMIT, Job, Prepared, Ready, SlotState, copy_ahead, make_place, wrote_nothing,
+    AHEAD_LIMIT, Job, PlaceSource, Ready, SlotState, copy_ahead, make_place, wrote_nothing,
 };
 use super::mechanism::{Choice, Mechanism};
 use super::overlay::{HeldOverlay, OverlayBase};
@@ -53,7 +53,7 @@ pub struct Places(Arc<Inner>);
 #[derive(Debug, Default)]
 struct Inner {
     slots: SlotPool,
-    prepared: OnceCell<Arc<Prepared>>,
+    prepared: OnceCell<Arc<PlaceSource>>,
     /// Indexed by slot number; taken by the run holding the slot, given back when it leaves.
     slot_states: Mutex<Vec<SlotState>>,
     /// Names `run` mode copies: `copy-G`.
@@ -242,7 +242,7 @@ impl Places {
         self.0.prepared.get().map(|p| p.mechanism)
     }
 
-    async fn prepared(&self, spec: &PlaceSpec<'_>) -> Result<Arc<Prepared>, RunnerError> {
+    async fn prepared(&self, spec: &PlaceSpec<'_>) -> Result<Arc<PlaceSource>, RunnerError> {
         let init = || {
             let checkout = spec.checkout.to_path_buf();
             let runs_dir = spec.runs_dir.to_path_buf();
@@ -288,7 +288,7 @@ impl Places {
                     && manifest.as_ref().is_some_and(|m| {
                         reflinks.supported() == Some(true) || m.own_bytes() <= ahead_limit
                     });
-                Ok(Arc::new(Prepared {
+                Ok(Arc::new(PlaceSource {
                     mechanism,
                     overlay,
                     ahead,

@@ -95,7 +95,7 @@ pub struct Started {
 
 /// How a run ended, as the executor saw it.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum JobEnd {
     Finished(Box<Summary>),
     Failed(String),
     TimedOut(Duration),
@@ -378,7 +378,7 @@ impl JobTable {
     }
 
     /// Records how a run ended. A job cancelled meanwhile stays CANCELLED.
-    pub fn finish(&self, id: &str, outcome: Outcome) {
+    pub fn finish(&self, id: &str, outcome: JobEnd) {
         let mut inner = self.lock();
         let Some(entry) = inner.jobs.get_mut(id) else {
             return;
@@ -387,15 +387,15 @@ impl JobTable {
             return;
         }
         let status = match outcome {
-            Outcome::Finished(summary) => {
+            JobEnd::Finished(summary) => {
                 entry.output = serde_json::to_value(&*summary).ok();
                 JobState::Completed
             }
-            Outcome::Failed(message) => {
+            JobEnd::Failed(message) => {
                 entry.error = Some(message);
                 JobState::Failed
             }
-            Outcome::TimedOut(limit) => {
+            JobEnd::TimedOut(limit) => {
                 entry.error = Some(format!(
                     "the job ran longer than its execution timeout of {} ms and was cancelled",
                     limit.as_millis()

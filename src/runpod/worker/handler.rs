@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::board::Board;
 use super::platform::Platform;
-use super::post::{Delivery, PostPolicy, post_json};
+use super::post::{PostOutcome, PostPolicy, post_json};
 use super::spool::{Spool, SpooledResult};
 use super::take::TakenJob;
 use crate::detect::{Deps, detect};
@@ -118,13 +118,13 @@ async fn run(
 async fn deliver(ctx: &HandlerContext, id: &str, body: String) {
     let url = ctx.platform.done_url(id, false);
     let why = match post_json(&ctx.client, &url, id, &body, &ctx.retry, None).await {
-        Delivery::Delivered => {
+        PostOutcome::Delivered => {
             tracing::info!("result delivered");
             return;
         }
-        Delivery::Refused(status) => format!("job-done refused the result with HTTP {status}"),
-        Delivery::Failed(why) => why,
-        Delivery::Aborted => "the post was aborted".to_string(),
+        PostOutcome::Refused(status) => format!("job-done refused the result with HTTP {status}"),
+        PostOutcome::Failed(why) => why,
+        PostOutcome::Aborted => "the post was aborted".to_string(),
     };
     let spooled = SpooledResult {
         job_id: id.to_string(),

@@ -40,7 +40,7 @@ impl Default for PostPolicy {
 
 /// How a post ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub enum PostOutcome {
     Delivered,
     /// The platform refused it with a 4xx: retrying the same body cannot help.
     Refused(u16),
@@ -59,7 +59,7 @@ pub async fn post_json(
     body: &str,
     policy: &PostPolicy,
     abort: Option<&CancellationToken>,
-) -> Delivery {
+) -> PostOutcome {
     let make = || {
         client
             .post(url)
@@ -75,13 +75,15 @@ pub async fn post_json(
     })
     .await;
     match sent {
-        Sent::Answered(response) if response.status().is_success() => Delivery::Delivered,
+        Sent::Answered(response) if response.status().is_success() => PostOutcome::Delivered,
         Sent::Answered(response) if response.status().is_client_error() => {
-            Delivery::Refused(response.status().as_u16())
+            PostOutcome::Refused(response.status().as_u16())
         }
-        Sent::Answered(response) => Delivery::Failed(failure(&Failure::Status(response.status()))),
-        Sent::GaveUp { last, .. } => Delivery::Failed(failure(&last)),
-        Sent::Aborted => Delivery::Aborted,
+        Sent::Answered(response) => {
+            PostOutcome::Failed(failure(&Failure::Status(response.status())))
+        }
+        Sent::GaveUp { last, .. } => PostOutcome::Failed(failure(&last)),
+        Sent::Aborted => PostOutcome::Aborted,
     }
 }
 

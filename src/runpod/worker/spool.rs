@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::post::{Delivery, PostPolicy, post_json};
+use super::post::{PostOutcome, PostPolicy, post_json};
 
 /// Where refused results (4xx from job-done) are kept for an operator to look at.
 const REFUSED_DIR: &str = "refused";
@@ -143,14 +143,14 @@ impl Spool {
             )
             .await
             {
-                Delivery::Delivered => {
+                PostOutcome::Delivered => {
                     tracing::info!(job_id = %result.job_id, "spooled result delivered");
                     if let Err(e) = std::fs::remove_file(&path) {
                         tracing::warn!(path = %path.display(), "cannot remove a delivered spooled result: {e}");
                     }
                     report.delivered += 1;
                 }
-                Delivery::Refused(status) => {
+                PostOutcome::Refused(status) => {
                     tracing::error!(
                         job_id = %result.job_id,
                         "job-done refused a spooled result with HTTP {status}; kept in {}/{REFUSED_DIR}",
@@ -159,7 +159,7 @@ impl Spool {
                     self.set_aside(&path);
                     report.refused += 1;
                 }
-                Delivery::Failed(_) | Delivery::Aborted => report.left += 1,
+                PostOutcome::Failed(_) | PostOutcome::Aborted => report.left += 1,
             }
         }
         report

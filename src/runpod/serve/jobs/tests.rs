@@ -42,7 +42,7 @@ fn table(max_queue: usize) -> (JobTable, mpsc::UnboundedReceiver<(String, JobVie
     })
 }
 
-/// A summary of a job without runs, as an executor's `Outcome::Finished` carries one.
+/// A summary of a job without runs, as an executor's `JobEnd::Finished` carries one.
 fn summary() -> Summary {
     let job = job();
     let settings = Settings::resolve(&job, &FileConfig::default()).expect("settings");
@@ -107,10 +107,10 @@ fn a_submitted_job_is_in_queue_until_an_executor_takes_it() {
 fn each_outcome_ends_in_its_status_and_calls_the_webhook_once() {
     let (table, mut webhooks) = table(4);
     let cases = [
-        (Outcome::Finished(Box::new(summary())), JobState::Completed),
-        (Outcome::Failed("install failed".into()), JobState::Failed),
+        (JobEnd::Finished(Box::new(summary())), JobState::Completed),
+        (JobEnd::Failed("install failed".into()), JobState::Failed),
         (
-            Outcome::TimedOut(Duration::from_millis(1500)),
+            JobEnd::TimedOut(Duration::from_millis(1500)),
             JobState::TimedOut,
         ),
     ];
@@ -170,7 +170,7 @@ fn a_running_job_cancelled_stays_cancelled_whatever_its_executor_reports() {
         started.cancel.is_cancelled(),
         "the executor is told to stop"
     );
-    table.finish(&started.id, Outcome::Failed("killed".into()));
+    table.finish(&started.id, JobEnd::Failed("killed".into()));
     let view = table.view(&started.id).expect("known");
     assert_eq!(view.status, JobState::Cancelled);
     assert_eq!(view.error.as_deref(), Some("cancelled by request"));
@@ -180,9 +180,9 @@ fn a_running_job_cancelled_stays_cancelled_whatever_its_executor_reports() {
 fn a_finished_job_is_left_as_it_is_by_cancel() {
     let (table, mut webhooks) = table(8);
     let outcomes = [
-        Outcome::Finished(Box::new(summary())),
-        Outcome::Failed("boom".into()),
-        Outcome::TimedOut(Duration::from_secs(1)),
+        JobEnd::Finished(Box::new(summary())),
+        JobEnd::Failed("boom".into()),
+        JobEnd::TimedOut(Duration::from_secs(1)),
     ];
     for outcome in outcomes {
         let started = running(&table);
@@ -246,9 +246,9 @@ fn a_job_within_its_ttl_or_without_one_starts_however_long_it_waited() {
 fn finished_jobs_are_forgotten_after_the_retention_and_unfinished_ones_never() {
     let (table, _webhooks) = table(8);
     let old = running(&table);
-    table.finish(&old.id, Outcome::Failed("old".into()));
+    table.finish(&old.id, JobEnd::Failed("old".into()));
     let recent = running(&table);
-    table.finish(&recent.id, Outcome::Failed("recent".into()));
+    table.finish(&recent.id, JobEnd::Failed("recent".into()));
     let busy = running(&table);
     let queued = table.submit(submission(None, None)).expect("queued").id;
     {
@@ -336,7 +336,7 @@ fn chunks_are_kept_while_running_and_streamed_once() {
     assert_eq!(outputs, [serde_json::json!(1), serde_json::json!(2)]);
     assert!(table.stream(&started.id).expect("known").stream.is_empty());
 
-    table.finish(&started.id, Outcome::Failed("done".into()));
+    table.finish(&started.id, JobEnd::Failed("done".into()));
     table.push_chunk(&started.id, serde_json::json!("too late"));
     let stream = table.stream(&started.id).expect("known");
     assert_eq!(stream.status, JobState::Failed);

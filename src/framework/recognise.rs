@@ -1,4 +1,4 @@
-//! How a checkout's [`Framework`] is detected: from its files, then from the test command.
+//! How a checkout's [`Framework`] is recognised: from its files, then from the test command.
 //! The enum itself is job input vocabulary and lives in [`crate::job`].
 
 use std::path::Path;
@@ -10,7 +10,7 @@ impl Framework {
     /// Looks at the checkout first (the seed project's order: Go, Node, Python; Rust added),
     /// then at the command, so `pytest` in a folder with no Python packaging file is still
     /// Python.
-    pub fn detect(checkout: &Path, argv: &[String]) -> Framework {
+    pub fn recognise(checkout: &Path, argv: &[String]) -> Framework {
         from_files(checkout).unwrap_or_else(|| from_command(argv))
     }
 }
@@ -19,7 +19,7 @@ impl Framework {
 fn from_files(dir: &Path) -> Option<Framework> {
     ADAPTERS
         .iter()
-        .find_map(|adapter| adapter.detect_files(dir))
+        .find_map(|adapter| adapter.recognise_files(dir))
 }
 
 /// The adapter that recognises the command's first word, else one that recognises a word
@@ -31,11 +31,11 @@ fn from_command(argv: &[String]) -> Framework {
         .collect();
     ADAPTERS
         .iter()
-        .find_map(|adapter| adapter.detect_first_word(&words))
+        .find_map(|adapter| adapter.recognise_first_word(&words))
         .or_else(|| {
             ADAPTERS
                 .iter()
-                .find_map(|adapter| adapter.detect_any_word(&words))
+                .find_map(|adapter| adapter.recognise_any_word(&words))
         })
         .unwrap_or(Framework::Unknown)
 }
@@ -49,17 +49,17 @@ mod tests {
     }
 
     #[test]
-    fn detects_from_files_before_command() {
+    fn recognises_from_files_before_command() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("go.mod"), "module x\n").expect("write");
         assert_eq!(
-            Framework::detect(dir.path(), &argv("pytest")),
+            Framework::recognise(dir.path(), &argv("pytest")),
             Framework::Go
         );
     }
 
     #[test]
-    fn detects_node_frameworks_from_package_json() {
+    fn recognises_node_frameworks_from_package_json() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("package.json"),
@@ -67,7 +67,7 @@ mod tests {
         )
         .expect("write");
         assert_eq!(
-            Framework::detect(dir.path(), &argv("npx vitest run")),
+            Framework::recognise(dir.path(), &argv("npx vitest run")),
             Framework::TypescriptVitest
         );
     }
@@ -76,11 +76,11 @@ mod tests {
     fn falls_back_to_the_command() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(
-            Framework::detect(dir.path(), &argv("python -m pytest -q")),
+            Framework::recognise(dir.path(), &argv("python -m pytest -q")),
             Framework::Python
         );
         assert_eq!(
-            Framework::detect(dir.path(), &argv("make test")),
+            Framework::recognise(dir.path(), &argv("make test")),
             Framework::Unknown
         );
     }
