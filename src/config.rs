@@ -9,40 +9,20 @@ pub mod quarantine;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_path_to_error::Segment;
 
 /// The job's vocabulary, which the file shares; re-exported where `Isolation` was defined.
 pub use crate::job::Isolation;
 use crate::job::{BuildOnce, Job, Knobs, Problem, check_seconds};
+pub use crate::wire::figures::Thresholds;
 use crate::workspace::read::{CONFIG_CAP, read_capped};
 
 pub const FILE_NAME: &str = ".flaky-detector.yml";
 
 /// Seeds are drawn from this range when the repository's file sets no `random_seed_range`.
 pub const DEFAULT_SEED_RANGE: (u64, u64) = (1, 1_000_000);
-
-/// Failure-rate thresholds that map a rate to a severity (the seed project's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Thresholds {
-    pub critical: f64,
-    pub high: f64,
-    pub medium: f64,
-    pub low: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            critical: 0.9,
-            high: 0.5,
-            medium: 0.1,
-            low: 0.01,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

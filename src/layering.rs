@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["framework"],
     &["process"],
     &["config", "workspace"],
+    &["wire"],
     &["job"],
     &["errors", "http", "secrets", "layering"],
 ];

@@ -13,7 +13,8 @@
 //! - [`runner`]: seeded runs on a semaphore, each with its own view of the checkout, TMPDIR
 //!   and HOME.
 //! - [`analysis`]: pure functions from run records to rates, intervals and verdicts.
-//! - [`summary`]: the output schema ([`Summary`]).
+//! - [`summary`]: the output ([`Summary`]) built from the runs and the analysis; its types,
+//!   and every other type that goes over the wire as data, are [`wire`]'s.
 //! - [`history`]: every finished job in SQLite, and the queries behind `history` and the
 //!   dashboard ([`web`]).
 //! - [`detect()`]: wires the stages and makes the pipeline's decisions (which seeds to replay,
@@ -46,6 +47,7 @@ pub mod runpod;
 pub mod secrets;
 pub mod summary;
 pub mod web;
+pub mod wire;
 pub mod workspace;
 
 pub use detect::{Deps, DetectError, detect};

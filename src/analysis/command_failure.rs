@@ -3,39 +3,8 @@
 //! the line that says so. A run whose tests all passed but whose command failed is a command
 //! failure, reported beside the tests' verdict instead of deciding it.
 
-use serde::{Deserialize, Serialize};
-
 use crate::framework::results::test_result::{MESSAGE_LIMIT, cut};
-
-/// What kind of non-test failure a run shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureKind {
-    /// A coverage threshold was not met (`--cov-fail-under`, Jest or Vitest thresholds).
-    CoverageGate,
-    /// The runner could not load the tests (`ERROR collecting`, `Test suite failed to run`,
-    /// a build failure).
-    CollectionError,
-    /// A module or package the tests import is not installed.
-    MissingDependency,
-    /// The runner refused its command line or config: an unknown option (often one a
-    /// plugin that is not installed would add), a plugin that cannot be loaded.
-    UsageError,
-    /// Anything else: a plugin failure, a crash after the tests.
-    Other,
-}
-
-impl FailureKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::CoverageGate => "coverage gate",
-            FailureKind::CollectionError => "collection error",
-            FailureKind::MissingDependency => "missing dependency",
-            FailureKind::UsageError => "usage error",
-            FailureKind::Other => "command failure",
-        }
-    }
-}
+pub use crate::wire::findings::FailureKind;
 
 /// Markers of a command line or config the runner refused (pytest exits 4 with
 /// `error: unrecognized arguments: --cov=calc` when pytest-cov is missing).

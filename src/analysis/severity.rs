@@ -1,49 +1,8 @@
 //! [`Severity`]: a failure rate placed in the bands of the configured thresholds.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use super::Interval;
 use crate::config::Thresholds;
-
-/// Ordered from harmless to worst, so `severity >= Severity::Medium` reads as it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    None,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// The band of `rate` (the seed project's rule: at or above a threshold).
-    pub fn of(rate: f64, t: &Thresholds) -> Severity {
-        if rate >= t.critical {
-            Severity::Critical
-        } else if rate >= t.high {
-            Severity::High
-        } else if rate >= t.medium {
-            Severity::Medium
-        } else if rate >= t.low && rate > 0.0 {
-            Severity::Low
-        } else {
-            Severity::None
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::None => "none",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use crate::wire::figures::Severity;
 
 /// A sentence when the 95 % interval reaches into more than one severity band, so a reader
 /// knows the band is a point estimate; `None` when the whole interval lies in one band.
@@ -57,12 +16,6 @@ pub fn note(interval: Interval, t: &Thresholds) -> Option<String> {
             interval.high * 100.0
         )
     })
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 #[cfg(test)]

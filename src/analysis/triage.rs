@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::stats::{Interval, wilson};
+pub use crate::wire::triage::TriageVerdict;
 
 /// Runs of one side that must all fail (or all pass) before that side counts as failing
 /// (or passing) reliably.
@@ -75,38 +76,6 @@ enum Side {
     CleanSoFar,
     /// No failure in at least [`RELIABLE_RUNS`] runs.
     Passes,
-}
-
-/// Whose fault a failing test is; ordered as a report lists them, regressions first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TriageVerdict {
-    /// Fails reliably at head, passes at base: the change broke it.
-    Regression,
-    /// Fails intermittently at base as well: not this change's fault.
-    FlakyBefore,
-    /// Intermittent at head, clean at base: the change made it flaky.
-    NewFlake,
-    /// Passed every run at head within the budget.
-    CouldNotReproduce,
-    /// Fails reliably at base too.
-    BrokenAtBase,
-    /// Ran on neither side: the name matches no test.
-    NotFound,
-}
-
-impl TriageVerdict {
-    /// The words a report shows.
-    pub fn label(self) -> &'static str {
-        match self {
-            TriageVerdict::Regression => "regression",
-            TriageVerdict::FlakyBefore => "flaky before this change",
-            TriageVerdict::NewFlake => "new flake",
-            TriageVerdict::CouldNotReproduce => "could not reproduce",
-            TriageVerdict::BrokenAtBase => "broken at base too",
-            TriageVerdict::NotFound => "not found",
-        }
-    }
 }
 
 /// A test's verdict so far: `settled` when more runs cannot change it; `verdict` is what

@@ -17,7 +17,7 @@
 //!   and `cli::serve`.
 
 pub mod client;
-pub mod job_state;
+pub use crate::wire::job_state;
 pub mod log;
 pub mod progress;
 pub mod serve;

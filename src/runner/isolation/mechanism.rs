@@ -2,44 +2,12 @@
 //! ([`Choice::pick`]): the cheapest the machine allows, or the one the operator forces with
 //! `FLAKY_ISOLATION_MECHANISM`.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Isolation;
+pub use crate::wire::isolation::Mechanism;
 
 /// The variable that forces a mechanism (`overlay`, `copy` or `slot`), read from the run
 /// environment, so an operator (worker environment) or a job (`env`) can refuse the fast one.
 pub const FORCE_VARIABLE: &str = "FLAKY_ISOLATION_MECHANISM";
-
-/// What gives each run its own view of the checkout. Named in the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mechanism {
-    /// An overlay mount on the checkout in the run's own mount namespace: O(1) per run.
-    Overlay,
-    /// A copy of the checkout per run (copy-on-write clones where the filesystem has them).
-    Copy,
-    /// One copy per slot, reset between runs by comparing metadata.
-    Slot,
-    /// No copy: every run in the prepared checkout (`isolation: shared`).
-    Shared,
-}
-
-impl Mechanism {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::Overlay => "overlay",
-            Mechanism::Copy => "copy",
-            Mechanism::Slot => "slot",
-            Mechanism::Shared => "shared",
-        }
-    }
-}
-
-impl std::fmt::Display for Mechanism {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What the job asks of the mechanism, before the machine is asked what it allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
