@@ -109,33 +109,14 @@ pub async fn detect(
         token: deps.git_token.clone(),
         timeout: deps.clone_timeout,
     };
-    let mut workspace = tokio::select! {
-        ws = checkout::open(&job, deps, &fetch) => ws?,
-        () = cancel.cancelled() => return Err(DetectError::Cancelled),
-    };
-    events.emit(Event::Fetched {
-        commit: workspace.commit.clone(),
-        duration_ms: started.elapsed().as_millis() as u64,
-    });
-
-    let file = FileConfig::load(workspace.checkout())?;
-    let mut warnings = file.warnings.clone();
-    let resolved = Settings::resolve(&job, &file)
-        .map_err(DetectError::from)
-        .and_then(|mut settings| {
-            deps.policy.apply(&mut settings, &mut warnings);
-            let selection = choose_tests(&mut settings)?;
-            Ok((settings, selection))
-        });
-    let (settings, selection) = match resolved {
-        Ok(resolved) => resolved,
-        Err(error) => {
-            let cleanup = deps.policy.cleanup_on_failure(file.cleanup_on_failure);
-            keep_on_failure(workspace, cleanup);
-            return Err(error);
-        }
-    };
-    let settled = checkout::settle(&mut workspace, &job, &settings).await?;
+    let opened = open_checkout(&job, deps, events, cancel, &fetch, Some(started), |_| {}).await?;
+    let Opened {
+        workspace,
+        settings,
+        selection,
+        warnings,
+        settled,
+    } = opened;
     let job_checkout = JobCheckout {
         workspace: &workspace,
         places: settled.places,
@@ -173,6 +154,66 @@ pub async fn detect(
             Err(error)
         }
     }
+}
+
+/// A job's checkout with its settings resolved, ready for its runs.
+struct Opened {
+    workspace: Workspace,
+    settings: Settings,
+    selection: Option<Selection>,
+    /// From the repository's file and the operator's policy.
+    warnings: Vec<String>,
+    settled: checkout::Settled,
+}
+
+/// Clones (or copies) the job's repository, reads its `.flaky-detector.yml` and resolves
+/// the settings (the operator's policy applied, then `adjust`, then the tests chosen), and
+/// settles the checkout where the runs will work. A job and each side of a triage start
+/// this way. `Fetched` reports the time since `started` (0 without it). When the settings
+/// cannot be resolved, the workspace is kept or removed as the file and the policy say.
+async fn open_checkout(
+    job: &Job,
+    deps: &Deps,
+    events: &Events,
+    cancel: &CancellationToken,
+    fetch: &FetchSettings,
+    started: Option<Instant>,
+    adjust: impl FnOnce(&mut Settings),
+) -> Result<Opened, DetectError> {
+    let mut workspace = tokio::select! {
+        ws = checkout::open(job, deps, fetch) => ws?,
+        () = cancel.cancelled() => return Err(DetectError::Cancelled),
+    };
+    events.emit(Event::Fetched {
+        commit: workspace.commit.clone(),
+        duration_ms: started.map_or(0, |at| at.elapsed().as_millis() as u64),
+    });
+    let file = FileConfig::load(workspace.checkout())?;
+    let mut warnings = file.warnings.clone();
+    let resolved = Settings::resolve(job, &file)
+        .map_err(DetectError::from)
+        .and_then(|mut settings| {
+            deps.policy.apply(&mut settings, &mut warnings);
+            adjust(&mut settings);
+            let selection = choose_tests(&mut settings)?;
+            Ok((settings, selection))
+        });
+    let (settings, selection) = match resolved {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            let cleanup = deps.policy.cleanup_on_failure(file.cleanup_on_failure);
+            keep_on_failure(workspace, cleanup);
+            return Err(error);
+        }
+    };
+    let settled = checkout::settle(&mut workspace, job, &settings).await?;
+    Ok(Opened {
+        workspace,
+        settings,
+        selection,
+        warnings,
+        settled,
+    })
 }
 
 /// The stages after the workspace and settings, in data-flow order: prepare what the runs

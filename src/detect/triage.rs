@@ -11,19 +11,18 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::checkout::{self, JobCheckout};
+use super::checkout::JobCheckout;
 use super::{
-    Deps, DetectError, Findings, FirstPhase, RunSetup, build_summary, choose_tests,
-    keep_on_failure, prepare_runs,
+    Deps, DetectError, Findings, FirstPhase, Opened, RunSetup, build_summary, open_checkout,
+    prepare_runs,
 };
 use crate::analysis::assess::Assessment;
 use crate::analysis::triage::{Tally, judge};
-use crate::config::{FileConfig, Settings};
+use crate::config::Settings;
 use crate::events::{Event, Events};
 use crate::framework::results::junit;
 use crate::framework::results::test_result::{TestReport, TestStatus};
 use crate::framework::seed::plan_seeds;
-use crate::framework::select::Selection;
 use crate::history::{JobFilter, Store, record_summary};
 use crate::job::{DEFAULT_TRIAGE_RUNS, Job, TriageRequest};
 use crate::runner::{RunRecord, RunRequest, run_all};
@@ -142,36 +141,18 @@ async fn prepare_side(
     cancel: &CancellationToken,
     fetch: &FetchSettings,
 ) -> Result<Side, DetectError> {
-    let mut workspace = tokio::select! {
-        ws = checkout::open(&job, deps, fetch) => ws?,
-        () = cancel.cancelled() => return Err(DetectError::Cancelled),
-    };
-    events.emit(Event::Fetched {
-        commit: workspace.commit.clone(),
-        duration_ms: 0,
-    });
-    let file = FileConfig::load(workspace.checkout())?;
-    let mut warnings = file.warnings.clone();
-    let resolved = Settings::resolve(&job, &file)
-        .map_err(DetectError::from)
-        .and_then(|mut settings| {
-            deps.policy.apply(&mut settings, &mut warnings);
-            settings.confirm = false;
-            settings.stop_early = false;
-            let selection = choose_tests(&mut settings)?;
-            Ok((settings, selection))
-        });
-    let (settings, selection): (Settings, Option<Selection>) = match resolved {
-        Ok(resolved) => resolved,
-        Err(error) => {
-            keep_on_failure(
-                workspace,
-                deps.policy.cleanup_on_failure(file.cleanup_on_failure),
-            );
-            return Err(error);
-        }
-    };
-    let settled = checkout::settle(&mut workspace, &job, &settings).await?;
+    let opened = open_checkout(&job, deps, events, cancel, fetch, None, |settings| {
+        settings.confirm = false;
+        settings.stop_early = false;
+    })
+    .await?;
+    let Opened {
+        workspace,
+        settings,
+        selection,
+        warnings,
+        settled,
+    } = opened;
     let setup = prepare_runs(
         &job,
         deps,
