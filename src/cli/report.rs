@@ -194,12 +194,17 @@ pub fn read_summary(path: &std::path::Path) -> Result<Summary, FileError> {
     })
 }
 
-/// The JSON document in a file the user named (shared with `submit --input`).
-pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+/// The text of a file the user named (a JSON input, a JUnit report).
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, FileError> {
+    std::fs::read_to_string(path).map_err(|source| FileError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// The JSON document in a file the user named (shared with `submit --input`).
+pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, FileError> {
+    let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|source| FileError::NotJson {
         path: path.to_path_buf(),
         source,

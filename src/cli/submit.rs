@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::error::{CliError, Ended, FileError};
 use super::history::DbArg;
 use super::job_flags::JobFlags;
-use super::report::{ReportFlags, notify, read_json, secret};
+use super::report::{ReportFlags, notify, read_json, read_text, secret};
 use super::run::{FailOn, emit, outcome, write_junit};
 use super::seconds::parse_seconds;
 use crate::history::{HistoryError, Store, record_summary};
@@ -132,15 +132,12 @@ impl SubmitArgs {
                 .into_input(self.repo.clone().unwrap_or_default(), self.run_timeout),
         };
         if self.triage_base.is_some() || self.triage_junit.is_some() {
-            let junit = match &self.triage_junit {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
-                    CliError::File(FileError::Read {
-                        path: path.clone(),
-                        source,
-                    })
-                })?),
-                None => None,
-            };
+            let junit = self
+                .triage_junit
+                .as_deref()
+                .map(read_text)
+                .transpose()
+                .map_err(CliError::File)?;
             let triage = input.triage.get_or_insert_with(Default::default);
             triage.base_ref = self.triage_base.clone().or(triage.base_ref.take());
             triage.junit = junit.or(triage.junit.take());

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::{CliError, Ended, FileError};
+use super::error::{CliError, Ended};
+use super::report::read_text;
 use super::run::{RunArgs, run_with};
 use crate::detect::Deps;
 use crate::job::{MAX_RUNS, TriageRequest};
@@ -32,15 +33,12 @@ pub struct TriageArgs {
 
 /// Runs the triage job and prints its summary, as `run` does.
 pub async fn run(args: TriageArgs, deps: &Deps) -> Result<Ended, CliError> {
-    let junit = match &args.from_junit {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| {
-            CliError::File(FileError::Read {
-                path: path.clone(),
-                source,
-            })
-        })?),
-        None => None,
-    };
+    let junit = args
+        .from_junit
+        .as_deref()
+        .map(read_text)
+        .transpose()
+        .map_err(CliError::File)?;
     let triage = TriageRequest {
         base_ref: args.base,
         junit,
