@@ -152,6 +152,29 @@ async fn each_failing_pytest_test_gets_its_verdict_from_the_red_runs_junit() {
     crate::schemas::assert_valid(&validator, &value, "a triage summary");
 }
 
+/// `flaky-detector triage` of `repo`'s `feature` against `main`, at most 6 runs a side,
+/// with `args` choosing the tests and the output.
+fn triage_cli(sandbox: &Sandbox, repo: &std::path::Path, args: &[&str]) -> std::process::Output {
+    sandbox
+        .command()
+        .args([
+            "triage",
+            "--repo",
+            path_str(repo),
+            "--ref",
+            "feature",
+            "--base",
+            "main",
+            "--command",
+            "python3 -m pytest -q tests",
+            "--max-runs",
+            "6",
+        ])
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
 #[test]
 fn the_cli_fails_on_a_regression_and_prints_the_verdicts_first() {
     let (repo, junit) = red_repository();
@@ -164,27 +187,16 @@ fn the_cli_fails_on_a_regression_and_prints_the_verdicts_first() {
     ));
     std::fs::write(&junit_file, junit).expect("write the JUnit file");
     let sandbox = Sandbox::new();
-    let output = sandbox
-        .command()
-        .args([
-            "triage",
-            "--repo",
-            path_str(repo.path()),
-            "--ref",
-            "feature",
-            "--base",
-            "main",
+    let output = triage_cli(
+        &sandbox,
+        repo.path(),
+        &[
             "--from-junit",
             path_str(&junit_file),
-            "--command",
-            "python3 -m pytest -q tests",
-            "--max-runs",
-            "6",
             "--fail-on",
             "regression",
-        ])
-        .output()
-        .expect("the binary runs");
+        ],
+    );
     let _ = std::fs::remove_file(&junit_file);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -287,31 +299,20 @@ fn a_pre_existing_flake_is_named_with_its_history() {
         path_str(&db),
     ]);
     assert_eq!(earlier["verdict"], "always-failing", "{earlier}");
-    let output = sandbox
-        .command()
-        .args([
-            "triage",
-            "--repo",
-            path_str(repo.path()),
-            "--ref",
-            "feature",
-            "--base",
-            "main",
+    let output = triage_cli(
+        &sandbox,
+        repo.path(),
+        &[
             "--test",
             "tests.test_t::test_flaky_before",
-            "--command",
-            "python3 -m pytest -q tests",
             // Seeds 1-6 hold two multiples of 3 (the test's failures) on both sides.
             "--seed",
             "1,2,3,4,5,6",
-            "--max-runs",
-            "6",
             "--json",
             "--db",
             path_str(&db),
-        ])
-        .output()
-        .expect("the binary runs");
+        ],
+    );
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("no summary: {}", String::from_utf8_lossy(&output.stderr)));
     let test = &summary["triage"]["tests"][0];
